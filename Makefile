@@ -1,0 +1,40 @@
+# lensguard — every target sets up what it needs first.
+#   make run     set up, then start the embedded demo on https://127.0.0.1:8443
+#   make test    set up, then run every test
+#   make check   ruff + mypy (strict on src/)
+#   make bench   run the benchmarks in bench/
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CONFIG ?= config/lensguard.dev.yaml
+
+.PHONY: setup run test check bench clean system-deps
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: setup
+	$(VENV)/bin/lensguard --config $(CONFIG) serve
+
+test: setup system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: setup
+	$(VENV)/bin/ruff check src tests bench migrations
+	$(VENV)/bin/ruff format --check src tests bench migrations
+	$(VENV)/bin/mypy
+
+bench: setup system-deps
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the system packages lensguard's tests use when they are missing
+# (Debian): PostgreSQL and Redis servers. Prints what it does; never fails the
+# build when it cannot install (the test harness then says what is missing).
+set -u
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: missing ${missing[*]}; install them (Debian: apt-get install ${missing[*]})" >&2
+  exit 0
+fi
+echo "system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null 2>&1 || true
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || \
+  echo "system-deps: apt-get install ${missing[*]} failed" >&2
+exit 0

@@ -1,0 +1,5 @@
+"""``python -m lensguard`` runs the CLI."""
+
+from lensguard.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Access control: actions, the policy and the one ``can()`` that decides."""

@@ -1,0 +1,60 @@
+"""Every route declares the action it needs; a route that declares none is refused.
+
+Routes declare with ``dependencies=[requires(...)]`` (or a dependency built on it);
+``check_routes_declared`` walks the app's route table at start-up and refuses to
+serve when any route lacks a declaration, so deny-by-default cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, APIWebSocketRoute
+
+from lensguard.errors import ConfigurationError
+
+PUBLIC = "public"
+"""The action of routes anyone may call (health, JWKS, login)."""
+
+_ACTION_ATTR = "__lensguard_action__"
+
+
+def mark_action(dependency: Callable[..., Any], action: str) -> Callable[..., Any]:
+    """Tag a dependency callable as the declaration of ``action``."""
+    setattr(dependency, _ACTION_ATTR, action)
+    return dependency
+
+
+def _walk(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _walk(sub)
+
+
+def declared_action(route: APIRoute | APIWebSocketRoute) -> str | None:
+    """The action a route declared (first found), or None."""
+    for dep in _walk(route.dependant):
+        action = getattr(dep.call, _ACTION_ATTR, None)
+        if isinstance(action, str):
+            return action
+    return None
+
+
+def check_routes_declared(app: FastAPI) -> None:
+    """Refuse to start if any route has no declared action, or if a raw route slipped in."""
+    missing = []
+    for route in app.routes:
+        if isinstance(route, (APIRoute, APIWebSocketRoute)):
+            if declared_action(route) is None:
+                missing.append(getattr(route, "path", "?"))
+        else:
+            # Raw Starlette routes and mounts bypass dependencies: refuse them outright.
+            missing.append(getattr(route, "path", repr(route)))
+    if missing:
+        raise ConfigurationError(
+            "routes without a declared action (add dependencies=[requires(...)]): "
+            + ", ".join(sorted(missing))
+        )

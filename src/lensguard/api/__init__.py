@@ -1,0 +1,1 @@
+"""HTTP surface: thin routers, dependencies, schemas and the error mapping."""

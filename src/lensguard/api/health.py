@@ -1,0 +1,55 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from starlette.responses import JSONResponse, Response
+
+from lensguard.access.declare import PUBLIC
+from lensguard.api.deps import ServicesDep, requires
+from lensguard.api.problems import problem_response
+from lensguard.logs import get_logger
+
+router = APIRouter(tags=["health"])
+log = get_logger("lensguard.health")
+CHECK_TIMEOUT = 2.0
+
+
+@router.get("/healthz", dependencies=[requires(PUBLIC)], summary="Liveness")
+async def healthz() -> dict[str, str]:
+    """The process is up and serving."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    dependencies=[requires(PUBLIC)],
+    summary="Readiness",
+    responses={503: {"description": "A dependency is unreachable"}},
+)
+async def readyz(services: ServicesDep) -> Response:
+    """The database (and Redis, when configured) answer; 503 names which do not."""
+    checks: dict[str, str] = {}
+    probes = {"database": services.db.ping()}
+    if services.redis is not None:
+        probes["redis"] = services.redis.ping()
+    for name, probe in probes.items():
+        try:
+            await asyncio.wait_for(probe, CHECK_TIMEOUT)
+        except Exception as exc:
+            log.warning("readiness_check_failed", check=name, error=type(exc).__name__)
+            checks[name] = "unreachable"
+        else:
+            checks[name] = "ok"
+    failed = sorted(name for name, state in checks.items() if state != "ok")
+    if failed:
+        return problem_response(
+            status=503,
+            slug="not-ready",
+            title="Not ready",
+            detail=f"unreachable: {', '.join(failed)}",
+            extensions={"checks": checks},
+        )
+    return JSONResponse({"status": "ready", "checks": checks})

@@ -1,0 +1,147 @@
+"""The one place errors become RFC 9457 ``application/problem+json`` responses.
+
+Handlers cover our own exception tree, Starlette's HTTP errors (404, 405), request
+validation (422) and anything unexpected (500, logged with its traceback, answered
+without one). ``CatchAllMiddleware`` sits inside the security-headers middleware so
+even a 500 carries the headers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lensguard.errors import LensguardError, ValidationFailed
+from lensguard.logs import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:lensguard:problem:"
+
+log = get_logger("lensguard.api")
+
+
+def problem_response(
+    *,
+    status: int,
+    slug: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+) -> Response:
+    """Build a problem+json response. ``slug`` None means ``about:blank`` (plain HTTP status)."""
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_BASE}{slug}" if slug else "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    for key, value in (extensions or {}).items():
+        body.setdefault(key, value)
+    return Response(
+        content=json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers or {}),
+    )
+
+
+def error_response(exc: LensguardError, instance: str | None = None) -> Response:
+    """The problem response for one of our own errors."""
+    return problem_response(
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        instance=instance,
+        headers=exc.headers(),
+        extensions=exc.extensions,
+    )
+
+
+def _validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Field, message and type for each error; the rejected input is never echoed back."""
+    out = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        out.append(
+            {
+                "field": ".".join(loc) or "body",
+                "message": str(err.get("msg", "invalid")),
+                "type": str(err.get("type", "value_error")),
+            }
+        )
+    return out
+
+
+async def _on_lensguard_error(request: Request, exc: Exception) -> Response:
+    exc = cast(LensguardError, exc)  # registered for LensguardError only
+    return error_response(exc, instance=request.url.path)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    exc = cast(StarletteHTTPException, exc)  # registered for HTTPException only
+    # Starlette's default detail is the status phrase; our routers raise our own errors.
+    return problem_response(
+        status=exc.status_code,
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    exc = cast(RequestValidationError, exc)  # registered for RequestValidationError only
+    errors = _validation_errors(exc.errors())
+    fields = ", ".join(e["field"] for e in errors)
+    err = ValidationFailed(f"invalid input in: {fields}", errors=errors)
+    return error_response(err, instance=request.url.path)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+    app.add_exception_handler(LensguardError, _on_lensguard_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+
+
+class CatchAllMiddleware:
+    """Turn an unhandled exception into a bare 500 problem; log the traceback, leak nothing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except LensguardError as exc:
+            if started:
+                raise
+            await error_response(exc, instance=scope.get("path"))(scope, receive, send)
+        except Exception:
+            log.exception("unhandled_error", path=scope.get("path"), method=scope.get("method"))
+            if started:
+                raise
+            await problem_response(status=500, instance=scope.get("path"))(scope, receive, send)

@@ -1,0 +1,58 @@
+"""``create_app(settings)``: wires services, guards, routers and error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from lensguard import __version__
+from lensguard.access.declare import check_routes_declared
+from lensguard.api import health, meta
+from lensguard.api.problems import CatchAllMiddleware, install_problem_handlers
+from lensguard.guard.body import BodyLimitMiddleware
+from lensguard.guard.headers import SecurityHeadersMiddleware
+from lensguard.guard.throttle import RequestRateLimitMiddleware
+from lensguard.services import Services
+from lensguard.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build one lensguard application. Nothing is shared between apps."""
+    services = Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="lensguard",
+        version=__version__,
+        summary="Security-first live video for robots and cameras",
+        lifespan=lifespan,
+        openapi_url=None,  # served by api/meta.py as a declared route
+        docs_url=None,  # Swagger UI needs inline scripts our CSP forbids
+        redoc_url=None,
+    )
+    app.state.services = services
+    install_problem_handlers(app)
+
+    app.include_router(health.router)
+    app.include_router(meta.router)
+    check_routes_declared(app)
+
+    # Added innermost first: CatchAll wraps the app, headers wrap everything.
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(
+        RequestRateLimitMiddleware,
+        limiter=services.rate_limiter,
+        per_minute=settings.limits.requests_per_minute,
+        trusted_proxies=services.trusted_proxies,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.security.encryption.enabled)
+    return app

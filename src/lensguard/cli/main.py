@@ -1,0 +1,47 @@
+"""Top-level ``lensguard`` command and its groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lensguard.cli import admin, config, db, secret, serve
+
+app = typer.Typer(
+    name="lensguard",
+    help=(
+        "Security-first live video for robots and cameras.\n\n"
+        "Start the embedded server with `lensguard serve`; every command reads the same "
+        "settings: a YAML file (--config or $LENSGUARD_CONFIG) with LENSGUARD_* "
+        "environment overrides, e.g. LENSGUARD_SERVER__PORT=9443."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar="LENSGUARD_CONFIG",
+            help="YAML settings file (see config/lensguard.example.yaml).",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = {"config": config_file}
+
+
+app.command("serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(admin.app, name="admin")
+app.add_typer(config.app, name="config")
+app.add_typer(secret.app, name="secret")

@@ -1,0 +1,63 @@
+"""``lensguard serve``: prepare ``var_dir`` and serve HTTPS."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from lensguard.app import create_app
+from lensguard.bootstrap import prepare
+from lensguard.cli.context import console, friendly_errors, settings_from
+from lensguard.logs import configure_logging
+from lensguard.tls import ensure_certificate, harden
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8443).")] = None,
+) -> None:
+    """Start the server: create `var/`, apply migrations, make the first admin, listen.
+
+    On first start the admin's one-time password is printed here, once; it must be
+    changed at first sign-in. Later starts reuse `var/` and print none.
+    """
+    overrides = {}
+    if host is not None or port is not None:
+        base = settings_from(ctx).server.model_dump()
+        base.update({k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+        overrides["server"] = base
+    settings = settings_from(ctx, **overrides)
+    configure_logging(settings.security.monitoring.log_level)
+    with friendly_errors():
+        settings, first_admin = prepare(settings)
+        tls = ensure_certificate(settings) if settings.security.encryption.enabled else None
+        app = create_app(settings)
+    scheme = "https" if tls else "http"
+    console.print(f"lensguard serving {scheme}://{settings.server.host}:{settings.server.port}")
+    if tls is not None:
+        origin = "generated" if tls.generated else "loaded"
+        console.print(f"TLS certificate ({origin}) SHA-256 fingerprint: {tls.fingerprint}")
+    if first_admin is not None:
+        console.print(
+            f"First admin created. Username: [bold]{first_admin.username}[/bold]  "
+            f"one-time password: [bold]{first_admin.password}[/bold]\n"
+            "It is shown only now; you must change it at first sign-in."
+        )
+    config = uvicorn.Config(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        ssl_certfile=str(tls.cert_path) if tls else None,
+        ssl_keyfile=str(tls.key_path) if tls else None,
+        log_config=None,
+        proxy_headers=False,  # lensguard.guard.client decides whom to trust
+        server_header=False,
+        ws_max_size=1_048_576,
+    )
+    config.load()
+    if config.ssl is not None:
+        harden(config.ssl, settings.security.encryption.protocol)
+    uvicorn.Server(config).run()

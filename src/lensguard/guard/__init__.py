@@ -1,0 +1,1 @@
+"""Request guards: headers, size and type limits, rate limits, client addresses."""

@@ -1,0 +1,104 @@
+"""Request body limits: size (413) and media type (415), enforced before routing."""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lensguard.api.problems import error_response
+from lensguard.errors import BadRequest, LensguardError, PayloadTooLarge, UnsupportedMediaType
+
+# Media types a body may have. WHIP/WHEP bring SDP; everything else speaks JSON.
+ACCEPTED_MEDIA_TYPES = frozenset({"application/json", "application/sdp"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def media_type(content_type: str | None) -> str:
+    """The bare, lower-cased media type of a Content-Type header."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over ``max_bytes`` or of an unaccepted media type.
+
+    Declared lengths are checked up front; chunked bodies are buffered up to the
+    limit (at most ``max_bytes``) and replayed, so an oversized stream never reaches
+    a route half-read.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        if declared is not None:
+            if not declared.isdigit():
+                err = BadRequest("Content-Length is not a number")
+                await self._refuse(err, scope, receive, send)
+                return
+            if int(declared) > self.max_bytes:
+                await self._refuse(self._too_large(), scope, receive, send)
+                return
+        has_body = chunked or (declared is not None and int(declared) > 0)
+        if has_body and media_type(headers.get("content-type")) not in ACCEPTED_MEDIA_TYPES:
+            accepted = ", ".join(sorted(ACCEPTED_MEDIA_TYPES))
+            err = UnsupportedMediaType(f"request bodies must be one of: {accepted}")
+            await self._refuse(err, scope, receive, send)
+            return
+        if declared is not None:
+            await self.app(scope, self._capped(receive), send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            if len(body) > self.max_bytes:
+                await self._refuse(self._too_large(), scope, receive, send)
+                return
+            more = message.get("more_body", False)
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"request bodies are limited to {self.max_bytes} bytes")
+
+    def _capped(self, receive: Receive) -> Receive:
+        """Guard against a client sending more than it declared."""
+        seen = 0
+
+        async def capped() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                return {"type": "http.disconnect"}
+            return message
+
+        return capped
+
+    @staticmethod
+    async def _refuse(err: LensguardError, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(err, instance=scope.get("path"))
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,226 @@
+"""Settings: a YAML file plus ``LENSGUARD_*`` environment overrides.
+
+Precedence, highest first: environment (``LENSGUARD_SECURITY__AUTHENTICATION__TOKEN_EXPIRY``
+style, ``__`` between levels), the YAML file, then the defaults below. Secrets are
+``SecretStr`` so they never print; ``check_secrets`` refuses weak ones outside dev mode.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from lensguard.errors import ConfigurationError
+
+CONFIG_ENV = "LENSGUARD_CONFIG"
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 128
+
+# Values that appear in examples, seeds and tutorials: never acceptable as real secrets.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "secret",
+        "secret-key",
+        "your-secret-key",
+        "your-secret-key-here",
+        "supersecret",
+        "password",
+        "lensguard",
+        "development",
+        "dev-secret",
+        "replace-me-with-the-output-of-lensguard-secret-generate",
+    }
+)
+
+
+class Mode(StrEnum):
+    """How strict start-up is: ``dev`` generates missing secrets, ``production`` refuses."""
+
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=0, le=65535)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    allowed_origins: list[str] = Field(default_factory=list)
+
+
+class DatabaseSettings(_Section):
+    url: str | None = None
+    """SQLAlchemy URL; unset means SQLite at ``<var_dir>/lensguard.db``."""
+    echo: bool = False
+
+
+class RedisSettings(_Section):
+    url: SecretStr | None = None
+    """``redis://`` URL (may carry a password, hence secret); unset means embedded mode."""
+
+
+class AuthenticationSettings(_Section):
+    enabled: bool = True
+    method: Literal["jwt"] = "jwt"
+    token_expiry: int = Field(default=900, ge=60, le=86_400)
+    """Access-token lifetime in seconds."""
+    refresh_token_expiry: int = Field(default=30 * 86_400, ge=3_600, le=90 * 86_400)
+    mfa_required_for: list[str] = Field(default_factory=list)
+
+
+class EncryptionSettings(_Section):
+    enabled: bool = True
+    """Serve HTTPS. Turning it off is only sensible behind a TLS-terminating proxy."""
+    protocol: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
+    """Lowest TLS version accepted."""
+    certificate: Path | None = None
+    """PEM certificate (chain); unset means a self-signed one generated under ``var_dir``."""
+    key: Path | None = None
+
+
+class AccessControlSettings(_Section):
+    enabled: bool = True
+    default_role: str = "viewer"
+    policy_file: Path | None = None
+
+
+class Severity(StrEnum):
+    """Ordered severities for security events and alert thresholds."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class MonitoringSettings(_Section):
+    enabled: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    alert_threshold: Severity = Severity.HIGH
+
+
+class SecuritySettings(_Section):
+    authentication: AuthenticationSettings = Field(default_factory=AuthenticationSettings)
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    access_control: AccessControlSettings = Field(default_factory=AccessControlSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+
+
+class LimitSettings(_Section):
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=64 * 1_048_576)
+    requests_per_minute: int = Field(default=600, ge=1)
+    """Per client address, across all routes; 429 with Retry-After beyond it."""
+
+
+class Settings(BaseSettings):
+    """Everything lensguard reads at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LENSGUARD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    mode: Mode = Mode.PRODUCTION
+    var_dir: Path = Path("./var")
+    secret_key: SecretStr | None = None
+    """Master secret; sub-keys for each purpose are derived from it (HKDF)."""
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+    @field_validator("var_dir")
+    @classmethod
+    def _absolute_var_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The YAML file arrives as init kwargs; the environment must override it.
+        return env_settings, init_settings
+
+    @property
+    def database_url(self) -> str:
+        """The effective SQLAlchemy URL."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{self.var_dir / 'lensguard.db'}"
+
+    @property
+    def is_dev(self) -> bool:
+        return self.mode is Mode.DEV
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read ``config_file`` (or ``$LENSGUARD_CONFIG``), apply env overrides, validate."""
+    path = config_file or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"configuration file {path} does not exist") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigurationError(f"configuration file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigurationError(f"configuration file {path} must hold a mapping at top level")
+        data = loaded or {}
+    data.update(overrides)
+    return Settings(**data)
+
+
+def secret_bits(value: str) -> float:
+    """Shannon estimate of the entropy in ``value`` (bits), a floor for weak-secret checks."""
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    per_char = -sum((n / len(value)) * math.log2(n / len(value)) for n in counts.values())
+    return per_char * len(value)
+
+
+def weakness(value: str) -> str | None:
+    """Why ``value`` is unfit as a secret, or None when it is acceptable."""
+    if value.strip().lower() in KNOWN_DEFAULT_SECRETS:
+        return "it is a well-known default value"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"it is shorter than {MIN_SECRET_LENGTH} characters"
+    if secret_bits(value) < MIN_SECRET_BITS:
+        return "it is too predictable (too few distinct characters)"
+    return None
+
+
+def check_secrets(settings: Settings) -> None:
+    """Refuse missing, default or weak secrets outside dev mode, saying how to fix it."""
+    if settings.is_dev:
+        return
+    fix = (
+        "generate one with `lensguard secret generate` and set it as "
+        "LENSGUARD_SECRET_KEY (or `secret_key:` in the configuration file)"
+    )
+    if settings.secret_key is None:
+        raise ConfigurationError(f"secret_key is not set and mode is production: {fix}")
+    reason = weakness(settings.secret_key.get_secret_value())
+    if reason is not None:
+        raise ConfigurationError(f"secret_key is unfit for production because {reason}: {fix}")

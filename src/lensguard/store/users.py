@@ -1,0 +1,59 @@
+"""User repository: keyword-only functions over an open session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lensguard.errors import Conflict
+from lensguard.store.models import User
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password_hash: str,
+    role: str,
+    must_change_password: bool = False,
+) -> User:
+    """Insert a user; raises ``Conflict`` when the username is taken."""
+    user = User(
+        username=username,
+        password_hash=password_hash,
+        role=role,
+        must_change_password=must_change_password,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(user)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a user named {username!r} already exists") from exc
+    return user
+
+
+async def get_user(session: AsyncSession, *, user_id: str) -> User | None:
+    """The user with ``user_id``, or None."""
+    return await session.get(User, user_id)
+
+
+async def get_user_by_username(session: AsyncSession, *, username: str) -> User | None:
+    """The user named ``username``, or None."""
+    result = await session.execute(select(User).where(User.username == username))
+    return result.scalar_one_or_none()
+
+
+async def count_users(session: AsyncSession) -> int:
+    """How many users exist (disabled ones included)."""
+    result = await session.execute(select(func.count()).select_from(User))
+    return int(result.scalar_one())
+
+
+async def list_users(session: AsyncSession, *, limit: int = 100, offset: int = 0) -> Sequence[User]:
+    """Users ordered by username."""
+    result = await session.execute(select(User).order_by(User.username).limit(limit).offset(offset))
+    return result.scalars().all()

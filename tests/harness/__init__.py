@@ -1,0 +1,1 @@
+"""Test harness: real PostgreSQL, Redis and lensguard servers for the suite."""
