@@ -17,7 +17,7 @@ from lensguard.store import migrate
 from lensguard.store.db import Database, is_sqlite
 from lensguard.store.users import count_users, create_user
 
-SECRET_FILE = "secret.key"
+SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 FIRST_ADMIN = "admin"
 log = get_logger("lensguard.bootstrap")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 import subprocess
 import sys
 import time
@@ -42,7 +43,9 @@ class LiveServer:
         )
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        verify: Any = str(self.cert_path) if self.cert_path else True
+        verify: Any = True
+        if self.cert_path is not None:
+            verify = ssl.create_default_context(cafile=str(self.cert_path))
         return httpx.Client(base_url=self.base_url, verify=verify, timeout=10, **kwargs)
 
     def stop(self) -> int:
@@ -74,13 +77,15 @@ def spawn(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LENSGUARD_")}
     full_env.update(env or {})
     full_env["PYTHONUNBUFFERED"] = "1"
-    return subprocess.Popen(
-        [sys.executable, "-m", "lensguard", "-c", str(config_path), *args],
-        cwd=workdir,
-        env=full_env,
-        stdout=(workdir / "stdout.log").open("wb"),
-        stderr=(workdir / "stderr.log").open("wb"),
-    )
+    with (workdir / "stdout.log").open("wb") as out, (workdir / "stderr.log").open("wb") as err:
+        # The child keeps its own copies of the descriptors; ours close here.
+        return subprocess.Popen(
+            [sys.executable, "-m", "lensguard", "-c", str(config_path), *args],
+            cwd=workdir,
+            env=full_env,
+            stdout=out,
+            stderr=err,
+        )
 
 
 def start_server(
@@ -100,7 +105,8 @@ def start_server(
     }
     merged.update(config or {})
     merged["server"] = {**merged.get("server", {}), "port": port}
-    process_env = {"LENSGUARD_SECRET_KEY": strong_secret(), **(env or {})}
+    process_env = {} if merged["mode"] == "dev" else {"LENSGUARD_SECRET_KEY": strong_secret()}
+    process_env.update(env or {})
     process = spawn(workdir, merged, env=process_env)
     tls = merged.get("security", {}).get("encryption", {}).get("enabled", True)
     server = LiveServer(

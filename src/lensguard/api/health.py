@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
@@ -32,7 +33,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(services: ServicesDep) -> Response:
     """The database (and Redis, when configured) answer; 503 names which do not."""
     checks: dict[str, str] = {}
-    probes = {"database": services.db.ping()}
+    probes: dict[str, Awaitable[object]] = {"database": services.db.ping()}
     if services.redis is not None:
         probes["redis"] = services.redis.ping()
     for name, probe in probes.items():

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 import yaml
+from sqlalchemy.engine import make_url
 
 from lensguard.cli.context import console, settings_from
 
@@ -23,6 +24,10 @@ def show(
     """Print the effective settings (file + environment + defaults); secrets are masked."""
     settings = settings_from(ctx)
     data = json.loads(settings.model_dump_json())  # SecretStr dumps as '**********'
+    if settings.database.url:
+        data["database"]["url"] = make_url(settings.database.url).render_as_string(
+            hide_password=True
+        )
     if output == "json":
         console.print_json(data=data)
     else:

@@ -39,8 +39,8 @@ class BodyLimitMiddleware:
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         if declared is not None:
             if not declared.isdigit():
-                err = BadRequest("Content-Length is not a number")
-                await self._refuse(err, scope, receive, send)
+                bad = BadRequest("Content-Length is not a number")
+                await self._refuse(bad, scope, receive, send)
                 return
             if int(declared) > self.max_bytes:
                 await self._refuse(self._too_large(), scope, receive, send)

@@ -28,8 +28,7 @@ BASE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": (
-        "camera=(self), microphone=(self), geolocation=(), usb=(), payment=(), "
-        "interest-cohort=()"
+        "camera=(self), microphone=(self), geolocation=(), usb=(), payment=(), interest-cohort=()"
     ),
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",

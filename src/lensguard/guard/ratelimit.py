@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,12 +35,16 @@ class RateLimiter(Protocol):
 class MemoryRateLimiter:
     """The embedded store: a dict of current windows, pruned as it grows."""
 
-    def __init__(self, *, max_keys: int = 100_000) -> None:
-        self._windows: dict[str, tuple[int, int, int]] = {}  # key -> (window, start, count)
+    def __init__(self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.time) -> None:
+        self._windows: dict[str, tuple[int, int, int]] = {}  # key -> (window, size, count)
         self._max_keys = max_keys
+        self._clock = clock
+
+    def __len__(self) -> int:
+        return len(self._windows)
 
     async def hit(self, key: str, *, limit: int, window: int) -> Decision:
-        now = time.time()
+        now = self._clock()
         current = int(now // window)
         seen_window, _, count = self._windows.get(key, (current, 0, 0))
         count = count + 1 if seen_window == current else 1

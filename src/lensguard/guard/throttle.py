@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import time
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lensguard.api.problems import error_response
-from lensguard.errors import RateLimited, ServiceUnavailable
+from lensguard.errors import RateLimited
 from lensguard.guard.client import Network, client_address
-from lensguard.guard.ratelimit import RateLimiter
+from lensguard.guard.ratelimit import Decision, MemoryRateLimiter, RateLimiter
 from lensguard.logs import get_logger
 
 log = get_logger("lensguard.guard")
 WINDOW_SECONDS = 60
+WARN_EVERY_SECONDS = 30.0
 
 
 class RequestRateLimitMiddleware:
     """Count every request per client address; refuse beyond ``per_minute``.
 
-    When the shared store cannot be reached the request is refused (503): limits
-    that silently vanish under load are no limits.
+    When the shared store (Redis) cannot be reached, counting falls back to this
+    node's memory: the limit still holds per node, and the probes keep answering so
+    ``/readyz`` can say what is wrong. Stores that guard identity (revocation) fail
+    closed instead; a general request budget is not worth an outage.
     """
 
     def __init__(
@@ -31,33 +36,36 @@ class RequestRateLimitMiddleware:
     ) -> None:
         self.app = app
         self.limiter = limiter
+        self.fallback = MemoryRateLimiter()
         self.per_minute = per_minute
         self.trusted = trusted_proxies
+        self._warned_at = 0.0
+
+    async def _hit(self, key: str) -> Decision:
+        try:
+            return await self.limiter.hit(key, limit=self.per_minute, window=WINDOW_SECONDS)
+        except Exception as exc:
+            now = time.monotonic()
+            if now - self._warned_at > WARN_EVERY_SECONDS:
+                self._warned_at = now
+                log.warning("rate_limit_store_unavailable", error=type(exc).__name__)
+            return await self.fallback.hit(key, limit=self.per_minute, window=WINDOW_SECONDS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         address = client_address(scope, self.trusted)
-        try:
-            decision = await self.limiter.hit(
-                f"ip:{address}", limit=self.per_minute, window=WINDOW_SECONDS
-            )
-        except Exception:
-            log.exception("rate_limit_store_unavailable")
-            err: RateLimited | ServiceUnavailable = ServiceUnavailable(
-                "the rate-limit store is unreachable; try again shortly"
-            )
-        else:
-            if decision.allowed:
-                await self.app(scope, receive, send)
-                return
-            log.warning("rate_limited", client=address, count=decision.count)
-            err = RateLimited(
-                f"more than {self.per_minute} requests a minute from this address",
-                retry_after=decision.retry_after,
-            )
+        decision = await self._hit(f"ip:{address}")
+        if decision.allowed:
+            await self.app(scope, receive, send)
+            return
+        log.warning("rate_limited", client=address, count=decision.count)
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})
             return
+        err = RateLimited(
+            f"more than {self.per_minute} requests a minute from this address",
+            retry_after=decision.retry_after,
+        )
         await error_response(err, instance=scope.get("path"))(scope, receive, send)

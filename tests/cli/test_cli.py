@@ -1,0 +1,84 @@
+"""The CLI as a user runs it: real processes, real database."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.harness.server import strong_secret
+
+
+def lensguard(
+    tmp_path: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "lensguard.yaml"
+    if not config.exists():
+        config.write_text(yaml.safe_dump({"mode": "dev", "var_dir": str(tmp_path / "var")}))
+    return subprocess.run(
+        [sys.executable, "-m", "lensguard", "-c", str(config), *args],
+        input=stdin,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )
+
+
+def test_db_upgrade_is_repeatable(tmp_path: Path) -> None:
+    first = lensguard(tmp_path, "db", "upgrade")
+    second = lensguard(tmp_path, "db", "upgrade")
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert "database is at revision" in second.stdout
+    assert (tmp_path / "var" / "lensguard.db").exists()
+
+
+def test_admin_create_from_stdin_then_duplicate_is_a_clear_error(tmp_path: Path) -> None:
+    assert lensguard(tmp_path, "db", "upgrade").returncode == 0
+    created = lensguard(
+        tmp_path, "admin", "create", "ada", "--password-stdin", stdin="a-long-passphrase-42\n"
+    )
+    assert created.returncode == 0, created.stderr
+    assert "created admin 'ada'" in created.stdout
+    again = lensguard(
+        tmp_path, "admin", "create", "ada", "--password-stdin", stdin="a-long-passphrase-42\n"
+    )
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_admin_create_refuses_short_password(tmp_path: Path) -> None:
+    result = lensguard(tmp_path, "admin", "create", "bob", "--password-stdin", stdin="short\n")
+    assert result.returncode == 2
+    assert "12 to 128 characters" in result.stderr
+
+
+def test_config_show_masks_secrets(tmp_path: Path) -> None:
+    secret = strong_secret()
+    result = lensguard(
+        tmp_path,
+        "config",
+        "show",
+        env={
+            "LENSGUARD_SECRET_KEY": secret,
+            "LENSGUARD_REDIS__URL": "redis://:redispw@127.0.0.1:6379/0",
+            "LENSGUARD_DATABASE__URL": "postgresql+asyncpg://lg:dbpassword@127.0.0.1/lg",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    shown = yaml.safe_load(result.stdout)
+    assert shown["secret_key"] == "**********"
+    assert shown["redis"]["url"] == "**********"
+    assert "dbpassword" not in result.stdout
+    assert "127.0.0.1/lg" in shown["database"]["url"]
+    assert secret not in result.stdout
+
+
+def test_config_errors_are_one_readable_line(tmp_path: Path) -> None:
+    (tmp_path / "lensguard.yaml").write_text("server:\n  port: not-a-port\n")
+    result = lensguard(tmp_path, "config", "show")
+    assert result.returncode == 2
+    assert "server.port" in result.stderr
+    assert "Traceback" not in result.stderr
