@@ -1,0 +1,1 @@
+"""Data protection: key derivation, envelope encryption, crypto-shredding."""

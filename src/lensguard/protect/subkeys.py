@@ -1,0 +1,30 @@
+"""Purpose-bound keys derived from the master secret (HKDF-SHA256).
+
+One master secret, never used directly: each purpose (wrapping stored secrets,
+the API-key pepper, the audit chain) gets its own 256-bit key, so a key leaked or
+misused for one purpose says nothing about another.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+SALT = b"lensguard/v1"
+
+
+class Purpose(StrEnum):
+    """What a derived key is for; the value is the HKDF ``info`` label."""
+
+    WRAP = "wrap-stored-secrets"
+    API_KEY_PEPPER = "api-key-pepper"
+    AUDIT_CHAIN = "audit-chain"
+    REFRESH_TOKEN = "refresh-token-hash"
+
+
+def derive(master: str, purpose: Purpose) -> bytes:
+    """A 32-byte key for ``purpose`` from the master secret."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=SALT, info=purpose.value.encode())
+    return hkdf.derive(master.encode("utf-8"))
