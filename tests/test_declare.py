@@ -25,7 +25,7 @@ def test_undeclared_route_is_refused_at_start_up() -> None:
     async def forgotten() -> None: ...
 
     with pytest.raises(ConfigurationError, match="/forgotten"):
-        check_routes_declared(app)
+        check_routes_declared(app, known_actions=set())
 
 
 def test_raw_starlette_routes_are_refused() -> None:
@@ -35,9 +35,14 @@ def test_raw_starlette_routes_are_refused() -> None:
 
     app.add_route("/raw", raw)
     with pytest.raises(ConfigurationError, match="/raw"):
-        check_routes_declared(app)
+        check_routes_declared(app, known_actions=set())
 
 
-def test_unknown_action_cannot_be_declared_without_wiring() -> None:
-    with pytest.raises(ValueError, match="no-such-action"):
-        requires("no-such-action")
+def test_action_unknown_to_the_policy_is_refused_at_start_up() -> None:
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/typo", dependencies=[requires("camera_veiw")])
+    async def typo() -> None: ...
+
+    with pytest.raises(ConfigurationError, match="camera_veiw"):
+        check_routes_declared(app, known_actions={"camera_view"})

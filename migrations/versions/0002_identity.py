@@ -24,6 +24,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("devices", sa.JSON(), nullable=False, server_default='["*"]'))
         batch.add_column(sa.Column("totp_secret", sa.LargeBinary(), nullable=True))
         batch.add_column(sa.Column("totp_pending", sa.LargeBinary(), nullable=True))
+        batch.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
 
     op.create_table(
         "login_sessions",
@@ -115,5 +116,5 @@ def downgrade() -> None:
     op.drop_table("refresh_tokens")
     op.drop_table("login_sessions")
     with op.batch_alter_table("users") as batch:
-        for column in ("totp_pending", "totp_secret", "devices", "sites"):
+        for column in ("totp_last_step", "totp_pending", "totp_secret", "devices", "sites"):
             batch.drop_column(column)

@@ -9,8 +9,13 @@ from fastapi import FastAPI
 
 from lensguard import __version__
 from lensguard.access.declare import check_routes_declared
-from lensguard.api import health, meta
-from lensguard.api.problems import CatchAllMiddleware, install_problem_handlers
+from lensguard.api import api_keys, auth, health, jwks, meta, roles, sessions, users
+from lensguard.api.problems import (
+    PROBLEM_RESPONSES,
+    CatchAllMiddleware,
+    install_problem_handlers,
+)
+from lensguard.bootstrap import resolve_secrets
 from lensguard.guard.body import BodyLimitMiddleware
 from lensguard.guard.headers import SecurityHeadersMiddleware
 from lensguard.guard.throttle import RequestRateLimitMiddleware
@@ -20,6 +25,7 @@ from lensguard.settings import Settings
 
 def create_app(settings: Settings) -> FastAPI:
     """Build one lensguard application. Nothing is shared between apps."""
+    settings = resolve_secrets(settings)
     services = Services.build(settings)
 
     @asynccontextmanager
@@ -37,13 +43,14 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=None,  # served by api/meta.py as a declared route
         docs_url=None,  # Swagger UI needs inline scripts our CSP forbids
         redoc_url=None,
+        responses=PROBLEM_RESPONSES,
     )
     app.state.services = services
     install_problem_handlers(app)
 
-    app.include_router(health.router)
-    app.include_router(meta.router)
-    check_routes_declared(app)
+    for module in (health, meta, jwks, auth, users, sessions, api_keys, roles):
+        app.include_router(module.router)
+    check_routes_declared(app, known_actions=set(services.identity.policy.permissions))
 
     # Added innermost first: CatchAll wraps the app, headers wrap everything.
     app.add_middleware(CatchAllMiddleware)

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from lensguard.guard.client import Network, parse_networks
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from lensguard.identity.context import IdentityContext
 from lensguard.settings import Settings
 from lensguard.store.db import Database
 
@@ -20,6 +21,7 @@ class Services:
     db: Database
     redis: Redis | None
     rate_limiter: RateLimiter
+    identity: IdentityContext
     trusted_proxies: tuple[Network, ...] = field(default=())
 
     @classmethod
@@ -43,6 +45,7 @@ class Services:
             db=db,
             redis=redis,
             rate_limiter=limiter,
+            identity=IdentityContext.build(settings, db, redis),
             trusted_proxies=parse_networks(settings.server.trusted_proxies),
         )
 

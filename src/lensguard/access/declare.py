@@ -43,13 +43,17 @@ def declared_action(route: APIRoute | APIWebSocketRoute) -> str | None:
     return None
 
 
-def check_routes_declared(app: FastAPI) -> None:
-    """Refuse to start if any route has no declared action, or if a raw route slipped in."""
+def check_routes_declared(app: FastAPI, *, known_actions: set[str]) -> None:
+    """Refuse to start if a route declares no action or one the policy does not know."""
     missing = []
+    unknown = []
     for route in app.routes:
         if isinstance(route, (APIRoute, APIWebSocketRoute)):
-            if declared_action(route) is None:
-                missing.append(getattr(route, "path", "?"))
+            action = declared_action(route)
+            if action is None:
+                missing.append(route.path)
+            elif action != PUBLIC and action not in known_actions:
+                unknown.append(f"{route.path} ({action})")
         else:
             # Raw Starlette routes and mounts bypass dependencies: refuse them outright.
             missing.append(getattr(route, "path", repr(route)))
@@ -57,4 +61,8 @@ def check_routes_declared(app: FastAPI) -> None:
         raise ConfigurationError(
             "routes without a declared action (add dependencies=[requires(...)]): "
             + ", ".join(sorted(missing))
+        )
+    if unknown:
+        raise ConfigurationError(
+            "routes declare actions the policy does not define: " + ", ".join(sorted(unknown))
         )

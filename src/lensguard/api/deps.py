@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lensguard.access.can import can
 from lensguard.access.declare import PUBLIC, mark_action
+from lensguard.access.principal import Principal, Resource
+from lensguard.errors import Forbidden, NotFound, Unauthenticated
+from lensguard.guard.client import client_address
+from lensguard.identity.authn import authenticate_bearer
+from lensguard.identity.context import IdentityContext
+from lensguard.monitor.events import emit
 from lensguard.services import Services
+from lensguard.settings import Severity
+
+MAX_CREDENTIAL_CHARS = 8192
 
 
 def get_services(request: Request) -> Services:
@@ -20,13 +31,82 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_session(services: ServicesDep) -> Any:
+def get_identity(services: ServicesDep) -> IdentityContext:
+    """The identity room of this app."""
+    return services.identity
+
+
+IdentityDep = Annotated[IdentityContext, Depends(get_identity)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
     """A database session in one transaction for the request."""
     async with services.db.transaction() as session:
         yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def request_address(request: Request) -> str:
+    """The caller's address, honouring only trusted proxies."""
+    return client_address(request.scope, get_services(request).trusted_proxies)
+
+
+AddressDep = Annotated[str, Depends(request_address)]
+
+
+def bearer_credential(request: Request) -> str:
+    """The credential from ``Authorization: Bearer …``; never from the URL."""
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise Unauthenticated("send credentials as 'Authorization: Bearer <token or API key>'")
+    if len(credential) > MAX_CREDENTIAL_CHARS:
+        raise Unauthenticated("invalid or expired access token")
+    return credential
+
+
+async def authenticate(request: Request) -> Principal:
+    """The principal behind the request's bearer credential (cached per request)."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    services = get_services(request)
+    try:
+        principal = await authenticate_bearer(services.identity, bearer_credential(request))
+    except Unauthenticated as exc:
+        emit(
+            "auth.rejected",
+            severity=Severity.LOW,
+            client=request_address(request),
+            path=request.url.path,
+            reason=getattr(exc, "reason", exc.detail),
+        )
+        raise
+    request.state.principal = principal
+    return principal
+
+
+def authorize(
+    principal: Principal, action: str, resource: Resource | None = None, *, hide: bool = False
+) -> None:
+    """Raise unless ``can()`` allows; ``hide`` answers 404 so out-of-scope things stay unseen."""
+    if can(principal, action, resource):
+        return
+    emit(
+        "access.denied",
+        severity=Severity.MEDIUM,
+        principal=principal.id,
+        role=principal.role,
+        action=action,
+        resource_kind=resource.kind if resource else None,
+        resource_id=resource.id if resource else None,
+    )
+    if hide:
+        raise NotFound("no such resource")
+    raise Forbidden(f"your role does not allow {action}")
 
 
 def _public() -> None:
@@ -37,7 +117,18 @@ mark_action(_public, PUBLIC)
 
 
 def requires(action: str) -> Any:
-    """Declare the action a route needs; ``PUBLIC`` for routes open to everyone."""
+    """Declare the action a route needs; ``PUBLIC`` for routes open to everyone.
+
+    Use as ``dependencies=[requires(A)]`` or ``principal: Annotated[Principal, requires(A)]``.
+    """
     if action == PUBLIC:
         return Depends(_public)
-    raise ValueError(f"no authorisation is wired for action {action!r}")
+
+    async def check(request: Request) -> Principal:
+        principal = await authenticate(request)
+        authorize(principal, action)
+        return principal
+
+    check.__name__ = f"requires_{action}"
+    mark_action(check, action)
+    return Depends(check)

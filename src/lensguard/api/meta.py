@@ -4,16 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 
 from lensguard.access.declare import PUBLIC
 from lensguard.api.deps import requires
+from lensguard.api.problems import Problem
 
 router = APIRouter(tags=["meta"])
+REF = "#/components/schemas/{model}"
+
+
+def document(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document with the Problem schema every error refers to."""
+    doc: dict[str, Any] = app.openapi()
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    if "Problem" not in schemas:
+        problem = Problem.model_json_schema(ref_template=REF)
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+    doc["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An access token from /api/v1/auth/login, or an API key lg_<id>_<secret>",
+        }
+    }
+    doc["security"] = [{"bearer": []}]
+    return doc
 
 
 @router.get("/openapi.json", dependencies=[requires(PUBLIC)], include_in_schema=False)
 async def openapi(request: Request) -> dict[str, Any]:
     """The OpenAPI 3 description of every operation."""
-    document: dict[str, Any] = request.app.openapi()
-    return document
+    return document(request.app)

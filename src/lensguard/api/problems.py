@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +27,48 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:lensguard:problem:"
 
 log = get_logger("lensguard.api")
+
+
+class ProblemField(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every lensguard error is returned."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[ProblemField] | None = None
+    retry_after: int | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+# Declared on every operation so the OpenAPI document tells clients what errors look like.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("Malformed request"),
+    401: _problem("Missing, invalid, expired or revoked credentials"),
+    403: _problem("The policy denies this action"),
+    404: _problem("No such resource, or outside your scope"),
+    405: _problem("Method not allowed"),
+    409: _problem("Conflicts with current state"),
+    413: _problem("Request body too large"),
+    415: _problem("Unsupported request body media type"),
+    422: _problem("Invalid input; errors lists each field"),
+    429: _problem("Rate limited; see Retry-After"),
+    500: _problem("Internal error"),
+    503: _problem("A required store is unreachable"),
+}
 
 
 def problem_response(

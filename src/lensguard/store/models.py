@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, MetaData, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lensguard.store.types import UTCDateTime, utcnow
@@ -48,6 +47,8 @@ class User(Base):
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     """TOTP seed, wrapped like every stored secret; set once enrolment is confirmed."""
     totp_pending: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """Last accepted TOTP time step: a code is never accepted twice."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -1,0 +1,35 @@
+"""``can(principal, action, resource)``: the one function that decides. Pure; deny by default."""
+
+from __future__ import annotations
+
+from lensguard.access.principal import ALL, Principal, Resource
+
+# Actions a principal may take on resources it owns without any broader permission
+# (its own sessions, API keys, MFA). Everything else needs the permission itself.
+SELF_SERVICE = "account_self"
+
+
+def in_scope(principal: Principal, resource: Resource) -> bool:
+    """True when the resource's site and device fall inside the principal's scope."""
+    if resource.site is not None and ALL not in principal.sites:
+        if resource.site not in principal.sites:
+            return False
+    if resource.kind == "device" and resource.id is not None and ALL not in principal.devices:
+        if resource.id not in principal.devices:
+            return False
+    return True
+
+
+def can(principal: Principal | None, action: str, resource: Resource | None = None) -> bool:
+    """Whether ``principal`` may perform ``action`` on ``resource``.
+
+    Anonymous callers may do nothing; the permission must be granted by the role in
+    force now; self-service actions apply only to resources the principal owns;
+    resource scope (site, device) must include the resource.
+    """
+    if principal is None or action not in principal.permissions:
+        return False
+    target = resource or Resource()
+    if action == SELF_SERVICE and target.owner_id is not None and target.owner_id != principal.id:
+        return False
+    return in_scope(principal, target)

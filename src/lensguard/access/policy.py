@@ -1,0 +1,73 @@
+"""The role → permission policy, loaded from YAML (shipped default or a configured file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lensguard.errors import ConfigurationError, ValidationFailed
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Which permissions exist and which each role grants."""
+
+    permissions: dict[str, str]
+    roles: dict[str, frozenset[str]]
+
+    def grants(self, role: str) -> frozenset[str]:
+        """Permissions of ``role``; an unknown role grants nothing."""
+        return self.roles.get(role, frozenset())
+
+    def require_role_or_invalid(self, role: str) -> str:
+        """``role`` when it exists, else a 422 naming the valid roles (for API input)."""
+        if role not in self.roles:
+            valid = ", ".join(sorted(self.roles))
+            raise ValidationFailed(
+                f"unknown role {role!r}; valid roles: {valid}",
+                errors=[{"field": "role", "message": f"must be one of: {valid}", "type": "enum"}],
+            )
+        return role
+
+    def require_role(self, role: str) -> str:
+        """``role`` when it exists, else a ConfigurationError naming the valid ones."""
+        if role not in self.roles:
+            raise ConfigurationError(
+                f"unknown role {role!r}; valid roles: {', '.join(sorted(self.roles))}"
+            )
+        return role
+
+
+def _parse(data: Any, source: str) -> Policy:
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"policy {source} must be a mapping")
+    perms = data.get("permissions")
+    roles = data.get("roles")
+    if not isinstance(perms, dict) or not isinstance(roles, dict) or not roles:
+        raise ConfigurationError(f"policy {source} needs 'permissions' and 'roles' mappings")
+    parsed: dict[str, frozenset[str]] = {}
+    for role, granted in roles.items():
+        if not isinstance(granted, list) or not all(isinstance(p, str) for p in granted):
+            raise ConfigurationError(f"policy {source}: role {role!r} must list permissions")
+        unknown = sorted(set(granted) - set(perms))
+        if unknown:
+            raise ConfigurationError(
+                f"policy {source}: role {role!r} grants unknown permissions {unknown}"
+            )
+        parsed[str(role)] = frozenset(granted)
+    return Policy(permissions={str(k): str(v) for k, v in perms.items()}, roles=parsed)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """The policy at ``path``, or the default shipped with lensguard."""
+    if path is None:
+        text = resources.files("lensguard.access").joinpath("policy.yaml").read_text("utf-8")
+        return _parse(yaml.safe_load(text), "(built-in)")
+    try:
+        return _parse(yaml.safe_load(path.read_text("utf-8")), str(path))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"cannot read policy {path}: {exc}") from exc

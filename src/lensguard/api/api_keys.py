@@ -1,0 +1,94 @@
+"""``/api/v1/api-keys``: your API keys (admins: everyone's)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from lensguard.access.can import can
+from lensguard.access.principal import Principal, Resource
+from lensguard.api.deps import IdentityDep, authorize, requires
+from lensguard.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from lensguard.errors import NotFound, ValidationFailed
+from lensguard.identity import apikeys
+from lensguard.monitor.events import emit
+from lensguard.settings import Severity
+from lensguard.store import api_keys as repo
+from lensguard.store.models import ApiKey
+from lensguard.store.types import utcnow
+
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"])
+Self = Annotated[Principal, requires("account_self")]
+
+
+def public(key: ApiKey) -> ApiKeyPublic:
+    return ApiKeyPublic(
+        id=key.id,
+        name=key.name,
+        owner_user_id=key.owner_user_id,
+        scopes=list(key.scopes),
+        rate_limit_per_minute=key.rate_limit_per_minute,
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        last_used_at=key.last_used_at,
+        revoked=key.revoked_at is not None,
+    )
+
+
+@router.post("", status_code=201)
+async def create(body: ApiKeyCreate, principal: Self, identity: IdentityDep) -> ApiKeyCreated:
+    """Create a key acting for you with ``scopes`` ⊆ your permissions; shown once."""
+    excess = sorted(set(body.scopes) - principal.permissions)
+    if excess:
+        raise ValidationFailed(
+            f"scopes exceed your permissions: {', '.join(excess)}",
+            errors=[
+                {"field": "scopes", "message": f"not yours to grant: {excess}", "type": "scope"}
+            ],
+        )
+    new = apikeys.generate()
+    async with identity.db.transaction() as session:
+        key = await repo.create_api_key(
+            session,
+            key_id=new.key_id,
+            name=body.name,
+            owner_user_id=principal.id,
+            secret_hash=apikeys.hash_secret(identity.pepper, new.key_id, new.secret),
+            scopes=sorted(set(body.scopes)),
+            expires_at=utcnow() + timedelta(days=body.expires_in_days),
+            rate_limit_per_minute=body.rate_limit_per_minute,
+        )
+    emit("apikey.created", severity=Severity.MEDIUM, key_id=key.id, owner=principal.id)
+    return ApiKeyCreated(**public(key).model_dump(), key=new.presented)
+
+
+@router.get("")
+async def list_keys(
+    principal: Self,
+    identity: IdentityDep,
+    all_users: Annotated[bool, Query(description="Admins: every user's keys")] = False,
+) -> list[ApiKeyPublic]:
+    """Your keys (never their secrets); admins may list all."""
+    owner: str | None = principal.id
+    if all_users:
+        authorize(principal, "user_management")
+        owner = None
+    async with identity.db.sessions() as session:
+        return [public(k) for k in await repo.list_api_keys(session, owner_user_id=owner)]
+
+
+@router.delete("/{key_id}", status_code=204)
+async def revoke(key_id: str, principal: Self, identity: IdentityDep) -> Response:
+    """Revoke a key at once (yours; anyone's for admins)."""
+    async with identity.db.transaction() as session:
+        key = await repo.get_api_key(session, key_id=key_id)
+        if key is None:
+            raise NotFound("no such API key")
+        resource = Resource(kind="api_key", id=key_id, owner_id=key.owner_user_id)
+        if not can(principal, "account_self", resource):
+            authorize(principal, "user_management", resource, hide=True)
+        await repo.revoke_api_key(session, key_id=key_id, at=utcnow())
+    emit("apikey.revoked", severity=Severity.MEDIUM, key_id=key_id, actor=principal.id)
+    return Response(status_code=204)

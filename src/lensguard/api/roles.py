@@ -1,0 +1,20 @@
+"""``/api/v1/roles``: the policy in force."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from lensguard.api.deps import IdentityDep, requires
+from lensguard.api.schemas import RoleInfo, RolesResponse
+
+router = APIRouter(prefix="/api/v1/roles", tags=["roles"])
+
+
+@router.get("", dependencies=[requires("account_self")])
+async def roles(identity: IdentityDep) -> RolesResponse:
+    """Each role and the permissions it grants."""
+    policy = identity.policy
+    return RolesResponse(
+        roles=[RoleInfo(name=r, permissions=sorted(p)) for r, p in sorted(policy.roles.items())],
+        permissions=dict(sorted(policy.permissions.items())),
+    )

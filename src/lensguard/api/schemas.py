@@ -1,0 +1,146 @@
+"""Request and response models of the identity and access API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Username = Annotated[
+    str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+NewPassword = Annotated[str, StringConstraints(min_length=12, max_length=128)]
+Code = Annotated[str, StringConstraints(min_length=6, max_length=8)]
+ScopeEntry = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"),
+]
+Permission = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(_In):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Password
+    code: Code | None = Field(default=None, description="TOTP code when MFA is on")
+
+
+class RefreshRequest(_In):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int = Field(description="Access-token lifetime in seconds")
+    session_id: str
+    restrictions: list[str] = Field(
+        description="Steps required before anything but self-service works "
+        "(password_change, mfa_enrolment)"
+    )
+
+
+class PasswordChange(_In):
+    current_password: Password
+    new_password: NewPassword
+
+
+class PasswordChanged(BaseModel):
+    sessions_ended: int
+
+
+class MfaEnrolment(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class MfaCode(_In):
+    code: Code
+
+
+class UserCreate(_In):
+    username: Username
+    password: NewPassword
+    role: Annotated[str, StringConstraints(max_length=32)] | None = None
+    sites: list[ScopeEntry] = Field(default_factory=lambda: ["*"], max_length=100)
+    devices: list[ScopeEntry] = Field(default_factory=lambda: ["*"], max_length=1000)
+
+
+class UserUpdate(_In):
+    role: Annotated[str, StringConstraints(max_length=32)] | None = None
+    disabled: bool | None = None
+    sites: list[ScopeEntry] | None = Field(default=None, max_length=100)
+    devices: list[ScopeEntry] | None = Field(default=None, max_length=1000)
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    username: str
+    role: str
+    disabled: bool
+    must_change_password: bool
+    mfa_enabled: bool
+    sites: list[str]
+    devices: list[str]
+    created_at: datetime
+
+
+class Me(UserPublic):
+    permissions: list[str]
+    restrictions: list[str]
+
+
+class SessionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    user_id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    client_address: str | None
+    user_agent: str | None
+    current: bool = False
+
+
+class RoleInfo(BaseModel):
+    name: str
+    permissions: list[str]
+
+
+class RolesResponse(BaseModel):
+    roles: list[RoleInfo]
+    permissions: dict[str, str]
+
+
+class ApiKeyCreate(_In):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    scopes: list[Permission] = Field(min_length=1, max_length=32)
+    expires_in_days: int = Field(default=365, ge=1, le=3650)
+    rate_limit_per_minute: int = Field(default=600, ge=1, le=100_000)
+
+
+class ApiKeyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    owner_user_id: str | None
+    scopes: list[str]
+    rate_limit_per_minute: int
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="The key itself; shown only in this response")

@@ -1,0 +1,57 @@
+"""``/api/v1/sessions``: list and end sign-in sessions (yours; anyone's for admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from lensguard.access.can import can
+from lensguard.access.principal import Principal, Resource
+from lensguard.api.deps import IdentityDep, authorize, requires
+from lensguard.api.schemas import SessionPublic
+from lensguard.errors import NotFound
+from lensguard.identity import login as flows
+from lensguard.identity import refresh
+from lensguard.store.models import LoginSession
+
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+Self = Annotated[Principal, requires("account_self")]
+
+
+def public(login: LoginSession, principal: Principal) -> SessionPublic:
+    out = SessionPublic.model_validate(login)
+    out.current = login.id == principal.session_id
+    return out
+
+
+@router.get("")
+async def list_sessions(
+    principal: Self,
+    identity: IdentityDep,
+    user_id: Annotated[str | None, Query(max_length=32, description="Admins: whose")] = None,
+    all_users: Annotated[bool, Query(description="Admins: every user's sessions")] = False,
+) -> list[SessionPublic]:
+    """Your active sessions; admins may ask for a user's or everyone's."""
+    target: str | None = principal.id
+    if all_users or (user_id is not None and user_id != principal.id):
+        authorize(principal, "user_management")
+        target = None if all_users else user_id
+    async with identity.db.sessions() as session:
+        found = await refresh.list_sessions(session, user_id=target)
+    return [public(s, principal) for s in found]
+
+
+@router.delete("/{session_id}", status_code=204)
+async def end(session_id: str, principal: Self, identity: IdentityDep) -> Response:
+    """End a session at once: yours, or anyone's for admins ("kill session")."""
+    async with identity.db.sessions() as session:
+        login = await refresh.get_session(session, session_id=session_id)
+    if login is None:
+        raise NotFound("no such session")
+    resource = Resource(kind="session", id=session_id, owner_id=login.user_id)
+    if not can(principal, "account_self", resource):
+        # Someone else's session: only user managers may end it; others learn nothing.
+        authorize(principal, "user_management", resource, hide=True)
+    await flows.end_session(identity, session_id=session_id, reason=f"ended_by:{principal.id}")
+    return Response(status_code=204)

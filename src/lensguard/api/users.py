@@ -1,0 +1,96 @@
+"""``/api/v1/users``: accounts (admins) and ``/users/me`` (everyone)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from lensguard.access.principal import Principal
+from lensguard.api.deps import IdentityDep, requires
+from lensguard.api.schemas import Me, UserCreate, UserPublic, UserUpdate
+from lensguard.identity import accounts
+from lensguard.identity.authn import restrictions
+from lensguard.store.models import User
+from lensguard.store.users import list_users
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+Admin = Annotated[Principal, requires("user_management")]
+Self = Annotated[Principal, requires("account_self")]
+
+
+def public(user: User) -> UserPublic:
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        role=user.role,
+        disabled=user.disabled,
+        must_change_password=user.must_change_password,
+        mfa_enabled=user.totp_secret is not None,
+        sites=list(user.sites),
+        devices=list(user.devices),
+        created_at=user.created_at,
+    )
+
+
+@router.get("/me")
+async def me(principal: Self, identity: IdentityDep) -> Me:
+    """Your account, permissions in force and pending steps."""
+    user = await accounts.get_account(identity, principal.id)
+    return Me(
+        **public(user).model_dump(),
+        permissions=sorted(principal.permissions),
+        restrictions=restrictions(identity, user),
+    )
+
+
+@router.get("")
+async def list_all(
+    _: Admin,
+    identity: IdentityDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[UserPublic]:
+    """Every account, by username."""
+    async with identity.db.sessions() as session:
+        return [public(u) for u in await list_users(session, limit=limit, offset=offset)]
+
+
+@router.post("", status_code=201)
+async def create(body: UserCreate, principal: Admin, identity: IdentityDep) -> UserPublic:
+    """Create an account (role defaults to the configured default role)."""
+    user = await accounts.create_account(
+        identity,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        sites=body.sites,
+        devices=body.devices,
+        actor=principal.id,
+    )
+    return public(user)
+
+
+@router.get("/{user_id}")
+async def read(user_id: str, _: Admin, identity: IdentityDep) -> UserPublic:
+    """One account."""
+    return public(await accounts.get_account(identity, user_id))
+
+
+@router.patch("/{user_id}")
+async def update(
+    user_id: str, body: UserUpdate, principal: Admin, identity: IdentityDep
+) -> UserPublic:
+    """Change role, scope or disabled flag; effective on that user's next request."""
+    change = accounts.AccountChange(**body.model_dump())
+    user = await accounts.update_account(
+        identity, user_id=user_id, change=change, actor_id=principal.id
+    )
+    return public(user)
+
+
+@router.delete("/{user_id}", status_code=204)
+async def remove(user_id: str, principal: Admin, identity: IdentityDep) -> Response:
+    """Delete an account and end its sessions."""
+    await accounts.delete_account(identity, user_id=user_id, actor_id=principal.id)
+    return Response(status_code=204)

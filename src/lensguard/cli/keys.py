@@ -1,0 +1,100 @@
+"""``lensguard keys``: rotate and inspect the access-token signing keys."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from lensguard.bootstrap import resolve_secrets
+from lensguard.cli.context import console, errors, friendly_errors, settings_from
+from lensguard.errors import ConfigurationError
+from lensguard.identity.signing_keys import is_published, list_signing_keys, rotate_signing_key
+from lensguard.identity.tokens import publication_window
+from lensguard.logs import configure_logging
+from lensguard.protect.subkeys import Purpose, derive
+from lensguard.settings import Settings
+from lensguard.store.db import Database
+from lensguard.store.types import utcnow
+
+app = typer.Typer(help="Manage the keys that sign access tokens.", no_args_is_help=True)
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    # The driver's message can quote SQL; name the failure and the usual fix instead.
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        errors.print(
+            f"[red]error:[/red] the database refused the operation ({type(exc).__name__}); "
+            "is it reachable and up to date (`lensguard db upgrade`)?"
+        )
+        raise typer.Exit(2) from None
+
+
+def _wrap_key(settings: Settings) -> bytes:
+    settings = resolve_secrets(settings)
+    if settings.secret_key is None:
+        raise ConfigurationError("secret_key is not set")
+    return derive(settings.secret_key.get_secret_value(), Purpose.WRAP)
+
+
+async def _rotate(url: str, wrap_key: bytes) -> str:
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            return await rotate_signing_key(session, wrap_key=wrap_key)
+    finally:
+        await db.dispose()
+
+
+async def _list(url: str, window: int) -> list[tuple[str, datetime, datetime | None, bool]]:
+    db = Database(url)
+    now = utcnow()
+    try:
+        async with db.transaction() as session:
+            rows = await list_signing_keys(session)
+            return [
+                (r.kid, r.created_at, r.retired_at, is_published(r, window=window, now=now))
+                for r in rows
+            ]
+    finally:
+        await db.dispose()
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
+
+
+@app.command("rotate")
+def rotate(ctx: typer.Context) -> None:
+    """Add a new signing key; the old one keeps verifying until its tokens expire."""
+    settings = settings_from(ctx)
+    configure_logging("WARNING")
+    with friendly_errors(), _database_errors():
+        kid = asyncio.run(_rotate(settings.database_url, _wrap_key(settings)))
+    window = publication_window(settings.security.authentication.token_expiry)
+    console.print(kid)
+    errors.print(
+        f"new tokens are signed with {kid}; the previous key stays published for {window} s "
+        "(servers pick the new key up within a minute)"
+    )
+
+
+@app.command("list")
+def list_keys(ctx: typer.Context) -> None:
+    """List signing keys, newest first: kid, created, retired, published."""
+    settings = settings_from(ctx)
+    configure_logging("WARNING")
+    window = publication_window(settings.security.authentication.token_expiry)
+    with friendly_errors(), _database_errors():
+        rows = asyncio.run(_list(settings.database_url, window))
+    console.print(f"{'KID':<18} {'CREATED':<20} {'RETIRED':<20} PUBLISHED")
+    for kid, created, retired, published in rows:
+        flag = "yes" if published else "no"
+        console.print(f"{kid:<18} {_when(created):<20} {_when(retired):<20} {flag}")

@@ -1,0 +1,102 @@
+"""Bearer credential → Principal, with the permissions and scope in force now.
+
+Access tokens prove who signed in; the user row is read on every request, so a
+role change, scope change or disabled account applies to the very next request.
+API keys act for their owner with ``scopes ∩ owner's permissions``, re-checked
+at each use.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from lensguard.access.principal import Principal, PrincipalKind
+from lensguard.errors import RateLimited, Unauthenticated
+from lensguard.identity.apikeys import verify_api_key
+from lensguard.identity.context import IdentityContext
+from lensguard.identity.revocation import session_key, token_key
+from lensguard.store.api_keys import touch_last_used
+from lensguard.store.models import User
+from lensguard.store.types import utcnow
+from lensguard.store.users import get_user
+
+SELF_ONLY = frozenset({"account_self"})
+API_KEY_PREFIX = "lg_"
+LAST_USED_GRANULARITY = timedelta(seconds=60)
+
+
+def restrictions(ctx: IdentityContext, user: User) -> list[str]:
+    """What the user must do before anything but self-service is allowed."""
+    pending = []
+    if user.must_change_password:
+        pending.append("password_change")
+    if ctx.mfa_required(user.role) and user.totp_secret is None:
+        pending.append("mfa_enrolment")
+    return pending
+
+
+def user_principal(
+    ctx: IdentityContext, user: User, *, session_id: str | None, jti: str | None
+) -> Principal:
+    """The principal for ``user`` as the database says now."""
+    permissions = ctx.policy.grants(user.role)
+    if restrictions(ctx, user):
+        permissions = permissions & SELF_ONLY
+    return Principal(
+        kind=PrincipalKind.USER,
+        id=user.id,
+        name=user.username,
+        role=user.role,
+        permissions=permissions,
+        sites=frozenset(user.sites),
+        devices=frozenset(user.devices),
+        session_id=session_id,
+        token_jti=jti,
+    )
+
+
+async def authenticate_bearer(ctx: IdentityContext, credential: str) -> Principal:
+    """Verify an access token or API key; raises Unauthenticated (or RateLimited)."""
+    if credential.startswith(API_KEY_PREFIX):
+        return await _api_key_principal(ctx, credential)
+    claims = await ctx.tokens.verify_access(credential)
+    keys = [token_key(claims.jti)]
+    if claims.session_id:
+        keys.append(session_key(claims.session_id))
+    if await ctx.revocations.any_revoked(keys):
+        raise Unauthenticated("this session has been ended; sign in again")
+    async with ctx.db.sessions() as session:
+        user = await get_user(session, user_id=claims.subject)
+    if user is None or user.disabled or claims.principal_kind != PrincipalKind.USER:
+        raise Unauthenticated("invalid or expired access token")
+    return user_principal(ctx, user, session_id=claims.session_id, jti=claims.jti)
+
+
+async def _api_key_principal(ctx: IdentityContext, presented: str) -> Principal:
+    now = utcnow()
+    async with ctx.db.transaction() as session:
+        key = await verify_api_key(session, pepper=ctx.pepper, presented=presented, now=now)
+        decision = await ctx.api_key_limiter.hit(
+            f"apikey:{key.id}", limit=key.rate_limit_per_minute, window=60
+        )
+        if not decision.allowed:
+            raise RateLimited(
+                f"API key limited to {key.rate_limit_per_minute} requests a minute",
+                retry_after=decision.retry_after,
+            )
+        owner = await get_user(session, user_id=key.owner_user_id) if key.owner_user_id else None
+        if owner is None or owner.disabled:
+            raise Unauthenticated("invalid API key")
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+            await touch_last_used(session, key_id=key.id, at=now)
+    base = user_principal(ctx, owner, session_id=None, jti=None)
+    return Principal(
+        kind=PrincipalKind.API_KEY,
+        id=owner.id,
+        name=owner.username,
+        role=owner.role,
+        permissions=frozenset(key.scopes) & base.permissions,
+        sites=base.sites,
+        devices=base.devices,
+        api_key_id=key.id,
+    )

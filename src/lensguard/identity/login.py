@@ -1,0 +1,149 @@
+"""Sign-in, refresh and sign-out flows."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from lensguard.access.principal import PrincipalKind
+from lensguard.errors import Unauthenticated
+from lensguard.identity import refresh as refresh_tokens
+from lensguard.identity import totp
+from lensguard.identity.authn import restrictions
+from lensguard.identity.context import IdentityContext
+from lensguard.identity.passwords import hash_password, verify_password
+from lensguard.identity.revocation import session_key
+from lensguard.monitor.events import emit
+from lensguard.settings import Severity
+from lensguard.store.models import LoginSession, User
+from lensguard.store.users import get_user, get_user_by_username
+
+BAD_CREDENTIALS = "invalid username or password"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """What a successful sign-in or refresh returns."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: str
+    restrictions: list[str] = field(default_factory=list)
+
+
+class MfaRequired(Unauthenticated):
+    """Raised when the password was right but a one-time code is needed."""
+
+    slug = "mfa-required"
+    title = "One-time code required"
+
+
+async def _issue(ctx: IdentityContext, user: User, login: LoginSession, refresh: str) -> TokenPair:
+    issued = await ctx.tokens.issue_access(
+        subject=user.id,
+        session_id=login.id,
+        principal_kind=PrincipalKind.USER,
+        extra_claims={"role": user.role},
+    )
+    return TokenPair(
+        access_token=issued.token,
+        refresh_token=refresh,
+        expires_in=ctx.access_lifetime,
+        session_id=login.id,
+        restrictions=restrictions(ctx, user),
+    )
+
+
+async def login(
+    ctx: IdentityContext,
+    *,
+    username: str,
+    password: str,
+    code: str | None,
+    address: str,
+    user_agent: str | None,
+) -> TokenPair:
+    """Check the password (and TOTP), start a session, issue tokens."""
+    await ctx.throttle.check(username, address)
+    async with ctx.db.transaction() as session:
+        user = await get_user_by_username(session, username=username)
+        stored = user.password_hash if user is not None else ctx.dummy_hash
+        ok = await asyncio.to_thread(verify_password, ctx.hasher, stored, password)
+        if user is None or not ok or user.disabled:
+            await ctx.throttle.failed(username, address)
+            emit("auth.login_failed", severity=Severity.MEDIUM, username=username, client=address)
+            raise Unauthenticated(BAD_CREDENTIALS)
+        if user.totp_secret is not None:
+            if not code:
+                raise MfaRequired("enter the 6-digit code from your authenticator app")
+            secret = totp.unwrap_secret(ctx.wrap_key, user.id, user.totp_secret)
+            step = totp.verify_code(secret, code, last_used_step=user.totp_last_step)
+            if step is None:
+                await ctx.throttle.failed(username, address)
+                emit("auth.mfa_failed", severity=Severity.MEDIUM, username=username, client=address)
+                raise Unauthenticated("invalid one-time code")
+            user.totp_last_step = step
+        if ctx.hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = await asyncio.to_thread(hash_password, ctx.hasher, password)
+        login_session, refresh = await refresh_tokens.start_session(
+            session,
+            key=ctx.refresh_key,
+            user_id=user.id,
+            lifetime=ctx.settings.security.authentication.refresh_token_expiry,
+            client_address=address,
+            user_agent=user_agent,
+        )
+    await ctx.throttle.succeeded(username, address)
+    emit("auth.login_succeeded", username=username, user_id=user.id, client=address)
+    return await _issue(ctx, user, login_session, refresh)
+
+
+async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> TokenPair:
+    """Rotate a refresh token; reuse revokes the whole family."""
+    async with ctx.db.transaction() as session:
+        outcome = await refresh_tokens.rotate(session, key=ctx.refresh_key, presented=presented)
+        user = None
+        if outcome.status is refresh_tokens.RefreshStatus.OK and outcome.login is not None:
+            user = await get_user(session, user_id=outcome.login.user_id)
+    if outcome.status is refresh_tokens.RefreshStatus.REUSED and outcome.login is not None:
+        await ctx.revocations.revoke(session_key(outcome.login.id), ttl=ctx.revocation_ttl)
+        emit(
+            "auth.refresh_reuse_detected",
+            severity=Severity.HIGH,
+            session_id=outcome.login.id,
+            user_id=outcome.login.user_id,
+            client=address,
+        )
+        raise Unauthenticated("refresh token already used; the session has been ended")
+    if user is None or user.disabled or outcome.login is None or outcome.token is None:
+        emit("auth.refresh_failed", severity=Severity.LOW, client=address)
+        raise Unauthenticated("invalid or expired refresh token")
+    emit("auth.refreshed", user_id=user.id, session_id=outcome.login.id)
+    return await _issue(ctx, user, outcome.login, outcome.token)
+
+
+async def end_session(ctx: IdentityContext, *, session_id: str, reason: str) -> bool:
+    """Revoke a session in the database and the revocation store; False if already ended."""
+    async with ctx.db.transaction() as session:
+        login_session = await refresh_tokens.get_session(session, session_id=session_id)
+        changed = login_session is not None and await refresh_tokens.revoke_session(
+            session, login=login_session, reason=reason
+        )
+    await ctx.revocations.revoke(session_key(session_id), ttl=ctx.revocation_ttl)
+    if changed:
+        emit("auth.session_ended", session_id=session_id, reason=reason)
+    return changed
+
+
+async def end_all_sessions(
+    ctx: IdentityContext, *, user_id: str, reason: str, keep: str | None = None
+) -> int:
+    """End every active session of ``user_id`` except ``keep``; how many were ended."""
+    async with ctx.db.sessions() as session:
+        active = await refresh_tokens.list_sessions(session, user_id=user_id)
+    ended = 0
+    for login_session in active:
+        if login_session.id != keep:
+            ended += await end_session(ctx, session_id=login_session.id, reason=reason)
+    return ended

@@ -1,0 +1,1 @@
+"""Monitoring: structured security events, metrics and alert sinks."""
