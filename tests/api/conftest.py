@@ -78,9 +78,7 @@ async def build_api(settings: Any, address: str = "198.51.100.10") -> AsyncItera
 
 @pytest.fixture
 async def api(make_settings: Any, sqlite_url: str) -> AsyncIterator[Api]:
-    settings = make_settings(
-        database={"url": sqlite_url}, limits={"requests_per_minute": 100_000}
-    )
+    settings = make_settings(database={"url": sqlite_url}, limits={"requests_per_minute": 100_000})
     async for value in build_api(settings):
         yield value
 

@@ -15,7 +15,12 @@ async def test_login_me_logout(api_both: Api) -> None:
     me = await api.http.get("/api/v1/users/me", headers=bearer(tokens["access_token"]))
     assert me.status_code == 200
     assert me.json()["username"] == "ada"
-    assert set(me.json()["permissions"]) == {"account_self", "camera_view", "basic_control", "recording_view"}
+    assert set(me.json()["permissions"]) == {
+        "account_self",
+        "camera_view",
+        "basic_control",
+        "recording_view",
+    }
 
     out = await api.http.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"]))
     assert out.status_code == 204
@@ -29,7 +34,9 @@ async def test_login_me_logout(api_both: Api) -> None:
 
 async def test_wrong_password_and_unknown_user_look_the_same(api: Api) -> None:
     await api.add_user("ada", "viewer")
-    wrong = await api.http.post("/api/v1/auth/login", json={"username": "ada", "password": "x" * 14})
+    wrong = await api.http.post(
+        "/api/v1/auth/login", json={"username": "ada", "password": "x" * 14}
+    )
     unknown = await api.http.post(
         "/api/v1/auth/login", json={"username": "nobody", "password": "x" * 14}
     )
@@ -89,9 +96,13 @@ async def test_sessions_list_and_kill(api: Api) -> None:
     # A viewer cannot see or end someone else's session: it does not exist for them.
     root_sessions = await api.http.get("/api/v1/sessions", headers=bearer(admin))
     root_sid = root_sessions.json()[0]["id"]
-    denied = await api.http.delete(f"/api/v1/sessions/{root_sid}", headers=bearer(phone["access_token"]))
+    denied = await api.http.delete(
+        f"/api/v1/sessions/{root_sid}", headers=bearer(phone["access_token"])
+    )
     assert denied.status_code == 404
-    forbidden = await api.http.get("/api/v1/sessions?all_users=true", headers=bearer(phone["access_token"]))
+    forbidden = await api.http.get(
+        "/api/v1/sessions?all_users=true", headers=bearer(phone["access_token"])
+    )
     assert forbidden.status_code == 403
 
     # The admin ends ada's laptop session: its token stops working at once.
@@ -99,8 +110,12 @@ async def test_sessions_list_and_kill(api: Api) -> None:
     assert laptop["session_id"] in {s["id"] for s in everyone.json()}
     kill = await api.http.delete(f"/api/v1/sessions/{laptop['session_id']}", headers=bearer(admin))
     assert kill.status_code == 204
-    assert (await api.http.get("/api/v1/users/me", headers=bearer(laptop["access_token"]))).status_code == 401
-    assert (await api.http.get("/api/v1/users/me", headers=bearer(phone["access_token"]))).status_code == 200
+    assert (
+        await api.http.get("/api/v1/users/me", headers=bearer(laptop["access_token"]))
+    ).status_code == 401
+    assert (
+        await api.http.get("/api/v1/users/me", headers=bearer(phone["access_token"]))
+    ).status_code == 200
 
 
 async def test_password_change_ends_other_sessions(api: Api) -> None:
@@ -115,8 +130,12 @@ async def test_password_change_ends_other_sessions(api: Api) -> None:
     )
     assert changed.status_code == 200
     assert changed.json() == {"sessions_ended": 1}
-    assert (await api.http.get("/api/v1/users/me", headers=bearer(other["access_token"]))).status_code == 401
-    assert (await api.http.get("/api/v1/users/me", headers=bearer(keep["access_token"]))).status_code == 200
+    assert (
+        await api.http.get("/api/v1/users/me", headers=bearer(other["access_token"]))
+    ).status_code == 401
+    assert (
+        await api.http.get("/api/v1/users/me", headers=bearer(keep["access_token"]))
+    ).status_code == 200
     await api.login("ada", new_password)
 
 
@@ -146,15 +165,21 @@ async def test_role_change_and_disable_apply_to_the_next_request(api_both: Api) 
     me = await api.http.get("/api/v1/users/me", headers=bearer(ada))
     assert "basic_control" in me.json()["permissions"]
 
-    demote = await api.http.patch(f"/api/v1/users/{ada_id}", headers=bearer(admin), json={"role": "viewer"})
+    demote = await api.http.patch(
+        f"/api/v1/users/{ada_id}", headers=bearer(admin), json={"role": "viewer"}
+    )
     assert demote.status_code == 200
     me = await api.http.get("/api/v1/users/me", headers=bearer(ada))
     assert "basic_control" not in me.json()["permissions"]
 
-    disable = await api.http.patch(f"/api/v1/users/{ada_id}", headers=bearer(admin), json={"disabled": True})
+    disable = await api.http.patch(
+        f"/api/v1/users/{ada_id}", headers=bearer(admin), json={"disabled": True}
+    )
     assert disable.status_code == 200
     assert (await api.http.get("/api/v1/users/me", headers=bearer(ada))).status_code == 401
-    relogin = await api.http.post("/api/v1/auth/login", json={"username": "ada", "password": PASSWORD})
+    relogin = await api.http.post(
+        "/api/v1/auth/login", json={"username": "ada", "password": PASSWORD}
+    )
     assert relogin.status_code == 401
 
 

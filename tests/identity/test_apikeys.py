@@ -299,20 +299,27 @@ async def test_create_and_read_back(db: Database) -> None:
     assert row.revoked_at is None
 
 
+async def create_plain(session: AsyncSession, key_id: str, *, rate_limit: int = 600) -> None:
+    await create_api_key(
+        session,
+        key_id=key_id,
+        name="k",
+        owner_user_id=None,
+        secret_hash="0" * 64,
+        scopes=[],
+        expires_at=LATER,
+        rate_limit_per_minute=rate_limit,
+    )
+
+
 async def test_duplicate_key_id_is_a_conflict_and_keeps_the_transaction(db: Database) -> None:
-    fields = {
-        "name": "k",
-        "owner_user_id": None,
-        "secret_hash": "0" * 64,
-        "scopes": [],
-        "expires_at": LATER,
-    }
     async with db.transaction() as session:
-        await create_api_key(session, key_id=KID, **fields)
+        await create_plain(session, KID)
     async with db.transaction() as session:
         with pytest.raises(Conflict, match="'abcdefghij12' already exists"):
-            await create_api_key(session, key_id=KID, **fields)
-        await create_api_key(session, key_id="other0000000", rate_limit_per_minute=5, **fields)
+            await create_plain(session, KID)
+        # The savepoint rolled back only the failed insert.
+        await create_plain(session, "other0000000", rate_limit=5)
     async with db.transaction() as session:
         rows = await list_api_keys(session)
     assert sorted(r.id for r in rows) == [KID, "other0000000"]

@@ -143,4 +143,3 @@ async def test_retired_keys_stay_published_for_the_window_only(db: Database) -> 
     assert is_published(rows[old.kid], window=WINDOW, now=inside)
     assert not is_published(rows[old.kid], window=WINDOW, now=outside)
     assert is_published(rows[new], window=WINDOW, now=outside + timedelta(days=365))
-

@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 import pytest
 
-from lensguard.identity import totp
 from lensguard.identity.totp import (
     new_secret,
     provisioning_uri,
@@ -131,7 +130,7 @@ def test_malformed_codes_are_refused_without_calling_pyotp(
     def refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
         raise AssertionError("pyotp must not be called for a malformed code")
 
-    monkeypatch.setattr(totp.pyotp, "TOTP", refuse)
+    monkeypatch.setattr(pyotp, "TOTP", refuse)
     assert verify_code(SECRET, code, at=AT) is None
 
 
