@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from lensguard.errors import Conflict
 from lensguard.identity.passwords import hash_password, make_hasher, one_time_password
 from lensguard.logs import get_logger
 from lensguard.settings import Settings, check_secrets
@@ -79,6 +80,8 @@ async def create_first_admin(settings: Settings) -> FirstAdmin | None:
                 role="admin",
                 must_change_password=True,
             )
+    except Conflict:
+        return None  # another node starting beside us created it first
     finally:
         await db.dispose()
     log.info("first_admin_created", username=FIRST_ADMIN)

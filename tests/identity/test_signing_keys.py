@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from lensguard.errors import ConfigurationError
 from lensguard.identity.signing_keys import (
     ALGORITHM,
     active_signing_key,
@@ -119,6 +120,17 @@ async def test_rotate_retires_the_active_key_and_returns_the_new_kid(db: Databas
     assert active is not None and active.kid == kid != old.kid
     assert retired is not None and retired.retired_at == later
     assert [r.kid for r in rows] == [kid, old.kid]
+
+
+async def test_rotate_under_another_master_secret_is_refused(db: Database) -> None:
+    async with db.transaction() as session:
+        old = await create_signing_key(session, wrap_key=WRAP_KEY, now=T0)
+    with pytest.raises(ConfigurationError, match="differs from the one that wrapped"):
+        async with db.transaction() as session:
+            await rotate_signing_key(session, wrap_key=OTHER_WRAP_KEY, now=T0)
+    async with db.transaction() as session:
+        rows = await list_signing_keys(session)
+    assert [(r.kid, r.retired_at) for r in rows] == [(old.kid, None)]
 
 
 async def test_rotate_on_an_empty_table_just_creates_a_key(db: Database) -> None:

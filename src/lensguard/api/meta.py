@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.routing import APIRoute
 
-from lensguard.access.declare import PUBLIC
+from lensguard.access.declare import PUBLIC, declared_action
 from lensguard.api.deps import requires
 from lensguard.api.problems import Problem
 
@@ -30,6 +31,12 @@ def document(app: FastAPI) -> dict[str, Any]:
         }
     }
     doc["security"] = [{"bearer": []}]
+    for route in app.routes:
+        if isinstance(route, APIRoute) and declared_action(route) == PUBLIC:
+            for method in route.methods:
+                operation = doc["paths"].get(route.path, {}).get(method.lower())
+                if operation is not None:
+                    operation["security"] = []  # open to anonymous callers
     return doc
 
 

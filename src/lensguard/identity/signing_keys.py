@@ -28,8 +28,9 @@ from cryptography.hazmat.primitives.serialization import (
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lensguard.errors import ConfigurationError
 from lensguard.logs import get_logger
-from lensguard.protect.wrap import unwrap, wrap
+from lensguard.protect.wrap import UnwrapError, unwrap, wrap
 from lensguard.store.db import Database
 from lensguard.store.models import SigningKey
 from lensguard.store.types import utcnow
@@ -112,8 +113,20 @@ async def create_signing_key(
 async def rotate_signing_key(
     session: AsyncSession, *, wrap_key: bytes, now: datetime | None = None
 ) -> str:
-    """Retire the active key and create its successor; returns the new kid."""
+    """Retire the active key and create its successor; returns the new kid.
+
+    Raises ``ConfigurationError`` when ``wrap_key`` cannot open the active key.
+    """
     now = now or utcnow()
+    active = await active_signing_key(session)
+    if active is not None:
+        # A successor wrapped under another master secret would stop every node signing.
+        try:
+            private_key_of(active, wrap_key=wrap_key)
+        except UnwrapError as exc:
+            raise ConfigurationError(
+                "the secret_key differs from the one that wrapped the active signing key"
+            ) from exc
     # Retire every unretired key, not just the newest: two nodes creating the first key at
     # once can leave two active, and a rotation must leave exactly one.
     await session.execute(

@@ -1,0 +1,61 @@
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from lensguard.errors import RateLimited
+from lensguard.identity.throttle import ADDRESS, MAX_LOCK, PAIR, LoginThrottle, lock_seconds
+from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def throttle(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[LoginThrottle]:
+    store: ExpiringStore
+    if request.param == "memory":
+        yield LoginThrottle(MemoryStore())
+        return
+    client = Redis.from_url(redis_url)
+    try:
+        yield LoginThrottle(RedisStore(client, prefix=f"lg-test:{uuid.uuid4().hex}:"))
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("failures", "seconds"),
+    [
+        (0, 0),
+        (PAIR.threshold - 1, 0),
+        (PAIR.threshold, 1),
+        (PAIR.threshold + 1, 2),
+        (PAIR.threshold + 4, 16),
+        (PAIR.threshold + 40, MAX_LOCK),
+    ],
+)
+def test_lock_grows_and_is_capped(failures: int, seconds: int) -> None:
+    assert lock_seconds(failures, PAIR) == seconds
+
+
+async def test_pair_locks_after_threshold(throttle: LoginThrottle) -> None:
+    for _ in range(PAIR.threshold):
+        await throttle.check("Ada", "192.0.2.1")
+        await throttle.failed("Ada", "192.0.2.1")
+    with pytest.raises(RateLimited) as raised:
+        await throttle.check("ada", "192.0.2.1")  # usernames compare case-insensitively
+    assert raised.value.retry_after >= 1
+    await throttle.check("ada", "192.0.2.2")  # another address is not locked
+
+
+async def test_address_spraying_many_accounts_locks_the_address(throttle: LoginThrottle) -> None:
+    for i in range(ADDRESS.threshold):
+        await throttle.failed(f"user{i}", "192.0.2.9")
+    with pytest.raises(RateLimited):
+        await throttle.check("fresh-user", "192.0.2.9")
+
+
+async def test_success_clears_pair(throttle: LoginThrottle) -> None:
+    for _ in range(PAIR.threshold):
+        await throttle.failed("ada", "192.0.2.1")
+    await throttle.succeeded("ada", "192.0.2.1")
+    await throttle.check("ada", "192.0.2.1")
