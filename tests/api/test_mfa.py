@@ -1,5 +1,6 @@
 """TOTP second factor through HTTP."""
 
+import asyncio
 import time
 from typing import Any
 
@@ -68,3 +69,16 @@ async def test_admin_without_mfa_is_restricted_until_enrolled(
         assert (await api.http.get("/api/v1/users", headers=bearer(token))).status_code == 403
         await enable_mfa(api, token)
         assert (await api.http.get("/api/v1/users", headers=bearer(token))).status_code == 200
+
+
+async def test_concurrent_sign_ins_with_one_code_admit_one(api_both: Api) -> None:
+    api = api_both
+    token = await api.token_for("ada", "viewer")
+    secret = await enable_mfa(api, token)
+    body = {"username": "ada", "password": PASSWORD, "code": next_code(secret)}
+
+    async def sign_in() -> int:
+        return (await api.http.post("/api/v1/auth/login", json=body)).status_code
+
+    statuses = await asyncio.gather(*(sign_in() for _ in range(8)))
+    assert sorted(statuses) == [200] + [401] * 7

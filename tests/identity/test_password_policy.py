@@ -99,14 +99,9 @@ def test_common_check_ignores_case() -> None:
     assert types_of(refusal(LONG_COMMON[0].upper())) == ["password_common"]
 
 
-@pytest.mark.parametrize("famous", ["password1234", "qwerty123456", "123456789012"])
-def test_famous_passwords_are_refused_when_listed(famous: str) -> None:
-    listed = famous in LINES[1:]
-    if listed:
-        assert "password_common" in types_of(refusal(famous))
-    else:
-        # Not in zxcvbn's top 10,000: nothing else about it is refused either.
-        check_password(famous)
+@pytest.mark.parametrize("famous", ["password1234", "qwerty123456", "dragon!!2024"])
+def test_famous_passwords_are_refused_with_or_without_padding(famous: str) -> None:
+    assert "password_common" in types_of(refusal(famous))
 
 
 def test_short_common_password_reports_both_rules() -> None:

@@ -49,7 +49,7 @@ async def list_all(
     _: Admin,
     identity: IdentityDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[UserPublic]:
     """Every account, by username."""
     async with identity.db.sessions() as session:

@@ -15,7 +15,7 @@ from lensguard.errors import LensguardError
 from lensguard.settings import Settings, load_settings
 
 console = Console(soft_wrap=True, highlight=False)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def settings_from(ctx: typer.Context, **overrides: Any) -> Settings:

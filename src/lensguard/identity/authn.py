@@ -74,20 +74,22 @@ async def authenticate_bearer(ctx: IdentityContext, credential: str) -> Principa
 
 async def _api_key_principal(ctx: IdentityContext, presented: str) -> Principal:
     now = utcnow()
-    async with ctx.db.transaction() as session:
+    async with ctx.db.sessions() as session:
         key = await verify_api_key(session, pepper=ctx.pepper, presented=presented, now=now)
-        decision = await ctx.api_key_limiter.hit(
-            f"apikey:{key.id}", limit=key.rate_limit_per_minute, window=60
-        )
-        if not decision.allowed:
-            raise RateLimited(
-                f"API key limited to {key.rate_limit_per_minute} requests a minute",
-                retry_after=decision.retry_after,
-            )
         owner = await get_user(session, user_id=key.owner_user_id) if key.owner_user_id else None
-        if owner is None or owner.disabled:
-            raise Unauthenticated("invalid API key")
-        if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+    if owner is None or owner.disabled:
+        raise Unauthenticated("invalid API key")
+    # Counted outside any transaction: a slow shared store never holds a database lock.
+    decision = await ctx.api_key_limiter.hit(
+        f"apikey:{key.id}", limit=key.rate_limit_per_minute, window=60
+    )
+    if not decision.allowed:
+        raise RateLimited(
+            f"API key limited to {key.rate_limit_per_minute} requests a minute",
+            retry_after=decision.retry_after,
+        )
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+        async with ctx.db.transaction() as session:
             await touch_last_used(session, key_id=key.id, at=now)
     base = user_principal(ctx, owner, session_id=None, jti=None)
     return Principal(

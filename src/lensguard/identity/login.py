@@ -16,7 +16,12 @@ from lensguard.identity.revocation import session_key
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
 from lensguard.store.models import LoginSession, User
-from lensguard.store.users import get_user, get_user_by_username
+from lensguard.store.users import (
+    claim_totp_step,
+    get_user,
+    get_user_by_username,
+    set_password_hash,
+)
 
 BAD_CREDENTIALS = "invalid username or password"
 
@@ -66,26 +71,32 @@ async def login(
 ) -> TokenPair:
     """Check the password (and TOTP), start a session, issue tokens."""
     await ctx.throttle.check(username, address)
-    async with ctx.db.transaction() as session:
+    # Read, then hash outside any transaction: SQLite's write lock is never held
+    # across the deliberately slow password check.
+    async with ctx.db.sessions() as session:
         user = await get_user_by_username(session, username=username)
-        stored = user.password_hash if user is not None else ctx.dummy_hash
-        ok = await asyncio.to_thread(verify_password, ctx.hasher, stored, password)
-        if user is None or not ok or user.disabled:
-            await ctx.throttle.failed(username, address)
-            emit("auth.login_failed", severity=Severity.MEDIUM, username=username, client=address)
-            raise Unauthenticated(BAD_CREDENTIALS)
-        if user.totp_secret is not None:
-            if not code:
-                raise MfaRequired("enter the 6-digit code from your authenticator app")
-            secret = totp.unwrap_secret(ctx.wrap_key, user.id, user.totp_secret)
-            step = totp.verify_code(secret, code, last_used_step=user.totp_last_step)
-            if step is None:
-                await ctx.throttle.failed(username, address)
-                emit("auth.mfa_failed", severity=Severity.MEDIUM, username=username, client=address)
-                raise Unauthenticated("invalid one-time code")
-            user.totp_last_step = step
-        if ctx.hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = await asyncio.to_thread(hash_password, ctx.hasher, password)
+    stored = user.password_hash if user is not None else ctx.dummy_hash
+    ok = await asyncio.to_thread(verify_password, ctx.hasher, stored, password)
+    if user is None or not ok or user.disabled:
+        await _failed(ctx, "auth.login_failed", username, address)
+        raise Unauthenticated(BAD_CREDENTIALS)
+    step = None
+    if user.totp_secret is not None:
+        if not code:
+            raise MfaRequired("enter the 6-digit code from your authenticator app")
+        secret = totp.unwrap_secret(ctx.wrap_key, user.id, user.totp_secret)
+        step = totp.verify_code(secret, code, last_used_step=user.totp_last_step)
+        if step is None:
+            await _failed(ctx, "auth.mfa_failed", username, address)
+            raise Unauthenticated("invalid one-time code")
+    rehashed = None
+    if ctx.hasher.check_needs_rehash(user.password_hash):
+        rehashed = await asyncio.to_thread(hash_password, ctx.hasher, password)
+    async with ctx.db.transaction() as session:
+        if step is not None and not await claim_totp_step(session, user_id=user.id, step=step):
+            raise Unauthenticated("invalid one-time code")  # replayed by a concurrent sign-in
+        if rehashed is not None:
+            await set_password_hash(session, user_id=user.id, password_hash=rehashed)
         login_session, refresh = await refresh_tokens.start_session(
             session,
             key=ctx.refresh_key,
@@ -97,6 +108,11 @@ async def login(
     await ctx.throttle.succeeded(username, address)
     emit("auth.login_succeeded", username=username, user_id=user.id, client=address)
     return await _issue(ctx, user, login_session, refresh)
+
+
+async def _failed(ctx: IdentityContext, event: str, username: str, address: str) -> None:
+    await ctx.throttle.failed(username, address)
+    emit(event, severity=Severity.MEDIUM, username=username, client=address)
 
 
 async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> TokenPair:

@@ -38,7 +38,10 @@ def _problems(password: str, username: str | None) -> list[tuple[str, str]]:
             ("password_too_short", f"password must be at least {MIN_LENGTH} characters")
         )
     folded = password.casefold()
-    if folded in common_passwords():
+    # "password1234" or "dragon!!2024" are the list's entries with the padding people add
+    # to reach a length rule: strip trailing digits and symbols before looking up.
+    core = folded.rstrip("0123456789!@#$%^&*()-_=+.,?~ ")
+    if folded in common_passwords() or (len(core) >= 4 and core in common_passwords()):
         problems.append(("password_common", "password is one of the most commonly used passwords"))
     if (
         username is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,3 +57,24 @@ async def list_users(session: AsyncSession, *, limit: int = 100, offset: int = 0
     """Users ordered by username."""
     result = await session.execute(select(User).order_by(User.username).limit(limit).offset(offset))
     return result.scalars().all()
+
+
+async def claim_totp_step(session: AsyncSession, *, user_id: str, step: int) -> bool:
+    """Record ``step`` as the last TOTP step used; False if it (or a later one) already was.
+
+    A conditional UPDATE, so two concurrent sign-ins with the same code cannot both win.
+    """
+    result = await session.execute(
+        update(User)
+        .where(
+            User.id == user_id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def set_password_hash(session: AsyncSession, *, user_id: str, password_hash: str) -> None:
+    """Replace a user's password hash (e.g. a rehash with stronger parameters)."""
+    await session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
