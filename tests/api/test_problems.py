@@ -126,3 +126,17 @@ async def test_429_with_retry_after(make_settings: Any, sqlite_url: str) -> None
     body = assert_problem(limited, 429)
     assert 1 <= int(limited.headers["retry-after"]) <= 60
     assert "3 requests a minute" in body["detail"]
+
+
+async def test_unreachable_database_is_a_503_not_a_500(make_settings: Any) -> None:
+    from tests.harness.ports import free_port
+
+    dead = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none"
+    app = create_app(make_settings(database={"url": dead}))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="https://t") as http:
+        response = await http.post(
+            "/api/v1/auth/login", json={"username": "ada", "password": "whatever12345"}
+        )
+    body = assert_problem(response, 503)
+    assert body["type"] == "urn:lensguard:problem:service-unavailable"

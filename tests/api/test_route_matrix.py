@@ -1,4 +1,4 @@
-"""Every route × every role (and anonymous), generated from the app's route table.
+"""Every route x every role (and anonymous), generated from the app's route table.
 
 Deny by default: anonymous callers get 401 on every non-public route; a role gets
 403 unless the policy grants the route's declared action, and then never 401/403.

@@ -8,14 +8,13 @@ document, and that operations declaring bearer security refuse anonymous calls.
 import re
 import ssl
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from tests.harness.server import LiveServer, start_server
 

@@ -26,7 +26,9 @@ def parsed(stream: io.StringIO) -> list[dict[str, Any]]:
 
 async def test_auth_and_access_events(api: Api, events: io.StringIO) -> None:
     await api.add_user("ada", "viewer")
-    await api.http.post("/api/v1/auth/login", json={"username": "ada", "password": "nope nope nope"})
+    await api.http.post(
+        "/api/v1/auth/login", json={"username": "ada", "password": "nope nope nope"}
+    )
     token = (await api.login("ada"))["access_token"]
     await api.http.get("/api/v1/users", headers=bearer(token))
     await api.http.get("/api/v1/users/me", headers=bearer("garbage"))

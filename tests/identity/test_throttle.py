@@ -6,12 +6,11 @@ from redis.asyncio import Redis
 
 from lensguard.errors import RateLimited
 from lensguard.identity.throttle import ADDRESS, MAX_LOCK, PAIR, LoginThrottle, lock_seconds
-from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
+from lensguard.store.kv import MemoryStore, RedisStore
 
 
 @pytest.fixture(params=["memory", "redis"])
 async def throttle(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[LoginThrottle]:
-    store: ExpiringStore
     if request.param == "memory":
         yield LoginThrottle(MemoryStore())
         return

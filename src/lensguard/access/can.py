@@ -11,13 +11,15 @@ SELF_SERVICE = "account_self"
 
 def in_scope(principal: Principal, resource: Resource) -> bool:
     """True when the resource's site and device fall inside the principal's scope."""
-    if resource.site is not None and ALL not in principal.sites:
-        if resource.site not in principal.sites:
-            return False
-    if resource.kind == "device" and resource.id is not None and ALL not in principal.devices:
-        if resource.id not in principal.devices:
-            return False
-    return True
+    sites, devices = principal.sites, principal.devices
+    if resource.site is not None and ALL not in sites and resource.site not in sites:
+        return False
+    return not (
+        resource.kind == "device"
+        and resource.id is not None
+        and ALL not in devices
+        and resource.id not in devices
+    )
 
 
 def can(principal: Principal | None, action: str, resource: Resource | None = None) -> bool:

@@ -27,7 +27,9 @@ def document(app: FastAPI) -> dict[str, Any]:
         "bearer": {
             "type": "http",
             "scheme": "bearer",
-            "description": "An access token from /api/v1/auth/login, or an API key lg_<id>_<secret>",
+            "description": (
+                "An access token from /api/v1/auth/login, or an API key lg_<id>_<secret>"
+            ),
         }
     }
     doc["security"] = [{"bearer": []}]

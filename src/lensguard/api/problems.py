@@ -16,17 +16,27 @@ from typing import Any, cast
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from redis import exceptions as redis_exc
+from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lensguard.errors import LensguardError, ValidationFailed
+from lensguard.errors import LensguardError, ServiceUnavailable, ValidationFailed
 from lensguard.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:lensguard:problem:"
 
 log = get_logger("lensguard.api")
+UNAVAILABLE = (
+    sqlalchemy_exc.OperationalError,
+    sqlalchemy_exc.InterfaceError,
+    sqlalchemy_exc.TimeoutError,
+    redis_exc.ConnectionError,
+    redis_exc.TimeoutError,
+    ConnectionError,
+)
 
 
 class ProblemField(BaseModel):
@@ -183,6 +193,13 @@ class CatchAllMiddleware:
             if started:
                 raise
             await error_response(exc, instance=scope.get("path"))(scope, receive, send)
+        except UNAVAILABLE as exc:
+            # A store went away mid-request: say so (503) rather than blame the caller.
+            log.error("store_unavailable", path=scope.get("path"), error=type(exc).__name__)
+            if started:
+                raise
+            err = ServiceUnavailable("a required store is unreachable; try again shortly")
+            await error_response(err, instance=scope.get("path"))(scope, receive, send)
         except Exception:
             log.exception("unhandled_error", path=scope.get("path"), method=scope.get("method"))
             if started:

@@ -37,7 +37,7 @@ class RefreshRequest(_In):
 class TokenResponse(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name
     expires_in: int = Field(description="Access-token lifetime in seconds")
     session_id: str
     restrictions: list[str] = Field(

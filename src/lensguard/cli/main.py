@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lensguard.cli import admin, config, db, secret, serve
+from lensguard.cli import admin, config, db, keys, secret, serve
 
 app = typer.Typer(
     name="lensguard",
@@ -45,3 +45,4 @@ app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(config.app, name="config")
 app.add_typer(secret.app, name="secret")
+app.add_typer(keys.app, name="keys")

@@ -240,7 +240,7 @@ class KeyRing:
         if entry is None and self._stale(self._miss_reload_at, MISS_RELOAD_SECONDS):
             # A kid we have not seen may be a key rotated in by another node.
             self._miss_reload_at = self._clock()
-            await self._reload(max_age=0.0)
+            await self._reload(max_age=None)
             entry = self._published.get(kid)
         if entry is None or not self._still_published(entry):
             return None
@@ -265,10 +265,11 @@ class KeyRing:
     def _still_published(self, entry: _Published) -> bool:
         return entry.retired_at is None or self._clock() - entry.retired_at < self._window
 
-    async def _reload(self, *, max_age: float) -> None:
+    async def _reload(self, *, max_age: float | None) -> None:
+        """Re-read the published keys; with ``max_age``, only if the cache is older."""
         async with self._lock:
             # Another task may have reloaded while this one waited for the lock.
-            if max_age and not self._stale(self._published_at, max_age):
+            if max_age is not None and not self._stale(self._published_at, max_age):
                 return
             async with self._db.transaction() as session:
                 rows = await published_signing_keys(session, window=self._window, now=self._now())

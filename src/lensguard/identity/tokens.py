@@ -213,8 +213,8 @@ class TokenService:
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
-                leeway=LEEWAY,
-                # Times are checked below against our clock: PyJWT only knows the wall clock.
+                # Times (with LEEWAY) are checked below against our clock: PyJWT only
+                # knows the wall clock, and the service's clock must rule both ways.
                 options={
                     "require": list(REQUIRED_CLAIMS),
                     "strict_aud": True,

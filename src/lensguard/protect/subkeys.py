@@ -21,7 +21,7 @@ class Purpose(StrEnum):
     WRAP = "wrap-stored-secrets"
     API_KEY_PEPPER = "api-key-pepper"
     AUDIT_CHAIN = "audit-chain"
-    REFRESH_TOKEN = "refresh-token-hash"
+    REFRESH_TOKEN = "refresh-token-hash"  # noqa: S105 - a label, not a secret
 
 
 def derive(master: str, purpose: Purpose) -> bytes:

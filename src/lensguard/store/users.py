@@ -77,4 +77,6 @@ async def claim_totp_step(session: AsyncSession, *, user_id: str, step: int) -> 
 
 async def set_password_hash(session: AsyncSession, *, user_id: str, password_hash: str) -> None:
     """Replace a user's password hash (e.g. a rehash with stronger parameters)."""
-    await session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+    await session.execute(
+        update(User).where(User.id == user_id).values(password_hash=password_hash)
+    )
