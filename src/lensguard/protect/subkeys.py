@@ -21,6 +21,8 @@ class Purpose(StrEnum):
     WRAP = "wrap-stored-secrets"
     API_KEY_PEPPER = "api-key-pepper"
     AUDIT_CHAIN = "audit-chain"
+    AUDIT_CHECKPOINT = "audit-checkpoint-signing"
+    AUDIT_PSEUDONYM = "audit-pseudonym"
     REFRESH_TOKEN = "refresh-token-hash"  # noqa: S105 - a label, not a secret
 
 
