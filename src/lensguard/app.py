@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from lensguard import __version__
 from lensguard.access.declare import check_routes_declared
-from lensguard.api import api_keys, auth, health, jwks, meta, roles, sessions, users
+from lensguard.api import api_keys, auth, devices, health, jwks, meta, roles, sessions, users
 from lensguard.api.problems import (
     PROBLEM_RESPONSES,
     CatchAllMiddleware,
@@ -48,8 +48,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services
     install_problem_handlers(app)
 
-    for module in (health, meta, jwks, auth, users, sessions, api_keys, roles):
+    for module in (health, meta, jwks, auth, users, sessions, api_keys, roles, devices):
         app.include_router(module.router)
+    app.include_router(devices.token_router)
     check_routes_declared(app, known_actions=set(services.identity.policy.permissions))
 
     # Added innermost first: CatchAll wraps the app, headers wrap everything.

@@ -85,7 +85,7 @@ async def revoke(key_id: str, principal: Self, identity: IdentityDep) -> Respons
     async with identity.db.transaction() as session:
         key = await repo.get_api_key(session, key_id=key_id)
         if key is None:
-            raise NotFound("no such API key")
+            raise NotFound("no such api key")
         resource = Resource(kind="api_key", id=key_id, owner_id=key.owner_user_id)
         if not can(principal, "account_self", resource):
             authorize(principal, "user_management", resource, hide=True)

@@ -105,7 +105,9 @@ def authorize(
         resource_id=resource.id if resource else None,
     )
     if hide:
-        raise NotFound("no such resource")
+        # Word for word what a missing resource of that kind answers: nothing leaks.
+        kind = resource.kind.replace("_", " ") if resource else "resource"
+        raise NotFound(f"no such {kind}")
     raise Forbidden(f"your role does not allow {action}")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -144,3 +144,52 @@ class ApiKeyPublic(BaseModel):
 
 class ApiKeyCreated(ApiKeyPublic):
     key: str = Field(description="The key itself; shown only in this response")
+
+
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+DeviceKind = Literal["robot", "camera"]
+Capability = Literal["video", "control", "ptz"]
+
+
+def _video_only() -> list[Capability]:
+    return ["video"]
+
+
+class DeviceCreate(_In):
+    name: Name
+    site: Name
+    kind: DeviceKind
+    capabilities: list[Capability] = Field(default_factory=_video_only, max_length=3)
+
+
+class DeviceUpdate(_In):
+    site: Name | None = None
+    capabilities: list[Capability] | None = Field(default=None, max_length=3)
+
+
+class DevicePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    site: str
+    kind: str
+    capabilities: list[str]
+    created_at: datetime
+    last_seen_at: datetime | None
+
+
+class DeviceCredential(BaseModel):
+    device: DevicePublic
+    credential: str = Field(
+        description="The device's API key (lg_…); shown only in this response. "
+        "Store it on the device (lensguard agent --credential-file)."
+    )
+
+
+class DeviceToken(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name
+    expires_in: int

@@ -8,14 +8,18 @@ at each use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from lensguard.access.principal import Principal, PrincipalKind
 from lensguard.errors import RateLimited, Unauthenticated
 from lensguard.identity.apikeys import verify_api_key
 from lensguard.identity.context import IdentityContext
+from lensguard.identity.devices import device_principal
 from lensguard.identity.revocation import session_key, token_key
-from lensguard.store.api_keys import touch_last_used
+from lensguard.store.api_keys import get_api_key, touch_last_used
+from lensguard.store.devices import get_device
 from lensguard.store.models import User
 from lensguard.store.types import utcnow
 from lensguard.store.users import get_user
@@ -65,6 +69,8 @@ async def authenticate_bearer(ctx: IdentityContext, credential: str) -> Principa
         keys.append(session_key(claims.session_id))
     if await ctx.revocations.any_revoked(keys):
         raise Unauthenticated("this session has been ended; sign in again")
+    if claims.principal_kind == PrincipalKind.DEVICE:
+        return await _device_token_principal(ctx, claims.subject, claims.extra, claims.jti)
     async with ctx.db.sessions() as session:
         user = await get_user(session, user_id=claims.subject)
     if user is None or user.disabled or claims.principal_kind != PrincipalKind.USER:
@@ -72,12 +78,36 @@ async def authenticate_bearer(ctx: IdentityContext, credential: str) -> Principa
     return user_principal(ctx, user, session_id=claims.session_id, jti=claims.jti)
 
 
+async def _device_token_principal(
+    ctx: IdentityContext, device_id: str, extra: Mapping[str, Any], jti: str
+) -> Principal:
+    # The token is only as good as the credential it was minted from: a rotated or
+    # revoked credential ends its tokens at once.
+    key_id = extra.get("akid")
+    async with ctx.db.sessions() as session:
+        device = await get_device(session, device_id=device_id)
+        key = await get_api_key(session, key_id=key_id) if isinstance(key_id, str) else None
+    if (
+        device is None
+        or key is None
+        or key.revoked_at is not None
+        or key.owner_device_id != device.id
+    ):
+        raise Unauthenticated("invalid or expired access token")
+    return device_principal(ctx, device, key=key, jti=jti)
+
+
 async def _api_key_principal(ctx: IdentityContext, presented: str) -> Principal:
     now = utcnow()
     async with ctx.db.sessions() as session:
         key = await verify_api_key(session, pepper=ctx.pepper, presented=presented, now=now)
         owner = await get_user(session, user_id=key.owner_user_id) if key.owner_user_id else None
-    if owner is None or owner.disabled:
+        device = (
+            await get_device(session, device_id=key.owner_device_id)
+            if key.owner_device_id
+            else None
+        )
+    if device is None and (owner is None or owner.disabled):
         raise Unauthenticated("invalid API key")
     # Counted outside any transaction: a slow shared store never holds a database lock.
     decision = await ctx.api_key_limiter.hit(
@@ -91,6 +121,10 @@ async def _api_key_principal(ctx: IdentityContext, presented: str) -> Principal:
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
         async with ctx.db.transaction() as session:
             await touch_last_used(session, key_id=key.id, at=now)
+    if device is not None:
+        return device_principal(ctx, device, key=key, jti=None)
+    if owner is None:  # unreachable: checked above; keeps the types honest
+        raise Unauthenticated("invalid API key")
     base = user_principal(ctx, owner, session_id=None, jti=None)
     return Principal(
         kind=PrincipalKind.API_KEY,

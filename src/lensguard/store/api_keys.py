@@ -23,12 +23,14 @@ async def create_api_key(
     scopes: Sequence[str],
     expires_at: datetime,
     rate_limit_per_minute: int = 600,
+    owner_device_id: str | None = None,
 ) -> ApiKey:
     """Insert a key; raises ``Conflict`` when the key id is taken."""
     key = ApiKey(
         id=key_id,
         name=name,
         owner_user_id=owner_user_id,
+        owner_device_id=owner_device_id,
         secret_hash=secret_hash,
         scopes=list(scopes),
         expires_at=expires_at,

@@ -109,6 +109,22 @@ class Revocation(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class Device(Base):
+    """A robot or camera that publishes video (and may obey control commands)."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    site: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """robot or camera"""
+    capabilities: Mapped[list[str]] = mapped_column(JSON)
+    """Subset of video, control, ptz."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class ApiKey(Base):
     """An integration or device credential ``lg_<id>_<secret>``; only a keyed hash is kept."""
 
@@ -119,6 +135,10 @@ class ApiKey(Base):
     owner_user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True
     )
+    owner_device_id: Mapped[str | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    """Set for a device credential: the key then acts as that device, never as a user."""
     secret_hash: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[list[str]] = mapped_column(JSON)
     rate_limit_per_minute: Mapped[int] = mapped_column(Integer, default=600)

@@ -1,0 +1,133 @@
+"""``/api/v1/devices``: the robots and cameras in the caller's scope."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Response
+
+from lensguard.access.can import can
+from lensguard.access.principal import Principal, Resource
+from lensguard.api.deps import IdentityDep, authorize, requires
+from lensguard.api.schemas import (
+    DeviceCreate,
+    DeviceCredential,
+    DevicePublic,
+    DeviceToken,
+    DeviceUpdate,
+)
+from lensguard.errors import NotFound
+from lensguard.identity import devices as service
+from lensguard.identity.context import IdentityContext
+from lensguard.monitor.events import emit
+from lensguard.settings import Severity
+from lensguard.store import devices as repo
+from lensguard.store.models import Device
+
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+token_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+Viewer = Annotated[Principal, requires("camera_view")]
+Manager = Annotated[Principal, requires("device_manage")]
+Publisher = Annotated[Principal, requires("stream_publish")]
+
+
+def resource(device: Device) -> Resource:
+    return Resource(kind="device", id=device.id, site=device.site)
+
+
+async def _visible(
+    identity: IdentityContext, principal: Principal, device_id: str, action: str
+) -> Device:
+    """The device when ``action`` on it is allowed; 404 when absent or out of scope."""
+    async with identity.db.sessions() as session:
+        device = await repo.get_device(session, device_id=device_id)
+    if device is None:
+        raise NotFound("no such device")
+    authorize(principal, action, resource(device), hide=True)
+    return device
+
+
+@router.get("")
+async def list_devices(principal: Viewer, identity: IdentityDep) -> list[DevicePublic]:
+    """Devices you may watch; devices of other sites are not listed."""
+    async with identity.db.sessions() as session:
+        found = await repo.list_devices(session)
+    return [
+        DevicePublic.model_validate(d) for d in found if can(principal, "camera_view", resource(d))
+    ]
+
+
+@router.post("", status_code=201)
+async def register(
+    body: DeviceCreate, principal: Manager, identity: IdentityDep
+) -> DeviceCredential:
+    """Register a device; its credential is returned once."""
+    authorize(principal, "device_manage", Resource(kind="device", site=body.site))
+    registered = await service.register_device(
+        identity,
+        name=body.name,
+        site=body.site,
+        kind=body.kind,
+        capabilities=list(body.capabilities),
+        actor=principal.id,
+    )
+    return DeviceCredential(
+        device=DevicePublic.model_validate(registered.device), credential=registered.credential
+    )
+
+
+@router.get("/{device_id}")
+async def read(device_id: str, principal: Viewer, identity: IdentityDep) -> DevicePublic:
+    """One device in your scope."""
+    return DevicePublic.model_validate(
+        await _visible(identity, principal, device_id, "camera_view")
+    )
+
+
+@router.patch("/{device_id}")
+async def update(
+    device_id: str, body: DeviceUpdate, principal: Manager, identity: IdentityDep
+) -> DevicePublic:
+    """Move a device to another site or change its capabilities."""
+    await _visible(identity, principal, device_id, "device_manage")
+    if body.site is not None:
+        authorize(principal, "device_manage", Resource(kind="device", site=body.site))
+    async with identity.db.transaction() as session:
+        device = await repo.get_device(session, device_id=device_id)
+        if device is None:
+            raise NotFound("no such device")
+        if body.site is not None:
+            device.site = body.site
+        if body.capabilities is not None:
+            device.capabilities = sorted(set(body.capabilities))
+    emit("device.changed", severity=Severity.MEDIUM, device_id=device_id, actor=principal.id)
+    return DevicePublic.model_validate(device)
+
+
+@router.delete("/{device_id}", status_code=204)
+async def remove(device_id: str, principal: Manager, identity: IdentityDep) -> Response:
+    """Remove a device; its credentials die with it."""
+    await _visible(identity, principal, device_id, "device_manage")
+    async with identity.db.transaction() as session:
+        device = await repo.get_device(session, device_id=device_id)
+        if device is not None:
+            await session.delete(device)
+    emit("device.removed", severity=Severity.MEDIUM, device_id=device_id, actor=principal.id)
+    return Response(status_code=204)
+
+
+@router.post("/{device_id}/credential")
+async def rotate(device_id: str, principal: Manager, identity: IdentityDep) -> DeviceCredential:
+    """Issue a new credential; the old one (and tokens made from it) stop working now."""
+    await _visible(identity, principal, device_id, "device_manage")
+    registered = await service.rotate_credential(identity, device_id=device_id, actor=principal.id)
+    return DeviceCredential(
+        device=DevicePublic.model_validate(registered.device), credential=registered.credential
+    )
+
+
+@token_router.post("/device-token")
+async def device_token(principal: Publisher, identity: IdentityDep) -> DeviceToken:
+    """Exchange a device credential (sent as the bearer) for a short-lived access token."""
+    issued = await service.device_token(identity, principal)
+    return DeviceToken(access_token=issued.token, expires_in=identity.access_lifetime)
