@@ -1,0 +1,1 @@
+"""The message bus: in-process (embedded) or Redis pub/sub (cluster)."""
