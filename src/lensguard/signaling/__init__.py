@@ -1,0 +1,1 @@
+"""Signaling: one authenticated WebSocket per client, every message checked by can()."""
