@@ -11,9 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = (
-    "0003" if list(__import__("pathlib").Path(__file__).parent.glob("0003_*.py")) else "0002"
-)  # TEMPORARY
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
