@@ -9,7 +9,18 @@ from fastapi import FastAPI
 
 from lensguard import __version__
 from lensguard.access.declare import check_routes_declared
-from lensguard.api import api_keys, auth, devices, health, jwks, meta, roles, sessions, users
+from lensguard.api import (
+    api_keys,
+    auth,
+    devices,
+    health,
+    jwks,
+    meta,
+    roles,
+    sessions,
+    signal,
+    users,
+)
 from lensguard.api.problems import (
     PROBLEM_RESPONSES,
     CatchAllMiddleware,
@@ -30,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await services.start()
         try:
             yield
         finally:
@@ -48,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services
     install_problem_handlers(app)
 
-    for module in (health, meta, jwks, auth, users, sessions, api_keys, roles, devices):
+    for module in (health, meta, jwks, auth, users, sessions, api_keys, roles, devices, signal):
         app.include_router(module.router)
     app.include_router(devices.token_router)
     check_routes_declared(app, known_actions=set(services.identity.policy.permissions))

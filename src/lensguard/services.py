@@ -6,10 +6,14 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from lensguard.bus.base import Bus
+from lensguard.bus.memory import MemoryBus
+from lensguard.bus.redis import RedisBus
 from lensguard.guard.client import Network, parse_networks
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.context import IdentityContext
 from lensguard.settings import Settings
+from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.store.db import Database
 
 
@@ -22,6 +26,8 @@ class Services:
     redis: Redis | None
     rate_limiter: RateLimiter
     identity: IdentityContext
+    bus: Bus
+    hub: SignalingHub
     trusted_proxies: tuple[Network, ...] = field(default=())
 
     @classmethod
@@ -40,17 +46,28 @@ class Services:
             limiter = RedisRateLimiter(redis)
         else:
             limiter = MemoryRateLimiter()
+        bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
+        identity = IdentityContext.build(settings, db, redis)
+        identity.notify = revocation_notifier(bus)
         return cls(
             settings=settings,
             db=db,
             redis=redis,
             rate_limiter=limiter,
-            identity=IdentityContext.build(settings, db, redis),
+            identity=identity,
+            bus=bus,
+            hub=SignalingHub(bus),
             trusted_proxies=parse_networks(settings.server.trusted_proxies),
         )
 
+    async def start(self) -> None:
+        """Start background listeners (called by the app's lifespan)."""
+        await self.hub.start()
+
     async def close(self) -> None:
         """Release connections."""
+        await self.hub.stop()
+        await self.bus.close()
         await self.db.dispose()
         if self.redis is not None:
             await self.redis.aclose()

@@ -106,10 +106,40 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+class SuspiciousRequestSettings(_Section):
+    enabled: bool = True
+    """Score every request's path and query for attack patterns (detection, not validation)."""
+    threshold: int = Field(default=50, ge=1, le=100)
+    """A request scoring at least this (0-100; any one attack signal scores 50-60) is a strike."""
+    block_after: int = Field(default=3, ge=1, le=1_000)
+    """Strikes from one address within ``window_seconds`` that put it on the blocklist."""
+    window_seconds: int = Field(default=300, ge=10, le=86_400)
+    block_seconds: int = Field(default=3_600, ge=0, le=30 * 86_400)
+    """How long such an address stays blocked; 0 only reports, never blocks."""
+
+
+class MetricsSettings(_Section):
+    enabled: bool = True
+    """Serve Prometheus metrics at ``GET /metrics`` (needs the security_manage permission)."""
+
+
+class BlocklistSettings(_Section):
+    block_brute_force: bool = True
+    """Block an address for as long as the sign-in throttle locks it."""
+    range_refresh_seconds: float = Field(default=5.0, ge=0.1, le=300)
+    """Cluster mode: how stale another node's blocked CIDR ranges may be on this node."""
+
+
 class MonitoringSettings(_Section):
     enabled: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     alert_threshold: Severity = Severity.HIGH
+    suspicious_requests: SuspiciousRequestSettings = Field(
+        default_factory=SuspiciousRequestSettings
+    )
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    geoip_database: Path | None = None
+    """A MaxMind City/Country .mmdb: guard events then carry ``country`` and ``city``."""
 
 
 class SecuritySettings(_Section):
@@ -117,12 +147,18 @@ class SecuritySettings(_Section):
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     access_control: AccessControlSettings = Field(default_factory=AccessControlSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    blocklist: BlocklistSettings = Field(default_factory=BlocklistSettings)
 
 
 class LimitSettings(_Section):
     max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=64 * 1_048_576)
     requests_per_minute: int = Field(default=600, ge=1)
     """Per client address, across all routes; 429 with Retry-After beyond it."""
+
+
+class SignalingSettings(_Section):
+    auth_timeout: float = Field(default=5.0, gt=0, le=60)
+    """Seconds a new /v1/signal connection has to send its auth message."""
 
 
 class Settings(BaseSettings):
@@ -143,6 +179,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    signaling: SignalingSettings = Field(default_factory=SignalingSettings)
 
     @field_validator("var_dir")
     @classmethod

@@ -8,9 +8,9 @@ A route without a declared action cannot even start (create_app refuses).
 import re
 from typing import Any
 
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIWebSocketRoute
 
-from lensguard.access.declare import PUBLIC, declared_action
+from lensguard.access.declare import IN_BAND, PUBLIC, declared_action
 from tests.api.conftest import Api, bearer
 
 ROLES = ["admin", "operator", "viewer", "device"]
@@ -20,6 +20,10 @@ PLACEHOLDER_ID = "0123456789abcdef0123456789abcdef"
 def operations(api: Api) -> list[tuple[str, str, str, bool]]:
     ops = []
     for route in api.app.routes:
+        if isinstance(route, APIWebSocketRoute):
+            # Authenticated in-band; every message is checked (tests/signaling).
+            assert declared_action(route) == IN_BAND, route.path
+            continue
         assert isinstance(route, APIRoute), route
         action = declared_action(route)
         assert action is not None, f"{route.path} declares no action"

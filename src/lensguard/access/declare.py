@@ -19,6 +19,10 @@ from lensguard.errors import ConfigurationError
 PUBLIC = "public"
 """The action of routes anyone may call (health, JWKS, login)."""
 
+IN_BAND = "in_band"
+"""The action of routes that authenticate inside their protocol (the signaling socket,
+whose first message carries the credential) and check every message with ``can()``."""
+
 _ACTION_ATTR = "__lensguard_action__"
 
 
@@ -52,7 +56,7 @@ def check_routes_declared(app: FastAPI, *, known_actions: set[str]) -> None:
             action = declared_action(route)
             if action is None:
                 missing.append(route.path)
-            elif action != PUBLIC and action not in known_actions:
+            elif action not in (PUBLIC, IN_BAND) and action not in known_actions:
                 unknown.append(f"{route.path} ({action})")
         else:
             # Raw Starlette routes and mounts bypass dependencies: refuse them outright.

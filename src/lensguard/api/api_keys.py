@@ -90,5 +90,6 @@ async def revoke(key_id: str, principal: Self, identity: IdentityDep) -> Respons
         if not can(principal, "account_self", resource):
             authorize(principal, "user_management", resource, hide=True)
         await repo.revoke_api_key(session, key_id=key_id, at=utcnow())
+    await identity.announce(api_key_id=key_id, reason="api_key_revoked")
     emit("apikey.revoked", severity=Severity.MEDIUM, key_id=key_id, actor=principal.id)
     return Response(status_code=204)

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.access.can import can
-from lensguard.access.declare import PUBLIC, mark_action
+from lensguard.access.declare import IN_BAND, PUBLIC, mark_action
 from lensguard.access.principal import Principal, Resource
 from lensguard.errors import Forbidden, NotFound, Unauthenticated
 from lensguard.guard.client import client_address
@@ -118,6 +118,13 @@ def _public() -> None:
 mark_action(_public, PUBLIC)
 
 
+def _in_band() -> None:
+    """The route authenticates within its own protocol."""
+
+
+mark_action(_in_band, IN_BAND)
+
+
 def requires(action: str) -> Any:
     """Declare the action a route needs; ``PUBLIC`` for routes open to everyone.
 
@@ -125,6 +132,8 @@ def requires(action: str) -> Any:
     """
     if action == PUBLIC:
         return Depends(_public)
+    if action == IN_BAND:
+        return Depends(_in_band)
 
     async def check(request: Request) -> Principal:
         principal = await authenticate(request)

@@ -112,6 +112,7 @@ async def remove(device_id: str, principal: Manager, identity: IdentityDep) -> R
         device = await repo.get_device(session, device_id=device_id)
         if device is not None:
             await session.delete(device)
+    await identity.announce(device_id=device_id, reason="device_removed")
     emit("device.removed", severity=Severity.MEDIUM, device_id=device_id, actor=principal.id)
     return Response(status_code=204)
 

@@ -75,6 +75,8 @@ async def update_account(
                 setattr(user, name, value)
     if change.disabled:
         await end_all_sessions(ctx, user_id=user_id, reason="user_disabled")
+    # Live connections re-check their access: a narrower role or scope closes them.
+    await ctx.announce(user_id=user_id, reason="user_changed")
     emit(
         "user.changed",
         severity=Severity.MEDIUM,
@@ -98,6 +100,7 @@ async def delete_account(ctx: IdentityContext, *, user_id: str, actor_id: str) -
         if user is None:
             raise NotFound("no such user")
         await session.delete(user)
+    await ctx.announce(user_id=user_id, reason="user_deleted")
     emit("user.deleted", severity=Severity.MEDIUM, user_id=user_id, actor=actor_id)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from redis.asyncio import Redis
@@ -44,6 +46,13 @@ class IdentityContext:
     wrap_key: bytes
     pepper: bytes
     refresh_key: bytes
+    notify: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    """Announces revocations to live connections on every node (set by Services)."""
+
+    async def announce(self, **message: Any) -> None:
+        """Tell live signaling sessions that access for someone changed."""
+        if self.notify is not None:
+            await self.notify(message)
 
     @property
     def access_lifetime(self) -> int:

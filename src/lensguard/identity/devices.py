@@ -81,6 +81,7 @@ async def rotate_credential(ctx: IdentityContext, *, device_id: str, actor: str)
             raise NotFound("no such device")
         revoked = await repo.revoke_device_keys(session, device_id=device_id, at=utcnow())
         credential = await _issue_credential(ctx, session, device)
+    await ctx.announce(device_id=device_id, reason="credential_rotated")
     emit(
         "device.credential_rotated",
         severity=Severity.MEDIUM,

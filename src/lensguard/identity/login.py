@@ -124,6 +124,7 @@ async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> Toke
             user = await get_user(session, user_id=outcome.login.user_id)
     if outcome.status is refresh_tokens.RefreshStatus.REUSED and outcome.login is not None:
         await ctx.revocations.revoke(session_key(outcome.login.id), ttl=ctx.revocation_ttl)
+        await ctx.announce(sid=outcome.login.id, reason="refresh_token_reuse")
         emit(
             "auth.refresh_reuse_detected",
             severity=Severity.HIGH,
@@ -147,6 +148,7 @@ async def end_session(ctx: IdentityContext, *, session_id: str, reason: str) -> 
             session, login=login_session, reason=reason
         )
     await ctx.revocations.revoke(session_key(session_id), ttl=ctx.revocation_ttl)
+    await ctx.announce(sid=session_id, reason=reason)
     if changed:
         emit("auth.session_ended", session_id=session_id, reason=reason)
     return changed

@@ -10,6 +10,7 @@ one address spraying many accounts.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from lensguard.errors import RateLimited
@@ -48,6 +49,9 @@ def lock_seconds(failures: int, rule: ThrottleRule) -> int:
 class LoginThrottle:
     """Counts sign-in failures and refuses attempts while a lock holds."""
 
+    # Set by Services: an address lock also puts the address on the blocklist for as long.
+    on_address_lock: Callable[[str, int], Awaitable[object]] | None = None
+
     def __init__(self, store: ExpiringStore) -> None:
         self._store = store
 
@@ -68,6 +72,8 @@ class LoginThrottle:
             seconds = lock_seconds(count, rule)
             if seconds:
                 await self._store.set(f"{key}:lock", str(count), ttl=seconds)
+                if rule is ADDRESS and self.on_address_lock is not None:
+                    await self.on_address_lock(address, seconds)
 
     async def succeeded(self, username: str, address: str) -> None:
         """Clear the pair's failures after a correct sign-in."""

@@ -1,0 +1,44 @@
+"""``/v1/signal``: the signaling WebSocket (protocol in docs/signaling.md)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket
+
+from lensguard.access.declare import IN_BAND
+from lensguard.api.deps import requires
+from lensguard.monitor.events import emit
+from lensguard.services import Services
+from lensguard.settings import Severity
+from lensguard.signaling import codes
+from lensguard.signaling.session import SignalSession
+
+router = APIRouter()
+
+
+def origin_allowed(origin: str | None, websocket: WebSocket, allowed: list[str]) -> bool:
+    """Browsers always send Origin: it must be our own or configured. Agents send none."""
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    host = websocket.headers.get("host", "")
+    own = {f"https://{host}", f"http://{host}"} if host else set()
+    normalised = f"{parts.scheme}://{parts.netloc}".lower()
+    return normalised in own or normalised in {o.rstrip("/").lower() for o in allowed}
+
+
+@router.websocket("/v1/signal", dependencies=[requires(IN_BAND)])
+async def signal(websocket: WebSocket) -> None:
+    """Authenticate with the first message, then exchange signaling messages."""
+    services: Services = websocket.app.state.services
+    settings = services.settings
+    origin = websocket.headers.get("origin")
+    if not origin_allowed(origin, websocket, settings.server.allowed_origins):
+        emit("signal.origin_refused", severity=Severity.MEDIUM, origin=origin)
+        # Closing before accept turns into an HTTP 403 on the handshake.
+        await websocket.close(code=codes.POLICY_VIOLATION, reason="origin not allowed")
+        return
+    await websocket.accept()
+    session = SignalSession(websocket, hub=services.hub, identity=services.identity)
+    await session.run(settings.signaling.auth_timeout)

@@ -1,0 +1,84 @@
+"""The node's signaling hub: local connections, and revocations that reach them.
+
+Each connection listens on its own bus channel (``conn:<id>``), devices also on
+``device:<id>``; every node listens on ``revocations``. Ending a session, changing
+a user or removing a device publishes there, and whichever node holds an affected
+socket closes it: revocation reaches live connections on every node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from lensguard.bus.base import Bus, Subscription
+from lensguard.logs import get_logger
+
+if TYPE_CHECKING:
+    from lensguard.signaling.session import SignalSession
+
+REVOCATIONS = "revocations"
+log = get_logger("lensguard.signaling")
+
+
+class SignalingHub:
+    """Owns this node's live signaling sessions."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.sessions: dict[str, SignalSession] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._subscription: Subscription | None = None
+
+    async def start(self) -> None:
+        """Listen for revocations (idempotent)."""
+        if self._listener is None:
+            self._subscription = await self.bus.subscribe(REVOCATIONS)
+            self._listener = asyncio.create_task(self._listen(self._subscription))
+
+    async def stop(self) -> None:
+        """Close every session and stop listening."""
+        for session in list(self.sessions.values()):
+            await session.shutdown(1001, "server shutting down")
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        if self._subscription is not None:
+            await self._subscription.close()
+
+    def add(self, session: SignalSession) -> None:
+        self.sessions[session.id] = session
+
+    def remove(self, session: SignalSession) -> None:
+        self.sessions.pop(session.id, None)
+
+    async def _listen(self, subscription: Subscription) -> None:
+        async for message in subscription:
+            try:
+                await self.apply_revocation(message)
+            except Exception as exc:  # one bad message must not stop revocations
+                log.warning("revocation_apply_failed", error=type(exc).__name__)
+
+    async def apply_revocation(self, message: dict[str, Any]) -> int:
+        """Re-check or close the local sessions a revocation message concerns."""
+        affected = [s for s in self.sessions.values() if s.concerned_by(message)]
+        for session in affected:
+            await session.recheck(message)
+        return len(affected)
+
+
+def revocation_notifier(bus: Bus) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """A callback identity flows use to announce revocations on the bus."""
+
+    async def notify(message: dict[str, Any]) -> None:
+        try:
+            await bus.publish(REVOCATIONS, message)
+        except Exception as exc:
+            # The revocation store already refuses the credential on its next use;
+            # this only speeds up closing live sockets.
+            log.warning("revocation_broadcast_failed", error=type(exc).__name__)
+
+    return notify

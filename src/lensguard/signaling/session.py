@@ -1,0 +1,407 @@
+"""One signaling connection: authenticate, then check and route every message.
+
+Peers never talk to each other directly: every offer, answer, candidate and
+control command goes through this session, which checks it against ``can()`` and
+the pairings the server itself made, binds the sender's identity, and forwards it
+over the bus. A client cannot reach a connection it was not paired with, nor speak
+for anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections import Counter
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from lensguard.access.can import can
+from lensguard.access.principal import Principal, PrincipalKind, Resource
+from lensguard.bus.base import Bus, Subscription
+from lensguard.errors import LensguardError, Unauthenticated
+from lensguard.identity.authn import authenticate_bearer
+from lensguard.identity.context import IdentityContext
+from lensguard.monitor.events import emit
+from lensguard.settings import Severity
+from lensguard.signaling import codes
+from lensguard.signaling.hub import SignalingHub
+from lensguard.signaling.limits import (
+    CONTROL_BURST,
+    CONTROLS_PER_SECOND,
+    MAX_CANDIDATES_PER_PEER,
+    MAX_PEERS,
+    MESSAGE_BURST,
+    MESSAGES_PER_SECOND,
+    TokenBucket,
+)
+from lensguard.signaling.messages import (
+    CONTROL_ACTIONS,
+    Answer,
+    Auth,
+    Candidate,
+    ClientMessage,
+    Control,
+    Leave,
+    Offer,
+    ProtocolViolation,
+    Publish,
+    Subscribe,
+    parse,
+)
+from lensguard.store.devices import get_device, mark_seen
+from lensguard.store.types import utcnow
+
+
+class Violation(Exception):
+    """Ends the connection with a close code."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class SignalSession:
+    """The server side of one client's signaling socket."""
+
+    def __init__(
+        self, websocket: WebSocket, *, hub: SignalingHub, identity: IdentityContext
+    ) -> None:
+        self.id = secrets.token_urlsafe(12)
+        self.ws = websocket
+        self.hub = hub
+        self.bus: Bus = hub.bus
+        self.identity = identity
+        self.principal: Principal | None = None
+        self.credential: str | None = None
+        self.peers: set[str] = set()
+        self.watching: dict[str, str] = {}  # device id -> site, for control checks
+        self.candidates: Counter[str] = Counter()
+        self.messages = TokenBucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
+        self.controls = TokenBucket(CONTROLS_PER_SECOND, CONTROL_BURST)
+        self.subscriptions: list[Subscription] = []
+        self.pumps: list[asyncio.Task[None]] = []
+        self._send_lock = asyncio.Lock()
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def run(self, auth_timeout: float) -> None:
+        """Authenticate, then serve until either side closes."""
+        try:
+            await self._authenticate(auth_timeout)
+            self.hub.add(self)
+            await self._listen(f"conn:{self.id}")
+            principal = self._principal()
+            await self.send(
+                {
+                    "type": "ready",
+                    "id": self.id,
+                    "principal": {
+                        "kind": principal.kind.value,
+                        "id": principal.id,
+                        "name": principal.name,
+                    },
+                }
+            )
+            while True:
+                frame = await self.ws.receive_text()
+                if not self.messages.take():
+                    raise Violation(codes.POLICY_VIOLATION, "message rate exceeded")
+                try:
+                    message = parse(frame)
+                except ProtocolViolation as exc:
+                    raise Violation(codes.POLICY_VIOLATION, str(exc)[:120]) from None
+                await self._handle(message)
+        except Violation as exc:
+            emit(
+                "signal.violation",
+                severity=Severity.MEDIUM,
+                connection=self.id,
+                principal=self.principal.id if self.principal else None,
+                reason=exc.reason,
+            )
+            await self.shutdown(exc.code, exc.reason)
+        except (WebSocketDisconnect, RuntimeError):
+            await self.shutdown(1000, "")
+        finally:
+            await self._cleanup()
+
+    async def shutdown(self, code: int, reason: str) -> None:
+        """Close the socket once (safe to call from any task)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.ws.client_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=code, reason=reason[:120])
+
+    async def _cleanup(self) -> None:
+        self.hub.remove(self)
+        for peer in list(self.peers):
+            with contextlib.suppress(Exception):
+                await self.bus.publish(f"conn:{peer}", {"type": "leave", "from": self.id})
+        for task in self.pumps:
+            task.cancel()
+        for subscription in self.subscriptions:
+            await subscription.close()
+
+    # -- authentication and revocation ---------------------------------------------
+
+    def _principal(self) -> Principal:
+        if self.principal is None:
+            raise Violation(codes.UNAUTHENTICATED, "not authenticated")
+        return self.principal
+
+    async def _authenticate(self, wait: float) -> None:
+        try:
+            frame = await asyncio.wait_for(self.ws.receive_text(), wait)
+        except TimeoutError:
+            raise Violation(
+                codes.UNAUTHENTICATED, "authenticate within the first message"
+            ) from None
+        try:
+            message = parse(frame)
+        except ProtocolViolation as exc:
+            raise Violation(codes.POLICY_VIOLATION, str(exc)[:120]) from None
+        if not isinstance(message, Auth):
+            raise Violation(codes.UNAUTHENTICATED, "the first message must be auth")
+        try:
+            self.principal = await authenticate_bearer(self.identity, message.token)
+        except LensguardError as exc:
+            emit("signal.auth_failed", severity=Severity.MEDIUM, reason=exc.detail)
+            raise Violation(codes.UNAUTHENTICATED, "invalid credential") from None
+        self.credential = message.token
+
+    def concerned_by(self, message: dict[str, Any]) -> bool:
+        """Whether a revocation message names this session's principal."""
+        principal = self.principal
+        if principal is None:
+            return False
+        return (
+            (message.get("sid") is not None and message.get("sid") == principal.session_id)
+            or (message.get("user_id") is not None and message.get("user_id") == principal.id)
+            or (message.get("device_id") is not None and message.get("device_id") == principal.id)
+            or (
+                message.get("api_key_id") is not None
+                and message.get("api_key_id") == principal.api_key_id
+            )
+        )
+
+    async def recheck(self, message: dict[str, Any]) -> None:
+        """Re-authenticate after a revocation; close if the credential or access is gone."""
+        if self.credential is None:
+            return
+        try:
+            principal = await authenticate_bearer(self.identity, self.credential)
+        except (Unauthenticated, LensguardError):
+            emit("signal.revoked", connection=self.id, reason=message.get("reason"))
+            await self.shutdown(codes.UNAUTHENTICATED, "session revoked")
+            return
+        self.principal = principal
+        for device_id, site in self.watching.items():
+            if not can(principal, "camera_view", Resource(kind="device", id=device_id, site=site)):
+                emit("signal.access_changed", connection=self.id, device_id=device_id)
+                await self.shutdown(codes.ACCESS_CHANGED, "access to the stream was withdrawn")
+                return
+
+    # -- outgoing --------------------------------------------------------------------
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one JSON message to the client."""
+        async with self._send_lock:
+            if not self._closed:
+                await self.ws.send_json(message)
+
+    async def error(self, code: str, message: str) -> None:
+        await self.send({"type": "error", "code": code, "message": message})
+
+    async def _listen(self, channel: str) -> None:
+        subscription = await self.bus.subscribe(channel)
+        self.subscriptions.append(subscription)
+        self.pumps.append(asyncio.create_task(self._pump(subscription)))
+
+    async def _pump(self, subscription: Subscription) -> None:
+        async for message in subscription:
+            try:
+                await self._deliver(message)
+            except Exception:
+                await self.shutdown(codes.INTERNAL_ERROR, "delivery failed")
+                return
+
+    async def _deliver(self, message: dict[str, Any]) -> None:
+        """A bus message for this session: apply pairing rules, then pass it on."""
+        kind = message.get("type")
+        sender = message.get("from")
+        if kind == "join" and isinstance(sender, str):
+            self._pair(sender)
+            await self.bus.publish(
+                f"conn:{sender}",
+                {"type": "joined", "from": self.id, "device_id": self._principal().id},
+            )
+            await self.send({k: v for k, v in message.items() if k != "type"} | {"type": "viewer"})
+        elif kind == "joined" and isinstance(sender, str):
+            self._pair(sender)
+            await self.send(
+                {"type": "subscribed", "device_id": message.get("device_id"), "peer": sender}
+            )
+        elif kind in ("offer", "answer", "candidate") and sender in self.peers:
+            await self.send(message)
+        elif kind == "leave" and isinstance(sender, str):
+            self.peers.discard(sender)
+            await self.send({"type": "leave", "from": sender})
+        elif kind == "control":
+            await self.send(message)
+
+    def _pair(self, peer: str) -> None:
+        if len(self.peers) >= MAX_PEERS:
+            raise Violation(codes.POLICY_VIOLATION, "too many peers")
+        self.peers.add(peer)
+
+    # -- incoming --------------------------------------------------------------------
+
+    async def _handle(self, message: ClientMessage) -> None:
+        if isinstance(message, Auth):
+            raise Violation(codes.POLICY_VIOLATION, "already authenticated")
+        if isinstance(message, Publish):
+            await self._publish()
+        elif isinstance(message, Subscribe):
+            await self._subscribe(message)
+        elif isinstance(message, (Offer, Answer, Candidate)):
+            await self._relay(message)
+        elif isinstance(message, Control):
+            await self._control(message)
+        elif isinstance(message, Leave):
+            await self._leave(message)
+
+    async def _publish(self) -> None:
+        principal = self._principal()
+        async with self.identity.db.transaction() as session:
+            device = (
+                await get_device(session, device_id=principal.id)
+                if principal.kind is PrincipalKind.DEVICE
+                else None
+            )
+            if device is not None:
+                await mark_seen(session, device_id=device.id, at=utcnow())
+        if device is None or not can(
+            principal, "stream_publish", Resource(kind="device", id=device.id, site=device.site)
+        ):
+            await self.error("forbidden", "only a device may publish, and only its own stream")
+            return
+        await self._listen(f"device:{device.id}")
+        emit("stream.publish", device_id=device.id, connection=self.id)
+        await self.send({"type": "published", "device_id": device.id})
+
+    async def _subscribe(self, message: Subscribe) -> None:
+        principal = self._principal()
+        async with self.identity.db.sessions() as session:
+            device = await get_device(session, device_id=message.device_id)
+        resource = (
+            Resource(kind="device", id=device.id, site=device.site) if device is not None else None
+        )
+        if resource is None or not can(principal, "camera_view", resource):
+            # Out of scope and absent look the same: nothing about other sites leaks.
+            emit(
+                "signal.subscribe_refused",
+                severity=Severity.MEDIUM,
+                principal=principal.id,
+                device_id=message.device_id,
+            )
+            await self.error("not_found", "no such device")
+            return
+        if message.mode == "relay":
+            await self.error(
+                "unsupported", "relay mode needs the media node; subscribe with mode direct"
+            )
+            return
+        self.watching[resource.id or ""] = resource.site or ""
+        receivers = await self.bus.publish(
+            f"device:{message.device_id}",
+            {
+                "type": "join",
+                "from": self.id,
+                "mode": message.mode,
+                "principal": {
+                    "kind": principal.kind.value,
+                    "id": principal.id,
+                    "name": principal.name,
+                },
+            },
+        )
+        if receivers == 0:
+            await self.error("offline", "the device is not connected")
+            return
+        emit(
+            "stream.view_start",
+            principal=principal.id,
+            device_id=message.device_id,
+            mode=message.mode,
+        )
+
+    async def _relay(self, message: Offer | Answer | Candidate) -> None:
+        if message.to not in self.peers:
+            await self.error("unknown_peer", "you are not paired with that connection")
+            return
+        if isinstance(message, Candidate):
+            self.candidates[message.to] += 1
+            if self.candidates[message.to] > MAX_CANDIDATES_PER_PEER:
+                raise Violation(codes.POLICY_VIOLATION, "too many ICE candidates")
+        payload = message.model_dump(exclude={"to"}) | {"from": self.id}
+        await self.bus.publish(f"conn:{message.to}", payload)
+
+    async def _control(self, message: Control) -> None:
+        principal = self._principal()
+        site = self.watching.get(message.device_id)
+        if site is None:
+            await self.error("not_subscribed", "subscribe to the device before controlling it")
+            return
+        action = CONTROL_ACTIONS[message.command]
+        resource = Resource(kind="device", id=message.device_id, site=site)
+        if not can(principal, action, resource):
+            emit(
+                "control.refused",
+                severity=Severity.MEDIUM,
+                principal=principal.id,
+                role=principal.role,
+                device_id=message.device_id,
+                command=message.command,
+            )
+            await self.error("forbidden", f"your role does not allow {action}")
+            return
+        if not self.controls.take():
+            emit("control.rate_limited", principal=principal.id, device_id=message.device_id)
+            await self.error("rate_limited", "too many control commands")
+            return
+        emit(
+            "control.command",
+            principal=principal.id,
+            device_id=message.device_id,
+            command=message.command,
+            seq=message.seq,
+        )
+        await self.bus.publish(
+            f"device:{message.device_id}",
+            {
+                "type": "control",
+                # Bound by the server: the device learns who really sent the command.
+                "from": {
+                    "kind": principal.kind.value,
+                    "id": principal.id,
+                    "name": principal.name,
+                    "connection": self.id,
+                },
+                "command": message.command,
+                "args": message.args.model_dump(),
+                "seq": message.seq,
+            },
+        )
+
+    async def _leave(self, message: Leave) -> None:
+        targets = [message.to] if message.to else list(self.peers)
+        for peer in targets:
+            if peer in self.peers:
+                self.peers.discard(peer)
+                await self.bus.publish(f"conn:{peer}", {"type": "leave", "from": self.id})

@@ -1,0 +1,173 @@
+"""The signaling socket against a real server: auth, scope, pairing, control, limits."""
+
+import json
+import uuid
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from lensguard.signaling import codes
+from lensguard.signaling.messages import MAX_SDP_BYTES
+from tests.signaling.conftest import Peer, World, auth, open_peer
+
+pytestmark = pytest.mark.slow
+
+
+async def pair(world: World, peers: list[Peer], viewer_token: str, site: str = "site-a"):  # type: ignore[no-untyped-def]
+    """A publishing device and a viewer subscribed to it in direct mode."""
+    device_id, credential = world.device(f"dev-{uuid.uuid4().hex[:12]}", site)
+    device = await open_peer(world, credential)
+    peers.append(device)
+    await device.send({"type": "publish"})
+    assert (await device.recv("published"))["device_id"] == device_id
+    viewer = await open_peer(world, viewer_token)
+    peers.append(viewer)
+    await viewer.send({"type": "subscribe", "device_id": device_id, "mode": "direct"})
+    joined = await device.recv("viewer")
+    subscribed = await viewer.recv("subscribed")
+    assert joined["from"] == viewer.id and subscribed["peer"] == device.id
+    return device_id, device, viewer
+
+
+async def test_no_auth_message_closes_with_4401(world: World) -> None:
+    peer = await open_peer(world, None)
+    assert await peer.closed_with() == codes.UNAUTHENTICATED
+
+
+async def test_bad_credential_closes_with_4401(world: World) -> None:
+    peer = await open_peer(world, None)
+    await peer.send({"type": "auth", "token": "eyJhbGciOiJub25lIn0.e30."})
+    assert await peer.closed_with() == codes.UNAUTHENTICATED
+
+
+async def test_first_message_must_be_auth(world: World) -> None:
+    peer = await open_peer(world, None)
+    await peer.send({"type": "publish"})
+    assert await peer.closed_with() == codes.UNAUTHENTICATED
+
+
+async def test_foreign_origin_is_refused_before_accept(world: World) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(world.ws_url, ssl=world.ssl(), origin="https://evil.example")  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
+    own = world.server.base_url
+    ok = await connect(world.ws_url, ssl=world.ssl(), origin=own)  # type: ignore[arg-type]
+    await ok.close()
+
+
+async def test_offer_answer_and_control_are_routed_with_bound_identity(
+    world: World, peers: list[Peer]
+) -> None:
+    operator = world.user("op1", "operator")
+    device_id, device, viewer = await pair(world, peers, operator)
+    await viewer.send({"type": "offer", "to": device.id, "sdp": "v=0 offer"})
+    offer = await device.recv("offer")
+    assert offer == {"type": "offer", "sdp": "v=0 offer", "from": viewer.id}
+    await device.send({"type": "answer", "to": viewer.id, "sdp": "v=0 answer"})
+    assert (await viewer.recv("answer"))["sdp"] == "v=0 answer"
+
+    await viewer.send(
+        {
+            "type": "control",
+            "device_id": device_id,
+            "command": "move",
+            "args": {"linear": 0.5},
+            "seq": 1,
+        }
+    )
+    control = await device.recv("control")
+    assert control["command"] == "move" and control["args"]["linear"] == 0.5
+    assert control["from"]["name"] == "op1" and control["from"]["kind"] == "user"
+
+
+async def test_viewer_drive_command_is_refused(world: World, peers: list[Peer]) -> None:
+    viewer_token = world.user("watcher", "viewer")
+    device_id, device, viewer = await pair(world, peers, viewer_token)
+    await viewer.send({"type": "control", "device_id": device_id, "command": "move", "seq": 1})
+    refused = await viewer.recv("error")
+    assert refused["code"] == "forbidden" and "basic_control" in refused["message"]
+    # Nothing reached the device: its next message is the leave when the viewer goes.
+    await viewer.ws.close()
+    assert (await device.recv())["type"] == "leave"
+
+
+async def test_cannot_reach_unpaired_connections(world: World, peers: list[Peer]) -> None:
+    operator = world.user("op2", "operator")
+    _, device, viewer = await pair(world, peers, operator)
+    stranger = await open_peer(world, world.user("op3", "operator"))
+    peers.append(stranger)
+    await stranger.send({"type": "offer", "to": device.id, "sdp": "v=0 evil"})
+    assert (await stranger.recv("error"))["code"] == "unknown_peer"
+    await viewer.send({"type": "offer", "to": device.id, "sdp": "v=0 good"})
+    assert (await device.recv("offer"))["sdp"] == "v=0 good"
+
+
+async def test_out_of_scope_device_looks_absent(world: World, peers: list[Peer]) -> None:
+    device_id, _ = world.device("far-away", "site-z")
+    viewer = await open_peer(world, world.user("local", "viewer", sites=["site-a"]))
+    peers.append(viewer)
+    await viewer.send({"type": "subscribe", "device_id": device_id, "mode": "direct"})
+    hidden = await viewer.recv("error")
+    await viewer.send({"type": "subscribe", "device_id": "nonexistent", "mode": "direct"})
+    missing = await viewer.recv("error")
+    assert hidden == missing == {"type": "error", "code": "not_found", "message": "no such device"}
+
+
+async def test_only_devices_publish(world: World, peers: list[Peer]) -> None:
+    peer = await open_peer(world, world.user("wannabe", "admin"))
+    peers.append(peer)
+    await peer.send({"type": "publish"})
+    assert (await peer.recv("error"))["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        json.dumps({"type": "offer", "to": "x", "sdp": "v" * (MAX_SDP_BYTES + 10)}),
+        "{not json",
+        json.dumps({"type": "teleport"}),
+        json.dumps({"type": "auth", "token": "again"}),
+    ],
+)
+async def test_violations_close_only_the_offender(
+    world: World, peers: list[Peer], frame: str
+) -> None:
+    operator = world.user(f"op-v{abs(hash(frame)) % 10_000}", "operator")
+    device_id, device, viewer = await pair(world, peers, operator)
+    offender = await open_peer(world, world.user(f"bad{abs(hash(frame)) % 10_000}", "viewer"))
+    await offender.ws.send(frame)
+    assert await offender.closed_with() == codes.POLICY_VIOLATION
+    await viewer.send({"type": "control", "device_id": device_id, "command": "stop", "seq": 9})
+    assert (await device.recv("control"))["seq"] == 9
+
+
+async def test_message_flood_closes_with_1008(world: World, peers: list[Peer]) -> None:
+    flooder = await open_peer(world, world.user("flood", "viewer"))
+    for _ in range(400):
+        try:
+            await flooder.send({"type": "leave"})
+        except Exception:
+            break
+    assert await flooder.closed_with() == codes.POLICY_VIOLATION
+
+
+async def test_logout_closes_the_live_socket(world: World, peers: list[Peer]) -> None:
+    token = world.user("leaver", "operator")
+    _, device, viewer = await pair(world, peers, token)
+    with world.http() as client:
+        assert client.post("/api/v1/auth/logout", headers=auth(token)).status_code == 204
+    assert await viewer.closed_with() == codes.UNAUTHENTICATED
+    assert (await device.recv("leave"))["from"] == viewer.id
+
+
+async def test_scope_change_closes_the_stream(world: World, peers: list[Peer]) -> None:
+    token = world.user("mover", "viewer", sites=["site-a"])
+    _, _, viewer = await pair(world, peers, token)
+    with world.http() as client:
+        me = client.get("/api/v1/users/me", headers=auth(token)).json()
+        changed = client.patch(
+            f"/api/v1/users/{me['id']}", headers=auth(world.admin), json={"sites": ["site-b"]}
+        )
+        assert changed.status_code == 200
+    assert await viewer.closed_with() == codes.ACCESS_CHANGED

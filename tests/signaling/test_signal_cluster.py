@@ -1,0 +1,50 @@
+"""Signaling across two nodes sharing PostgreSQL and Redis (bus over Redis pub/sub)."""
+
+from pathlib import Path
+
+import pytest
+
+from lensguard.signaling import codes
+from tests.harness.server import start_server, strong_secret
+from tests.signaling.conftest import World, auth, bootstrap_admin, open_peer
+
+pytestmark = pytest.mark.slow
+
+
+async def test_viewer_on_one_node_reaches_device_on_the_other(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    env = {"LENSGUARD_SECRET_KEY": strong_secret()}
+    config = {"database": {"url": pg_url}, "redis": {"url": redis_url}}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    node_a = start_server(tmp_path / "a", config, env=env)
+    node_b = start_server(tmp_path / "b", config, env=env)
+    peers = []
+    try:
+        world_a = World(node_a, bootstrap_admin(node_a))
+        world_b = World(node_b, world_a.admin)
+        device_id, credential = world_a.device("rover-x", "site-a")
+        operator = world_a.user("op-x", "operator")
+
+        device = await open_peer(world_b, credential)
+        viewer = await open_peer(world_a, operator)
+        peers += [device, viewer]
+        await device.send({"type": "publish"})
+        await device.recv("published")
+        await viewer.send({"type": "subscribe", "device_id": device_id, "mode": "direct"})
+        assert (await viewer.recv("subscribed"))["peer"] == device.id
+        await viewer.send({"type": "offer", "to": device.id, "sdp": "v=0 cross"})
+        assert (await device.recv("offer"))["from"] == viewer.id
+        await viewer.send({"type": "control", "device_id": device_id, "command": "stop", "seq": 3})
+        assert (await device.recv("control"))["from"]["name"] == "op-x"
+
+        # Logging out on node B closes the viewer's socket on node A.
+        with world_b.http() as client:
+            assert client.post("/api/v1/auth/logout", headers=auth(operator)).status_code == 204
+        assert await viewer.closed_with() == codes.UNAUTHENTICATED
+    finally:
+        for peer in peers:
+            await peer.ws.close()
+        node_a.stop()
+        node_b.stop()
