@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the system packages lensguard's tests use when they are missing
-# (Debian): PostgreSQL and Redis servers. Prints what it does; never fails the
+# (Debian): PostgreSQL and Redis servers, coturn (TURN) and Chromium (browser tests). Prints what it does; never fails the
 # build when it cannot install (the test harness then says what is missing).
 set -u
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
