@@ -1,0 +1,1 @@
+"""Media: TURN credentials, the relay media node and encoded-frame fan-out."""
