@@ -19,6 +19,7 @@ from lensguard.store import migrate
 from lensguard.store.db import Database
 from tests.harness import services
 from tests.harness.server import strong_secret
+from tests.harness.world import World, world_fixture
 
 
 @pytest.fixture(scope="session")
@@ -123,3 +124,9 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=transport, base_url="https://testserver") as http,
     ):
         yield http
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A real server (module-wide) with a bootstrapped admin; see tests/harness/world.py."""
+    yield from world_fixture(tmp_path_factory)

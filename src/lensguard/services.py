@@ -9,12 +9,21 @@ from redis.asyncio import Redis
 from lensguard.bus.base import Bus
 from lensguard.bus.memory import MemoryBus
 from lensguard.bus.redis import RedisBus
+from lensguard.guard.blocking import brute_force_hook
+from lensguard.guard.blocklist import Blocklist, MemoryBlocklist
+from lensguard.guard.blocklist_redis import RedisBlocklist
 from lensguard.guard.client import Network, parse_networks
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.context import IdentityContext
+from lensguard.monitor.event_metrics import install_event_counter
+from lensguard.monitor.geoip import GeoIP
+from lensguard.monitor.metrics import Metrics
+from lensguard.monitor.observe import CountingRateLimiter
 from lensguard.settings import Settings
+from lensguard.media.relay import MediaNode
 from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.store.db import Database
+from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
 
 
 @dataclass
@@ -29,6 +38,11 @@ class Services:
     bus: Bus
     hub: SignalingHub
     trusted_proxies: tuple[Network, ...] = field(default=())
+    blocklist: Blocklist = field(default_factory=MemoryBlocklist)
+    metrics: Metrics = field(default_factory=Metrics)
+    strikes: ExpiringStore = field(default_factory=MemoryStore)
+    """Suspicious-request strikes per address (shared by nodes in cluster mode)."""
+    geoip: GeoIP | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -49,6 +63,19 @@ class Services:
         bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
         identity = IdentityContext.build(settings, db, redis)
         identity.notify = revocation_notifier(bus)
+        metrics = Metrics()
+        install_event_counter()
+        limiter = CountingRateLimiter(limiter, metrics)
+        trusted = parse_networks(settings.server.trusted_proxies)
+        blocklist: Blocklist = MemoryBlocklist(protected=trusted)
+        strikes: ExpiringStore = MemoryStore()
+        if redis is not None:
+            refresh = settings.security.blocklist.range_refresh_seconds
+            blocklist = RedisBlocklist(redis, protected=trusted, refresh_seconds=refresh)
+            strikes = RedisStore(redis, prefix="lg:guard:")
+        if settings.security.blocklist.block_brute_force:
+            identity.throttle.on_address_lock = brute_force_hook(blocklist)
+        geoip_path = settings.security.monitoring.geoip_database
         return cls(
             settings=settings,
             db=db,
@@ -56,8 +83,12 @@ class Services:
             rate_limiter=limiter,
             identity=identity,
             bus=bus,
-            hub=SignalingHub(bus),
+            hub=SignalingHub(bus, MediaNode(bus)),
             trusted_proxies=parse_networks(settings.server.trusted_proxies),
+            blocklist=blocklist,
+            metrics=metrics,
+            strikes=strikes,
+            geoip=GeoIP.open(geoip_path) if geoip_path is not None else None,
         )
 
     async def start(self) -> None:
@@ -69,5 +100,7 @@ class Services:
         await self.hub.stop()
         await self.bus.close()
         await self.db.dispose()
+        if self.geoip is not None:
+            self.geoip.close()
         if self.redis is not None:
             await self.redis.aclose()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lensguard.bus.base import Bus, Subscription
 from lensguard.logs import get_logger
+from lensguard.media.relay import MediaNode
 
 if TYPE_CHECKING:
     from lensguard.signaling.session import SignalSession
@@ -26,8 +27,9 @@ log = get_logger("lensguard.signaling")
 class SignalingHub:
     """Owns this node's live signaling sessions."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, media: MediaNode | None = None) -> None:
         self.bus = bus
+        self.media = media
         self.sessions: dict[str, SignalSession] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
@@ -48,6 +50,8 @@ class SignalingHub:
                 await self._listener
         if self._subscription is not None:
             await self._subscription.close()
+        if self.media is not None:
+            await self.media.close()
 
     def add(self, session: SignalSession) -> None:
         self.sessions[session.id] = session

@@ -23,6 +23,7 @@ from lensguard.bus.base import Bus, Subscription
 from lensguard.errors import LensguardError, Unauthenticated
 from lensguard.identity.authn import authenticate_bearer
 from lensguard.identity.context import IdentityContext
+from lensguard.media.relay import DeviceRelay, RelayError, ViewerEndpoint
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
 from lensguard.signaling import codes
@@ -82,6 +83,7 @@ class SignalSession:
         self.messages = TokenBucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
         self.controls = TokenBucket(CONTROLS_PER_SECOND, CONTROL_BURST)
         self.subscriptions: list[Subscription] = []
+        self.endpoints: list[tuple[DeviceRelay, ViewerEndpoint]] = []
         self.pumps: list[asyncio.Task[None]] = []
         self._send_lock = asyncio.Lock()
         self._closed = False
@@ -140,6 +142,10 @@ class SignalSession:
 
     async def _cleanup(self) -> None:
         self.hub.remove(self)
+        # Peer connections die with the signaling session: revocation reaches media.
+        for relay, endpoint in self.endpoints:
+            with contextlib.suppress(Exception):
+                await relay.remove_viewer(endpoint)
         for peer in list(self.peers):
             with contextlib.suppress(Exception):
                 await self.bus.publish(f"conn:{peer}", {"type": "leave", "from": self.id})
@@ -312,12 +318,10 @@ class SignalSession:
             )
             await self.error("not_found", "no such device")
             return
-        if message.mode == "relay":
-            await self.error(
-                "unsupported", "relay mode needs the media node; subscribe with mode direct"
-            )
-            return
         self.watching[resource.id or ""] = resource.site or ""
+        if message.mode == "relay":
+            await self._subscribe_relay(message.device_id)
+            return
         receivers = await self.bus.publish(
             f"device:{message.device_id}",
             {
@@ -340,6 +344,32 @@ class SignalSession:
             device_id=message.device_id,
             mode=message.mode,
         )
+
+    async def _subscribe_relay(self, device_id: str) -> None:
+        media = self.hub.media
+        if media is None:
+            await self.error("unsupported", "this node has no media relay")
+            return
+        try:
+            relay = await media.relay_for(device_id)
+        except RelayError as exc:
+            await self.error("offline", str(exc))
+            return
+        endpoint = await relay.add_viewer(self.id, self.control_from_datachannel)
+        self.endpoints.append((relay, endpoint))
+        emit("stream.view_start", principal=self._principal().id, device_id=device_id, mode="relay")
+
+    async def control_from_datachannel(self, frame: str) -> None:
+        """A control frame from this viewer's data channel: same checks as signaling."""
+        try:
+            message = parse(frame)
+        except ProtocolViolation as exc:
+            await self.error("invalid_control", str(exc)[:120])
+            return
+        if not isinstance(message, Control):
+            await self.error("invalid_control", "the data channel carries control messages only")
+            return
+        await self._control(message)
 
     async def _relay(self, message: Offer | Answer | Candidate) -> None:
         if message.to not in self.peers:

@@ -1,0 +1,295 @@
+"""The relay media node: one upstream peer per device, one downstream peer per viewer.
+
+The node joins a device's stream like any viewer would (through the signaling
+bus, so the device may be connected to another server node), receives its video
+once, and fans the encoded frames out to every viewer on this node. Viewers'
+control commands arrive on a data channel and go through their own signaling
+session's checks (``can()``, rate limit, bound identity) before reaching the
+device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+
+from lensguard.bus.base import Bus, Subscription
+from lensguard.logs import get_logger
+from lensguard.media.fanout import EncodedFanout
+from lensguard.media.passthrough import (
+    PacketTrack,
+    attach_passthrough,
+    redirect_keyframe_requests,
+    request_keyframe,
+)
+
+log = get_logger("lensguard.media")
+JOIN_TIMEOUT = 10.0
+ANSWER_TIMEOUT = 15.0
+IDLE_GRACE = 10.0
+NODE_PRINCIPAL = {"kind": "system", "id": "media-node", "name": "lensguard media relay"}
+ControlHandler = Callable[[str], Awaitable[None]]
+
+
+class RelayError(RuntimeError):
+    """Raised when the device cannot be reached or does not answer."""
+
+
+class _Inbox:
+    """A bus channel of our own, with waiters for specific replies."""
+
+    def __init__(self, bus: Bus, name: str) -> None:
+        self.bus = bus
+        self.id = f"{name}-{secrets.token_urlsafe(9)}"
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
+        self.on_message: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+
+    async def open(self) -> None:
+        self._sub = await self.bus.subscribe(f"conn:{self.id}")
+        self._task = asyncio.create_task(self._pump(self._sub))
+
+    async def _pump(self, sub: Subscription) -> None:
+        async for message in sub:
+            for match, future in list(self._waiters):
+                if not future.done() and match(message):
+                    future.set_result(message)
+                    break
+            else:
+                if self.on_message is not None:
+                    try:
+                        await self.on_message(message)
+                    except Exception as exc:
+                        log.warning("relay_message_failed", error=type(exc).__name__)
+
+    async def wait_for(self, match: Callable[[dict[str, Any]], bool], limit: float) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        entry = (match, future)
+        self._waiters.append(entry)
+        try:
+            return await asyncio.wait_for(future, limit)
+        finally:
+            self._waiters.remove(entry)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._sub is not None:
+            await self._sub.close()
+
+
+class ViewerEndpoint:
+    """The node's peer connection towards one viewer."""
+
+    def __init__(self, relay: DeviceRelay, viewer_conn: str, on_control: ControlHandler) -> None:
+        self.relay = relay
+        self.viewer_conn = viewer_conn
+        self.inbox = _Inbox(relay.bus, "media")
+        self.inbox.on_message = self._on_message
+        self.pc: RTCPeerConnection | None = None
+        self.track: PacketTrack | None = None
+        self._on_control = on_control
+
+    async def start(self) -> None:
+        await self.inbox.open()
+        await self.relay.bus.publish(
+            f"conn:{self.viewer_conn}",
+            {"type": "joined", "from": self.inbox.id, "device_id": self.relay.device_id},
+        )
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        if message.get("from") != self.viewer_conn:
+            return
+        if message.get("type") == "offer" and self.pc is None:
+            await self._answer(str(message.get("sdp", "")))
+        elif message.get("type") == "leave":
+            await self.relay.remove_viewer(self)
+
+    async def _answer(self, sdp: str) -> None:
+        pc = RTCPeerConnection()
+        self.pc = pc
+        pc.on("datachannel", self._on_datachannel)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self.relay.remove_viewer(self)
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        self.track = self.relay.fanout.subscribe()
+        sender = pc.addTrack(self.track)
+        redirect_keyframe_requests(sender, self.relay.fanout.need_keyframe)
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self.relay.bus.publish(
+            f"conn:{self.viewer_conn}",
+            {"type": "answer", "from": self.inbox.id, "sdp": pc.localDescription.sdp},
+        )
+
+    def _on_datachannel(self, channel: RTCDataChannel) -> None:
+        @channel.on("message")
+        async def on_message(data: str | bytes) -> None:
+            if isinstance(data, str):
+                await self._on_control(data)
+
+    async def close(self) -> None:
+        if self.track is not None:
+            self.relay.fanout.unsubscribe(self.track)
+        if self.pc is not None:
+            await self.pc.close()
+        await self.inbox.close()
+
+
+class DeviceRelay:
+    """Receives one device's video once and serves every viewer on this node."""
+
+    def __init__(self, bus: Bus, device_id: str, on_empty: Callable[[DeviceRelay], None]) -> None:
+        self.bus = bus
+        self.device_id = device_id
+        self.inbox = _Inbox(bus, "relay")
+        self.inbox.on_message = self._on_message
+        self.fanout = EncodedFanout(self._request_keyframe)
+        self.viewers: dict[str, ViewerEndpoint] = {}
+        self.pc: RTCPeerConnection | None = None
+        self.device_conn: str | None = None
+        self._receiver: Any = None
+        self._on_empty = on_empty
+        self._idle: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    async def start(self) -> None:
+        """Join the device's stream and complete the upstream offer/answer."""
+        await self.inbox.open()
+        joined = self.inbox.wait_for(lambda m: m.get("type") == "joined", JOIN_TIMEOUT)
+        join = {"type": "join", "from": self.inbox.id, "mode": "relay", "principal": NODE_PRINCIPAL}
+        if await self.bus.publish(f"device:{self.device_id}", join) == 0:
+            joined.close()
+            raise RelayError("the device is not connected")
+        try:
+            reply = await joined
+        except TimeoutError:
+            raise RelayError("the device did not accept the relay") from None
+        self.device_conn = str(reply["from"])
+        pc = RTCPeerConnection()
+        self.pc = pc
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        self._receiver = transceiver.receiver
+        attach_passthrough(transceiver.receiver, self.fanout.publish)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self.close()
+
+        await pc.setLocalDescription(await pc.createOffer())
+        answered = self.inbox.wait_for(
+            lambda m: m.get("type") == "answer" and m.get("from") == self.device_conn,
+            ANSWER_TIMEOUT,
+        )
+        await self.bus.publish(
+            f"conn:{self.device_conn}",
+            {"type": "offer", "from": self.inbox.id, "sdp": pc.localDescription.sdp},
+        )
+        try:
+            answer = await answered
+        except TimeoutError:
+            raise RelayError("the device did not answer the relay's offer") from None
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        log.info("relay_started", device_id=self.device_id)
+
+    def _request_keyframe(self) -> None:
+        if self._receiver is not None:
+            task = asyncio.ensure_future(request_keyframe(self._receiver))
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "leave" and message.get("from") == self.device_conn:
+            await self.close()
+
+    async def add_viewer(self, viewer_conn: str, on_control: ControlHandler) -> ViewerEndpoint:
+        """A new endpoint for ``viewer_conn``; it pairs itself with the viewer's session."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        endpoint = ViewerEndpoint(self, viewer_conn, on_control)
+        self.viewers[endpoint.inbox.id] = endpoint
+        await endpoint.start()
+        return endpoint
+
+    async def remove_viewer(self, endpoint: ViewerEndpoint) -> None:
+        if self.viewers.pop(endpoint.inbox.id, None) is None:
+            return
+        await endpoint.close()
+        if not self.viewers and not self.closed:
+            loop = asyncio.get_running_loop()
+            self._idle = loop.call_later(
+                IDLE_GRACE, lambda: asyncio.ensure_future(self._close_if_idle())
+            )
+
+    async def _close_if_idle(self) -> None:
+        if not self.viewers:
+            await self.close()
+
+    async def close(self) -> None:
+        """Tear down every viewer and the upstream connection."""
+        if self.closed:
+            return
+        self.closed = True
+        self._on_empty(self)
+        for endpoint in list(self.viewers.values()):
+            with contextlib.suppress(Exception):
+                await self.bus.publish(
+                    f"conn:{endpoint.viewer_conn}", {"type": "leave", "from": endpoint.inbox.id}
+                )
+            await endpoint.close()
+        self.viewers.clear()
+        self.fanout.close()
+        if self.device_conn is not None:
+            with contextlib.suppress(Exception):
+                await self.bus.publish(
+                    f"conn:{self.device_conn}", {"type": "leave", "from": self.inbox.id}
+                )
+        if self.pc is not None:
+            await self.pc.close()
+        await self.inbox.close()
+        log.info("relay_closed", device_id=self.device_id)
+
+
+class MediaNode:
+    """This server node's relays, one per device being watched here."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.relays: dict[str, DeviceRelay] = {}
+        self._starting: dict[str, asyncio.Lock] = {}
+
+    async def relay_for(self, device_id: str) -> DeviceRelay:
+        """The running relay of ``device_id``, started on first use."""
+        lock = self._starting.setdefault(device_id, asyncio.Lock())
+        async with lock:
+            relay = self.relays.get(device_id)
+            if relay is not None and not relay.closed:
+                return relay
+            relay = DeviceRelay(self.bus, device_id, self._forget)
+            self.relays[device_id] = relay
+            try:
+                await relay.start()
+            except Exception:
+                await relay.close()
+                raise
+            return relay
+
+    def _forget(self, relay: DeviceRelay) -> None:
+        if self.relays.get(relay.device_id) is relay:
+            del self.relays[relay.device_id]
+
+    async def close(self) -> None:
+        for relay in list(self.relays.values()):
+            await relay.close()
