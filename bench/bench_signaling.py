@@ -205,7 +205,7 @@ def world_on(path: Path, config: dict[str, Any], env: dict[str, str] | None = No
 
 
 async def main_async() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

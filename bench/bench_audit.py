@@ -1,0 +1,208 @@
+"""Audit log: durable appends per second and verification speed, SQLite and PostgreSQL.
+
+Baseline in the same run: a plain INSERT of the same row into a copy of the table,
+no head-row lock, no HMAC, no checkpoint. Appends are measured one per transaction
+(as a request does) and 100 per transaction; verification over 20,000 entries is
+compared with just reading the same rows in the same batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import Index, MetaData, Table, insert, select, text
+from sqlalchemy.engine import make_url
+
+from lensguard.audit import AuditEvent, AuditLog
+from lensguard.audit.models import AuditEntry
+from lensguard.store import migrate
+from lensguard.store.db import Database
+
+PG_ADMIN = os.environ.get("LENSGUARD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+SECONDS = 1.5
+BATCH = 100
+VERIFY_ENTRIES = 20_000
+READ_BATCH = 5000
+
+EVENT = AuditEvent(
+    action="auth.login",
+    outcome="success",
+    actor_type="user",
+    actor_id="0123456789abcdef0123456789abcdef",
+    actor_name="ada",
+    source_address="198.51.100.10",
+    resource_type="session",
+    resource_id="fedcba9876543210fedcba9876543210",
+    details={"method": "password", "mfa": True},
+)
+
+
+def plain_table() -> Table:
+    """The audit_log columns and indexes under another name: the baseline's table."""
+    columns = [column._copy() for column in AuditEntry.__table__.columns]
+    table = Table("bench_plain_log", MetaData(), *columns)
+    Index("ix_bench_plain_log_resource", table.c.resource_type, table.c.resource_id)
+    return table
+
+
+async def rate(fn: Callable[[], Awaitable[int]]) -> float:
+    """Entries per second of ``fn`` (which returns how many it wrote)."""
+    await fn()  # warm up
+    done = 0
+    started = time.perf_counter()
+    while True:
+        done += await fn()
+        elapsed = time.perf_counter() - started
+        if elapsed >= SECONDS:
+            return done / elapsed
+
+
+def line(label: str, ours: float, base: float) -> None:
+    print(f"  {label:<34} ours {ours:>9,.0f}/s   plain {base:>9,.0f}/s   ratio {ours / base:5.2f}x")
+
+
+async def bench_backend(name: str, url: str) -> None:
+    db = Database(url)
+    log = AuditLog.from_secret("bench master secret, used nowhere else, 0123456789")
+    plain = plain_table()
+    async with db.engine.begin() as conn:
+        await conn.run_sync(plain.metadata.create_all)
+    seq = iter(range(1, 10**9))
+    async with db.transaction() as session:
+        await log.append(session, EVENT)
+        first = (await session.execute(select(AuditEntry.__table__))).one()
+    template = dict(first._mapping)  # the very row ours writes, hashes and all
+
+    def plain_row() -> dict[str, Any]:
+        return {**template, "seq": next(seq)}
+
+    async def ours_single() -> int:
+        async with db.transaction() as session:
+            await log.append(session, EVENT)
+        return 1
+
+    async def plain_single() -> int:
+        async with db.transaction() as session:
+            await session.execute(insert(plain), plain_row())
+        return 1
+
+    async def ours_batch() -> int:
+        async with db.transaction() as session:
+            for _ in range(BATCH):
+                await log.append(session, EVENT)
+        return BATCH
+
+    async def plain_batch() -> int:
+        async with db.transaction() as session:
+            for _ in range(BATCH):
+                await session.execute(insert(plain), plain_row())
+        return BATCH
+
+    async def ours_many() -> int:
+        async with db.transaction() as session:
+            await log.append_many(session, [EVENT] * BATCH)
+        return BATCH
+
+    async def plain_many() -> int:
+        async with db.transaction() as session:
+            await session.execute(insert(plain), [plain_row() for _ in range(BATCH)])
+        return BATCH
+
+    try:
+        print(f"{name}")
+        line("1 append per transaction", await rate(ours_single), await rate(plain_single))
+        line(f"{BATCH} append() per transaction", await rate(ours_batch), await rate(plain_batch))
+        line(f"append_many({BATCH}) per transaction", await rate(ours_many), await rate(plain_many))
+        await bench_verify(db, log)
+    finally:
+        await db.dispose()
+
+
+async def bench_verify(db: Database, log: AuditLog) -> None:
+    async with db.transaction() as session:
+        await session.execute(text("DELETE FROM audit_log"))
+        await session.execute(text("DELETE FROM audit_checkpoints"))
+        await session.execute(
+            text("UPDATE audit_head SET last_seq = 0, last_hash = :h"), {"h": "0" * 64}
+        )
+    for _ in range(VERIFY_ENTRIES // 1000):
+        async with db.transaction() as session:
+            await log.append_many(session, [EVENT] * 1000)
+
+    async def read_only() -> int:
+        after, count = 0, 0
+        columns = [c for c in AuditEntry.__table__.columns]
+        while True:
+            async with db.engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        select(*columns)
+                        .where(AuditEntry.seq > after)
+                        .order_by(AuditEntry.seq)
+                        .limit(READ_BATCH)
+                    )
+                ).all()
+            if not rows:
+                return count
+            count += len(rows)
+            after = rows[-1].seq
+
+    started = time.perf_counter()
+    report = await log.verify(db)
+    ours = report.checked / (time.perf_counter() - started)
+    if not report.ok or report.checked != VERIFY_ENTRIES:
+        raise RuntimeError(f"bench setup is wrong: {report}")
+    started = time.perf_counter()
+    read = await read_only()
+    base = read / (time.perf_counter() - started)
+    print(
+        f"  {'verify ' + format(VERIFY_ENTRIES, ',') + ' entries':<34} ours {ours:>9,.0f}/s   "
+        f"read only {base:>9,.0f}/s   ratio {ours / base:5.2f}x"
+    )
+
+
+async def with_pg_database(run: Callable[[str], Awaitable[None]]) -> None:
+    try:
+        admin = await asyncpg.connect(PG_ADMIN, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"PostgreSQL at {PG_ADMIN} unreachable ({type(exc).__name__}); skipped")
+        return
+    name = f"lg_bench_{uuid.uuid4().hex[:12]}"
+    try:
+        settings = {k: await admin.fetchval(f"SHOW {k}") for k in ("fsync", "synchronous_commit")}
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = make_url(PG_ADMIN).set(drivername="postgresql+asyncpg", database=name)
+    rendered = url.render_as_string(hide_password=False)
+    try:
+        await asyncio.to_thread(migrate.upgrade, rendered)
+        print(f"(PostgreSQL {', '.join(f'{k}={v}' for k, v in settings.items())})")
+        await run(rendered)
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN, timeout=3)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        migrate.upgrade(url)
+        print("(SQLite WAL, synchronous=FULL)")
+        asyncio.run(bench_backend("SQLite", url))
+    asyncio.run(with_pg_database(lambda url: bench_backend("PostgreSQL", url)))
+
+
+if __name__ == "__main__":
+    main()
