@@ -1,0 +1,137 @@
+"""Settings models for alerts, meant for ``security.monitoring.alerts`` in ``settings.py``.
+
+Imports nothing from ``lensguard.settings`` (which imports this module), and nothing
+heavier than pydantic and the URL check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from lensguard.monitor.alerts.destination import parse_destination
+from lensguard.monitor.alerts.signing import MIN_SECRET_BYTES
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignedHttpSettings(_Section):
+    """An HTTP receiver: URL, signing secret and the SSRF switch."""
+
+    url: str
+    """http(s) URL; credentials in it are refused (use ``secret``)."""
+    secret: SecretStr
+    """HMAC-SHA256 key for ``X-Lensguard-Signature``, shared with the receiver; 32+ bytes."""
+    allow_private: bool = False
+    """Allow loopback, private, link-local and other internal addresses (SSRF guard off)."""
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    ca_file: Path | None = None
+    """PEM bundle to trust instead of the system store (a private CA)."""
+
+    @field_validator("url")
+    @classmethod
+    def _safe_url(cls, value: str) -> str:
+        parse_destination(value)  # scheme and credentials now; addresses at each send
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode("utf-8")) < MIN_SECRET_BYTES:
+            raise ValueError(f"the secret needs at least {MIN_SECRET_BYTES} bytes")
+        return value
+
+
+class WebhookAlertSettings(SignedHttpSettings):
+    """One webhook for live alerts, with its retry policy."""
+
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff: float = Field(default=1.0, gt=0, le=60)
+    """First retry delay in seconds; doubles per attempt (jittered), at most 60 s."""
+
+
+class SmtpAlertSettings(_Section):
+    """E-mail alerts over SMTP with STARTTLS."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = True
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _credentials_need_tls(self) -> SmtpAlertSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("smtp username and password must be set together")
+        if self.username is not None and not self.starttls:
+            raise ValueError("smtp credentials require starttls: true")
+        return self
+
+
+class SyslogAlertSettings(_Section):
+    """Live alerts to a syslog collector."""
+
+    host: str
+    port: int = Field(default=514, ge=1, le=65535)
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+    format: Literal["rfc5424", "cef"] = "rfc5424"
+    facility: int = Field(default=10, ge=0, le=23)
+    """RFC 5424 facility; 10 is authpriv (security/authorization)."""
+    hostname: str | None = None
+    """HOSTNAME in each message; unset means this machine's name."""
+    app_name: str = "lensguard"
+    ca_file: Path | None = None
+
+
+class SiemSyslogSettings(SyslogAlertSettings):
+    """A syslog SIEM target; stream transports only."""
+
+    port: int = Field(default=6514, ge=1, le=65535)
+    transport: Literal["tcp", "tls"] = "tls"
+    """UDP cannot tell delivered from lost, so the durable forwarder refuses it."""
+
+
+class SiemSettings(_Section):
+    """Durable forwarding of every security event to one SIEM."""
+
+    http: SignedHttpSettings | None = None
+    """POST JSON-array batches, signed like webhooks."""
+    syslog: SiemSyslogSettings | None = None
+    """Octet-counted RFC 5424 or CEF over TCP or TLS."""
+    batch_size: int = Field(default=100, ge=1, le=1_000)
+    max_events: int = Field(default=100_000, ge=100, le=10_000_000)
+    """Queue cap; beyond it the oldest events are dropped and ``siem.queue_full`` is logged."""
+    backoff: float = Field(default=1.0, gt=0, le=60)
+    max_backoff: float = Field(default=60.0, gt=0, le=3_600)
+    queue_file: str = "siem-queue.sqlite3"
+    """File name under ``var_dir``."""
+
+    @field_validator("queue_file")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not value or Path(value).name != value or value in (".", ".."):
+            raise ValueError("queue_file must be a plain file name (it lives in var_dir)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SiemSettings:
+        if (self.http is None) == (self.syslog is None):
+            raise ValueError("siem needs exactly one of http or syslog")
+        return self
+
+
+class AlertsSettings(_Section):
+    """``security.monitoring.alerts``: live alert sinks and the SIEM forwarder."""
+
+    webhooks: list[WebhookAlertSettings] = Field(default_factory=list)
+    smtp: SmtpAlertSettings | None = None
+    syslog: SyslogAlertSettings | None = None
+    siem: SiemSettings | None = None
