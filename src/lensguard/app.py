@@ -19,17 +19,26 @@ from lensguard.api import (
     roles,
     sessions,
     signal,
+    turn,
     users,
+    web,
 )
+from lensguard.api import audit as audit_api
+from lensguard.api import metrics as metrics_api
+from lensguard.api import security as security_api
 from lensguard.api.problems import (
     PROBLEM_RESPONSES,
     CatchAllMiddleware,
     install_problem_handlers,
 )
 from lensguard.bootstrap import resolve_secrets
+from lensguard.guard.blocking import BlocklistMiddleware
 from lensguard.guard.body import BodyLimitMiddleware
+from lensguard.guard.detection import SuspiciousRequestMiddleware
 from lensguard.guard.headers import SecurityHeadersMiddleware
 from lensguard.guard.throttle import RequestRateLimitMiddleware
+from lensguard.monitor.alerts.runtime import build_alerts
+from lensguard.monitor.observe import MetricsMiddleware
 from lensguard.services import Services
 from lensguard.settings import Settings
 
@@ -41,10 +50,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        monitoring = settings.security.monitoring
+        alerts = build_alerts(
+            monitoring.alerts, var_dir=settings.var_dir, threshold=monitoring.alert_threshold
+        )
+        if monitoring.enabled:
+            await alerts.start()
         await services.start()
         try:
             yield
         finally:
+            await alerts.stop()
             await services.close()
 
     app = FastAPI(
@@ -60,19 +76,55 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.services = services
     install_problem_handlers(app)
 
-    for module in (health, meta, jwks, auth, users, sessions, api_keys, roles, devices, signal):
+    for module in (
+        health,
+        meta,
+        jwks,
+        auth,
+        users,
+        sessions,
+        api_keys,
+        roles,
+        devices,
+        signal,
+        turn,
+        web,
+    ):
         app.include_router(module.router)
     app.include_router(devices.token_router)
+    app.include_router(security_api.router)
+    app.include_router(audit_api.router)
+    if settings.security.monitoring.metrics.enabled:
+        app.include_router(metrics_api.router)
     check_routes_declared(app, known_actions=set(services.identity.policy.permissions))
 
     # Added innermost first: CatchAll wraps the app, headers wrap everything.
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics, routes=app.router.routes)
     app.add_middleware(
         RequestRateLimitMiddleware,
         limiter=services.rate_limiter,
         per_minute=settings.limits.requests_per_minute,
         trusted_proxies=services.trusted_proxies,
+    )
+    suspicious = settings.security.monitoring.suspicious_requests
+    if suspicious.enabled:
+        app.add_middleware(
+            SuspiciousRequestMiddleware,
+            settings=suspicious,
+            blocklist=services.blocklist,
+            strikes=services.strikes,
+            trusted_proxies=services.trusted_proxies,
+            metrics=services.metrics,
+            geoip=services.geoip,
+        )
+    app.add_middleware(
+        BlocklistMiddleware,
+        blocklist=services.blocklist,
+        trusted_proxies=services.trusted_proxies,
+        metrics=services.metrics,
+        geoip=services.geoip,
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.security.encryption.enabled)
     return app

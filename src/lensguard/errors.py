@@ -121,3 +121,11 @@ class ServiceUnavailable(LensguardError):
     status = 503
     slug = "service-unavailable"
     title = "Service unavailable"
+
+
+class Blocked(LensguardError):
+    """Raised when the client address is on the blocklist; answered before routing."""
+
+    status = 403
+    slug = "blocked"
+    title = "Blocked"

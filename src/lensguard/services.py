@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from lensguard.audit import AuditLog
 from lensguard.bus.base import Bus
 from lensguard.bus.memory import MemoryBus
 from lensguard.bus.redis import RedisBus
@@ -15,12 +16,12 @@ from lensguard.guard.blocklist_redis import RedisBlocklist
 from lensguard.guard.client import Network, parse_networks
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.context import IdentityContext
+from lensguard.media.relay import MediaNode
 from lensguard.monitor.event_metrics import install_event_counter
 from lensguard.monitor.geoip import GeoIP
 from lensguard.monitor.metrics import Metrics
 from lensguard.monitor.observe import CountingRateLimiter
 from lensguard.settings import Settings
-from lensguard.media.relay import MediaNode
 from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
@@ -43,6 +44,11 @@ class Services:
     strikes: ExpiringStore = field(default_factory=MemoryStore)
     """Suspicious-request strikes per address (shared by nodes in cluster mode)."""
     geoip: GeoIP | None = None
+
+    @property
+    def audit(self) -> AuditLog:
+        """The tamper-evident audit log (owned by the identity room)."""
+        return self.identity.audit
 
     @classmethod
     def build(cls, settings: Settings) -> Services:

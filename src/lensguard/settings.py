@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lensguard.errors import ConfigurationError
+from lensguard.monitor.alerts.config import AlertsSettings
 
 CONFIG_ENV = "LENSGUARD_CONFIG"
 MIN_SECRET_LENGTH = 32
@@ -140,6 +141,8 @@ class MonitoringSettings(_Section):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     geoip_database: Path | None = None
     """A MaxMind City/Country .mmdb: guard events then carry ``country`` and ``city``."""
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
+    """Alert sinks (webhook, SMTP, syslog) and the SIEM forwarder; see docs/alerts.md."""
 
 
 class SecuritySettings(_Section):
@@ -161,6 +164,40 @@ class SignalingSettings(_Section):
     """Seconds a new /v1/signal connection has to send its auth message."""
 
 
+class TurnSettings(_Section):
+    """coturn with REST-API ephemeral credentials (docs/turn.md)."""
+
+    enabled: bool = False
+    urls: list[str] = Field(default_factory=list, max_length=16)
+    """``turn:`` / ``turns:`` URLs handed to clients, e.g. ``turns:turn.example.org:5349``."""
+    stun_urls: list[str] = Field(default_factory=list, max_length=16)
+    """Optional ``stun:`` URLs handed to clients alongside the TURN servers."""
+    static_auth_secret: SecretStr | None = None
+    """coturn's ``static-auth-secret``; required outside dev mode when enabled."""
+    ttl: int = Field(default=600, ge=60, le=3_600)
+    """Lifetime of issued credentials in seconds."""
+    realm: str = Field(
+        default="lensguard", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$"
+    )
+    """coturn's ``realm``; a plain DNS-style name (it is written into turnserver.conf)."""
+
+    @field_validator("urls")
+    @classmethod
+    def _turn_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("turn:", "turns:")) or any(c.isspace() for c in url):
+                raise ValueError(f"{url!r} is not a turn: or turns: URL")
+        return value
+
+    @field_validator("stun_urls")
+    @classmethod
+    def _stun_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("stun:", "stuns:")) or any(c.isspace() for c in url):
+                raise ValueError(f"{url!r} is not a stun: or stuns: URL")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything lensguard reads at start-up."""
 
@@ -180,6 +217,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     signaling: SignalingSettings = Field(default_factory=SignalingSettings)
+    turn: TurnSettings = Field(default_factory=TurnSettings)
 
     @field_validator("var_dir")
     @classmethod

@@ -45,7 +45,7 @@ class Api:
             role=role,
             sites=sites or ["*"],
             devices=devices or ["*"],
-            actor="test",
+            by=None,
         )
         return user.id
 

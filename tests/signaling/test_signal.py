@@ -171,3 +171,28 @@ async def test_scope_change_closes_the_stream(world: World, peers: list[Peer]) -
         )
         assert changed.status_code == 200
     assert await viewer.closed_with() == codes.ACCESS_CHANGED
+
+
+async def test_views_and_commands_are_on_the_audit_trail(world: World, peers: list[Peer]) -> None:
+    operator = world.user("audited-op", "operator")
+    watcher = world.user("audited-viewer", "viewer")
+    device_id, device, viewer = await pair(world, peers, operator)
+    _, _, other = await pair(world, peers, watcher)
+    await viewer.send({"type": "control", "device_id": device_id, "command": "stop", "seq": 7})
+    await device.recv("control")
+    await other.send({"type": "subscribe", "device_id": device_id, "mode": "direct"})
+    await other.recv("subscribed")
+    await other.send({"type": "control", "device_id": device_id, "command": "move", "seq": 1})
+    await other.recv("error")
+    await viewer.ws.close()
+    await device.recv("leave")
+
+    with world.http() as client:
+        page = client.get(
+            f"/api/v1/audit?resource_id={device_id}&limit=500", headers=auth(world.admin)
+        ).json()["items"]
+    seen = [(e["action"], e["outcome"], e["actor_name"]) for e in page]
+    assert ("stream.view_start", "success", "audited-op") in seen
+    assert ("control.command", "success", "audited-op") in seen
+    assert ("control.command", "denied", "audited-viewer") in seen
+    assert ("stream.view_stop", "success", "audited-op") in seen

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Response
 
 from lensguard.access.can import can
 from lensguard.access.principal import Principal, Resource
-from lensguard.api.deps import IdentityDep, authorize, requires
+from lensguard.api.deps import AddressDep, IdentityDep, authorize, requires
 from lensguard.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from lensguard.errors import NotFound, ValidationFailed
 from lensguard.identity import apikeys
+from lensguard.identity.auditing import append, audit_event
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
 from lensguard.store import api_keys as repo
@@ -38,7 +39,9 @@ def public(key: ApiKey) -> ApiKeyPublic:
 
 
 @router.post("", status_code=201)
-async def create(body: ApiKeyCreate, principal: Self, identity: IdentityDep) -> ApiKeyCreated:
+async def create(
+    body: ApiKeyCreate, principal: Self, identity: IdentityDep, address: AddressDep
+) -> ApiKeyCreated:
     """Create a key acting for you with ``scopes`` ⊆ your permissions; shown once."""
     excess = sorted(set(body.scopes) - principal.permissions)
     if excess:
@@ -60,6 +63,16 @@ async def create(body: ApiKeyCreate, principal: Self, identity: IdentityDep) -> 
             expires_at=utcnow() + timedelta(days=body.expires_in_days),
             rate_limit_per_minute=body.rate_limit_per_minute,
         )
+        event = audit_event(
+            "apikey.create",
+            by=principal,
+            address=address,
+            resource_type="api_key",
+            resource_id=key.id,
+            scopes=list(key.scopes),
+            owner=principal.id,
+        )
+        await append(identity, session, event)
     emit("apikey.created", severity=Severity.MEDIUM, key_id=key.id, owner=principal.id)
     return ApiKeyCreated(**public(key).model_dump(), key=new.presented)
 
@@ -80,7 +93,9 @@ async def list_keys(
 
 
 @router.delete("/{key_id}", status_code=204)
-async def revoke(key_id: str, principal: Self, identity: IdentityDep) -> Response:
+async def revoke(
+    key_id: str, principal: Self, identity: IdentityDep, address: AddressDep
+) -> Response:
     """Revoke a key at once (yours; anyone's for admins)."""
     async with identity.db.transaction() as session:
         key = await repo.get_api_key(session, key_id=key_id)
@@ -90,6 +105,15 @@ async def revoke(key_id: str, principal: Self, identity: IdentityDep) -> Respons
         if not can(principal, "account_self", resource):
             authorize(principal, "user_management", resource, hide=True)
         await repo.revoke_api_key(session, key_id=key_id, at=utcnow())
+        event = audit_event(
+            "apikey.revoke",
+            by=principal,
+            address=address,
+            resource_type="api_key",
+            resource_id=key_id,
+            owner=key.owner_user_id,
+        )
+        await append(identity, session, event)
     await identity.announce(api_key_id=key_id, reason="api_key_revoked")
     emit("apikey.revoked", severity=Severity.MEDIUM, key_id=key_id, actor=principal.id)
     return Response(status_code=204)

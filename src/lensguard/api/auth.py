@@ -61,24 +61,31 @@ async def refresh(
 
 
 @router.post("/logout", status_code=204)
-async def logout(principal: Self, identity: IdentityDep) -> Response:
+async def logout(principal: Self, identity: IdentityDep, address: AddressDep) -> Response:
     """End the current session: its access and refresh tokens stop working at once."""
     if principal.session_id is not None:
-        await flows.end_session(identity, session_id=principal.session_id, reason="logout")
+        await flows.end_session(
+            identity,
+            session_id=principal.session_id,
+            reason="logout",
+            by=principal,
+            address=address,
+        )
     return Response(status_code=204)
 
 
 @router.post("/password")
 async def change_password(
-    body: PasswordChange, principal: Self, identity: IdentityDep
+    body: PasswordChange, principal: Self, identity: IdentityDep, address: AddressDep
 ) -> PasswordChanged:
     """Change your password; every other session of yours ends."""
     ended = await accounts.change_password(
         identity,
-        user_id=principal.id,
+        by=principal,
         current=body.current_password,
         new=body.new_password,
         keep_session=principal.session_id,
+        address=address,
     )
     return PasswordChanged(sessions_ended=ended)
 
@@ -86,19 +93,19 @@ async def change_password(
 @router.post("/mfa/enrol")
 async def mfa_enrol(principal: Self, identity: IdentityDep) -> MfaEnrolment:
     """Start TOTP enrolment: scan the URI, then confirm with a code."""
-    secret, uri = await accounts.mfa_enrol(identity, user_id=principal.id)
+    secret, uri = await accounts.mfa_enrol(identity, by=principal)
     return MfaEnrolment(secret=secret, otpauth_uri=uri)
 
 
 @router.post("/mfa/confirm", status_code=204)
 async def mfa_confirm(body: MfaCode, principal: Self, identity: IdentityDep) -> Response:
     """Finish enrolment; sign-ins then need a code."""
-    await accounts.mfa_confirm(identity, user_id=principal.id, code=body.code)
+    await accounts.mfa_confirm(identity, by=principal, code=body.code)
     return Response(status_code=204)
 
 
 @router.post("/mfa/disable", status_code=204)
 async def mfa_disable(body: MfaCode, principal: Self, identity: IdentityDep) -> Response:
     """Turn TOTP off (needs a current code)."""
-    await accounts.mfa_disable(identity, user_id=principal.id, code=body.code)
+    await accounts.mfa_disable(identity, by=principal, code=body.code)
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from lensguard.access.can import can
 from lensguard.access.principal import Principal, Resource
-from lensguard.api.deps import IdentityDep, authorize, requires
+from lensguard.api.deps import AddressDep, IdentityDep, authorize, requires
 from lensguard.api.schemas import (
     DeviceCreate,
     DeviceCredential,
@@ -18,6 +18,7 @@ from lensguard.api.schemas import (
 )
 from lensguard.errors import NotFound
 from lensguard.identity import devices as service
+from lensguard.identity.auditing import append, audit_event
 from lensguard.identity.context import IdentityContext
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
@@ -59,7 +60,7 @@ async def list_devices(principal: Viewer, identity: IdentityDep) -> list[DeviceP
 
 @router.post("", status_code=201)
 async def register(
-    body: DeviceCreate, principal: Manager, identity: IdentityDep
+    body: DeviceCreate, principal: Manager, identity: IdentityDep, address: AddressDep
 ) -> DeviceCredential:
     """Register a device; its credential is returned once."""
     authorize(principal, "device_manage", Resource(kind="device", site=body.site))
@@ -69,7 +70,8 @@ async def register(
         site=body.site,
         kind=body.kind,
         capabilities=list(body.capabilities),
-        actor=principal.id,
+        by=principal,
+        address=address,
     )
     return DeviceCredential(
         device=DevicePublic.model_validate(registered.device), credential=registered.credential
@@ -86,7 +88,11 @@ async def read(device_id: str, principal: Viewer, identity: IdentityDep) -> Devi
 
 @router.patch("/{device_id}")
 async def update(
-    device_id: str, body: DeviceUpdate, principal: Manager, identity: IdentityDep
+    device_id: str,
+    body: DeviceUpdate,
+    principal: Manager,
+    identity: IdentityDep,
+    address: AddressDep,
 ) -> DevicePublic:
     """Move a device to another site or change its capabilities."""
     await _visible(identity, principal, device_id, "device_manage")
@@ -100,28 +106,51 @@ async def update(
             device.site = body.site
         if body.capabilities is not None:
             device.capabilities = sorted(set(body.capabilities))
+        event = audit_event(
+            "device.update",
+            by=principal,
+            address=address,
+            resource_type="device",
+            resource_id=device_id,
+            **body.model_dump(exclude_none=True),
+        )
+        await append(identity, session, event)
     emit("device.changed", severity=Severity.MEDIUM, device_id=device_id, actor=principal.id)
     return DevicePublic.model_validate(device)
 
 
 @router.delete("/{device_id}", status_code=204)
-async def remove(device_id: str, principal: Manager, identity: IdentityDep) -> Response:
+async def remove(
+    device_id: str, principal: Manager, identity: IdentityDep, address: AddressDep
+) -> Response:
     """Remove a device; its credentials die with it."""
     await _visible(identity, principal, device_id, "device_manage")
     async with identity.db.transaction() as session:
         device = await repo.get_device(session, device_id=device_id)
         if device is not None:
             await session.delete(device)
+            event = audit_event(
+                "device.remove",
+                by=principal,
+                address=address,
+                resource_type="device",
+                resource_id=device_id,
+            )
+            await append(identity, session, event)
     await identity.announce(device_id=device_id, reason="device_removed")
     emit("device.removed", severity=Severity.MEDIUM, device_id=device_id, actor=principal.id)
     return Response(status_code=204)
 
 
 @router.post("/{device_id}/credential")
-async def rotate(device_id: str, principal: Manager, identity: IdentityDep) -> DeviceCredential:
+async def rotate(
+    device_id: str, principal: Manager, identity: IdentityDep, address: AddressDep
+) -> DeviceCredential:
     """Issue a new credential; the old one (and tokens made from it) stop working now."""
     await _visible(identity, principal, device_id, "device_manage")
-    registered = await service.rotate_credential(identity, device_id=device_id, actor=principal.id)
+    registered = await service.rotate_credential(
+        identity, device_id=device_id, by=principal, address=address
+    )
     return DeviceCredential(
         device=DevicePublic.model_validate(registered.device), credential=registered.credential
     )

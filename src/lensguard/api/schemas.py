@@ -25,7 +25,11 @@ class _In(BaseModel):
 
 
 class LoginRequest(_In):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    # Any printable name (old accounts may predate the stricter Username pattern), but
+    # never control characters: they have no place in logs or the audit trail.
+    username: Annotated[
+        str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ]
     password: Password
     code: Code | None = Field(default=None, description="TOTP code when MFA is on")
 

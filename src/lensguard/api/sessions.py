@@ -53,5 +53,6 @@ async def end(session_id: str, principal: Self, identity: IdentityDep) -> Respon
     if not can(principal, "account_self", resource):
         # Someone else's session: only user managers may end it; others learn nothing.
         authorize(principal, "user_management", resource, hide=True)
-    await flows.end_session(identity, session_id=session_id, reason=f"ended_by:{principal.id}")
+    reason = "logout" if login.user_id == principal.id else "killed_by_admin"
+    await flows.end_session(identity, session_id=session_id, reason=reason, by=principal)
     return Response(status_code=204)

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket
 
 from lensguard.access.declare import IN_BAND
+from lensguard.guard.client import client_address
 from lensguard.api.deps import requires
 from lensguard.monitor.events import emit
 from lensguard.services import Services
@@ -40,5 +41,8 @@ async def signal(websocket: WebSocket) -> None:
         await websocket.close(code=codes.POLICY_VIOLATION, reason="origin not allowed")
         return
     await websocket.accept()
-    session = SignalSession(websocket, hub=services.hub, identity=services.identity)
+    address = client_address(websocket.scope, services.trusted_proxies)
+    session = SignalSession(
+        websocket, hub=services.hub, identity=services.identity, address=address
+    )
     await session.run(settings.signaling.auth_timeout)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from lensguard.access.principal import Principal
-from lensguard.api.deps import IdentityDep, requires
+from lensguard.api.deps import AddressDep, IdentityDep, requires
 from lensguard.api.schemas import Me, UserCreate, UserPublic, UserUpdate
 from lensguard.identity import accounts
 from lensguard.identity.authn import restrictions
@@ -57,7 +57,9 @@ async def list_all(
 
 
 @router.post("", status_code=201)
-async def create(body: UserCreate, principal: Admin, identity: IdentityDep) -> UserPublic:
+async def create(
+    body: UserCreate, principal: Admin, identity: IdentityDep, address: AddressDep
+) -> UserPublic:
     """Create an account (role defaults to the configured default role)."""
     user = await accounts.create_account(
         identity,
@@ -66,7 +68,8 @@ async def create(body: UserCreate, principal: Admin, identity: IdentityDep) -> U
         role=body.role,
         sites=body.sites,
         devices=body.devices,
-        actor=principal.id,
+        by=principal,
+        address=address,
     )
     return public(user)
 
@@ -79,18 +82,20 @@ async def read(user_id: str, _: Admin, identity: IdentityDep) -> UserPublic:
 
 @router.patch("/{user_id}")
 async def update(
-    user_id: str, body: UserUpdate, principal: Admin, identity: IdentityDep
+    user_id: str, body: UserUpdate, principal: Admin, identity: IdentityDep, address: AddressDep
 ) -> UserPublic:
     """Change role, scope or disabled flag; effective on that user's next request."""
     change = accounts.AccountChange(**body.model_dump())
     user = await accounts.update_account(
-        identity, user_id=user_id, change=change, actor_id=principal.id
+        identity, user_id=user_id, change=change, by=principal, address=address
     )
     return public(user)
 
 
 @router.delete("/{user_id}", status_code=204)
-async def remove(user_id: str, principal: Admin, identity: IdentityDep) -> Response:
+async def remove(
+    user_id: str, principal: Admin, identity: IdentityDep, address: AddressDep
+) -> Response:
     """Delete an account and end its sessions."""
-    await accounts.delete_account(identity, user_id=user_id, actor_id=principal.id)
+    await accounts.delete_account(identity, user_id=user_id, by=principal, address=address)
     return Response(status_code=204)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lensguard.store.models import Base
@@ -32,7 +32,7 @@ class AuditEntry(Base):
     source_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     personal_digest: Mapped[str] = mapped_column(String(64))
     """HMAC over the three personal columns; the chain covers it instead of them."""
-    personal_erased: Mapped[bool] = mapped_column(Boolean, default=False)
+    personal_erased: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     action: Mapped[str] = mapped_column(String(64), index=True)
     resource_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
     resource_id: Mapped[str | None] = mapped_column(String(255), nullable=True)

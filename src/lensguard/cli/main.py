@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lensguard.cli import admin, config, db, keys, secret, serve
+from lensguard.cli import admin, audit, config, db, keys, secret, serve
 
 app = typer.Typer(
     name="lensguard",
@@ -46,3 +46,4 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(config.app, name="config")
 app.add_typer(secret.app, name="secret")
 app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")

@@ -12,15 +12,20 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from lensguard.access.principal import Principal, PrincipalKind
+from lensguard.audit import AuditEvent
 from lensguard.errors import RateLimited, Unauthenticated
-from lensguard.identity.apikeys import verify_api_key
+from lensguard.identity.apikeys import MalformedApiKey, verify_api_key
+from lensguard.identity.apikeys import parse as parse_api_key
+from lensguard.identity.auditing import record
 from lensguard.identity.context import IdentityContext
 from lensguard.identity.devices import device_principal
 from lensguard.identity.revocation import session_key, token_key
 from lensguard.store.api_keys import get_api_key, touch_last_used
 from lensguard.store.devices import get_device
-from lensguard.store.models import User
+from lensguard.store.models import ApiKey, User
 from lensguard.store.types import utcnow
 from lensguard.store.users import get_user
 
@@ -97,16 +102,44 @@ async def _device_token_principal(
     return device_principal(ctx, device, key=key, jti=jti)
 
 
+async def _known_key_id(session: AsyncSession, presented: str) -> str | None:
+    """The key id of a presented key when such a key exists, else None."""
+    try:
+        key_id, _secret = parse_api_key(presented)
+    except MalformedApiKey:
+        return None
+    return key_id if await get_api_key(session, key_id=key_id) is not None else None
+
+
 async def _api_key_principal(ctx: IdentityContext, presented: str) -> Principal:
     now = utcnow()
     async with ctx.db.sessions() as session:
-        key = await verify_api_key(session, pepper=ctx.pepper, presented=presented, now=now)
-        owner = await get_user(session, user_id=key.owner_user_id) if key.owner_user_id else None
-        device = (
-            await get_device(session, device_id=key.owner_device_id)
-            if key.owner_device_id
-            else None
-        )
+        key: ApiKey | None = None
+        denied: str | None = None
+        try:
+            key = await verify_api_key(session, pepper=ctx.pepper, presented=presented, now=now)
+        except Unauthenticated:
+            denied = await _known_key_id(session, presented)
+        owner = None
+        device = None
+        if key is not None:
+            if key.owner_user_id:
+                owner = await get_user(session, user_id=key.owner_user_id)
+            if key.owner_device_id:
+                device = await get_device(session, device_id=key.owner_device_id)
+    if key is None:
+        if denied is not None:
+            # A real key refused (wrong secret, revoked, expired): on the record.
+            await record(
+                ctx,
+                AuditEvent(
+                    action="apikey.use_denied",
+                    outcome="denied",
+                    actor_type="api_key",
+                    actor_id=denied,
+                ),
+            )
+        raise Unauthenticated("invalid API key")
     if device is None and (owner is None or owner.disabled):
         raise Unauthenticated("invalid API key")
     # Counted outside any transaction: a slow shared store never holds a database lock.

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
 from lensguard.access.policy import Policy, load_policy
+from lensguard.audit import AuditLog
 from lensguard.errors import ConfigurationError
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.passwords import hash_password, make_hasher, one_time_password
@@ -46,6 +47,7 @@ class IdentityContext:
     wrap_key: bytes
     pepper: bytes
     refresh_key: bytes
+    audit: AuditLog
     notify: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     """Announces revocations to live connections on every node (set by Services)."""
 
@@ -108,4 +110,5 @@ class IdentityContext:
             wrap_key=wrap_key,
             pepper=derive(master, Purpose.API_KEY_PEPPER),
             refresh_key=derive(master, Purpose.REFRESH_TOKEN),
+            audit=AuditLog.from_secret(master),
         )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lensguard.access.principal import Principal, PrincipalKind
 from lensguard.errors import NotFound
 from lensguard.identity import apikeys
+from lensguard.identity.auditing import append, audit_event
 from lensguard.identity.context import IdentityContext
 from lensguard.identity.tokens import IssuedToken
 from lensguard.monitor.events import emit
@@ -61,7 +62,8 @@ async def register_device(
     site: str,
     kind: str,
     capabilities: list[str],
-    actor: str,
+    by: Principal,
+    address: str | None = None,
 ) -> Registered:
     """Create a device and its first credential."""
     async with ctx.db.transaction() as session:
@@ -69,11 +71,24 @@ async def register_device(
             session, name=name, site=site, kind=kind, capabilities=capabilities
         )
         credential = await _issue_credential(ctx, session, device)
-    emit("device.registered", severity=Severity.MEDIUM, device_id=device.id, site=site, actor=actor)
+        event = audit_event(
+            "device.register",
+            by=by,
+            address=address,
+            resource_type="device",
+            resource_id=device.id,
+            site=site,
+            kind=kind,
+            capabilities=capabilities,
+        )
+        await append(ctx, session, event)
+    emit("device.registered", severity=Severity.MEDIUM, device_id=device.id, site=site, actor=by.id)
     return Registered(device, credential)
 
 
-async def rotate_credential(ctx: IdentityContext, *, device_id: str, actor: str) -> Registered:
+async def rotate_credential(
+    ctx: IdentityContext, *, device_id: str, by: Principal, address: str | None = None
+) -> Registered:
     """Revoke the device's credentials and issue a new one."""
     async with ctx.db.transaction() as session:
         device = await repo.get_device(session, device_id=device_id)
@@ -81,13 +96,22 @@ async def rotate_credential(ctx: IdentityContext, *, device_id: str, actor: str)
             raise NotFound("no such device")
         revoked = await repo.revoke_device_keys(session, device_id=device_id, at=utcnow())
         credential = await _issue_credential(ctx, session, device)
+        event = audit_event(
+            "device.credential_rotate",
+            by=by,
+            address=address,
+            resource_type="device",
+            resource_id=device_id,
+            revoked=revoked,
+        )
+        await append(ctx, session, event)
     await ctx.announce(device_id=device_id, reason="credential_rotated")
     emit(
         "device.credential_rotated",
         severity=Severity.MEDIUM,
         device_id=device_id,
         revoked=revoked,
-        actor=actor,
+        actor=by.id,
     )
     return Registered(device, credential)
 

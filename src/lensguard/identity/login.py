@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from lensguard.access.principal import PrincipalKind
+from lensguard.access.principal import Principal, PrincipalKind
+from lensguard.audit import AuditEvent
 from lensguard.errors import Unauthenticated
 from lensguard.identity import refresh as refresh_tokens
 from lensguard.identity import totp
+from lensguard.identity.auditing import append, audit_event, record
 from lensguard.identity.authn import restrictions
 from lensguard.identity.context import IdentityContext
 from lensguard.identity.passwords import hash_password, verify_password
@@ -79,6 +82,8 @@ async def login(
     ok = await asyncio.to_thread(verify_password, ctx.hasher, stored, password)
     if user is None or not ok or user.disabled:
         await _failed(ctx, "auth.login_failed", username, address)
+        reason = "unknown_user" if user is None else "disabled" if ok else "bad_password"
+        await record(ctx, _login_event("failure", user, username, address, reason=reason))
         raise Unauthenticated(BAD_CREDENTIALS)
     step = None
     if user.totp_secret is not None:
@@ -88,6 +93,7 @@ async def login(
         step = totp.verify_code(secret, code, last_used_step=user.totp_last_step)
         if step is None:
             await _failed(ctx, "auth.mfa_failed", username, address)
+            await record(ctx, _login_event("failure", user, username, address, reason="bad_code"))
             raise Unauthenticated("invalid one-time code")
     rehashed = None
     if ctx.hasher.check_needs_rehash(user.password_hash):
@@ -105,9 +111,27 @@ async def login(
             client_address=address,
             user_agent=user_agent,
         )
+        event = _login_event("success", user, username, address, mfa=step is not None)
+        await append(ctx, session, replace(event, resource_id=login_session.id))
     await ctx.throttle.succeeded(username, address)
     emit("auth.login_succeeded", username=username, user_id=user.id, client=address)
     return await _issue(ctx, user, login_session, refresh)
+
+
+def _login_event(
+    outcome: str, user: User | None, username: str, address: str, **details: Any
+) -> AuditEvent:
+    # The attempted name is what an investigator needs, known account or not.
+    return AuditEvent(
+        action="auth.login",
+        outcome=outcome,
+        actor_type="user" if user is not None else "anonymous",
+        actor_id=user.id if user is not None else None,
+        actor_name=username,
+        source_address=address,
+        resource_type="session",
+        details=details,
+    )
 
 
 async def _failed(ctx: IdentityContext, event: str, username: str, address: str) -> None:
@@ -122,6 +146,22 @@ async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> Toke
         user = None
         if outcome.status is refresh_tokens.RefreshStatus.OK and outcome.login is not None:
             user = await get_user(session, user_id=outcome.login.user_id)
+        if outcome.login is not None and outcome.status is not refresh_tokens.RefreshStatus.INVALID:
+            reused = outcome.status is refresh_tokens.RefreshStatus.REUSED
+            await append(
+                ctx,
+                session,
+                AuditEvent(
+                    action="auth.refresh_reuse" if reused else "auth.refresh",
+                    outcome="denied" if reused else "success",
+                    actor_type="user",
+                    actor_id=outcome.login.user_id,
+                    source_address=address,
+                    resource_type="session",
+                    resource_id=outcome.login.id,
+                    details={"family_revoked": True} if reused else {},
+                ),
+            )
     if outcome.status is refresh_tokens.RefreshStatus.REUSED and outcome.login is not None:
         await ctx.revocations.revoke(session_key(outcome.login.id), ttl=ctx.revocation_ttl)
         await ctx.announce(sid=outcome.login.id, reason="refresh_token_reuse")
@@ -140,13 +180,31 @@ async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> Toke
     return await _issue(ctx, user, outcome.login, outcome.token)
 
 
-async def end_session(ctx: IdentityContext, *, session_id: str, reason: str) -> bool:
+async def end_session(
+    ctx: IdentityContext,
+    *,
+    session_id: str,
+    reason: str,
+    by: Principal | None = None,
+    address: str | None = None,
+) -> bool:
     """Revoke a session in the database and the revocation store; False if already ended."""
     async with ctx.db.transaction() as session:
         login_session = await refresh_tokens.get_session(session, session_id=session_id)
         changed = login_session is not None and await refresh_tokens.revoke_session(
             session, login=login_session, reason=reason
         )
+        if changed and login_session is not None:
+            event = audit_event(
+                "auth.session_end",
+                by=by,
+                address=address,
+                resource_type="session",
+                resource_id=session_id,
+                reason=reason,
+                owner=login_session.user_id,
+            )
+            await append(ctx, session, event)
     await ctx.revocations.revoke(session_key(session_id), ttl=ctx.revocation_ttl)
     await ctx.announce(sid=session_id, reason=reason)
     if changed:
@@ -155,7 +213,12 @@ async def end_session(ctx: IdentityContext, *, session_id: str, reason: str) -> 
 
 
 async def end_all_sessions(
-    ctx: IdentityContext, *, user_id: str, reason: str, keep: str | None = None
+    ctx: IdentityContext,
+    *,
+    user_id: str,
+    reason: str,
+    keep: str | None = None,
+    by: Principal | None = None,
 ) -> int:
     """End every active session of ``user_id`` except ``keep``; how many were ended."""
     async with ctx.db.sessions() as session:
@@ -163,5 +226,5 @@ async def end_all_sessions(
     ended = 0
     for login_session in active:
         if login_session.id != keep:
-            ended += await end_session(ctx, session_id=login_session.id, reason=reason)
+            ended += await end_session(ctx, session_id=login_session.id, reason=reason, by=by)
     return ended

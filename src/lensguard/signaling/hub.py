@@ -35,10 +35,14 @@ class SignalingHub:
         self._subscription: Subscription | None = None
 
     async def start(self) -> None:
-        """Listen for revocations (idempotent)."""
+        """Listen for revocations in the background (idempotent).
+
+        A bus that is down at start (Redis unreachable) must not stop the server from
+        starting: the listener retries with backoff, and meanwhile the revocation
+        store still refuses revoked credentials on their next use.
+        """
         if self._listener is None:
-            self._subscription = await self.bus.subscribe(REVOCATIONS)
-            self._listener = asyncio.create_task(self._listen(self._subscription))
+            self._listener = asyncio.create_task(self._keep_listening())
 
     async def stop(self) -> None:
         """Close every session and stop listening."""
@@ -48,8 +52,6 @@ class SignalingHub:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
-        if self._subscription is not None:
-            await self._subscription.close()
         if self.media is not None:
             await self.media.close()
 
@@ -58,6 +60,25 @@ class SignalingHub:
 
     def remove(self, session: SignalSession) -> None:
         self.sessions.pop(session.id, None)
+
+    async def _keep_listening(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                self._subscription = await self.bus.subscribe(REVOCATIONS)
+            except Exception as exc:
+                log.warning("revocation_listener_unavailable", error=type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 0.5
+            try:
+                await self._listen(self._subscription)
+            finally:
+                await self._subscription.close()
+                self._subscription = None
+            # The subscription ended (connection lost): subscribe again.
+            await asyncio.sleep(delay)
 
     async def _listen(self, subscription: Subscription) -> None:
         async for message in subscription:

@@ -21,6 +21,7 @@ from lensguard.access.can import can
 from lensguard.access.principal import Principal, PrincipalKind, Resource
 from lensguard.bus.base import Bus, Subscription
 from lensguard.errors import LensguardError, Unauthenticated
+from lensguard.identity.auditing import audit_event, record
 from lensguard.identity.authn import authenticate_bearer
 from lensguard.identity.context import IdentityContext
 from lensguard.media.relay import DeviceRelay, RelayError, ViewerEndpoint
@@ -68,13 +69,19 @@ class SignalSession:
     """The server side of one client's signaling socket."""
 
     def __init__(
-        self, websocket: WebSocket, *, hub: SignalingHub, identity: IdentityContext
+        self,
+        websocket: WebSocket,
+        *,
+        hub: SignalingHub,
+        identity: IdentityContext,
+        address: str | None = None,
     ) -> None:
         self.id = secrets.token_urlsafe(12)
         self.ws = websocket
         self.hub = hub
         self.bus: Bus = hub.bus
         self.identity = identity
+        self.address = address
         self.principal: Principal | None = None
         self.credential: str | None = None
         self.peers: set[str] = set()
@@ -142,6 +149,8 @@ class SignalSession:
 
     async def _cleanup(self) -> None:
         self.hub.remove(self)
+        for device_id in list(self.watching):
+            await self._audit("stream.view_stop", device_id)
         # Peer connections die with the signaling session: revocation reaches media.
         for relay, endpoint in self.endpoints:
             with contextlib.suppress(Exception):
@@ -344,6 +353,7 @@ class SignalSession:
             device_id=message.device_id,
             mode=message.mode,
         )
+        await self._audit("stream.view_start", message.device_id, mode=message.mode)
 
     async def _subscribe_relay(self, device_id: str) -> None:
         media = self.hub.media
@@ -358,6 +368,7 @@ class SignalSession:
         endpoint = await relay.add_viewer(self.id, self.control_from_datachannel)
         self.endpoints.append((relay, endpoint))
         emit("stream.view_start", principal=self._principal().id, device_id=device_id, mode="relay")
+        await self._audit("stream.view_start", device_id, mode="relay")
 
     async def control_from_datachannel(self, frame: str) -> None:
         """A control frame from this viewer's data channel: same checks as signaling."""
@@ -399,6 +410,14 @@ class SignalSession:
                 device_id=message.device_id,
                 command=message.command,
             )
+            await self._audit(
+                "control.command",
+                message.device_id,
+                "denied",
+                command=message.command,
+                seq=message.seq,
+                needs=action,
+            )
             await self.error("forbidden", f"your role does not allow {action}")
             return
         if not self.controls.take():
@@ -411,6 +430,13 @@ class SignalSession:
             device_id=message.device_id,
             command=message.command,
             seq=message.seq,
+        )
+        await self._audit(
+            "control.command",
+            message.device_id,
+            command=message.command,
+            seq=message.seq,
+            args=message.args.model_dump(),
         )
         await self.bus.publish(
             f"device:{message.device_id}",
@@ -428,6 +454,31 @@ class SignalSession:
                 "seq": message.seq,
             },
         )
+
+    async def _audit(
+        self, action: str, device_id: str, outcome: str = "success", **details: Any
+    ) -> None:
+        """Record a view or command in the audit trail (its own transaction)."""
+        try:
+            event = audit_event(
+                action,
+                outcome,
+                by=self.principal,
+                address=self.address,
+                resource_type="device",
+                resource_id=device_id,
+                connection=self.id,
+                **details,
+            )
+            await record(self.identity, event)
+        except Exception as exc:
+            # The action already happened; losing its record must be loud, not fatal.
+            emit(
+                "audit.append_failed",
+                severity=Severity.HIGH,
+                action=action,
+                error=type(exc).__name__,
+            )
 
     async def _leave(self, message: Leave) -> None:
         targets = [message.to] if message.to else list(self.peers)

@@ -1,0 +1,1 @@
+"""The device side: ``lensguard agent`` publishes video and obeys control commands."""

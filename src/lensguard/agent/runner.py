@@ -1,0 +1,288 @@
+"""The agent's session loop: authenticate, publish, serve viewers and control, reconnect.
+
+One signaling WebSocket at a time. The access token travels in the first message,
+never in the URL; TLS is always verified (against ``ca_file`` or the system CAs).
+When the link drops the robot is stopped at once and every viewer's peer is closed
+(while disconnected the agent cannot learn that someone's access was withdrawn);
+then it reconnects with capped exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from aiortc import MediaStreamTrack
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from lensguard.agent.backoff import Backoff
+from lensguard.agent.control import ControlHandler
+from lensguard.agent.credentials import ServerUnavailable, TokenSource
+from lensguard.agent.driver import DeadManTimer, Driver
+from lensguard.agent.ice import IceServers
+from lensguard.agent.peer import Publisher
+from lensguard.logs import get_logger
+
+SIGNAL_PATH = "/v1/signal"
+UNAUTHENTICATED = 4401
+HANDSHAKE_TIMEOUT = 10.0
+MAX_FRAME_BYTES = 256 * 1024
+STABLE_AFTER = 10.0
+"""A link that stayed up this long resets the backoff, even if it never published."""
+log = get_logger("lensguard.agent")
+
+
+class ConfigError(ValueError):
+    """Raised when the agent's configuration cannot work (bad URL, CA file)."""
+
+
+class PublishRefused(Exception):
+    """Raised when the server will not let this credential publish (not a device)."""
+
+
+class _AuthRefused(Exception):
+    """The server closed with 4401: the token is stale; fetch a new one and retry."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Where the agent connects and how it behaves."""
+
+    server: str
+    credential_file: Path
+    ca_file: Path | None = None
+    max_peers: int = 8
+    deadman: float = 0.5
+    backoff_cap: float = 30.0
+
+
+def server_urls(server: str) -> tuple[str, str]:
+    """``(https base URL, wss signaling URL)``; only https, no credentials in the URL."""
+    parts = urlsplit(server.strip())
+    if parts.scheme != "https":
+        raise ConfigError("the server URL must start with https:// (the agent only speaks TLS)")
+    if not parts.hostname or parts.username or parts.password:
+        raise ConfigError("the server URL must be https://host[:port] with no user or password")
+    if parts.query or parts.fragment:
+        raise ConfigError("the server URL must not have a query or fragment")
+    base = f"https://{parts.netloc}{parts.path.rstrip('/')}"
+    return base, f"wss://{parts.netloc}{parts.path.rstrip('/')}{SIGNAL_PATH}"
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Verify the server against ``ca_file`` alone when given, else the system CAs."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load CA file {ca_file}: {exc}") from None
+
+
+class Agent:
+    """Publishes one source and obeys control messages, across reconnects."""
+
+    def __init__(self, config: AgentConfig, source: MediaStreamTrack, driver: Driver) -> None:
+        self.config = config
+        self.base_url, self.signal_url = server_urls(config.server)
+        self.tls = tls_context(config.ca_file)
+        self.source = source
+        self.driver = driver
+        self.deadman = DeadManTimer(driver, config.deadman)
+        self.control = ControlHandler(driver, self.deadman)
+        self.published = 0
+        """How many times the agent has published (1 + successful reconnects)."""
+        self.connection_id: str | None = None
+        self.device_id: str | None = None
+        self.online = asyncio.Event()
+        self.failure: str | None = None
+        """Why the agent stopped by itself (the video source ended), if it did."""
+        self._ws: ClientConnection | None = None
+        self._backoff = Backoff(cap=config.backoff_cap)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set; raises only errors that retrying cannot fix."""
+
+        def source_ended() -> None:
+            if not stop.is_set():
+                self.failure = "the video source ended"
+                log.error("source.ended")
+                stop.set()
+
+        self.source.on("ended", source_ended)
+        try:
+            await self._run(stop)
+        finally:
+            with contextlib.suppress(KeyError):  # a stopped track drops its listeners
+                self.source.remove_listener("ended", source_ended)
+
+    async def _run(self, stop: asyncio.Event) -> None:
+        async with httpx.AsyncClient(
+            base_url=self.base_url,
+            verify=self.tls,
+            timeout=10.0,
+            follow_redirects=False,
+            # Requests come minutes apart: an idle TLS keep-alive would only hold a
+            # server socket (and stall a graceful server shutdown until it times out).
+            limits=httpx.Limits(max_keepalive_connections=0),
+        ) as http:
+            tokens = TokenSource(http, self.config.credential_file)
+            ice = IceServers(http, tokens.get)
+            publisher = Publisher(self.source, self._send, ice.get, max_peers=self.config.max_peers)
+            watchdog = asyncio.create_task(self.deadman.run())
+            try:
+                await self._loop(stop, tokens, publisher)
+            finally:
+                watchdog.cancel()
+                self.deadman.trip("shutdown")
+                await publisher.close_all()
+
+    async def _loop(self, stop: asyncio.Event, tokens: TokenSource, publisher: Publisher) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await self._session(stop, tokens, publisher)
+                reason = "closed"
+            except _AuthRefused:
+                tokens.invalidate()
+                reason = "token_refused"
+            except (ServerUnavailable, OSError, WebSocketException, TimeoutError) as exc:
+                reason = f"{type(exc).__name__}: {str(exc)[:160]}"
+            finally:
+                self._ws = None
+                if self.online.is_set():
+                    self.online.clear()
+                    if not stop.is_set():  # on shutdown ``_run`` stops the robot itself
+                        self.deadman.link_lost()
+                    await publisher.close_all()
+            if stop.is_set():
+                return
+            if time.monotonic() - started >= STABLE_AFTER:
+                self._backoff.reset()
+            delay = self._backoff.next_delay()
+            log.warning("link.down", reason=reason, retry_in=round(delay, 2))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
+    async def _session(
+        self, stop: asyncio.Event, tokens: TokenSource, publisher: Publisher
+    ) -> None:
+        token = await tokens.get()
+        async with connect(
+            self.signal_url,
+            ssl=self.tls,
+            open_timeout=HANDSHAKE_TIMEOUT,
+            ping_interval=5.0,
+            ping_timeout=10.0,
+            close_timeout=2.0,
+            max_size=MAX_FRAME_BYTES,
+        ) as ws:
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+            ready = await self._expect(ws, "ready")
+            await ws.send(json.dumps({"type": "publish"}))
+            published = await self._expect(ws, "published")
+            self._ws = ws
+            self.connection_id = str(ready.get("id"))
+            self.device_id = str(published.get("device_id"))
+            self.published += 1
+            self._backoff.reset()
+            self.online.set()
+            log.info("agent.published", device_id=self.device_id, connection=self.connection_id)
+            tasks = {
+                asyncio.create_task(self._receive(ws, publisher)),
+                asyncio.create_task(self._refresh(tokens)),
+                asyncio.create_task(stop.wait()),
+            }
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+            if stop.is_set():
+                await ws.close(1000, "agent stopping")
+            for task in done:
+                task.result()  # a fatal error in the refresher or receiver surfaces here
+
+    async def _expect(self, ws: ClientConnection, kind: str) -> dict[str, Any]:
+        async def wait() -> dict[str, Any]:
+            while True:
+                message = _decode(await ws.recv())
+                if message.get("type") == kind:
+                    return message
+                if message.get("type") == "error":
+                    raise PublishRefused(f"the server refused: {str(message.get('message'))[:200]}")
+
+        try:
+            return await asyncio.wait_for(wait(), HANDSHAKE_TIMEOUT)
+        except ConnectionClosed as closed:
+            if closed.rcvd is not None and closed.rcvd.code == UNAUTHENTICATED:
+                raise _AuthRefused from None
+            raise
+
+    async def _receive(self, ws: ClientConnection, publisher: Publisher) -> None:
+        try:
+            async for raw in ws:
+                await self._dispatch(_decode(raw), publisher)
+        except ConnectionClosed as closed:
+            if closed.rcvd is not None and closed.rcvd.code == UNAUTHENTICATED:
+                raise _AuthRefused from None
+            raise
+        code = ws.close_code
+        log.info("link.closed", code=code, reason=(ws.close_reason or "")[:120])
+
+    async def _dispatch(self, message: dict[str, Any], publisher: Publisher) -> None:
+        kind = message.get("type")
+        if kind == "control":
+            self.control.handle(message)
+        elif kind == "viewer":
+            await publisher.viewer_joined(message)
+        elif kind == "offer":
+            publisher.offer(message)
+        elif kind == "candidate":
+            await publisher.candidate(message)
+        elif kind == "leave" and isinstance(message.get("from"), str):
+            connection = str(message["from"])
+            self.control.peer_left(connection)
+            await publisher.leave(connection)
+        elif kind == "error":
+            log.warning(
+                "server.error",
+                code=str(message.get("code"))[:64],
+                message=str(message.get("message"))[:200],
+            )
+
+    async def _refresh(self, tokens: TokenSource) -> None:
+        # The live socket stays authenticated; a fresh token is for reconnects and TURN,
+        # and asking regularly notices a revoked credential early.
+        while True:
+            await asyncio.sleep(max(1.0, tokens.seconds_to_refresh()))
+            try:
+                await tokens.get()
+            except ServerUnavailable as exc:
+                log.warning("token.refresh_failed", error=str(exc)[:200])
+                await asyncio.sleep(30.0)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps(message))
+
+
+def _decode(raw: str | bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        log.warning("link.bad_frame")
+        return {}
+    return message if isinstance(message, dict) else {}

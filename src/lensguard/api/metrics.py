@@ -1,0 +1,27 @@
+"""``GET /metrics``: Prometheus text exposition, for holders of ``security_manage``.
+
+Prometheus scrapes with an API key (``authorization: {credentials: lg_…}`` in its
+scrape config); the series say enough about traffic and attacks to be kept private.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.responses import PlainTextResponse, Response
+
+from lensguard.api.deps import ServicesDep, requires
+
+router = APIRouter(tags=["monitoring"])
+
+
+@router.get(
+    "/metrics",
+    dependencies=[requires("security_manage")],
+    response_class=PlainTextResponse,
+    summary="Prometheus metrics",
+)
+async def metrics(services: ServicesDep) -> Response:
+    """Every metric of this node in the Prometheus text format."""
+    await services.metrics.refresh_active_sessions(services.db)
+    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,261 @@
+"""Verify the audit chain: stream entries in order and report the first broken one.
+
+The head row is read first, together with the highest stored sequence numbers, and
+the walk stops there: entries appended meanwhile are not judged half-seen. The next
+batch is read while the current one is hashed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from lensguard.audit import chain
+from lensguard.audit.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint_signature
+from lensguard.audit.models import GENESIS_HASH
+from lensguard.audit.reader import Batch, Snapshot, read_batch, read_snapshot
+from lensguard.store.db import Database
+
+ERASURE_ACTION = "gdpr.erasure"
+MAX_EXTENSIONS = 3
+MAX_REMEMBERED_REFS = 65_536
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of a verification: ``first_broken_seq`` and ``reason`` when not ok."""
+
+    ok: bool
+    checked: int
+    first_broken_seq: int | None = None
+    reason: str | None = None
+
+
+class _Broken(Exception):
+    def __init__(self, seq: int, reason: str) -> None:
+        super().__init__(seq, reason)
+        self.seq = seq
+        self.reason = reason
+
+
+class _Walk:
+    """The verifier's state while it walks the chain."""
+
+    def __init__(
+        self,
+        *,
+        chain_key: bytes,
+        pseudonym_key: bytes | None,
+        public_key: Ed25519PublicKey,
+        external: Checkpoint | None,
+        progress: Callable[[int, int], None] | None,
+        batch: int,
+    ) -> None:
+        self.chain_key = chain_key
+        self.pseudonym_key = pseudonym_key
+        self.public_key = public_key
+        self.external = external
+        self.progress = progress
+        self.batch = batch
+        self.checked = 0
+        self.prev_seq = 0
+        self.prev_hash = GENESIS_HASH
+        # actor_ref -> first erased entry not yet covered by a later gdpr.erasure entry
+        self.pending: dict[str, int] = {}
+        self.refs: dict[tuple[str, str | None], str | None] = {}
+
+    async def run(self, db: Database) -> None:
+        snap = await read_snapshot(db)
+        for _ in range(MAX_EXTENSIONS + 1):
+            end = snap.max_seq if snap.last_seq is None else min(snap.last_seq, snap.max_seq)
+            await self.scan(db, end, total=end)
+            problems = self.head_problems(snap)
+            if problems or not self.pending:
+                break
+            # An erasure that committed after the snapshot names its actor beyond it.
+            newer = await read_snapshot(db)
+            if (newer.last_seq or 0) <= (snap.last_seq or 0):
+                break
+            snap = newer
+        problems += [
+            (seq, f"entry {seq} is marked erased but no later gdpr.erasure entry names its actor")
+            for seq in self.pending.values()
+        ]
+        problems += self.external_problems()
+        if problems:
+            raise _Broken(*min(problems, key=lambda problem: problem[0]))
+
+    async def scan(self, db: Database, upto: int, *, total: int) -> None:
+        if self.prev_seq >= upto:
+            return
+
+        def read_after(after: int) -> asyncio.Task[Batch]:
+            return asyncio.create_task(read_batch(db, after=after, upto=upto, limit=self.batch))
+
+        ahead: asyncio.Task[Batch] | None = read_after(self.prev_seq)
+        try:
+            while ahead is not None:
+                rows, checkpoints = await ahead
+                # Read the next batch while this one is hashed: I/O and CPU overlap.
+                last = rows[-1][0] if rows else upto
+                ahead = read_after(last) if last < upto else None
+                if 0 in checkpoints:
+                    self.check_checkpoint(checkpoints[0], 0, GENESIS_HASH)
+                if not rows:
+                    raise _Broken(self.prev_seq + 1, f"entry {self.prev_seq + 1} is missing")
+                self.check_rows(rows, checkpoints)
+                if self.progress is not None:
+                    self.progress(self.checked, total)
+        finally:
+            if ahead is not None:
+                # Let an in-flight read finish rather than cancel it mid-statement.
+                await asyncio.gather(ahead, return_exceptions=True)
+
+    def check_rows(self, rows: Sequence[Sequence[Any]], checkpoints: dict[int, Checkpoint]) -> None:
+        key, pkey = self.chain_key, self.pseudonym_key
+        external = self.external
+        for row in rows:
+            seq, ts, actor_type, ref, aid, aname, addr, digest, erased, *rest = row
+            action, rtype, rid, outcome, details, prev, stored = rest
+            expected = self.prev_seq + 1
+            if seq != expected:
+                raise _Broken(expected, f"entry {expected} is missing")
+            if prev != self.prev_hash:
+                raise _Broken(seq, f"entry {seq} does not link to entry {seq - 1}")
+            if erased:
+                if aid is not None or aname is not None or addr is not None:
+                    raise _Broken(seq, f"entry {seq} is marked erased but holds personal data")
+                if ref is None:
+                    raise _Broken(seq, f"entry {seq} is marked erased but names no actor")
+                self.pending.setdefault(ref, seq)
+            else:
+                if chain.personal_digest(key, aid, aname, addr) != digest:
+                    raise _Broken(seq, f"entry {seq} has altered actor or address fields")
+                if pkey is not None and self.ref_of(pkey, actor_type, aid) != ref:
+                    raise _Broken(seq, f"entry {seq} has an actor reference that is not its actor")
+            if ts is None:
+                raise _Broken(seq, f"entry {seq} has an unreadable timestamp")
+            try:
+                computed = chain.entry_hash(
+                    key,
+                    prev,
+                    seq=seq,
+                    ts=chain.iso_ts(ts),
+                    actor_type=actor_type,
+                    actor_ref=ref,
+                    personal_digest=digest,
+                    action=action,
+                    resource_type=rtype,
+                    resource_id=rid,
+                    outcome=outcome,
+                    details=details,
+                )
+            except ValueError:
+                computed = None
+            if computed != stored:
+                raise _Broken(seq, f"entry {seq} was altered (its hash does not match)")
+            if action == ERASURE_ACTION and (erased_ref := _erased_ref(details)):
+                self.pending.pop(erased_ref, None)
+            if seq in checkpoints:
+                self.check_checkpoint(checkpoints[seq], seq, stored)
+            if external is not None and external.seq == seq and external.entry_hash != stored:
+                raise _Broken(seq, f"entry {seq} differs from the exported checkpoint")
+            self.prev_seq, self.prev_hash = seq, stored
+            self.checked += 1
+
+    def ref_of(self, pkey: bytes, actor_type: str, actor_id: str | None) -> str | None:
+        # The same few actors recur across entries: remember their pseudonyms.
+        known = self.refs.get((actor_type, actor_id))
+        if known is None:
+            if len(self.refs) >= MAX_REMEMBERED_REFS:
+                self.refs.clear()
+            known = self.refs[(actor_type, actor_id)] = chain.actor_ref(pkey, actor_type, actor_id)
+        return known
+
+    def check_checkpoint(self, cp: Checkpoint, seq: int, entry_hash: str) -> None:
+        if cp.ts is None or not verify_checkpoint_signature(cp, self.public_key):
+            raise _Broken(seq, f"checkpoint {seq} has an invalid signature")
+        if cp.entry_hash != entry_hash:
+            raise _Broken(seq, f"checkpoint {seq} does not match entry {seq}")
+
+    def head_problems(self, snap: Snapshot) -> list[tuple[int, str]]:
+        problems = []
+        last = snap.last_seq
+        if last is None:
+            return [(0, "the audit head row is missing")]
+        if snap.max_seq > last:
+            problems.append((last + 1, f"entry {last + 1} lies beyond the head row's last entry"))
+        elif snap.max_seq < last:
+            seq = snap.max_seq + 1
+            problems.append(
+                (seq, f"entry {seq} is missing: the head row says the log ends at {last}")
+            )
+        elif snap.last_hash != self.prev_hash:
+            problems.append((last, f"the head row's hash does not match entry {last}"))
+        if snap.max_checkpoint is not None and snap.max_checkpoint > snap.max_seq:
+            seq = snap.max_seq + 1
+            problems.append(
+                (seq, f"entry {seq} is missing: checkpoint {snap.max_checkpoint} vouches for it")
+            )
+        return problems
+
+    def external_problems(self) -> list[tuple[int, str]]:
+        ext = self.external
+        if ext is None:
+            return []
+        if ext.seq == 0 and ext.entry_hash != GENESIS_HASH:
+            return [(0, "the exported checkpoint does not match the empty log")]
+        if ext.seq > self.prev_seq:
+            seq = self.prev_seq + 1
+            return [(seq, f"entry {seq} is missing: the exported checkpoint vouches for {ext.seq}")]
+        return []
+
+
+def _erased_ref(details: str) -> str | None:
+    try:
+        value = json.loads(details).get("actor_ref")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+async def verify(
+    db: Database,
+    *,
+    chain_key: bytes,
+    checkpoint_public_key: Ed25519PublicKey,
+    pseudonym_key: bytes | None = None,
+    external_checkpoint: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    batch: int = 5000,
+) -> VerifyReport:
+    """Walk the whole chain; ValueError when ``external_checkpoint`` is unusable.
+
+    ``pseudonym_key`` adds a check that each actor reference belongs to its actor;
+    ``external_checkpoint`` (an exported document) detects truncation of the tail.
+    """
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    external = None
+    if external_checkpoint is not None:
+        external = parse_checkpoint(external_checkpoint)
+        if not verify_checkpoint_signature(external, checkpoint_public_key):
+            raise ValueError("the checkpoint's signature does not verify with this log's key")
+    walk = _Walk(
+        chain_key=chain_key,
+        pseudonym_key=pseudonym_key,
+        public_key=checkpoint_public_key,
+        external=external,
+        progress=progress,
+        batch=batch,
+    )
+    try:
+        await walk.run(db)
+    except _Broken as broken:
+        return VerifyReport(False, walk.checked, broken.seq, broken.reason)
+    return VerifyReport(True, walk.checked)

@@ -1,0 +1,85 @@
+"""Optional GeoIP enrichment: country and city of a client address from a MaxMind database.
+
+Enabled by ``security.monitoring.geoip_database`` (a GeoLite2/GeoIP2 City or Country
+``.mmdb``). The ``maxminddb`` package is only needed when that is set, so it is
+imported on demand.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from lensguard.errors import ConfigurationError
+from lensguard.guard.blocklist import parse_address
+
+
+class _Reader(Protocol):
+    def get(self, ip_address: str) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class GeoIP:
+    """Looks addresses up in one open MaxMind database (memory-mapped, thread-safe reads)."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self._reader = reader
+
+    @classmethod
+    def open(cls, path: Path) -> GeoIP:
+        """Open ``path``; ConfigurationError when the package or the file is missing or bad."""
+        try:
+            maxminddb = importlib.import_module("maxminddb")
+        except ImportError as exc:
+            raise ConfigurationError(
+                "security.monitoring.geoip_database is set but the maxminddb package is "
+                "not installed: pip install maxminddb"
+            ) from exc
+        try:
+            reader: _Reader = maxminddb.open_database(str(path))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ConfigurationError(
+                f"GeoIP database {path} cannot be read: {type(exc).__name__}"
+            ) from exc
+        return cls(reader)
+
+    def lookup(self, address: str) -> dict[str, str]:
+        """``country`` (ISO code) and ``city`` (English name) where the database knows them."""
+        ip = parse_address(address)
+        if ip is None:
+            return {}
+        try:
+            record = self._reader.get(str(ip))
+        except ValueError:
+            return {}  # e.g. an IPv6 address in an IPv4-only database
+        if not isinstance(record, Mapping):
+            return {}
+        found: dict[str, str] = {}
+        country = _text(record, "country", "iso_code")
+        if country is not None:
+            found["country"] = country
+        city = _text(record, "city", "names", "en")
+        if city is not None:
+            found["city"] = city
+        return found
+
+    def close(self) -> None:
+        """Release the database file."""
+        self._reader.close()
+
+
+def _text(record: Mapping[str, Any], *path: str) -> str | None:
+    value: Any = record
+    for step in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(step)
+    return value if isinstance(value, str) else None
+
+
+def locate(geoip: GeoIP | None, address: str) -> dict[str, str]:
+    """Event fields for ``address``: empty when GeoIP is off or knows nothing."""
+    return {} if geoip is None else geoip.lookup(address)

@@ -1,0 +1,492 @@
+// lensguard viewer console. Loaded as a module file: the CSP forbids inline script.
+//
+// Security choices (docs/console.md): the access token lives in this module's memory
+// only (never localStorage, cookies or URLs); the signaling socket receives it in its
+// first message; everything shown from the server goes through textContent.
+
+// How to watch: "direct" (peer to peer with the device) until the relay media node
+// lands; then this one line becomes "relay".
+const MODE = "direct";
+const API = "/api/v1";
+const REPEAT_MS = 200; // the robot's dead-man timer stops it unless commands keep coming
+const GATHER_TIMEOUT_MS = 10000;
+
+const $ = (id) => document.getElementById(id);
+
+const session = {
+  token: null, // access token: memory only
+  refreshToken: null,
+  refreshTimer: null,
+  username: "",
+};
+
+const view = {
+  device: null,
+  ws: null,
+  pc: null,
+  peer: null,
+  closing: false,
+};
+
+let seq = 0; // increases for every control command this page sends
+const hold = { timer: null, button: null, refused: false, sent: false };
+
+// ---------------------------------------------------------------- notices
+
+function notify(text, kind = "error") {
+  const box = $("notice");
+  box.textContent = text;
+  box.className = `notice ${kind}`;
+  box.hidden = !text;
+}
+
+function clearNotice() {
+  notify("", "info");
+}
+
+function setStatus(text) {
+  $("viewer-status").textContent = text;
+}
+
+function show(which) {
+  for (const id of ["login-view", "password-view", "console-view"]) {
+    $(id).hidden = id !== which;
+  }
+  $("who").hidden = which === "login-view";
+}
+
+// ---------------------------------------------------------------- HTTP
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.slug = (problem.type || "").replace("urn:lensguard:problem:", "");
+    this.retryAfter = problem.retry_after;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(API + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "omit",
+    cache: "no-store",
+  });
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+function plainError(err) {
+  if (!(err instanceof ApiError)) return "The server could not be reached. Check your connection.";
+  switch (err.status) {
+    case 401:
+      return err.message.includes("code") ? err.message : "Your sign-in is not valid. Sign in again.";
+    case 403:
+      return "You are not allowed to do that.";
+    case 404:
+      return "That device no longer exists or is outside your access.";
+    case 429:
+      return `Too many attempts. Wait ${err.retryAfter || "a little"} seconds and try again.`;
+    default:
+      return err.message;
+  }
+}
+
+// ---------------------------------------------------------------- sign-in
+
+function keepTokens(tokens) {
+  session.token = tokens.access_token;
+  session.refreshToken = tokens.refresh_token;
+  clearTimeout(session.refreshTimer);
+  // Refresh a minute early; the refresh token is single-use and rotates.
+  const delay = Math.max(30, tokens.expires_in - 60) * 1000;
+  session.refreshTimer = setTimeout(refreshTokens, delay);
+}
+
+async function refreshTokens() {
+  try {
+    keepTokens(await api("POST", "/auth/refresh", { refresh_token: session.refreshToken }));
+  } catch (err) {
+    signedOut("Your session has ended. Sign in again.");
+  }
+}
+
+async function onLogin(event) {
+  event.preventDefault();
+  clearNotice();
+  const username = $("login-username").value.trim();
+  const password = $("login-password").value;
+  const code = $("login-code").value.trim();
+  const body = { username, password };
+  if (code) body.code = code;
+  $("login-submit").disabled = true;
+  try {
+    const tokens = await api("POST", "/auth/login", body);
+    keepTokens(tokens);
+    session.username = username;
+    $("who-name").textContent = `Signed in as ${username}`;
+    $("login-form").reset();
+    $("login-code-row").hidden = true;
+    if (tokens.restrictions.includes("password_change")) {
+      show("password-view");
+      $("password-username").value = username; // lets password managers file it correctly
+      $("password-current").focus();
+    } else if (tokens.restrictions.includes("mfa_enrolment")) {
+      notify("Your role requires two-factor authentication. Enrol an authenticator app first.");
+    } else {
+      await enterConsole();
+    }
+  } catch (err) {
+    if (err instanceof ApiError && err.slug === "mfa-required") {
+      $("login-code-row").hidden = false;
+      $("login-code").focus();
+      notify("Enter the 6-digit code from your authenticator app.", "info");
+    } else if (err instanceof ApiError && err.status === 401) {
+      notify(err.message.includes("code") ? err.message : "Wrong username or password.");
+    } else {
+      notify(plainError(err));
+    }
+  } finally {
+    $("login-submit").disabled = false;
+  }
+}
+
+async function onPasswordChange(event) {
+  event.preventDefault();
+  clearNotice();
+  const current = $("password-current").value;
+  const fresh = $("password-new").value;
+  if (fresh !== $("password-confirm").value) {
+    notify("The two new passwords differ.");
+    return;
+  }
+  try {
+    await api("POST", "/auth/password", { current_password: current, new_password: fresh });
+    $("password-form").reset();
+    notify("Password changed.", "info");
+    await enterConsole();
+  } catch (err) {
+    notify(err instanceof ApiError && err.status === 422 ? `The new password was refused: ${err.message}` : plainError(err));
+  }
+}
+
+async function onLogout() {
+  try {
+    if (session.token) await api("POST", "/auth/logout");
+  } catch (err) {
+    // Signing out locally matters more than the server's answer.
+  }
+  signedOut("You are signed out.", "info");
+}
+
+function signedOut(message, kind = "error") {
+  stopWatching();
+  clearTimeout(session.refreshTimer);
+  session.token = null;
+  session.refreshToken = null;
+  $("device-list").replaceChildren();
+  show("login-view");
+  notify(message, kind);
+}
+
+// ---------------------------------------------------------------- devices
+
+async function enterConsole() {
+  show("console-view");
+  await loadDevices();
+}
+
+async function loadDevices() {
+  let devices;
+  try {
+    devices = await api("GET", "/devices");
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return signedOut("Your session has ended. Sign in again.");
+    notify(plainError(err));
+    return;
+  }
+  const list = $("device-list");
+  list.replaceChildren();
+  $("devices-empty").hidden = devices.length > 0;
+  for (const device of devices) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "device";
+    button.dataset.deviceId = device.id;
+    const name = document.createElement("span");
+    name.className = "device-name";
+    name.textContent = device.name;
+    const meta = document.createElement("span");
+    meta.className = "device-meta";
+    meta.textContent = `${device.kind} · ${device.site}`;
+    button.append(name, meta);
+    button.addEventListener("click", () => watch(device));
+    item.append(button);
+    list.append(item);
+  }
+}
+
+// ---------------------------------------------------------------- watching
+
+function send(message) {
+  if (view.ws && view.ws.readyState === WebSocket.OPEN) view.ws.send(JSON.stringify(message));
+}
+
+function stopWatching() {
+  endHold();
+  view.closing = true;
+  if (view.ws) view.ws.close(1000, "viewer left");
+  if (view.pc) view.pc.close();
+  view.ws = null;
+  view.pc = null;
+  view.peer = null;
+  view.device = null;
+  $("video").srcObject = null;
+  $("drive").hidden = true;
+}
+
+async function watch(device) {
+  stopWatching();
+  clearNotice();
+  view.closing = false;
+  view.device = device;
+  for (const b of document.querySelectorAll(".device")) {
+    b.setAttribute("aria-pressed", String(b.dataset.deviceId === device.id));
+  }
+  $("viewer-title").textContent = device.name;
+  $("drive").hidden = !device.capabilities.includes("control");
+  setStatus("Connecting…");
+  let iceServers = [];
+  try {
+    iceServers = (await api("GET", "/turn-credentials")).ice_servers;
+  } catch (err) {
+    notify(`TURN credentials unavailable (${plainError(err)}); trying without a relay.`);
+  }
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  // The token never goes in the URL: it is the socket's first message.
+  const ws = new WebSocket(`${scheme}//${location.host}/v1/signal`);
+  view.ws = ws;
+  ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "auth", token: session.token })));
+  ws.addEventListener("message", (event) => {
+    if (ws === view.ws) onSignal(JSON.parse(event.data), iceServers).catch(onCallError);
+  });
+  ws.addEventListener("close", (event) => {
+    if (ws === view.ws) onSocketClosed(event);
+  });
+}
+
+async function onSignal(message, iceServers) {
+  switch (message.type) {
+    case "ready":
+      send({ type: "subscribe", device_id: view.device.id, mode: MODE });
+      break;
+    case "subscribed":
+      view.peer = message.peer;
+      await startCall(iceServers);
+      break;
+    case "answer":
+      if (message.from === view.peer && view.pc) {
+        await view.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+        setStatus("Negotiating video…");
+      }
+      break;
+    case "candidate":
+      if (message.from === view.peer && view.pc && message.candidate) {
+        await view.pc.addIceCandidate({
+          candidate: message.candidate,
+          sdpMid: message.sdp_mid ?? undefined,
+          sdpMLineIndex: message.sdp_mline_index ?? undefined,
+        });
+      }
+      break;
+    case "leave":
+      if (message.from === view.peer) {
+        setStatus("The device went offline.");
+        endHold();
+      }
+      break;
+    case "error":
+      onServerError(message);
+      break;
+    default:
+      break;
+  }
+}
+
+function onServerError(message) {
+  const words = {
+    forbidden: "You are not allowed to drive this device.",
+    not_found: "That device no longer exists or is outside your access.",
+    offline: "The device is not connected right now.",
+    not_subscribed: "Open the device's video before driving it.",
+    rate_limited: "Too many commands; slow down.",
+    unsupported: "The server cannot stream this way yet.",
+  };
+  if (message.code === "forbidden" || message.code === "not_subscribed") {
+    hold.refused = true;
+    endHold();
+  }
+  if (message.code === "offline" || message.code === "not_found") setStatus("Not streaming.");
+  notify(words[message.code] || `The server refused: ${message.message}`);
+}
+
+function onSocketClosed(event) {
+  view.ws = null;
+  endHold();
+  if (view.closing) return;
+  const words = {
+    4401: "Your session has ended. Sign in again.",
+    4403: "Your access to this device was withdrawn.",
+    1008: `The server closed the connection (${event.reason || "policy violation"}).`,
+    1011: "The server hit an error. Try again.",
+    1013: "The server is busy. Try again in a moment.",
+  };
+  setStatus("Disconnected.");
+  if (event.code === 4401) {
+    signedOut(words[4401]);
+    return;
+  }
+  notify(words[event.code] || `The connection closed (code ${event.code}).`);
+}
+
+function onCallError(err) {
+  setStatus("Video failed.");
+  notify(`Could not start the video: ${err && err.message ? err.message : err}`);
+}
+
+function gatheringComplete(pc) {
+  // aiortc does no trickle ICE: the offer must carry every candidate.
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+async function startCall(iceServers) {
+  const pc = new RTCPeerConnection({ iceServers });
+  view.pc = pc;
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addEventListener("track", (event) => {
+    const video = $("video");
+    video.srcObject = event.streams[0] || new MediaStream([event.track]);
+    video.play().catch(() => {});
+  });
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc !== view.pc) return;
+    const state = pc.connectionState;
+    if (state === "connected") {
+      setStatus("Live");
+    } else if (state === "failed") {
+      setStatus("Video failed.");
+      notify("The video connection failed: the network between you and the device (or the TURN relay) is blocked.");
+    } else if (state === "disconnected") {
+      setStatus("Connection interrupted…");
+    }
+  });
+  await pc.setLocalDescription(await pc.createOffer());
+  setStatus("Gathering network paths…");
+  await gatheringComplete(pc);
+  if (pc !== view.pc) return;
+  send({ type: "offer", to: view.peer, sdp: pc.localDescription.sdp });
+  setStatus("Waiting for the device…");
+}
+
+// ---------------------------------------------------------------- driving
+
+function command(button) {
+  const kind = button.dataset.command;
+  const message = { type: "control", device_id: view.device.id, command: kind, seq: ++seq };
+  if (kind === "move") {
+    message.args = { linear: Number(button.dataset.linear), angular: Number(button.dataset.angular) };
+  }
+  return message;
+}
+
+function beginHold(button) {
+  if (!view.device || !view.ws) {
+    notify("Open a device's video before driving it.");
+    return;
+  }
+  endHold();
+  hold.button = button;
+  hold.refused = false;
+  hold.sent = true;
+  button.classList.add("held");
+  send(command(button));
+  if (button.dataset.command === "move") {
+    hold.timer = setInterval(() => send(command(button)), REPEAT_MS);
+  }
+}
+
+function endHold() {
+  if (!hold.button) return;
+  clearInterval(hold.timer);
+  hold.button.classList.remove("held");
+  const wasMove = hold.button.dataset.command === "move";
+  hold.timer = null;
+  hold.button = null;
+  // Stop explicitly on release rather than waiting for the dead-man timer.
+  if (wasMove && hold.sent && !hold.refused && view.device) {
+    send({ type: "control", device_id: view.device.id, command: "stop", seq: ++seq });
+  }
+}
+
+function wireDrivePad() {
+  for (const button of document.querySelectorAll(".pad button")) {
+    button.addEventListener("pointerdown", (event) => {
+      event.preventDefault();
+      button.setPointerCapture?.(event.pointerId);
+      beginHold(button);
+    });
+    for (const kind of ["pointerup", "pointercancel", "lostpointercapture"]) {
+      button.addEventListener(kind, () => {
+        if (hold.button === button) endHold();
+      });
+    }
+    button.addEventListener("keydown", (event) => {
+      if ((event.key === " " || event.key === "Enter") && !event.repeat) {
+        event.preventDefault();
+        beginHold(button);
+      }
+    });
+    button.addEventListener("keyup", (event) => {
+      if (event.key === " " || event.key === "Enter") endHold();
+    });
+    button.addEventListener("blur", () => {
+      if (hold.button === button) endHold();
+    });
+  }
+  // A hidden tab or lost focus must not leave a robot driving.
+  window.addEventListener("blur", endHold);
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) endHold();
+  });
+}
+
+// ---------------------------------------------------------------- start
+
+function start() {
+  $("login-form").addEventListener("submit", onLogin);
+  $("password-form").addEventListener("submit", onPasswordChange);
+  $("logout").addEventListener("click", onLogout);
+  $("devices-refresh").addEventListener("click", loadDevices);
+  wireDrivePad();
+  show("login-view");
+  $("login-username").focus();
+}
+
+start();

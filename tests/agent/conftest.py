@@ -1,0 +1,5 @@
+"""Fixtures shared with the signaling tests."""
+
+from tests.signaling.conftest import peers
+
+__all__ = ["peers"]

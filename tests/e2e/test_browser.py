@@ -1,0 +1,244 @@
+"""The viewer console in real Chromium against a real server and a publishing test device.
+
+The device is an aiortc peer in this process speaking the signaling protocol with its
+own credential: it answers the browser's offer with a synthetic video track and records
+every control command it receives.
+"""
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from playwright.async_api import BrowserContext, Page, expect
+
+from tests.harness.browser import chromium
+from tests.harness.server import start_server
+from tests.media.peers import PatternTrack
+from tests.signaling.conftest import PASSWORD, Peer, World, bootstrap_admin, open_peer
+
+pytestmark = pytest.mark.slow
+NEW_ADMIN_PASSWORD = "fresh harbour lantern 9 tides"
+
+# Test-only instrumentation, injected before the page's own script: it records the
+# page's peer connections so the test can read getStats(). The app exposes nothing.
+RECORD_PEERS = """
+window.__peers = [];
+const NativePeerConnection = window.RTCPeerConnection;
+window.RTCPeerConnection = class extends NativePeerConnection {
+  constructor(...args) { super(...args); window.__peers.push(this); }
+};
+"""
+FRAMES_DECODED = """
+async () => {
+  const pc = window.__peers[window.__peers.length - 1];
+  if (!pc) return -1;
+  let frames = -1;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") frames = r.framesDecoded ?? 0;
+  });
+  return frames;
+}
+"""
+
+
+@dataclass
+class PublishingDevice:
+    """A publishing device: answers offers with video, records control commands."""
+
+    peer: Peer
+    controls: list[dict[str, Any]] = field(default_factory=list)
+    pcs: list[RTCPeerConnection] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        async for frame in self.peer.ws:
+            message = json.loads(frame)
+            if message["type"] == "offer":
+                await self.answer(message)
+            elif message["type"] == "control":
+                self.controls.append(message)
+
+    async def answer(self, offer: dict[str, Any]) -> None:
+        # No ICE servers: no STUN lookups to time out; host candidates suffice here.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pcs.append(pc)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+        pc.addTrack(PatternTrack())
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self.peer.send(
+            {"type": "answer", "to": offer["from"], "sdp": pc.localDescription.sdp}
+        )
+
+    def from_user(self, name: str) -> list[dict[str, Any]]:
+        return [c for c in self.controls if c["from"]["name"] == name]
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        await self.peer.ws.close()
+        for pc in self.pcs:
+            await pc.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    server = start_server(
+        tmp_path_factory.mktemp("console"), {"limits": {"requests_per_minute": 100_000}}
+    )
+    try:
+        yield World(server, bootstrap_admin(server))
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+async def browser(
+    tmp_path_factory: pytest.TempPathFactory, world: World
+) -> AsyncIterator[BrowserContext]:
+    assert world.server.cert_path is not None
+    async with chromium(tmp_path_factory.mktemp("profile"), trust=world.server.cert_path) as ctx:
+        await ctx.add_init_script(RECORD_PEERS)
+        yield ctx
+
+
+@pytest.fixture
+async def device(world: World) -> AsyncIterator[tuple[str, PublishingDevice]]:
+    device_id, credential = world.device("yard-robot", "yard")
+    robot = PublishingDevice(await open_peer(world, credential))
+    await robot.peer.send({"type": "publish"})
+    await robot.peer.recv("published")
+    robot.task = asyncio.create_task(robot.run())
+    yield device_id, robot
+    await robot.close()
+
+
+async def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
+    await page.goto(base_url + "/")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def open_device(page: Page, name: str) -> None:
+    await expect(page.locator("#console-view")).to_be_visible()
+    await page.get_by_role("button", name=re.compile(name)).click()
+    await expect(page.locator("#viewer-title")).to_have_text(name)
+
+
+async def frames_decoded(page: Page) -> int:
+    value: int = await page.evaluate(FRAMES_DECODED)
+    return value
+
+
+async def wait_for_frames(page: Page, at_least: int, wait: float = 20.0) -> int:
+    deadline = asyncio.get_running_loop().time() + wait
+    while (frames := await frames_decoded(page)) < at_least:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"only {frames} frames decoded after {wait}s")
+        await asyncio.sleep(0.2)
+    return frames
+
+
+async def hold(page: Page, button: str, seconds: float) -> None:
+    await page.locator(button).hover()
+    await page.mouse.down()
+    await asyncio.sleep(seconds)
+    await page.mouse.up()
+
+
+async def test_operator_watches_and_drives_while_a_viewer_is_refused(
+    world: World, browser: BrowserContext, device: tuple[str, PublishingDevice], tmp_path: Path
+) -> None:
+    _, robot = device
+    world.user("e2e-op", "operator")
+    world.user("e2e-viewer", "viewer")
+
+    operator = await browser.new_page()
+    console_errors: list[str] = []
+    operator.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    await sign_in(operator, world.server.base_url, "e2e-op", PASSWORD)
+    await open_device(operator, "yard-robot")
+    first = await wait_for_frames(operator, 5)
+    await expect(operator.locator("#viewer-status")).to_have_text("Live")
+    later = await wait_for_frames(operator, first + 15)
+    assert later > first
+    await operator.screenshot(path=str(tmp_path / "console.png"), full_page=True)
+
+    await hold(operator, "#drive-forward", 0.9)
+    await asyncio.sleep(0.5)
+    sent = robot.from_user("e2e-op")
+    moves = [c for c in sent if c["command"] == "move"]
+    assert len(moves) >= 3, sent  # repeated every 200 ms while held
+    assert all(m["args"]["linear"] == 0.5 and m["args"]["angular"] == 0 for m in moves)
+    seqs = [c["seq"] for c in sent]
+    assert seqs == sorted(set(seqs))
+    assert sent[-1]["command"] == "stop"  # released: an explicit stop
+
+    viewer = await browser.new_page()
+    await sign_in(viewer, world.server.base_url, "e2e-viewer", PASSWORD)
+    await open_device(viewer, "yard-robot")
+    await wait_for_frames(viewer, 1)
+    await hold(viewer, "#drive-left", 0.6)
+    await expect(viewer.get_by_role("alert")).to_have_text(
+        "You are not allowed to drive this device."
+    )
+    await viewer.screenshot(path=str(tmp_path / "refused.png"))
+    await asyncio.sleep(0.5)
+    assert robot.from_user("e2e-viewer") == []
+    # The CSP forbids inline script and style: a violation would show up here.
+    assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
+    for page in (operator, viewer):
+        await page.close()
+
+
+async def test_logout_forgets_the_token_and_wrong_password_is_plain(
+    world: World, browser: BrowserContext
+) -> None:
+    world.user("e2e-leaver", "viewer")
+    page = await browser.new_page()
+    await sign_in(page, world.server.base_url, "e2e-leaver", "not the password at all")
+    await expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    await sign_in(page, world.server.base_url, "e2e-leaver", PASSWORD)
+    await expect(page.locator("#console-view")).to_be_visible()
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.locator("#login-view")).to_be_visible()
+    await expect(page.get_by_role("alert")).to_have_text("You are signed out.")
+    stored = await page.evaluate(
+        "() => [localStorage.length, sessionStorage.length, document.cookie]"
+    )
+    assert stored == [0, 0, ""]
+    await page.close()
+
+
+async def test_first_admin_must_choose_a_new_password(tmp_path: Path) -> None:
+    server = start_server(tmp_path)
+    try:
+        match = re.search(r"Username: (\S+)\s+one-time password: (\S+)", server.output())
+        assert match is not None and server.cert_path is not None
+        username, once = match.groups()
+        async with chromium(tmp_path / "profile", trust=server.cert_path) as ctx:
+            page = await ctx.new_page()
+            await sign_in(page, server.base_url, username, once)
+            await expect(page.locator("#password-view")).to_be_visible()
+            for new, repeat, said in [
+                (NEW_ADMIN_PASSWORD, "something else entirely", "The two new passwords differ."),
+                (f"{username} likes long passwords", None, "must not contain the username"),
+                (NEW_ADMIN_PASSWORD, None, "Password changed."),
+            ]:
+                await page.get_by_label("Current password").fill(once)
+                await page.get_by_label("New password (at least 12 characters)").fill(new)
+                await page.get_by_label("Repeat the new password").fill(repeat or new)
+                await page.get_by_role("button", name="Change password").click()
+                await expect(page.get_by_role("alert")).to_contain_text(said)
+            await expect(page.locator("#console-view")).to_be_visible()
+            await expect(page.locator("#devices-empty")).to_be_visible()
+    finally:
+        with contextlib.suppress(Exception):
+            server.stop()

@@ -1,0 +1,69 @@
+"""Debian's Chromium driven by Playwright, trusting exactly one test server's TLS key.
+
+Never ``playwright install``: the system browser at /usr/bin/chromium is the one we
+test. Each launch gets a fresh profile directory.
+
+Certificate trust: rather than ``ignore_https_errors`` (which accepts *any* bad
+certificate, and would hide a TLS regression), Chromium is told to accept the one
+public key of the server's generated certificate with
+``--ignore-certificate-errors-spki-list``. Chromium honours that flag only together
+with ``--user-data-dir``, which a persistent context always passes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from playwright.async_api import BrowserContext, async_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+]
+
+
+def chromium_path() -> str:
+    """The system Chromium, or a clear error saying how to install it."""
+    found = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if found is None:
+        raise RuntimeError(
+            "chromium is not installed; run `make test` or `apt-get install chromium`"
+        )
+    return found
+
+
+def spki_hash(cert_pem: Path) -> str:
+    """base64(SHA-256(SubjectPublicKeyInfo)) of a PEM certificate, as Chromium expects."""
+    cert = x509.load_pem_x509_certificate(cert_pem.read_bytes())
+    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
+
+
+@asynccontextmanager
+async def chromium(profile: Path, *, trust: Path | None = None) -> AsyncIterator[BrowserContext]:
+    """A headless Chromium with a fresh profile in ``profile``, trusting ``trust``'s key."""
+    args = list(ARGS)
+    if trust is not None:
+        args.append(f"--ignore-certificate-errors-spki-list={spki_hash(trust)}")
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=chromium_path(), headless=True, args=args
+        )
+        try:
+            yield context
+        finally:
+            await context.close()
