@@ -31,6 +31,7 @@ from lensguard.api.problems import (
     CatchAllMiddleware,
     install_problem_handlers,
 )
+from lensguard.audit.checkpointer import Checkpointer
 from lensguard.bootstrap import resolve_secrets
 from lensguard.guard.blocking import BlocklistMiddleware
 from lensguard.guard.body import BodyLimitMiddleware
@@ -57,9 +58,17 @@ def create_app(settings: Settings) -> FastAPI:
         if monitoring.enabled:
             await alerts.start()
         await services.start()
+        checkpointer = Checkpointer(
+            services.audit,
+            services.db,
+            interval=settings.audit.checkpoint_seconds,
+            export_file=settings.audit.export_file or settings.var_dir / "audit-checkpoints.jsonl",
+        )
+        checkpointer.start()
         try:
             yield
         finally:
+            await checkpointer.stop()
             await alerts.stop()
             await services.close()
 

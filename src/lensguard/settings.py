@@ -159,6 +159,18 @@ class LimitSettings(_Section):
     """Per client address, across all routes; 429 with Retry-After beyond it."""
 
 
+class AuditSettings(_Section):
+    checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
+    """Sign a checkpoint every this many entries."""
+    checkpoint_seconds: float = Field(default=300, ge=0, le=86_400)
+    """…and every this many seconds when the chain moved (0 turns the timer off)."""
+    export_file: Path | None = None
+    """Append exported checkpoints here (JSON Lines).
+
+    Unset: ``<var_dir>/audit-checkpoints.jsonl``; ship a copy off the host (the SIEM
+    forwarder carries every checkpoint as an ``audit.checkpoint`` event too)."""
+
+
 class SignalingSettings(_Section):
     auth_timeout: float = Field(default=5.0, gt=0, le=60)
     """Seconds a new /v1/signal connection has to send its auth message."""
@@ -217,6 +229,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     signaling: SignalingSettings = Field(default_factory=SignalingSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     turn: TurnSettings = Field(default_factory=TurnSettings)
 
     @field_validator("var_dir")

@@ -110,5 +110,5 @@ class IdentityContext:
             wrap_key=wrap_key,
             pepper=derive(master, Purpose.API_KEY_PEPPER),
             refresh_key=derive(master, Purpose.REFRESH_TOKEN),
-            audit=AuditLog.from_secret(master),
+            audit=AuditLog.from_secret(master, checkpoint_every=settings.audit.checkpoint_every),
         )
