@@ -20,6 +20,7 @@ from lensguard.guard.blocklist import (
     target_text,
 )
 from lensguard.guard.client import Network
+from lensguard.identity.auditing import audit_event, record
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
 
@@ -121,6 +122,18 @@ async def block(
         reason=entry.reason,
         actor=principal.id,
     )
+    await record(
+        services.identity,
+        audit_event(
+            "security.block",
+            by=principal,
+            address=address,
+            resource_type="address",
+            resource_id=entry.target,
+            ttl_seconds=body.ttl_seconds,
+            reason=entry.reason,
+        ),
+    )
     return public(entry)
 
 
@@ -138,5 +151,14 @@ async def unblock(
         raise ValidationFailed("invalid input in: path.address", errors=[err]) from exc
     if not await services.blocklist.unblock(target):
         raise NotFound("no such block")
+    await record(
+        services.identity,
+        audit_event(
+            "security.unblock",
+            by=principal,
+            resource_type="address",
+            resource_id=target,
+        ),
+    )
     emit("guard.address_unblocked", severity=Severity.MEDIUM, target=target, actor=principal.id)
     return Response(status_code=204)
