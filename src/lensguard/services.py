@@ -89,7 +89,7 @@ class Services:
             rate_limiter=limiter,
             identity=identity,
             bus=bus,
-            hub=SignalingHub(bus, MediaNode(bus)),
+            hub=SignalingHub(bus, MediaNode(bus), metrics=metrics),
             trusted_proxies=parse_networks(settings.server.trusted_proxies),
             blocklist=blocklist,
             metrics=metrics,

@@ -196,3 +196,19 @@ async def test_views_and_commands_are_on_the_audit_trail(world: World, peers: li
     assert ("control.command", "success", "audited-op") in seen
     assert ("control.command", "denied", "audited-viewer") in seen
     assert ("stream.view_stop", "success", "audited-op") in seen
+
+
+async def test_signaling_feeds_the_metrics(world: World, peers: list[Peer]) -> None:
+    operator = world.user("metered", "operator")
+    await pair(world, peers, operator)
+    with world.http() as client:
+        text = client.get("/metrics", headers=auth(world.admin)).text
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert values["lensguard_online_devices"] >= 1
+    assert values["lensguard_viewers"] >= 1
+    assert values['lensguard_signaling_messages_total{type="subscribe"}'] >= 1
+    assert values['lensguard_signaling_messages_total{type="publish"}'] >= 1

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lensguard.bus.base import Bus, Subscription
 from lensguard.logs import get_logger
 from lensguard.media.relay import MediaNode
+from lensguard.monitor.metrics import Metrics
 
 if TYPE_CHECKING:
     from lensguard.signaling.session import SignalSession
@@ -27,9 +28,12 @@ log = get_logger("lensguard.signaling")
 class SignalingHub:
     """Owns this node's live signaling sessions."""
 
-    def __init__(self, bus: Bus, media: MediaNode | None = None) -> None:
+    def __init__(
+        self, bus: Bus, media: MediaNode | None = None, *, metrics: Metrics | None = None
+    ) -> None:
         self.bus = bus
         self.media = media
+        self.metrics = metrics
         self.sessions: dict[str, SignalSession] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None

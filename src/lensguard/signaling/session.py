@@ -91,6 +91,7 @@ class SignalSession:
         self.controls = TokenBucket(CONTROLS_PER_SECOND, CONTROL_BURST)
         self.subscriptions: list[Subscription] = []
         self.endpoints: list[tuple[DeviceRelay, ViewerEndpoint]] = []
+        self.published = False
         self.pumps: list[asyncio.Task[None]] = []
         self._send_lock = asyncio.Lock()
         self._closed = False
@@ -123,8 +124,11 @@ class SignalSession:
                     message = parse(frame)
                 except ProtocolViolation as exc:
                     raise Violation(codes.POLICY_VIOLATION, str(exc)[:120]) from None
+                if self.hub.metrics is not None:
+                    self.hub.metrics.signaling_messages.labels(type=message.type).inc()
                 await self._handle(message)
         except Violation as exc:
+            self._count_refused("violation" if exc.code == codes.POLICY_VIOLATION else "auth")
             emit(
                 "signal.violation",
                 severity=Severity.MEDIUM,
@@ -149,6 +153,10 @@ class SignalSession:
 
     async def _cleanup(self) -> None:
         self.hub.remove(self)
+        if self.hub.metrics is not None:
+            self.hub.metrics.viewers.dec(len(self.watching))
+            if self.published:
+                self.hub.metrics.online_devices.dec()
         for device_id in list(self.watching):
             await self._audit("stream.view_stop", device_id)
         # Peer connections die with the signaling session: revocation reaches media.
@@ -230,7 +238,12 @@ class SignalSession:
             if not self._closed:
                 await self.ws.send_json(message)
 
+    def _count_refused(self, reason: str) -> None:
+        if self.hub.metrics is not None:
+            self.hub.metrics.signaling_refused.labels(reason=reason).inc()
+
     async def error(self, code: str, message: str) -> None:
+        self._count_refused(code)
         await self.send({"type": "error", "code": code, "message": message})
 
     async def _listen(self, channel: str) -> None:
@@ -308,6 +321,9 @@ class SignalSession:
             return
         await self._listen(f"device:{device.id}")
         emit("stream.publish", device_id=device.id, connection=self.id)
+        if self.hub.metrics is not None and not self.published:
+            self.hub.metrics.online_devices.inc()
+        self.published = True
         await self.send({"type": "published", "device_id": device.id})
 
     async def _subscribe(self, message: Subscribe) -> None:
@@ -327,6 +343,8 @@ class SignalSession:
             )
             await self.error("not_found", "no such device")
             return
+        if resource.id not in self.watching and self.hub.metrics is not None:
+            self.hub.metrics.viewers.inc()
         self.watching[resource.id or ""] = resource.site or ""
         if message.mode == "relay":
             await self._subscribe_relay(message.device_id)
