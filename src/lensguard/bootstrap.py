@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from lensguard.errors import Conflict
 from lensguard.identity.passwords import hash_password, make_hasher, one_time_password
 from lensguard.logs import get_logger
+from lensguard.media.turn import check_turn_settings
 from lensguard.settings import Settings, check_secrets
 from lensguard.store import migrate
 from lensguard.store.db import Database, is_sqlite
@@ -54,6 +55,7 @@ def resolve_secrets(settings: Settings) -> Settings:
         secret = _read_or_create_secret(ensure_var_dir(settings) / SECRET_FILE)
         settings = settings.model_copy(update={"secret_key": SecretStr(secret)})
     check_secrets(settings)
+    check_turn_settings(settings)
     return settings
 
 

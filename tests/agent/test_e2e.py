@@ -149,7 +149,7 @@ async def test_the_command_runs_and_stops_cleanly_on_sigterm(
 
         async def subscribed() -> bool:
             await viewer.send({"type": "subscribe", "device_id": device_id, "mode": "direct"})
-            return (await viewer.recv(wait=10))["type"] == "subscribed"
+            return bool((await viewer.recv(wait=10))["type"] == "subscribed")
 
         for _ in range(150):
             if await subscribed():

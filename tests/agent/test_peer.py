@@ -1,5 +1,6 @@
 """The publisher's bookkeeping: who may offer, how many viewers, leaving."""
 
+import asyncio
 from typing import Any
 
 from aiortc import RTCIceServer
@@ -60,9 +61,8 @@ async def test_a_broken_offer_fails_alone_and_releases_its_track() -> None:
     publisher = Publisher(scene, outbox, no_ice)
     await publisher.viewer_joined(viewer("a"))
     publisher.offer({"type": "offer", "from": "a", "sdp": "not an sdp"})
-    for task in list(publisher._tasks):
-        if not task.done() and "answer" in repr(task.get_coro()):
-            await task
+    answering = [t for t in publisher._tasks if t.get_name() == "answer:a"]
+    await asyncio.wait(answering)
     assert publisher.viewers["a"].pc is None and publisher.viewers["a"].track is None
     assert outbox.sent == []
     await publisher.close_all()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,16 +71,16 @@ class Publisher:
         self.viewers: dict[str, Viewer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def _spawn(self, work: Awaitable[None]) -> None:
-        async def guarded() -> None:
-            try:
-                await work
-            except Exception as exc:  # one viewer's failure must not reach the others
-                log.warning("peer.task_failed", error=type(exc).__name__)
-
-        task = asyncio.create_task(guarded())
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        # One viewer's failure is logged and stays with that viewer.
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("peer.task_failed", task=task.get_name(), error=type(error).__name__)
 
     async def viewer_joined(self, message: dict[str, Any]) -> None:
         """The server paired a viewer with us; expect its offer."""
@@ -93,6 +93,9 @@ class Publisher:
             log.warning("viewer.refused_full", connection=connection, max_peers=self.max_peers)
             await self.send({"type": "leave", "to": connection})
             return
+        previous = self.viewers.pop(connection, None)
+        if previous is not None:
+            await self._close(previous, "rejoined")
         self.viewers[connection] = Viewer(connection, who, time.monotonic())
         log.info(
             "viewer.joined",
@@ -101,7 +104,10 @@ class Publisher:
             viewer_id=who.get("id"),
             viewer_name=who.get("name"),
         )
-        self._spawn(self._expire(connection, self.offer_timeout + self.connect_timeout))
+        self._spawn(
+            self._expire(connection, self.offer_timeout + self.connect_timeout),
+            f"expire:{connection}",
+        )
 
     def offer(self, message: dict[str, Any]) -> None:
         """A viewer's offer: answer it in the background so control keeps flowing."""
@@ -111,7 +117,7 @@ class Publisher:
         if connection not in self.viewers:
             log.warning("peer.offer_from_stranger", connection=connection)
             return
-        self._spawn(self._answer(self.viewers[connection], sdp))
+        self._spawn(self._answer(self.viewers[connection], sdp), f"answer:{connection}")
 
     async def candidate(self, message: dict[str, Any]) -> None:
         """A trickled candidate from the viewer (kept until its offer is applied)."""
@@ -155,9 +161,7 @@ class Publisher:
                 await self._close(viewer, "failed")
             raise
 
-    async def _negotiate(self, viewer: Viewer, pc: RTCPeerConnection, sdp: str) -> None:
-
-        @pc.on("connectionstatechange")
+    def _watch(self, viewer: Viewer, pc: RTCPeerConnection) -> None:
         async def on_state() -> None:
             log.info("peer.state", connection=viewer.connection, state=pc.connectionState)
             if (
@@ -168,6 +172,10 @@ class Publisher:
                 self.viewers.pop(viewer.connection, None)
                 await self._close(viewer, pc.connectionState)
 
+        pc.on("connectionstatechange", on_state)
+
+    async def _negotiate(self, viewer: Viewer, pc: RTCPeerConnection, sdp: str) -> None:
+        self._watch(viewer, pc)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         if viewer.track is None:
             return

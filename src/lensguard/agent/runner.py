@@ -37,7 +37,7 @@ UNAUTHENTICATED = 4401
 HANDSHAKE_TIMEOUT = 10.0
 MAX_FRAME_BYTES = 256 * 1024
 STABLE_AFTER = 10.0
-"""A link that stayed up this long resets the backoff, even if it never published."""
+"""A link that stayed up this long resets the backoff (a flapping server does not)."""
 log = get_logger("lensguard.agent")
 
 
@@ -194,7 +194,6 @@ class Agent:
             self.connection_id = str(ready.get("id"))
             self.device_id = str(published.get("device_id"))
             self.published += 1
-            self._backoff.reset()
             self.online.set()
             log.info("agent.published", device_id=self.device_id, connection=self.connection_id)
             tasks = {

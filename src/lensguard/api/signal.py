@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket
 
 from lensguard.access.declare import IN_BAND
-from lensguard.guard.client import client_address
 from lensguard.api.deps import requires
+from lensguard.guard.client import client_address
 from lensguard.monitor.events import emit
 from lensguard.services import Services
 from lensguard.settings import Severity

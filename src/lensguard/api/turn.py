@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from lensguard.access.can import can
 from lensguard.access.declare import mark_action
 from lensguard.access.principal import Principal, PrincipalKind
-from lensguard.api.deps import ServicesDep, authenticate, authorize
+from lensguard.api.deps import AddressDep, ServicesDep, authenticate, authorize
+from lensguard.identity.auditing import audit_event, record
 from lensguard.media.turn import ice_servers, mint_credential, turn_secret
 from lensguard.monitor.events import emit
 
@@ -48,7 +49,9 @@ MediaPrincipal = Annotated[Principal, Depends(media_principal)]
 
 
 @router.get("/turn-credentials", response_model_exclude_none=True)
-async def turn_credentials(principal: MediaPrincipal, services: ServicesDep) -> TurnCredentials:
+async def turn_credentials(
+    principal: MediaPrincipal, services: ServicesDep, address: AddressDep
+) -> TurnCredentials:
     """ICE servers for WebRTC: TURN with an ephemeral credential; empty when TURN is off."""
     settings = services.settings
     if not settings.turn.enabled:
@@ -60,6 +63,17 @@ async def turn_credentials(principal: MediaPrincipal, services: ServicesDep) -> 
         principal=principal.id,
         principal_kind=principal.kind.value,
         ttl=ttl,
+    )
+    await record(
+        services.identity,
+        audit_event(
+            "turn.credentials_issue",
+            by=principal,
+            address=address,
+            resource_type="turn",
+            resource_id=credential.username,
+            ttl=ttl,
+        ),
     )
     servers = ice_servers(settings.turn, credential)
     return TurnCredentials(ice_servers=[IceServer(**s) for s in servers], ttl=ttl)

@@ -123,7 +123,6 @@ def agent(  # noqa: PLR0917 - typer maps each parameter to an option
         lensguard agent --server https://cams.example:8443 \\
             --credential-file /etc/lensguard/device.key --source v4l2:/dev/video0
     """
-    configure_logging(log_level.upper())
     try:
         read_credential(credential_file)  # refuse a bad file before opening anything
         the_driver = load_driver(driver)
@@ -139,6 +138,7 @@ def agent(  # noqa: PLR0917 - typer maps each parameter to an option
         runner = Agent(config, track, the_driver)
     except (CredentialFileError, ConfigError, SourceError, ValueError) as exc:
         raise _fail(str(exc), EXIT_CONFIG) from None
+    configure_logging(log_level.upper())
     try:
         asyncio.run(_serve(runner))
     except CredentialFileError as exc:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lensguard.cli import admin, audit, config, db, keys, secret, serve
+from lensguard.cli import admin, audit, config, db, keys, secret, serve, turn
 
 app = typer.Typer(
     name="lensguard",
@@ -47,3 +47,4 @@ app.add_typer(config.app, name="config")
 app.add_typer(secret.app, name="secret")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
+app.add_typer(turn.app, name="turn")
