@@ -6,7 +6,10 @@
 
 // How to watch: "direct" (peer to peer with the device) until the relay media node
 // lands; then this one line becomes "relay".
-const MODE = "direct";
+// "relay": the server's media node forwards the device's video (and can redact it);
+// "direct": peer to peer with the device. Control goes over a data channel to the
+// relay (checked there like signaling messages), over the signaling socket otherwise.
+const MODE = "relay";
 const API = "/api/v1";
 const REPEAT_MS = 200; // the robot's dead-man timer stops it unless commands keep coming
 const GATHER_TIMEOUT_MS = 10000;
@@ -24,6 +27,7 @@ const view = {
   device: null,
   ws: null,
   pc: null,
+  channel: null,
   peer: null,
   closing: false,
 };
@@ -247,6 +251,7 @@ function stopWatching() {
   if (view.pc) view.pc.close();
   view.ws = null;
   view.pc = null;
+  view.channel = null;
   view.peer = null;
   view.device = null;
   $("video").srcObject = null;
@@ -380,6 +385,7 @@ async function startCall(iceServers) {
   const pc = new RTCPeerConnection({ iceServers });
   view.pc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
+  view.channel = MODE === "relay" ? pc.createDataChannel("control") : null;
   pc.addEventListener("track", (event) => {
     const video = $("video");
     video.srcObject = event.streams[0] || new MediaStream([event.track]);
@@ -407,6 +413,15 @@ async function startCall(iceServers) {
 
 // ---------------------------------------------------------------- driving
 
+function sendControl(message) {
+  const channel = view.channel;
+  if (channel && channel.readyState === "open") {
+    channel.send(JSON.stringify(message));
+  } else {
+    send(message);
+  }
+}
+
 function command(button) {
   const kind = button.dataset.command;
   const message = { type: "control", device_id: view.device.id, command: kind, seq: ++seq };
@@ -426,9 +441,9 @@ function beginHold(button) {
   hold.refused = false;
   hold.sent = true;
   button.classList.add("held");
-  send(command(button));
+  sendControl(command(button));
   if (button.dataset.command === "move") {
-    hold.timer = setInterval(() => send(command(button)), REPEAT_MS);
+    hold.timer = setInterval(() => sendControl(command(button)), REPEAT_MS);
   }
 }
 
@@ -441,7 +456,7 @@ function endHold() {
   hold.button = null;
   // Stop explicitly on release rather than waiting for the dead-man timer.
   if (wasMove && hold.sent && !hold.refused && view.device) {
-    send({ type: "control", device_id: view.device.id, command: "stop", seq: ++seq });
+    sendControl({ type: "control", device_id: view.device.id, command: "stop", seq: ++seq });
   }
 }
 
