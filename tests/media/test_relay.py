@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from lensguard.signaling import codes
 from tests.harness.device import FakeDevice
@@ -35,10 +35,14 @@ class RelayViewer:
 
         self._pull = asyncio.ensure_future(pull())
 
-    async def watch(self, device_id: str) -> None:
+    async def watch(self, device_id: str, prefer: str | None = None) -> None:
         await self.peer.send({"type": "subscribe", "device_id": device_id, "mode": "relay"})
         peer_id = (await self.peer.recv("subscribed", wait=20))["peer"]
-        self.pc.addTransceiver("video", direction="recvonly")
+        transceiver = self.pc.addTransceiver("video", direction="recvonly")
+        if prefer is not None:
+            codecs = RTCRtpSender.getCapabilities("video").codecs
+            first = [c for c in codecs if c.mimeType == prefer]
+            transceiver.setCodecPreferences(first + [c for c in codecs if c not in first])
         await self.pc.setLocalDescription(await self.pc.createOffer())
         await self.peer.send({"type": "offer", "to": peer_id, "sdp": self.pc.localDescription.sdp})
         answer = await self.peer.recv("answer", wait=20)
@@ -158,3 +162,16 @@ async def test_relay_to_an_offline_device_is_a_clear_error(
     await viewer.peer.send({"type": "subscribe", "device_id": device_id, "mode": "relay"})
     error = await viewer.peer.recv("error", wait=20)
     assert error["code"] == "offline"
+
+
+async def test_viewer_preferring_h264_still_gets_the_forwarded_vp8(
+    world: World, cleanup: list[Any]
+) -> None:
+    device_id, credential = world.device(f"codec-{uuid.uuid4().hex[:8]}", "site-a")
+    cleanup.append(await FakeDevice.start(world, credential))
+    viewer = RelayViewer(await open_peer(world, world.user(f"cv-{uuid.uuid4().hex[:6]}", "viewer")))
+    cleanup.append(viewer)
+    await viewer.watch(device_id, prefer="video/H264")
+    await viewer.frames_at_least(10)
+    assert "VP8/90000" in viewer.pc.remoteDescription.sdp
+    assert "H264" not in viewer.pc.remoteDescription.sdp

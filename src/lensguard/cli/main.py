@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lensguard.cli import admin, audit, config, db, keys, secret, serve, turn
+from lensguard.cli import admin, agent, audit, config, db, keys, secret, serve, turn
 
 app = typer.Typer(
     name="lensguard",
@@ -41,6 +41,7 @@ def _root(
 
 
 app.command("serve")(serve.serve)
+app.command("agent")(agent.agent)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(config.app, name="config")

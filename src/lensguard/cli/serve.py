@@ -56,6 +56,8 @@ def serve(
         proxy_headers=False,  # lensguard.guard.client decides whom to trust
         server_header=False,
         ws_max_size=1_048_576,
+        # Idle keep-alive clients must not hold a stopping server for ever.
+        timeout_graceful_shutdown=5,
     )
     config.load()
     if config.ssl is not None:

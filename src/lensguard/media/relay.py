@@ -16,7 +16,13 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCDataChannel,
+    RTCPeerConnection,
+    RTCRtpCodecCapability,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 
 from lensguard.bus.base import Bus, Subscription
 from lensguard.logs import get_logger
@@ -29,11 +35,22 @@ from lensguard.media.passthrough import (
 )
 
 log = get_logger("lensguard.media")
+RELAY_MIME = "video/vp8"
 JOIN_TIMEOUT = 10.0
 ANSWER_TIMEOUT = 15.0
 IDLE_GRACE = 10.0
 NODE_PRINCIPAL = {"kind": "system", "id": "media-node", "name": "lensguard media relay"}
 ControlHandler = Callable[[str], Awaitable[None]]
+
+
+def relay_codecs() -> list[RTCRtpCodecCapability]:
+    """VP8 (and its retransmissions): what the relay receives and forwards unchanged.
+
+    Forwarding without transcoding needs one codec on both sides; VP8 is the one
+    every browser and aiortc agent speaks.
+    """
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    return [c for c in codecs if c.mimeType.lower() in (RELAY_MIME, "video/rtx")]
 
 
 class RelayError(RuntimeError):
@@ -123,10 +140,13 @@ class ViewerEndpoint:
             if pc.connectionState in ("failed", "closed"):
                 await self.relay.remove_viewer(self)
 
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        # Created before the offer is applied, so it is the transceiver the offer's video
+        # line binds to, and its codec preference (the publisher's) shapes the answer.
         self.track = self.relay.fanout.subscribe()
-        sender = pc.addTrack(self.track)
-        redirect_keyframe_requests(sender, self.relay.fanout.need_keyframe)
+        transceiver = pc.addTransceiver(self.track, direction="sendonly")
+        transceiver.setCodecPreferences(relay_codecs())
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        redirect_keyframe_requests(transceiver.sender, self.relay.fanout.need_keyframe)
         await pc.setLocalDescription(await pc.createAnswer())
         await self.relay.bus.publish(
             f"conn:{self.viewer_conn}",
@@ -180,6 +200,7 @@ class DeviceRelay:
         pc = RTCPeerConnection()
         self.pc = pc
         transceiver = pc.addTransceiver("video", direction="recvonly")
+        transceiver.setCodecPreferences(relay_codecs())
         self._receiver = transceiver.receiver
         attach_passthrough(transceiver.receiver, self.fanout.publish)
 
