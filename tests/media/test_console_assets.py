@@ -110,4 +110,4 @@ def test_script_keeps_the_token_out_of_storage_and_urls() -> None:
     assert not re.search(r"[?&](token|access_token)=", script)
     # The socket URL carries no credential; the token is the first message.
     assert "new WebSocket(`${scheme}//${location.host}/v1/signal`)" in script
-    assert re.search(r'^const MODE = "direct";', script, re.MULTILINE)
+    assert re.search(r'^const MODE = "relay";', script, re.MULTILINE)
