@@ -1,8 +1,9 @@
-"""Glass-to-glass latency, agent -> viewer in direct mode (VP8), against a plain aiortc pair.
+"""Glass-to-glass latency, agent -> viewer, relay and direct (VP8), against a plain aiortc pair.
 
 Ours: ``lensguard agent`` (a separate process, synthetic source) publishing through a
-real server's signaling to an aiortc viewer in this process. Baseline: a bare aiortc
-sender process with the same synthetic source and encoder, signaled over a pipe.
+real server to an aiortc viewer in this process — in relay mode through the server's
+media node, in direct mode peer to peer. Baseline: a bare aiortc sender process with
+the same synthetic source and encoder, signaled over a pipe.
 Both stamp the capture time into the frame; the viewer reads it from each decoded
 frame, so latency = decode-complete time - capture time, on one machine's clock.
 """
@@ -28,7 +29,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 from tests.harness.server import start_server
-from tests.signaling.conftest import World, bootstrap_admin, open_peer
+from tests.harness.world import World, bootstrap_admin, open_peer
 
 from lensguard.agent.sources import SyntheticScene
 from lensguard.agent.stamp import frame_luma, read_stamp
@@ -112,7 +113,7 @@ async def run_baseline(width: int, height: int) -> tuple[list[float], int]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bench.bench_latency_direct",
+        "bench.bench_latency",
         "--baseline-sender",
         str(width),
         str(height),
@@ -140,9 +141,9 @@ async def run_baseline(width: int, height: int) -> tuple[list[float], int]:
 
 
 async def run_lensguard(
-    world: World, width: int, height: int, tmp: Path
+    world: World, width: int, height: int, tmp: Path, mode: str
 ) -> tuple[list[float], int]:
-    device_id, credential = world.device(f"bench-{width}x{height}", "site-a")
+    device_id, credential = world.device(f"bench-{mode}-{width}x{height}", "site-a")
     key = tmp / f"{device_id}.key"
     key.touch(mode=0o600)
     key.write_text(credential)
@@ -168,11 +169,11 @@ async def run_lensguard(
         ],
         cwd=ROOT,
     )
-    viewer = await open_peer(world, world.user(f"bench-viewer-{width}", "viewer"))
+    viewer = await open_peer(world, world.user(f"bench-viewer-{mode}-{width}", "viewer"))
     try:
         device_conn = ""
         for _ in range(100):  # until the agent has connected and published
-            await viewer.send({"type": "subscribe", "device_id": device_id, "mode": "direct"})
+            await viewer.send({"type": "subscribe", "device_id": device_id, "mode": mode})
             reply = await viewer.recv(wait=10)
             if reply["type"] == "subscribed":
                 device_conn = reply["peer"]
@@ -205,16 +206,21 @@ def main() -> None:
         try:
             world = World(server, bootstrap_admin(server))
             for width, height in SIZES:
-                ours, ours_n = asyncio.run(run_lensguard(world, width, height, tmp))
                 base, base_n = asyncio.run(run_baseline(width, height))
-                rows.append((f"{width}x{height}", summary(ours), ours_n, summary(base), base_n))
+                for mode in ("relay", "direct"):
+                    ours, ours_n = asyncio.run(run_lensguard(world, width, height, tmp, mode))
+                    rows.append(
+                        (f"{mode} {width}x{height}", summary(ours), ours_n, summary(base), base_n)
+                    )
         finally:
             server.stop()
     print(f"VP8 @ {FPS} fps, {SECONDS:.0f} s measured after {WARMUP:.0f} s warm-up; latency in ms")
-    print(f"{'size':>9} | {'lensguard p50/p95':>18} | {'aiortc pair p50/p95':>20} | ratio p50 p95")
+    print(
+        f"{'mode size':>16} | {'lensguard p50/p95':>18} | {'aiortc pair p50/p95':>20} | ratio p50 p95"
+    )
     for size, (o50, o95), on, (b50, b95), bn in rows:
         print(
-            f"{size:>9} | {o50:7.1f} / {o95:6.1f} | {b50:8.1f} / {b95:7.1f} | "
+            f"{size:>16} | {o50:7.1f} / {o95:6.1f} | {b50:8.1f} / {b95:7.1f} | "
             f"{o50 / b50:5.2f}x {o95 / b95:5.2f}x   (frames {on} vs {bn})"
         )
 
