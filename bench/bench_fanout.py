@@ -224,9 +224,8 @@ def main() -> None:
     print(f"relay process CPU (% of one core), VP8 {WIDTH}x{HEIGHT}@30, {WINDOW:.0f} s windows")
     print(f"{'viewers':>8} | {'lensguard relay':>16} | {'stock MediaRelay':>17} | ratio")
     for count in VIEWERS:
-        print(
-            f"{count:>8} | {ours[count]:15.1f}% | {base[count]:16.1f}% | {ours[count] / base[count]:.2f}x"
-        )
+        ratio = ours[count] / base[count]
+        print(f"{count:>8} | {ours[count]:15.1f}% | {base[count]:16.1f}% | {ratio:.2f}x")
     per_ours = (ours[VIEWERS[-1]] - ours[VIEWERS[0]]) / (VIEWERS[-1] - VIEWERS[0])
     per_base = (base[VIEWERS[-1]] - base[VIEWERS[0]]) / (VIEWERS[-1] - VIEWERS[0])
     print(

@@ -215,9 +215,8 @@ def main() -> None:
         finally:
             server.stop()
     print(f"VP8 @ {FPS} fps, {SECONDS:.0f} s measured after {WARMUP:.0f} s warm-up; latency in ms")
-    print(
-        f"{'mode size':>16} | {'lensguard p50/p95':>18} | {'aiortc pair p50/p95':>20} | ratio p50 p95"
-    )
+    header = f"{'mode size':>16} | {'lensguard p50/p95':>18} | {'aiortc pair p50/p95':>20}"
+    print(header + " | ratio p50 p95")
     for size, (o50, o95), on, (b50, b95), bn in rows:
         print(
             f"{size:>16} | {o50:7.1f} / {o95:6.1f} | {b50:8.1f} / {b95:7.1f} | "
