@@ -18,10 +18,11 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from playwright.async_api import BrowserContext, Page, expect
 
+from tests.agent.support import running_agent
 from tests.harness.browser import chromium
 from tests.harness.server import start_server
 from tests.media.peers import PatternTrack
-from tests.signaling.conftest import PASSWORD, Peer, World, bootstrap_admin, open_peer
+from tests.signaling.conftest import PASSWORD, Peer, World, auth, bootstrap_admin, open_peer
 
 pytestmark = pytest.mark.slow
 NEW_ADMIN_PASSWORD = "fresh harbour lantern 9 tides"
@@ -242,3 +243,24 @@ async def test_first_admin_must_choose_a_new_password(tmp_path: Path) -> None:
     finally:
         with contextlib.suppress(Exception):
             server.stop()
+
+
+async def test_console_drives_a_real_agent_through_the_relay(
+    world: World, browser: BrowserContext, tmp_path: Path
+) -> None:
+    world.user("agent-op", "operator")
+    async with running_agent(world, tmp_path) as running:
+        with world.http() as client:
+            devices = client.get("/api/v1/devices", headers=auth(world.admin)).json()
+        name = next(d["name"] for d in devices if d["id"] == running.device_id)
+        page = await browser.new_page()
+        await sign_in(page, world.server.base_url, "agent-op", PASSWORD)
+        await open_device(page, name)
+        first = await wait_for_frames(page, 5)
+        assert await wait_for_frames(page, first + 10) > first
+        await hold(page, "#drive-forward", 0.9)
+        await asyncio.sleep(0.5)
+        applied = [a for a in running.agent.control.history if a.sender.name == "agent-op"]
+        assert any(a.command == "move" and a.args.linear == 0.5 for a in applied), applied
+        assert any(c.name == "move" and c.linear == 0.5 for c in running.robot.commands)
+        await page.close()
