@@ -167,7 +167,8 @@ async def run_lensguard(world: World, tmp: Path) -> dict[int, float]:
         [
             sys.executable,
             "-m",
-            "lensguard.cli.agent",
+            "lensguard",
+            "agent",
             "--server",
             world.server.base_url,
             "--credential-file",

@@ -151,7 +151,8 @@ async def run_lensguard(
         [
             sys.executable,
             "-m",
-            "lensguard.cli.agent",
+            "lensguard",
+            "agent",
             "--server",
             world.server.base_url,
             "--credential-file",

@@ -171,6 +171,13 @@ class AuditSettings(_Section):
     forwarder carries every checkpoint as an ``audit.checkpoint`` event too)."""
 
 
+class DemoSettings(_Section):
+    enabled: bool = False
+    """Run a demo robot (synthetic scene, simulated driver) inside ``serve``; dev only."""
+    device_name: str = Field(default="demo-robot", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    site: str = Field(default="demo", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
 class SignalingSettings(_Section):
     auth_timeout: float = Field(default=5.0, gt=0, le=60)
     """Seconds a new /v1/signal connection has to send its auth message."""
@@ -230,6 +237,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     signaling: SignalingSettings = Field(default_factory=SignalingSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
     turn: TurnSettings = Field(default_factory=TurnSettings)
 
     @field_validator("var_dir")

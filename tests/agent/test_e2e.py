@@ -128,7 +128,8 @@ async def test_the_command_runs_and_stops_cleanly_on_sigterm(
     command = [
         sys.executable,
         "-m",
-        "lensguard.cli.agent",
+        "lensguard",
+        "agent",
         "--server",
         world.server.base_url,
         "--credential-file",

@@ -38,6 +38,10 @@ class RelayViewer:
     async def watch(self, device_id: str, prefer: str | None = None) -> None:
         await self.peer.send({"type": "subscribe", "device_id": device_id, "mode": "relay"})
         peer_id = (await self.peer.recv("subscribed", wait=20))["peer"]
+        await self.offer_to(peer_id, prefer)
+
+    async def offer_to(self, peer_id: str, prefer: str | None = None) -> None:
+        """Offer video (and the control channel) to the relay endpoint ``peer_id``."""
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
         if prefer is not None:
             codecs = RTCRtpSender.getCapabilities("video").codecs

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,7 +12,9 @@ import uvicorn
 from lensguard.app import create_app
 from lensguard.bootstrap import prepare
 from lensguard.cli.context import console, friendly_errors, settings_from
+from lensguard.demo import ensure_demo_device, run_demo_agent
 from lensguard.logs import configure_logging
+from lensguard.settings import Settings
 from lensguard.tls import ensure_certificate, harden
 
 
@@ -62,4 +66,26 @@ def serve(
     config.load()
     if config.ssl is not None:
         harden(config.ssl, settings.security.encryption.protocol)
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    if not (settings.demo.enabled and tls is not None):
+        server.run()
+        return
+    with friendly_errors():
+        credential = asyncio.run(ensure_demo_device(settings))
+    console.print(
+        f"Demo robot {settings.demo.device_name!r} publishes a synthetic scene; "
+        "sign in to the console to watch and drive it."
+    )
+    asyncio.run(_serve_with_demo(server, settings, credential, tls.cert_path))
+
+
+async def _serve_with_demo(
+    server: uvicorn.Server, settings: Settings, credential: Path, ca_file: Path
+) -> None:
+    stop = asyncio.Event()
+    robot = asyncio.create_task(run_demo_agent(settings, credential, ca_file, stop))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        await robot

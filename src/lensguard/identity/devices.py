@@ -62,7 +62,7 @@ async def register_device(
     site: str,
     kind: str,
     capabilities: list[str],
-    by: Principal,
+    by: Principal | None,
     address: str | None = None,
 ) -> Registered:
     """Create a device and its first credential."""
@@ -82,12 +82,18 @@ async def register_device(
             capabilities=capabilities,
         )
         await append(ctx, session, event)
-    emit("device.registered", severity=Severity.MEDIUM, device_id=device.id, site=site, actor=by.id)
+    emit(
+        "device.registered",
+        severity=Severity.MEDIUM,
+        device_id=device.id,
+        site=site,
+        actor=by.id if by else "system",
+    )
     return Registered(device, credential)
 
 
 async def rotate_credential(
-    ctx: IdentityContext, *, device_id: str, by: Principal, address: str | None = None
+    ctx: IdentityContext, *, device_id: str, by: Principal | None, address: str | None = None
 ) -> Registered:
     """Revoke the device's credentials and issue a new one."""
     async with ctx.db.transaction() as session:
@@ -111,7 +117,7 @@ async def rotate_credential(
         severity=Severity.MEDIUM,
         device_id=device_id,
         revoked=revoked,
-        actor=by.id,
+        actor=by.id if by else "system",
     )
     return Registered(device, credential)
 

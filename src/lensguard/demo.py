@@ -1,0 +1,79 @@
+"""The embedded demo: a robot that `make run` starts beside the server.
+
+On first start a device is registered and its credential written to
+``<var_dir>/demo-device.key`` (mode 0600); the agent then runs inside the server
+process, connecting to the server's own URL like any robot would, so a newcomer
+sees live video and can drive within a minute. Dev mode only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from lensguard.agent.driver import SimulatedRobot
+from lensguard.agent.runner import Agent, AgentConfig
+from lensguard.agent.sources import SyntheticScene
+from lensguard.errors import ConfigurationError
+from lensguard.identity.context import IdentityContext
+from lensguard.identity.devices import register_device, rotate_credential
+from lensguard.logs import get_logger
+from lensguard.settings import Settings
+from lensguard.store.db import Database
+from lensguard.store.devices import list_devices
+
+CREDENTIAL_FILE = "demo-device.key"
+log = get_logger("lensguard.demo")
+
+
+async def ensure_demo_device(settings: Settings) -> Path:
+    """Register the demo robot once; the path of its credential file."""
+    if not settings.is_dev:
+        raise ConfigurationError("the demo robot runs in dev mode only")
+    path = settings.var_dir / CREDENTIAL_FILE
+    db = Database(settings.database_url)
+    try:
+        async with db.sessions() as session:
+            existing = [
+                d for d in await list_devices(session) if d.name == settings.demo.device_name
+            ]
+        if existing and path.is_file():
+            return path
+        identity = IdentityContext.build(settings, db, None)
+        if existing:  # the key file was lost: issue a fresh credential
+            registered = await rotate_credential(identity, device_id=existing[0].id, by=None)
+        else:
+            registered = await register_device(
+                identity,
+                name=settings.demo.device_name,
+                site=settings.demo.site,
+                kind="robot",
+                capabilities=["video", "control"],
+                by=None,
+            )
+    finally:
+        await db.dispose()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(registered.credential + "\n")
+    log.info("demo_device_registered", device=settings.demo.device_name)
+    return path
+
+
+async def run_demo_agent(
+    settings: Settings, credential: Path, ca_file: Path | None, stop: asyncio.Event
+) -> None:
+    """Run the demo robot until ``stop`` is set."""
+    host = settings.server.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparison only
+        host = "127.0.0.1"
+    robot = SimulatedRobot()
+    scene = SyntheticScene(640, 480, 30, viewport=robot.viewport)
+    config = AgentConfig(
+        server=f"https://{host}:{settings.server.port}", credential_file=credential, ca_file=ca_file
+    )
+    try:
+        await Agent(config, scene, robot).run(stop)
+    finally:
+        scene.stop()
