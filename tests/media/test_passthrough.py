@@ -12,9 +12,11 @@ import av
 import numpy as np
 import pytest
 from aiortc import RTCPeerConnection, VideoStreamTrack
+from aiortc.rtp import RtpPacket
 
 from lensguard.media.fanout import EncodedFanout
 from lensguard.media.passthrough import (
+    EagerJitterBuffer,
     attach_passthrough,
     is_keyframe,
     redirect_keyframe_requests,
@@ -130,3 +132,21 @@ async def test_attach_after_start_is_refused(pcs: list[RTCPeerConnection]) -> No
     await asyncio.sleep(0.2)
     with pytest.raises(RuntimeError, match="before the receiver starts"):
         attach_passthrough(t.receiver, lambda p, k: None)
+
+
+def _packet(seq: int, ts: int, marker: bool, data: bytes) -> RtpPacket:
+    packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=ts, marker=marker)
+    packet._data = data  # type: ignore[attr-defined]
+    return packet
+
+
+def test_eager_jitter_buffer_releases_on_the_marker() -> None:
+    buffer = EagerJitterBuffer(capacity=16, is_video=True)
+    assert buffer.add(_packet(100, 3000, False, b"a"))[1] is None
+    frame = buffer.add(_packet(101, 3000, True, b"b"))[1]
+    assert frame is not None and frame.data == b"ab" and frame.timestamp == 3000
+    # A gap holds the frame back until the missing packet arrives.
+    assert buffer.add(_packet(102, 6000, False, b"c"))[1] is None
+    assert buffer.add(_packet(104, 6000, True, b"e"))[1] is None
+    frame = buffer.add(_packet(103, 6000, False, b"d"))[1]
+    assert frame is not None and frame.data == b"cde"

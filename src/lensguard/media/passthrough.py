@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import av
 from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.stream import Stream
 
@@ -81,6 +82,36 @@ class _PassthroughQueue(queue.Queue):  # type: ignore[type-arg]
         self._sink(packet, is_keyframe(name, data))
 
 
+class EagerJitterBuffer(JitterBuffer):
+    """Releases a frame as soon as it is complete (marker bit, no gap), not one frame later.
+
+    aiortc's buffer hands a frame on only when the next frame's first packet arrives,
+    adding a frame interval (33 ms at 30 fps) of latency at every hop. A relay
+    forwarding packets does not need that wait.
+    """
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        if self._origin is None:
+            return None
+        parts: list[bytes] = []
+        timestamp: int | None = None
+        for count in range(self.capacity):
+            packet = self._packets[(self._origin + count) % self._capacity]
+            if packet is None:
+                return None  # a gap: wait for the retransmission
+            if timestamp is None:
+                timestamp = packet.timestamp
+            elif packet.timestamp != timestamp:
+                # The previous frame ended without a marker we saw: release it as before.
+                self.remove(count)
+                return JitterFrame(data=b"".join(parts), timestamp=timestamp)
+            parts.append(packet._data)  # type: ignore[attr-defined]
+            if packet.marker:
+                self.remove(count + 1)
+                return JitterFrame(data=b"".join(parts), timestamp=timestamp)
+        return None
+
+
 def attach_passthrough(receiver: RTCRtpReceiver, sink: PacketSink) -> None:
     """Deliver ``receiver``'s complete encoded frames to ``sink`` (call before it starts)."""
     if getattr(receiver, "_RTCRtpReceiver__decoder_thread", None) is not None:
@@ -88,6 +119,9 @@ def attach_passthrough(receiver: RTCRtpReceiver, sink: PacketSink) -> None:
     if not hasattr(receiver, "_RTCRtpReceiver__decoder_queue"):
         raise RuntimeError("this aiortc version has no decoder queue to replace")
     receiver._RTCRtpReceiver__decoder_queue = _PassthroughQueue(sink)
+    receiver._RTCRtpReceiver__jitter_buffer = EagerJitterBuffer(  # type: ignore[attr-defined]
+        capacity=512, is_video=True
+    )
 
 
 def redirect_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
