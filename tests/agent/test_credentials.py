@@ -133,6 +133,11 @@ async def test_ice_servers_come_from_the_turn_endpoint_and_its_absence_means_non
         server.turn = (200, {"ice_servers": [{"urls": "http://evil"}], "ttl": 600})
         now[0] = 1400.0  # past half the ttl
         assert await ice.get() == []
+        server.turn = (200, {"ice_servers": [], "ttl": 0})  # TURN switched off
+        now[0] = 1500.0
+        asked = len(server.seen_auth)
+        assert await ice.get() == [] and await ice.get() == []
+        assert len(server.seen_auth) == asked + 1  # cached, not asked per viewer
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from lensguard.logs import get_logger
 
 TURN_CREDENTIALS_PATH = "/api/v1/turn-credentials"
 ABSENT_RETRY = 300.0
-"""Seconds before asking again a server that has no TURN endpoint."""
+"""Seconds before asking again a server that has no TURN endpoint or has TURN off."""
 log = get_logger("lensguard.agent.ice")
 IceUrl = Annotated[str, StringConstraints(max_length=512, pattern=r"^(stun|turn|turns):")]
 
@@ -90,4 +90,5 @@ class IceServers:
             for s in answer.ice_servers
         ]
         log.info("ice.servers", count=len(servers), ttl=answer.ttl)
-        return servers, answer.ttl / 2
+        # ttl 0 means TURN is off on the server: nothing expires, ask again much later.
+        return servers, answer.ttl / 2 if answer.ttl > 0 else ABSENT_RETRY

@@ -20,6 +20,7 @@ from lensguard.logs import configure_logging
 EXIT_CONFIG = 2
 EXIT_REFUSED = 3
 EXIT_SOURCE = 1
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def load_driver(spec: str) -> Driver:
@@ -124,6 +125,8 @@ def agent(  # noqa: PLR0917 - typer maps each parameter to an option
             --credential-file /etc/lensguard/device.key --source v4l2:/dev/video0
     """
     try:
+        if log_level.upper() not in LOG_LEVELS:
+            raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
         read_credential(credential_file)  # refuse a bad file before opening anything
         the_driver = load_driver(driver)
         viewport = the_driver.viewport if isinstance(the_driver, SimulatedRobot) else None
