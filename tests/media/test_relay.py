@@ -179,3 +179,31 @@ async def test_viewer_preferring_h264_still_gets_the_forwarded_vp8(
     await viewer.frames_at_least(10)
     assert "VP8/90000" in viewer.pc.remoteDescription.sdp
     assert "H264" not in viewer.pc.remoteDescription.sdp
+
+
+async def test_a_misbehaving_client_does_not_disturb_a_live_stream(
+    world: World, cleanup: list[Any]
+) -> None:
+    device_id, credential = world.device(f"calm-{uuid.uuid4().hex[:8]}", "site-a")
+    cleanup.append(await FakeDevice.start(world, credential))
+    viewer = RelayViewer(
+        await open_peer(world, world.user(f"calm-{uuid.uuid4().hex[:6]}", "viewer"))
+    )
+    cleanup.append(viewer)
+    await viewer.watch(device_id)
+    await viewer.frames_at_least(10)
+    offenders = [
+        await open_peer(world, world.user(f"bad-{uuid.uuid4().hex[:6]}", "viewer"))
+        for _ in range(3)
+    ]
+    await offenders[0].ws.send(json.dumps({"type": "offer", "to": "x", "sdp": "v" * 70_000}))
+    for _ in range(300):
+        try:
+            await offenders[1].send({"type": "leave"})
+        except Exception:
+            break
+    await offenders[2].send({"type": "subscribe", "device_id": device_id, "mode": "bogus"})
+    for offender in offenders:
+        assert await offender.closed_with() == codes.POLICY_VIOLATION
+    before = viewer.frames
+    await viewer.frames_at_least(before + 30)  # the stream beside them kept flowing
