@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -15,17 +14,20 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy.exc import SQLAlchemyError
 
 from lensguard.audit.checkpoint import export_checkpoint
 from lensguard.audit.log import AuditLog
 from lensguard.audit.query import query
 from lensguard.audit.verify import VerifyReport
-from lensguard.bootstrap import resolve_secrets
-from lensguard.cli.context import console, errors, friendly_errors, settings_from
-from lensguard.errors import ConfigurationError
+from lensguard.cli.context import (
+    audit_log_for,
+    console,
+    database_errors,
+    errors,
+    friendly_errors,
+    settings_from,
+)
 from lensguard.logs import configure_logging
-from lensguard.settings import Settings
 from lensguard.store.db import Database
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -34,26 +36,6 @@ EXPORT_PAGE = 1000
 
 class ExportFormat(StrEnum):
     JSONL = "jsonl"
-
-
-@contextmanager
-def _database_errors() -> Iterator[None]:
-    # The driver's message can quote SQL; name the failure and the usual fix instead.
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        errors.print(
-            f"[red]error:[/red] the database refused the operation ({type(exc).__name__}); "
-            "is it reachable and up to date (`lensguard db upgrade`)?"
-        )
-        raise typer.Exit(2) from None
-
-
-def _audit_log(settings: Settings) -> AuditLog:
-    settings = resolve_secrets(settings)
-    if settings.secret_key is None:
-        raise ConfigurationError("secret_key is not set")
-    return AuditLog.from_secret(settings.secret_key.get_secret_value())
 
 
 def _usage(message: str) -> typer.Exit:
@@ -128,8 +110,8 @@ def verify(
     settings = settings_from(ctx)
     configure_logging("WARNING")
     document = _read_checkpoint(from_checkpoint) if from_checkpoint is not None else None
-    with friendly_errors(), _database_errors():
-        log = _audit_log(settings)
+    with friendly_errors(), database_errors():
+        log = audit_log_for(settings)
         try:
             report = _run_verify(settings.database_url, log, document)
         except ValueError as exc:
@@ -190,7 +172,7 @@ def export(
         "since": _when(since, "--since"),
         "until": _when(until, "--until"),
     }
-    with friendly_errors(), _database_errors():
+    with friendly_errors(), database_errors():
         written = asyncio.run(_export(settings.database_url, filters))
     errors.print(f"{written:,} entries exported ({output_format.value})")
 
@@ -216,8 +198,8 @@ def checkpoint(
     """Sign the current head and write the checkpoint document (JSON)."""
     settings = settings_from(ctx)
     configure_logging("WARNING")
-    with friendly_errors(), _database_errors():
-        document = asyncio.run(_checkpoint(settings.database_url, _audit_log(settings)))
+    with friendly_errors(), database_errors():
+        document = asyncio.run(_checkpoint(settings.database_url, audit_log_for(settings)))
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     if out is None:
         sys.stdout.write(text)

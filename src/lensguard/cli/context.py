@@ -10,8 +10,11 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
-from lensguard.errors import LensguardError
+from lensguard.audit import AuditLog
+from lensguard.bootstrap import resolve_secrets
+from lensguard.errors import ConfigurationError, LensguardError
 from lensguard.settings import Settings, load_settings
 
 console = Console(soft_wrap=True, highlight=False)
@@ -39,3 +42,27 @@ def friendly_errors() -> Iterator[None]:
     except LensguardError as exc:
         errors.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn a database failure into one readable line and exit 2."""
+    # The driver's message can quote SQL; name the failure and the usual fix instead.
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        errors.print(
+            f"[red]error:[/red] the database refused the operation ({type(exc).__name__}); "
+            "is it reachable and up to date (`lensguard db upgrade`)?"
+        )
+        raise typer.Exit(2) from None
+
+
+def audit_log_for(settings: Settings) -> AuditLog:
+    """The audit log the server uses, for commands that read or append to it."""
+    resolved = resolve_secrets(settings)
+    if resolved.secret_key is None:
+        raise ConfigurationError("secret_key is not set")
+    return AuditLog.from_secret(
+        resolved.secret_key.get_secret_value(), checkpoint_every=settings.audit.checkpoint_every
+    )

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from lensguard.audit import AuditEvent, AuditLog
 from lensguard.bootstrap import resolve_secrets
-from lensguard.cli.context import console, errors, friendly_errors, settings_from
+from lensguard.cli.context import (
+    audit_log_for,
+    console,
+    database_errors,
+    errors,
+    friendly_errors,
+    settings_from,
+)
 from lensguard.errors import ConfigurationError
 from lensguard.identity.signing_keys import is_published, list_signing_keys, rotate_signing_key
 from lensguard.identity.tokens import publication_window
@@ -23,28 +27,6 @@ from lensguard.store.db import Database
 from lensguard.store.types import utcnow
 
 app = typer.Typer(help="Manage the keys that sign access tokens.", no_args_is_help=True)
-
-
-def _audit(settings: Settings) -> AuditLog:
-    secret = resolve_secrets(settings).secret_key
-    if secret is None:  # resolve_secrets refuses this outside dev; dev fills it
-        raise typer.Exit(2)
-    return AuditLog.from_secret(
-        secret.get_secret_value(), checkpoint_every=settings.audit.checkpoint_every
-    )
-
-
-@contextmanager
-def _database_errors() -> Iterator[None]:
-    # The driver's message can quote SQL; name the failure and the usual fix instead.
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        errors.print(
-            f"[red]error:[/red] the database refused the operation ({type(exc).__name__}); "
-            "is it reachable and up to date (`lensguard db upgrade`)?"
-        )
-        raise typer.Exit(2) from None
 
 
 def _wrap_key(settings: Settings) -> bytes:
@@ -96,8 +78,10 @@ def rotate(ctx: typer.Context) -> None:
     """Add a new signing key; the old one keeps verifying until its tokens expire."""
     settings = settings_from(ctx)
     configure_logging("WARNING")
-    with friendly_errors(), _database_errors():
-        kid = asyncio.run(_rotate(settings.database_url, _wrap_key(settings), _audit(settings)))
+    with friendly_errors(), database_errors():
+        kid = asyncio.run(
+            _rotate(settings.database_url, _wrap_key(settings), audit_log_for(settings))
+        )
     window = publication_window(settings.security.authentication.token_expiry)
     console.print(kid)
     errors.print(
@@ -112,7 +96,7 @@ def list_keys(ctx: typer.Context) -> None:
     settings = settings_from(ctx)
     configure_logging("WARNING")
     window = publication_window(settings.security.authentication.token_expiry)
-    with friendly_errors(), _database_errors():
+    with friendly_errors(), database_errors():
         rows = asyncio.run(_list(settings.database_url, window))
     console.print(f"{'KID':<18} {'CREATED':<20} {'RETIRED':<20} PUBLISHED")
     for kid, created, retired, published in rows:
