@@ -8,16 +8,22 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CONFIG ?= config/lensguard.dev.yaml
+MODEL  := src/lensguard/vision/models/face_detection_short_range.tflite
 
 .PHONY: setup run test check bench clean system-deps
 
-setup: $(STAMP)
+setup: $(STAMP) $(MODEL)
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
+
+# BlazeFace ships inside the mediapipe wheel: download it (never install) and take
+# out the one model file; idempotent, pinned by SHA-256.
+$(MODEL): scripts/extract-models.py | $(STAMP)
+	$(PY) scripts/extract-models.py
 
 system-deps:
 	@bash scripts/system-deps.sh
