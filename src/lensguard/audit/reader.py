@@ -49,33 +49,6 @@ class LenientUTC(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-_CHECKPOINT_COLUMNS = (
-    AuditCheckpoint.seq,
-    AuditCheckpoint.entry_hash,
-    type_coerce(AuditCheckpoint.ts, LenientUTC()).label("ts"),
-    AuditCheckpoint.signature,
-    AuditCheckpoint.key_id,
-)
-_COLUMNS = (
-    AuditEntry.seq,
-    type_coerce(AuditEntry.ts, LenientUTC()).label("ts"),
-    AuditEntry.actor_type,
-    AuditEntry.actor_ref,
-    AuditEntry.actor_id,
-    AuditEntry.actor_name,
-    AuditEntry.source_address,
-    AuditEntry.personal_digest,
-    AuditEntry.personal_erased,
-    AuditEntry.action,
-    AuditEntry.resource_type,
-    AuditEntry.resource_id,
-    AuditEntry.outcome,
-    AuditEntry.details,
-    AuditEntry.prev_hash,
-    AuditEntry.entry_hash,
-)
-
-
 CHECKPOINT_COLUMNS = (
     AuditCheckpoint.seq,
     AuditCheckpoint.entry_hash,

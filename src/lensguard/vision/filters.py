@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,7 +42,7 @@ def odd_kernel(where: str, params: Mapping[str, Any], default: int) -> int:
     return size
 
 
-class _FaceRegions:
+class _FaceRegions(ABC):
     """Shared parameters of the processors that act on labelled boxes."""
 
     name = "face_regions"
@@ -61,9 +62,9 @@ class _FaceRegions:
         """This processor's own parameters."""
         return None
 
+    @abstractmethod
     def apply(self, region: Image, options: Any) -> Image:
         """The redacted version of ``region``."""
-        raise NotImplementedError
 
     def process(
         self, frame: Image, detections: list[Detection], params: Mapping[str, Any]
