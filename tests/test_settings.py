@@ -102,3 +102,10 @@ def test_secrets_do_not_print() -> None:
     assert secret not in repr(settings)
     assert secret not in settings.model_dump_json()
     assert "pw@" not in settings.model_dump_json()
+
+
+@pytest.mark.parametrize("name", ["lensguard.example.yaml", "lensguard.dev.yaml"])
+def test_shipped_configuration_files_load(name: str) -> None:
+    path = Path(__file__).resolve().parents[1] / "config" / name
+    settings = load_settings(path)
+    assert settings.server.port == 8443
