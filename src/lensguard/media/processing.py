@@ -1,0 +1,169 @@
+"""The processing stage: decode once, run the AI chain, encode once, fan out.
+
+Sits between the relay's upstream receiver and ``EncodedFanout``: every viewer and
+recorder gets the one processed encoding. Decoding, processing and encoding run on
+one worker thread so the event loop never waits on them; when the worker falls
+behind, intermediate frames are skipped (decoded, never processed or sent). With
+mandatory redaction a frame is published only after the chain finished on it; a
+failing or slow chain yields a blank frame, never the original pixels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import fractions
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+
+from lensguard.logs import get_logger
+from lensguard.media.passthrough import Packet, is_keyframe
+from lensguard.vision.failclosed import redact_or_blank
+from lensguard.vision.processor import Chain, Frame, as_image
+
+log = get_logger("lensguard.media")
+TIME_BASE = fractions.Fraction(1, 90000)
+MAX_BACKLOG = 60
+
+
+@dataclass
+class StageStats:
+    """What the stage did, for metrics and tests."""
+
+    received: int = 0
+    processed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    published: int = 0
+    detections: list[Any] = field(default_factory=list)
+
+
+class ProcessingStage:
+    """VP8 packets in, processed VP8 packets out (to ``publish``)."""
+
+    def __init__(
+        self,
+        publish: Callable[[Packet, bool], None],
+        *,
+        chain: Chain,
+        mandatory: bool,
+        bitrate: int = 1_500_000,
+        budget_ms: float = 50.0,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._publish = publish
+        self.chain = chain
+        self.mandatory = mandatory
+        self.bitrate = bitrate
+        self.budget_ms = budget_ms
+        self._loop = loop or asyncio.get_event_loop()
+        self._decoder = av.CodecContext.create("vp8", "r")
+        self._encoder: Any = None
+        self._backlog: deque[tuple[Packet, bool]] = deque(maxlen=MAX_BACKLOG)
+        self._lock = threading.Lock()
+        self._busy = False
+        self._force_keyframe = True
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="lensguard-processing"
+        )
+        self.stats = StageStats()
+        self.closed = False
+
+    def configure(self, chain: Chain, *, mandatory: bool) -> None:
+        """Swap the chain live (the next processed frame uses it)."""
+        self.chain, self.mandatory = chain, mandatory
+
+    def force_keyframe(self) -> None:
+        """Make the next encoded frame a keyframe (a viewer joined or lost pictures)."""
+        self._force_keyframe = True
+
+    def push(self, packet: Packet, keyframe: bool) -> None:
+        """Accept one upstream packet (on the event loop); never blocks."""
+        if self.closed:
+            return
+        self.stats.received += 1
+        with self._lock:
+            self._backlog.append((packet, keyframe))
+            if self._busy:
+                return
+            self._busy = True
+        self._executor.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._backlog:
+                    self._busy = False
+                    return
+                batch = list(self._backlog)
+                self._backlog.clear()
+            try:
+                self._work(batch)
+            except Exception as exc:  # a broken frame must not kill the stage
+                log.warning("processing_failed", error=type(exc).__name__)
+
+    def _work(self, batch: list[tuple[Packet, bool]]) -> None:
+        # Every packet is decoded (VP8 deltas need their predecessors); only the newest
+        # picture is processed and sent, the rest are skipped when we are behind.
+        latest: av.VideoFrame | None = None
+        for packet, _keyframe in batch:
+            for decoded in self._decoder.decode(packet):
+                if latest is not None:
+                    self.stats.skipped += 1
+                latest = decoded
+        if latest is None:
+            return
+        frame = Frame(as_image(latest.to_ndarray(format="bgr24")), latest.pts)
+        if self.mandatory:
+            outcome = redact_or_blank(self.chain, frame, budget_ms=self.budget_ms)
+            processed, detections, failed = outcome.frame, outcome.detections, outcome.failed
+        else:
+            try:
+                result = self.chain.run(frame)
+                processed, detections, failed = result.frame, result.detections, False
+            except Exception:
+                processed, detections, failed = frame, [], True
+        self.stats.processed += 1
+        self.stats.failed += failed
+        self.stats.detections = list(detections)
+        out = av.VideoFrame.from_ndarray(processed.image, format="bgr24").reformat(format="yuv420p")
+        out.pts = latest.pts
+        out.time_base = TIME_BASE
+        for encoded in self._encode(out):
+            self._loop.call_soon_threadsafe(self._emit, encoded)
+
+    def _encode(self, frame: av.VideoFrame) -> list[Packet]:
+        if self._encoder is None or (
+            self._encoder.width != frame.width or self._encoder.height != frame.height
+        ):
+            encoder = av.CodecContext.create("libvpx", "w")
+            encoder.width, encoder.height = frame.width, frame.height
+            encoder.pix_fmt = "yuv420p"
+            encoder.time_base = TIME_BASE
+            encoder.bit_rate = self.bitrate
+            encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+            self._encoder = encoder
+            self._force_keyframe = True
+        if self._force_keyframe:
+            self._force_keyframe = False
+            frame.pict_type = av.video.frame.PictureType.I
+        packets: list[Packet] = []
+        for packet in self._encoder.encode(frame):
+            packet.time_base = TIME_BASE
+            packets.append(packet)
+        return packets
+
+    def _emit(self, packet: Packet) -> None:
+        if not self.closed:
+            self.stats.published += 1
+            self._publish(packet, is_keyframe("VP8", bytes(packet)))
+
+    def close(self) -> None:
+        """Stop accepting packets; the worker finishes what it holds."""
+        self.closed = True
+        self._executor.shutdown(wait=False, cancel_futures=True)

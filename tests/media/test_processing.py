@@ -1,0 +1,94 @@
+"""The processing stage on real VP8: faces pixelated in the one encoding, failures blank."""
+
+import asyncio
+import fractions
+from collections.abc import Mapping
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from lensguard.media.processing import ProcessingStage
+from lensguard.vision.processor import Chain, Detection, Result, Step
+from lensguard.vision.registry import build_chain
+
+TB = fractions.Fraction(1, 90000)
+
+
+def astronaut_packets(count: int) -> tuple[np.ndarray, list[Any]]:
+    """The astronaut photo (a face) as ``count`` VP8 packets at 640x480."""
+    image = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (640, 480))
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 640, 480, "yuv420p"
+    encoder.time_base, encoder.bit_rate = TB, 2_000_000
+    packets: list[Any] = []
+    for i in range(count):
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = i * 3000, TB
+        packets += encoder.encode(frame)
+    packets += encoder.encode(None)
+    return image, packets
+
+
+async def run_stage(
+    chain: Chain, mandatory: bool, count: int = 12
+) -> tuple[np.ndarray, list[np.ndarray], ProcessingStage]:
+    original, packets = astronaut_packets(count)
+    received: list[Any] = []
+    stage = ProcessingStage(
+        lambda p, k: received.append((p, k)),
+        chain=chain,
+        mandatory=mandatory,
+        loop=asyncio.get_running_loop(),
+    )
+    for packet in packets:
+        stage.push(packet, False)
+        await asyncio.sleep(0.005)
+    for _ in range(200):
+        if stage.stats.processed and not stage._busy and received:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    stage.close()
+    decoder = av.CodecContext.create("vp8", "r")
+    frames = [f.to_ndarray(format="bgr24") for p, _ in received for f in decoder.decode(p)]
+    assert received and received[0][1] is True  # the first processed packet is a keyframe
+    return original, frames, stage
+
+
+async def test_faces_are_pixelated_in_the_single_encoding() -> None:
+    chain = build_chain(["face_detect", "pixelate_faces"])
+    original, frames, stage = await run_stage(chain, mandatory=True)
+    assert frames and stage.stats.failed == 0
+    assert stage.stats.detections, "the face was found"
+    x, y, w, h = stage.stats.detections[0].box
+    out = frames[-1].astype(int)
+    face_diff = np.abs(
+        out[y : y + h, x : x + w] - original[y : y + h, x : x + w].astype(int)
+    ).mean()
+    corner_diff = np.abs(out[400:470, 10:120] - original[400:470, 10:120].astype(int)).mean()
+    assert face_diff > 3 * corner_diff + 5  # the face changed, the rest survived the codec
+
+
+class Broken:
+    name = "broken"
+
+    def process(self, frame: Any, detections: list[Detection], params: Mapping[str, Any]) -> Result:
+        raise RuntimeError("detector crashed")
+
+
+async def test_a_failing_detector_never_releases_the_original_pixels() -> None:
+    chain = Chain([Step(Broken(), {})])
+    _original, frames, stage = await run_stage(chain, mandatory=True)
+    assert stage.stats.failed >= 1
+    assert frames and all(frame.mean() < 8 for frame in frames)
+
+
+@pytest.mark.parametrize("mandatory", [False])
+async def test_optional_processing_falls_back_to_the_frame(mandatory: bool) -> None:
+    chain = Chain([Step(Broken(), {})])
+    original, frames, _stage = await run_stage(chain, mandatory=mandatory)
+    assert frames and abs(frames[-1].mean() - original.mean()) < 10
