@@ -19,6 +19,7 @@ from lensguard.api import (
     roles,
     sessions,
     signal,
+    streams,
     turn,
     users,
     web,
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
         roles,
         devices,
         signal,
+        streams,
         turn,
         web,
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -16,7 +17,8 @@ from lensguard.guard.blocklist_redis import RedisBlocklist
 from lensguard.guard.client import Network, parse_networks
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.context import IdentityContext
-from lensguard.media.relay import MediaNode
+from lensguard.logs import get_logger
+from lensguard.media.relay import STREAM_CONFIG, MediaNode
 from lensguard.monitor.event_metrics import install_event_counter
 from lensguard.monitor.geoip import GeoIP
 from lensguard.monitor.metrics import Metrics
@@ -25,6 +27,9 @@ from lensguard.settings import Settings
 from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
+from lensguard.store.models import StreamSettings
+
+log = get_logger("lensguard.services")
 
 
 @dataclass
@@ -69,6 +74,7 @@ class Services:
         bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
         identity = IdentityContext.build(settings, db, redis)
         identity.notify = revocation_notifier(bus)
+        identity.notify_stream = stream_notifier(bus)
         metrics = Metrics()
         install_event_counter()
         limiter = CountingRateLimiter(limiter, metrics)
@@ -89,7 +95,7 @@ class Services:
             rate_limiter=limiter,
             identity=identity,
             bus=bus,
-            hub=SignalingHub(bus, MediaNode(bus), metrics=metrics),
+            hub=SignalingHub(bus, MediaNode(bus, stream_settings_loader(db)), metrics=metrics),
             trusted_proxies=parse_networks(settings.server.trusted_proxies),
             blocklist=blocklist,
             metrics=metrics,
@@ -100,6 +106,8 @@ class Services:
     async def start(self) -> None:
         """Start background listeners (called by the app's lifespan)."""
         await self.hub.start()
+        if self.hub.media is not None:
+            await self.hub.media.start()
 
     async def close(self) -> None:
         """Release connections."""
@@ -110,3 +118,25 @@ class Services:
             self.geoip.close()
         if self.redis is not None:
             await self.redis.aclose()
+
+
+def stream_settings_loader(db: Database) -> Callable[[str], Awaitable[StreamSettings | None]]:
+    """How relays read a device's stream settings."""
+
+    async def load(device_id: str) -> StreamSettings | None:
+        async with db.sessions() as session:
+            return await session.get(StreamSettings, device_id)
+
+    return load
+
+
+def stream_notifier(bus: Bus) -> Callable[[str], Awaitable[None]]:
+    """How the API tells every node's relays that stream settings changed."""
+
+    async def notify(device_id: str) -> None:
+        try:
+            await bus.publish(STREAM_CONFIG, {"device_id": device_id})
+        except Exception as exc:
+            log.warning("stream_config_broadcast_failed", error=type(exc).__name__)
+
+    return notify

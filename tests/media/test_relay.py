@@ -3,7 +3,6 @@
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -71,14 +70,6 @@ class RelayViewer:
             self._pull.cancel()
         await self.pc.close()
         await self.peer.ws.close()
-
-
-@pytest.fixture
-async def cleanup() -> AsyncIterator[list[Any]]:
-    items: list[Any] = []
-    yield items
-    for item in reversed(items):
-        await item.close() if hasattr(item, "close") else await item.stop()
 
 
 async def test_two_viewers_share_one_upstream_and_control_flows(

@@ -49,7 +49,13 @@ class IdentityContext:
     refresh_key: bytes
     audit: AuditLog
     notify: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    notify_stream: Callable[[str], Awaitable[None]] | None = None
     """Announces revocations to live connections on every node (set by Services)."""
+
+    async def announce_stream(self, device_id: str) -> None:
+        """Tell relay nodes that a stream's settings changed."""
+        if self.notify_stream is not None:
+            await self.notify_stream(device_id)
 
     async def announce(self, **message: Any) -> None:
         """Tell live signaling sessions that access for someone changed."""

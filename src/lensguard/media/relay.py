@@ -28,19 +28,26 @@ from lensguard.bus.base import Bus, Subscription
 from lensguard.logs import get_logger
 from lensguard.media.fanout import EncodedFanout
 from lensguard.media.passthrough import (
+    Packet,
     PacketTrack,
     attach_passthrough,
     redirect_keyframe_requests,
     request_keyframe,
 )
+from lensguard.media.processing import ProcessingStage
+from lensguard.store.models import StreamSettings
+from lensguard.vision.registry import build_chain
 
 log = get_logger("lensguard.media")
 RELAY_MIME = "video/vp8"
+STREAM_CONFIG = "stream-config"
+REDACTION = ["face_detect", "pixelate_faces"]
 JOIN_TIMEOUT = 10.0
 ANSWER_TIMEOUT = 15.0
 IDLE_GRACE = 10.0
 NODE_PRINCIPAL = {"kind": "system", "id": "media-node", "name": "lensguard media relay"}
 ControlHandler = Callable[[str], Awaitable[None]]
+SettingsLoader = Callable[[str], Awaitable[StreamSettings | None]]
 
 
 def relay_codecs() -> list[RTCRtpCodecCapability]:
@@ -176,6 +183,7 @@ class DeviceRelay:
         self.inbox = _Inbox(bus, "relay")
         self.inbox.on_message = self._on_message
         self.fanout = EncodedFanout(self._request_keyframe)
+        self.stage: ProcessingStage | None = None
         self.viewers: dict[str, ViewerEndpoint] = {}
         self.pc: RTCPeerConnection | None = None
         self.device_conn: str | None = None
@@ -202,7 +210,7 @@ class DeviceRelay:
         transceiver = pc.addTransceiver("video", direction="recvonly")
         transceiver.setCodecPreferences(relay_codecs())
         self._receiver = transceiver.receiver
-        attach_passthrough(transceiver.receiver, self.fanout.publish)
+        attach_passthrough(transceiver.receiver, self._on_packet)
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -225,7 +233,43 @@ class DeviceRelay:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
         log.info("relay_started", device_id=self.device_id)
 
+    def _on_packet(self, packet: Packet, keyframe: bool) -> None:
+        # The one place processing sits: raw packets either go straight to the fan-out
+        # or through the stage, whose single encoding the fan-out then serves.
+        if self.stage is not None:
+            self.stage.push(packet, keyframe)
+        else:
+            self.fanout.publish(packet, keyframe)
+
+    def configure(self, settings: StreamSettings | None) -> None:
+        """Apply stream settings live: start, change or stop processing."""
+        names = list(settings.ai_models) if settings is not None else []
+        mandatory = bool(settings is not None and settings.redact_faces)
+        if mandatory:
+            names += [n for n in REDACTION if n not in names]
+        if not names:
+            if self.stage is not None:
+                self.stage.close()
+                self.stage = None
+                self._request_upstream_keyframe()  # viewers need a raw keyframe again
+            return
+        chain = build_chain(names)
+        if self.stage is not None:
+            self.stage.configure(chain, mandatory=mandatory)
+            return
+        bitrate = settings.bitrate if settings is not None else 1_500_000
+        self.stage = ProcessingStage(
+            self.fanout.publish, chain=chain, mandatory=mandatory, bitrate=bitrate
+        )
+        self._request_upstream_keyframe()  # the stage's decoder starts at a keyframe
+
     def _request_keyframe(self) -> None:
+        if self.stage is not None:
+            self.stage.force_keyframe()
+            return
+        self._request_upstream_keyframe()
+
+    def _request_upstream_keyframe(self) -> None:
         if self._receiver is not None:
             task = asyncio.ensure_future(request_keyframe(self._receiver))
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
@@ -271,6 +315,8 @@ class DeviceRelay:
                 )
             await endpoint.close()
         self.viewers.clear()
+        if self.stage is not None:
+            self.stage.close()
         self.fanout.close()
         if self.device_conn is not None:
             with contextlib.suppress(Exception):
@@ -286,10 +332,37 @@ class DeviceRelay:
 class MediaNode:
     """This server node's relays, one per device being watched here."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, load_settings: SettingsLoader | None = None) -> None:
         self.bus = bus
         self.relays: dict[str, DeviceRelay] = {}
         self._starting: dict[str, asyncio.Lock] = {}
+        self._load = load_settings
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Follow stream-setting changes so relays apply them live."""
+        if self._load is not None and self._listener is None:
+            self._listener = asyncio.create_task(self._follow())
+
+    async def _follow(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                subscription = await self.bus.subscribe(STREAM_CONFIG)
+            except Exception:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            try:
+                async for message in subscription:
+                    relay = self.relays.get(str(message.get("device_id")))
+                    if relay is not None and self._load is not None:
+                        try:
+                            relay.configure(await self._load(relay.device_id))
+                        except Exception as exc:
+                            log.warning("stream_configure_failed", error=type(exc).__name__)
+            finally:
+                await subscription.close()
 
     async def relay_for(self, device_id: str) -> DeviceRelay:
         """The running relay of ``device_id``, started on first use."""
@@ -301,6 +374,8 @@ class MediaNode:
             relay = DeviceRelay(self.bus, device_id, self._forget)
             self.relays[device_id] = relay
             try:
+                if self._load is not None:
+                    relay.configure(await self._load(device_id))
                 await relay.start()
             except Exception:
                 await relay.close()
@@ -312,5 +387,9 @@ class MediaNode:
             del self.relays[relay.device_id]
 
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
         for relay in list(self.relays.values()):
             await relay.close()

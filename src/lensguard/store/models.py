@@ -146,3 +146,19 @@ class ApiKey(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class StreamSettings(Base):
+    """How a device's stream is served: AI processors, redaction, encoding targets."""
+
+    __tablename__ = "stream_settings"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ai_models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    redact_faces: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolution: Mapped[str] = mapped_column(String(16), default="640x480")
+    bitrate: Mapped[int] = mapped_column(Integer, default=1_500_000)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,124 @@
+"""``/api/v1/streams/{device_id}``: AI processors, redaction and encoding per stream.
+
+Changes apply live: the relay nodes serving the stream swap their processing chain
+on the next frame (no reconnect for device or viewers). Each change is audited.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lensguard.access.principal import Principal
+from lensguard.api.deps import AddressDep, IdentityDep, requires
+from lensguard.api.devices import _visible
+from lensguard.errors import ValidationFailed
+from lensguard.identity.auditing import append, audit_event
+from lensguard.store.models import StreamSettings
+from lensguard.vision.registry import default_registry
+
+router = APIRouter(prefix="/api/v1/streams", tags=["streams"])
+Viewer = Annotated[Principal, requires("camera_view")]
+Manager = Annotated[Principal, requires("device_manage")]
+MIN_SIZE, MAX_SIZE = (320, 240), (3840, 2160)
+RESOLUTION = re.compile(r"^(\d{3,4})x(\d{3,4})$")
+
+
+class StreamUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+    ai_models: list[str] = Field(default_factory=list, max_length=8)
+    redact_faces: bool = False
+    resolution: str = Field(default="640x480", description="WxH, 320x240 to 3840x2160")
+    bitrate: int = Field(default=1_500_000, ge=100_000, le=10_000_000, description="bit/s")
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, value: str) -> str:
+        match = RESOLUTION.match(value)
+        if match is None:
+            raise ValueError("must be WIDTHxHEIGHT, e.g. 1280x720")
+        width, height = int(match.group(1)), int(match.group(2))
+        if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
+            raise ValueError("must be between 320x240 and 3840x2160")
+        return value
+
+
+class StreamPublic(StreamUpdate):
+    device_id: str
+
+
+def _public(device_id: str, row: StreamSettings | None) -> StreamPublic:
+    if row is None:
+        return StreamPublic(device_id=device_id)
+    return StreamPublic(
+        device_id=device_id,
+        name=row.name,
+        ai_models=list(row.ai_models),
+        redact_faces=row.redact_faces,
+        resolution=row.resolution,
+        bitrate=row.bitrate,
+    )
+
+
+def _check_models(names: list[str]) -> None:
+    valid = default_registry().names
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        allowed = ", ".join(valid)
+        raise ValidationFailed(
+            f"unknown ai_models {unknown}; valid: {allowed}",
+            errors=[
+                {
+                    "field": "body.ai_models",
+                    "message": f"must be among: {allowed}",
+                    "type": "unknown_processor",
+                }
+            ],
+        )
+
+
+@router.get("/{device_id}")
+async def read(device_id: str, principal: Viewer, identity: IdentityDep) -> StreamPublic:
+    """The stream settings of a device in your scope."""
+    await _visible(identity, principal, device_id, "camera_view")
+    async with identity.db.sessions() as session:
+        return _public(device_id, await session.get(StreamSettings, device_id))
+
+
+@router.put("/{device_id}")
+async def update(
+    device_id: str,
+    body: StreamUpdate,
+    principal: Manager,
+    identity: IdentityDep,
+    address: AddressDep,
+) -> StreamPublic:
+    """Set processors, redaction and encoding; relays apply it on the next frame."""
+    await _visible(identity, principal, device_id, "device_manage")
+    _check_models(body.ai_models)
+    async with identity.db.transaction() as session:
+        row = await session.get(StreamSettings, device_id)
+        before = _public(device_id, row).model_dump(exclude={"device_id"})
+        if row is None:
+            row = StreamSettings(device_id=device_id)
+            session.add(row)
+        for key, value in body.model_dump().items():
+            setattr(row, key, value)
+        await session.flush()
+        event = audit_event(
+            "stream.configure",
+            by=principal,
+            address=address,
+            resource_type="device",
+            resource_id=device_id,
+            before=before,
+            after=body.model_dump(),
+        )
+        await append(identity, session, event)
+    await identity.announce_stream(device_id)
+    return _public(device_id, row)
