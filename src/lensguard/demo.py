@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
+
+from av import VideoFrame
 
 from lensguard.agent.driver import SimulatedRobot
 from lensguard.agent.runner import Agent, AgentConfig
@@ -22,6 +25,7 @@ from lensguard.logs import get_logger
 from lensguard.settings import Settings
 from lensguard.store.db import Database
 from lensguard.store.devices import list_devices
+from lensguard.store.models import StreamSettings
 
 CREDENTIAL_FILE = "demo-device.key"
 log = get_logger("lensguard.demo")
@@ -52,6 +56,9 @@ async def ensure_demo_device(settings: Settings) -> Path:
                 capabilities=["video", "control"],
                 by=None,
             )
+            async with db.transaction() as session:
+                # Faces in the demo are redacted for everyone, as a site policy would.
+                session.add(StreamSettings(device_id=registered.device.id, redact_faces=True))
     finally:
         await db.dispose()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -59,6 +66,37 @@ async def ensure_demo_device(settings: Settings) -> Path:
         fh.write(registered.credential + "\n")
     log.info("demo_device_registered", device=settings.demo.device_name)
     return path
+
+
+class FaceScene(SyntheticScene):
+    """The demo scene with a real face in it (scikit-image's public-domain astronaut),
+    so the redaction the demo stream is configured with has something to hide."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._face = _face_patch()
+
+    async def recv(self) -> VideoFrame:
+        frame = await super().recv()
+        if self._face is None:
+            return frame
+        image = frame.to_ndarray(format="bgr24")
+        h, w = self._face.shape[:2]
+        top, left = image.shape[0] - h - 40, image.shape[1] - w - 20
+        image[top : top + h, left : left + w] = self._face
+        out = VideoFrame.from_ndarray(image, format="bgr24")
+        out.pts, out.time_base = frame.pts, frame.time_base
+        return out
+
+
+def _face_patch() -> Any:
+    try:
+        import cv2
+        from skimage import data
+    except ImportError:  # a slim install without the demo extras: a plain scene
+        return None
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)  # type: ignore[no-untyped-call]
+    return cv2.resize(photo[10:250, 130:340], (230, 265))
 
 
 async def run_demo_agent(
@@ -69,7 +107,7 @@ async def run_demo_agent(
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparison only
         host = "127.0.0.1"
     robot = SimulatedRobot()
-    scene = SyntheticScene(640, 480, 30, viewport=robot.viewport)
+    scene = FaceScene(640, 480, 30, viewport=robot.viewport)
     config = AgentConfig(
         server=f"https://{host}:{settings.server.port}", credential_file=credential, ca_file=ca_file
     )

@@ -19,8 +19,10 @@ async def test_dev_server_runs_a_watchable_demo_robot(tmp_path: Path) -> None:
         assert (server.var_dir / "demo-device.key").stat().st_mode & 0o777 == 0o600
         with world.http() as client:
             devices = client.get("/api/v1/devices", headers=auth(world.admin)).json()
-        demo = next(d for d in devices if d["name"] == "demo-robot")
+            demo = next(d for d in devices if d["name"] == "demo-robot")
+            stream = client.get(f"/api/v1/streams/{demo['id']}", headers=auth(world.admin))
         assert demo["site"] == "demo"
+        assert stream.json()["redact_faces"] is True  # the demo shows redaction at once
         viewer = RelayViewer(await open_peer(world, world.admin))
         for _ in range(50):  # the robot connects a moment after the server starts
             await viewer.peer.send({"type": "subscribe", "device_id": demo["id"], "mode": "relay"})
