@@ -143,7 +143,16 @@ async def run_baseline(width: int, height: int) -> tuple[list[float], int]:
 async def run_lensguard(
     world: World, width: int, height: int, tmp: Path, mode: str
 ) -> tuple[list[float], int]:
-    device_id, credential = world.device(f"bench-{mode}-{width}x{height}", "site-a")
+    label = mode.replace("+", "-")
+    device_id, credential = world.device(f"bench-{label}-{width}x{height}", "site-a")
+    if mode == "relay+redaction":
+        # Decode, face detection + pixelation, encode once in the relay.
+        with world.http() as client:
+            client.put(
+                f"/api/v1/streams/{device_id}",
+                headers={"Authorization": f"Bearer {world.admin}"},
+                json={"redact_faces": True},
+            ).raise_for_status()
     key = tmp / f"{device_id}.key"
     key.touch(mode=0o600)
     key.write_text(credential)
@@ -170,11 +179,12 @@ async def run_lensguard(
         ],
         cwd=ROOT,
     )
-    viewer = await open_peer(world, world.user(f"bench-viewer-{mode}-{width}", "viewer"))
+    viewer = await open_peer(world, world.user(f"bench-viewer-{label}-{width}", "viewer"))
     try:
         device_conn = ""
         for _ in range(100):  # until the agent has connected and published
-            await viewer.send({"type": "subscribe", "device_id": device_id, "mode": mode})
+            wire_mode = "relay" if mode.startswith("relay") else mode
+            await viewer.send({"type": "subscribe", "device_id": device_id, "mode": wire_mode})
             reply = await viewer.recv(wait=10)
             if reply["type"] == "subscribed":
                 device_conn = reply["peer"]
@@ -208,7 +218,7 @@ def main() -> None:
             world = World(server, bootstrap_admin(server))
             for width, height in SIZES:
                 base, base_n = asyncio.run(run_baseline(width, height))
-                for mode in ("relay", "direct"):
+                for mode in ("relay", "relay+redaction", "direct"):
                     ours, ours_n = asyncio.run(run_lensguard(world, width, height, tmp, mode))
                     rows.append(
                         (f"{mode} {width}x{height}", summary(ours), ours_n, summary(base), base_n)
