@@ -82,6 +82,11 @@ async def test_faces_are_redacted_for_viewers_and_the_switch_is_live(
 
     configure(True)
     await settles(lambda change: change > 25)  # pixelated, without reconnecting
+    found = await viewer.peer.recv("detections", wait=20)
+    assert found["device_id"] == device_id
+    assert found["items"] and found["items"][0]["label"] == "face"
+    x, y, w, h = found["items"][0]["box"]
+    assert 150 < x + w / 2 < 400 and 30 < y + h / 2 < 250  # the astronaut's face
     seen = viewer.frames
     await viewer.frames_at_least(seen + 20)
     assert face_change(viewer.last) > 25

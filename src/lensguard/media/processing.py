@@ -55,8 +55,10 @@ class ProcessingStage:
         bitrate: int = 1_500_000,
         budget_ms: float = 50.0,
         loop: asyncio.AbstractEventLoop | None = None,
+        on_detections: Callable[[int | None, list[Any]], None] | None = None,
     ) -> None:
         self._publish = publish
+        self._on_detections = on_detections
         self.chain = chain
         self.mandatory = mandatory
         self.bitrate = bitrate
@@ -131,6 +133,8 @@ class ProcessingStage:
         self.stats.processed += 1
         self.stats.failed += failed
         self.stats.detections = list(detections)
+        if self._on_detections is not None:
+            self._loop.call_soon_threadsafe(self._on_detections, latest.pts, list(detections))
         out = av.VideoFrame.from_ndarray(processed.image, format="bgr24").reformat(format="yuv420p")
         out.pts = latest.pts
         out.time_base = TIME_BASE

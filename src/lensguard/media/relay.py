@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ RELAY_MIME = "video/vp8"
 STREAM_CONFIG = "stream-config"
 REDACTION = ["face_detect", "pixelate_faces"]
 JOIN_TIMEOUT = 10.0
+DETECTIONS_INTERVAL = 0.2
 ANSWER_TIMEOUT = 15.0
 IDLE_GRACE = 10.0
 NODE_PRINCIPAL = {"kind": "system", "id": "media-node", "name": "lensguard media relay"}
@@ -184,6 +186,7 @@ class DeviceRelay:
         self.inbox.on_message = self._on_message
         self.fanout = EncodedFanout(self._request_keyframe)
         self.stage: ProcessingStage | None = None
+        self._last_detections = 0.0
         self.viewers: dict[str, ViewerEndpoint] = {}
         self.pc: RTCPeerConnection | None = None
         self.device_conn: str | None = None
@@ -259,9 +262,36 @@ class DeviceRelay:
             return
         bitrate = settings.bitrate if settings is not None else 1_500_000
         self.stage = ProcessingStage(
-            self.fanout.publish, chain=chain, mandatory=mandatory, bitrate=bitrate
+            self.fanout.publish,
+            chain=chain,
+            mandatory=mandatory,
+            bitrate=bitrate,
+            on_detections=self._detections,
         )
         self._request_upstream_keyframe()  # the stage's decoder starts at a keyframe
+
+    def _detections(self, pts: int | None, detections: list[Any]) -> None:
+        """Tell this relay's viewers what the chain found, at most every 200 ms."""
+        now = time.monotonic()
+        if now - self._last_detections < DETECTIONS_INTERVAL or not self.viewers:
+            return
+        self._last_detections = now
+        message = {
+            "type": "detections",
+            "device_id": self.device_id,
+            "pts": pts,
+            "items": [
+                {"box": list(d.box), "label": d.label, "score": round(float(d.score), 3)}
+                for d in detections
+            ],
+        }
+        for endpoint in list(self.viewers.values()):
+            task = asyncio.ensure_future(
+                self.bus.publish(
+                    f"conn:{endpoint.viewer_conn}", message | {"from": endpoint.inbox.id}
+                )
+            )
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     def _request_keyframe(self) -> None:
         if self.stage is not None:

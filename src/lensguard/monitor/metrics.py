@@ -100,6 +100,12 @@ class Metrics:
             "online_devices", "Devices connected now", namespace=NAMESPACE, registry=r
         )
         self.viewers = Gauge("viewers", "Viewers watching now", namespace=NAMESPACE, registry=r)
+        self.detections = Counter(
+            "detections",
+            "Objects the AI chain reported to viewers",
+            namespace=NAMESPACE,
+            registry=r,
+        )
 
     def exposition(self) -> bytes:
         """Every series in the text exposition format."""

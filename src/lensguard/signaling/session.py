@@ -280,7 +280,12 @@ class SignalSession:
         elif kind == "leave" and isinstance(sender, str):
             self.peers.discard(sender)
             await self.send({"type": "leave", "from": sender})
-        elif kind == "control":
+        elif kind == "control" and self.published:
+            await self.send(message)
+        elif kind == "detections" and sender in self.peers:
+            # From the relay endpoint serving this viewer: what the AI chain found.
+            if self.hub.metrics is not None:
+                self.hub.metrics.detections.inc(len(message.get("items", [])))
             await self.send(message)
 
     def _pair(self, peer: str) -> None:
