@@ -36,7 +36,7 @@ def resource(device: Device) -> Resource:
     return Resource(kind="device", id=device.id, site=device.site)
 
 
-async def _visible(
+async def visible_device(
     identity: IdentityContext, principal: Principal, device_id: str, action: str
 ) -> Device:
     """The device when ``action`` on it is allowed; 404 when absent or out of scope."""
@@ -82,7 +82,7 @@ async def register(
 async def read(device_id: str, principal: Viewer, identity: IdentityDep) -> DevicePublic:
     """One device in your scope."""
     return DevicePublic.model_validate(
-        await _visible(identity, principal, device_id, "camera_view")
+        await visible_device(identity, principal, device_id, "camera_view")
     )
 
 
@@ -95,7 +95,7 @@ async def update(
     address: AddressDep,
 ) -> DevicePublic:
     """Move a device to another site or change its capabilities."""
-    await _visible(identity, principal, device_id, "device_manage")
+    await visible_device(identity, principal, device_id, "device_manage")
     if body.site is not None:
         authorize(principal, "device_manage", Resource(kind="device", site=body.site))
     async with identity.db.transaction() as session:
@@ -124,7 +124,7 @@ async def remove(
     device_id: str, principal: Manager, identity: IdentityDep, address: AddressDep
 ) -> Response:
     """Remove a device; its credentials die with it."""
-    await _visible(identity, principal, device_id, "device_manage")
+    await visible_device(identity, principal, device_id, "device_manage")
     async with identity.db.transaction() as session:
         device = await repo.get_device(session, device_id=device_id)
         if device is not None:
@@ -147,7 +147,7 @@ async def rotate(
     device_id: str, principal: Manager, identity: IdentityDep, address: AddressDep
 ) -> DeviceCredential:
     """Issue a new credential; the old one (and tokens made from it) stop working now."""
-    await _visible(identity, principal, device_id, "device_manage")
+    await visible_device(identity, principal, device_id, "device_manage")
     registered = await service.rotate_credential(
         identity, device_id=device_id, by=principal, address=address
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, IdentityDep, requires
-from lensguard.api.devices import _visible
+from lensguard.api.devices import visible_device
 from lensguard.errors import ValidationFailed
 from lensguard.identity.auditing import append, audit_event
 from lensguard.store.models import StreamSettings
@@ -85,7 +85,7 @@ def _check_models(names: list[str]) -> None:
 @router.get("/{device_id}")
 async def read(device_id: str, principal: Viewer, identity: IdentityDep) -> StreamPublic:
     """The stream settings of a device in your scope."""
-    await _visible(identity, principal, device_id, "camera_view")
+    await visible_device(identity, principal, device_id, "camera_view")
     async with identity.db.sessions() as session:
         return _public(device_id, await session.get(StreamSettings, device_id))
 
@@ -99,7 +99,7 @@ async def update(
     address: AddressDep,
 ) -> StreamPublic:
     """Set processors, redaction and encoding; relays apply it on the next frame."""
-    await _visible(identity, principal, device_id, "device_manage")
+    await visible_device(identity, principal, device_id, "device_manage")
     _check_models(body.ai_models)
     async with identity.db.transaction() as session:
         row = await session.get(StreamSettings, device_id)

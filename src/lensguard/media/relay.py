@@ -26,6 +26,7 @@ from aiortc import (
 )
 
 from lensguard.bus.base import Bus, Subscription
+from lensguard.bus.follow import follow
 from lensguard.logs import get_logger
 from lensguard.media.fanout import EncodedFanout
 from lensguard.media.passthrough import (
@@ -372,27 +373,12 @@ class MediaNode:
     async def start(self) -> None:
         """Follow stream-setting changes so relays apply them live."""
         if self._load is not None and self._listener is None:
-            self._listener = asyncio.create_task(self._follow())
+            self._listener = asyncio.create_task(follow(self.bus, STREAM_CONFIG, self._on_config))
 
-    async def _follow(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                subscription = await self.bus.subscribe(STREAM_CONFIG)
-            except Exception:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            try:
-                async for message in subscription:
-                    relay = self.relays.get(str(message.get("device_id")))
-                    if relay is not None and self._load is not None:
-                        try:
-                            relay.configure(await self._load(relay.device_id))
-                        except Exception as exc:
-                            log.warning("stream_configure_failed", error=type(exc).__name__)
-            finally:
-                await subscription.close()
+    async def _on_config(self, message: dict[str, Any]) -> None:
+        relay = self.relays.get(str(message.get("device_id")))
+        if relay is not None and self._load is not None:
+            relay.configure(await self._load(relay.device_id))
 
     async def relay_for(self, device_id: str) -> DeviceRelay:
         """The running relay of ``device_id``, started on first use."""

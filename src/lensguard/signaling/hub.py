@@ -13,7 +13,8 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from lensguard.bus.base import Bus, Subscription
+from lensguard.bus.base import Bus
+from lensguard.bus.follow import follow
 from lensguard.logs import get_logger
 from lensguard.media.relay import MediaNode
 from lensguard.monitor.metrics import Metrics
@@ -36,7 +37,6 @@ class SignalingHub:
         self.metrics = metrics
         self.sessions: dict[str, SignalSession] = {}
         self._listener: asyncio.Task[None] | None = None
-        self._subscription: Subscription | None = None
 
     async def start(self) -> None:
         """Listen for revocations in the background (idempotent).
@@ -46,7 +46,7 @@ class SignalingHub:
         store still refuses revoked credentials on their next use.
         """
         if self._listener is None:
-            self._listener = asyncio.create_task(self._keep_listening())
+            self._listener = asyncio.create_task(follow(self.bus, REVOCATIONS, self._revoked))
 
     async def stop(self) -> None:
         """Close every session and stop listening."""
@@ -65,31 +65,8 @@ class SignalingHub:
     def remove(self, session: SignalSession) -> None:
         self.sessions.pop(session.id, None)
 
-    async def _keep_listening(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                self._subscription = await self.bus.subscribe(REVOCATIONS)
-            except Exception as exc:
-                log.warning("revocation_listener_unavailable", error=type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            delay = 0.5
-            try:
-                await self._listen(self._subscription)
-            finally:
-                await self._subscription.close()
-                self._subscription = None
-            # The subscription ended (connection lost): subscribe again.
-            await asyncio.sleep(delay)
-
-    async def _listen(self, subscription: Subscription) -> None:
-        async for message in subscription:
-            try:
-                await self.apply_revocation(message)
-            except Exception as exc:  # one bad message must not stop revocations
-                log.warning("revocation_apply_failed", error=type(exc).__name__)
+    async def _revoked(self, message: dict[str, Any]) -> None:
+        await self.apply_revocation(message)
 
     async def apply_revocation(self, message: dict[str, Any]) -> int:
         """Re-check or close the local sessions a revocation message concerns."""
