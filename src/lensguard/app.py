@@ -12,6 +12,7 @@ from lensguard.access.declare import check_routes_declared
 from lensguard.api import (
     api_keys,
     auth,
+    breakglass,
     devices,
     health,
     jwks,
@@ -19,6 +20,7 @@ from lensguard.api import (
     roles,
     sessions,
     signal,
+    sites,
     streams,
     turn,
     users,
@@ -98,6 +100,8 @@ def create_app(settings: Settings) -> FastAPI:
         devices,
         signal,
         streams,
+        breakglass,
+        sites,
         turn,
         web,
     ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -18,7 +19,7 @@ from lensguard.guard.client import Network, parse_networks
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.context import IdentityContext
 from lensguard.logs import get_logger
-from lensguard.media.relay import STREAM_CONFIG, MediaNode
+from lensguard.media.relay import MediaNode
 from lensguard.monitor.event_metrics import install_event_counter
 from lensguard.monitor.geoip import GeoIP
 from lensguard.monitor.metrics import Metrics
@@ -27,7 +28,7 @@ from lensguard.settings import Settings
 from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
-from lensguard.store.models import StreamSettings
+from lensguard.store.streams import StreamPolicy, stream_policy
 
 log = get_logger("lensguard.services")
 
@@ -74,7 +75,7 @@ class Services:
         bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
         identity = IdentityContext.build(settings, db, redis)
         identity.notify = revocation_notifier(bus)
-        identity.notify_stream = stream_notifier(bus)
+        identity.broadcast = broadcaster(bus)
         metrics = Metrics()
         install_event_counter()
         limiter = CountingRateLimiter(limiter, metrics)
@@ -95,7 +96,7 @@ class Services:
             rate_limiter=limiter,
             identity=identity,
             bus=bus,
-            hub=SignalingHub(bus, MediaNode(bus, stream_settings_loader(db)), metrics=metrics),
+            hub=SignalingHub(bus, MediaNode(bus, stream_policy_loader(db)), metrics=metrics),
             trusted_proxies=parse_networks(settings.server.trusted_proxies),
             blocklist=blocklist,
             metrics=metrics,
@@ -120,23 +121,23 @@ class Services:
             await self.redis.aclose()
 
 
-def stream_settings_loader(db: Database) -> Callable[[str], Awaitable[StreamSettings | None]]:
-    """How relays read a device's stream settings."""
+def stream_policy_loader(db: Database) -> Callable[[str], Awaitable[StreamPolicy | None]]:
+    """How relays read a device's effective stream policy (site rules plus device settings)."""
 
-    async def load(device_id: str) -> StreamSettings | None:
+    async def load(device_id: str) -> StreamPolicy | None:
         async with db.sessions() as session:
-            return await session.get(StreamSettings, device_id)
+            return await stream_policy(session, device_id)
 
     return load
 
 
-def stream_notifier(bus: Bus) -> Callable[[str], Awaitable[None]]:
-    """How the API tells every node's relays that stream settings changed."""
+def broadcaster(bus: Bus) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """How the API tells every node's relays that stream rules or grants changed."""
 
-    async def notify(device_id: str) -> None:
+    async def publish(channel: str, message: dict[str, Any]) -> None:
         try:
-            await bus.publish(STREAM_CONFIG, {"device_id": device_id})
+            await bus.publish(channel, message)
         except Exception as exc:
-            log.warning("stream_config_broadcast_failed", error=type(exc).__name__)
+            log.warning("broadcast_failed", channel=channel, error=type(exc).__name__)
 
-    return notify
+    return publish

@@ -84,5 +84,5 @@ def test_policy_file_overrides_default(tmp_path: Path) -> None:
 
 
 def test_unknown_role_from_api_input_names_the_valid_ones() -> None:
-    with pytest.raises(ValidationFailed, match="admin, device, operator, viewer"):
+    with pytest.raises(ValidationFailed, match="admin, device, investigator, operator, viewer"):
         POLICY.require_role_or_invalid("superuser")

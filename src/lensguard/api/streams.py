@@ -65,7 +65,8 @@ def _public(device_id: str, row: StreamSettings | None) -> StreamPublic:
     )
 
 
-def _check_models(names: list[str]) -> None:
+def check_models(names: list[str]) -> None:
+    """Refuse unknown processor names with a 422 that lists the valid ones."""
     valid = default_registry().names
     unknown = [n for n in names if n not in valid]
     if unknown:
@@ -100,7 +101,7 @@ async def update(
 ) -> StreamPublic:
     """Set processors, redaction and encoding; relays apply it on the next frame."""
     await visible_device(identity, principal, device_id, "device_manage")
-    _check_models(body.ai_models)
+    check_models(body.ai_models)
     async with identity.db.transaction() as session:
         row = await session.get(StreamSettings, device_id)
         before = _public(device_id, row).model_dump(exclude={"device_id"})

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from lensguard.access.policy import Policy, load_policy
 from lensguard.audit import AuditLog
+from lensguard.bus.channels import OVERRIDES, STREAM_CONFIG
 from lensguard.errors import ConfigurationError
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.passwords import hash_password, make_hasher, one_time_password
@@ -49,13 +50,25 @@ class IdentityContext:
     refresh_key: bytes
     audit: AuditLog
     notify: Callable[[dict[str, Any]], Awaitable[None]] | None = None
-    notify_stream: Callable[[str], Awaitable[None]] | None = None
     """Announces revocations to live connections on every node (set by Services)."""
+    broadcast: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    """Publishes a message to every node on a bus channel (set by Services)."""
 
     async def announce_stream(self, device_id: str) -> None:
         """Tell relay nodes that a stream's settings changed."""
-        if self.notify_stream is not None:
-            await self.notify_stream(device_id)
+        if self.broadcast is not None:
+            await self.broadcast(STREAM_CONFIG, {"device_id": device_id})
+
+    async def announce_site(self, site: str) -> None:
+        """Tell relay nodes that a site's stream policy changed."""
+        if self.broadcast is not None:
+            await self.broadcast(STREAM_CONFIG, {"site": site})
+
+    async def announce_override_end(self, device_id: str, grant_id: str, reason: str) -> None:
+        """Tell relay nodes that a break-glass grant ended before its expiry."""
+        if self.broadcast is not None:
+            message = {"device_id": device_id, "grant_id": grant_id, "reason": reason}
+            await self.broadcast(OVERRIDES, message)
 
     async def announce(self, **message: Any) -> None:
         """Tell live signaling sessions that access for someone changed."""

@@ -48,6 +48,15 @@ class EncodedFanout:
         self.need_keyframe()
         return track
 
+    def attach(self, track: PacketTrack) -> None:
+        """Serve an existing track from here on (it waits for a keyframe, requested now)."""
+        self.tracks.add(track)
+        self.need_keyframe()
+
+    def detach(self, track: PacketTrack) -> None:
+        """Stop serving ``track`` without ending it (it is moving to another fan-out)."""
+        self.tracks.discard(track)
+
     def unsubscribe(self, track: PacketTrack) -> None:
         self.tracks.discard(track)
         track.stop()

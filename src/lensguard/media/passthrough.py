@@ -173,6 +173,10 @@ class PacketTrack(MediaStreamTrack):
                 return
         self._queue.put_nowait(packet)
 
+    def resync(self) -> None:
+        """The source changes: packets already queued go out, new ones from a keyframe on."""
+        self._synced = False
+
     def _drain(self) -> None:
         while not self._queue.empty():
             self._queue.get_nowait()

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiortc import (
@@ -26,6 +26,7 @@ from aiortc import (
 )
 
 from lensguard.bus.base import Bus, Subscription
+from lensguard.bus.channels import OVERRIDES, STREAM_CONFIG
 from lensguard.bus.follow import follow
 from lensguard.logs import get_logger
 from lensguard.media.fanout import EncodedFanout
@@ -37,12 +38,12 @@ from lensguard.media.passthrough import (
     request_keyframe,
 )
 from lensguard.media.processing import ProcessingStage
-from lensguard.store.models import StreamSettings
+from lensguard.store.streams import StreamPolicy
+from lensguard.vision.processor import Chain
 from lensguard.vision.registry import build_chain
 
 log = get_logger("lensguard.media")
 RELAY_MIME = "video/vp8"
-STREAM_CONFIG = "stream-config"
 REDACTION = ["face_detect", "pixelate_faces"]
 JOIN_TIMEOUT = 10.0
 DETECTIONS_INTERVAL = 0.2
@@ -50,7 +51,9 @@ ANSWER_TIMEOUT = 15.0
 IDLE_GRACE = 10.0
 NODE_PRINCIPAL = {"kind": "system", "id": "media-node", "name": "lensguard media relay"}
 ControlHandler = Callable[[str], Awaitable[None]]
-SettingsLoader = Callable[[str], Awaitable[StreamSettings | None]]
+SettingsLoader = Callable[[str], Awaitable[StreamPolicy | None]]
+ChainBuilder = Callable[[Sequence[str]], Chain]
+UnredactedEnd = Callable[[str, float, str], Awaitable[None]]
 
 
 def relay_codecs() -> list[RTCRtpCodecCapability]:
@@ -124,6 +127,12 @@ class ViewerEndpoint:
         self.pc: RTCPeerConnection | None = None
         self.track: PacketTrack | None = None
         self._on_control = on_control
+        # Which encoding this viewer gets: the processed one, or (break-glass) the raw one.
+        self.source: EncodedFanout = relay.fanout
+        self.grant_id: str | None = None
+        self._unredacted_since = 0.0
+        self._expiry: asyncio.TimerHandle | None = None
+        self.on_unredacted_end: UnredactedEnd | None = None
 
     async def start(self) -> None:
         await self.inbox.open()
@@ -152,16 +161,65 @@ class ViewerEndpoint:
 
         # Created before the offer is applied, so it is the transceiver the offer's video
         # line binds to, and its codec preference (the publisher's) shapes the answer.
-        self.track = self.relay.fanout.subscribe()
+        self.track = PacketTrack(on_need_keyframe=self._need_keyframe)
+        self.source.attach(self.track)
         transceiver = pc.addTransceiver(self.track, direction="sendonly")
         transceiver.setCodecPreferences(relay_codecs())
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        redirect_keyframe_requests(transceiver.sender, self.relay.fanout.need_keyframe)
+        redirect_keyframe_requests(transceiver.sender, self._need_keyframe)
         await pc.setLocalDescription(await pc.createAnswer())
         await self.relay.bus.publish(
             f"conn:{self.viewer_conn}",
             {"type": "answer", "from": self.inbox.id, "sdp": pc.localDescription.sdp},
         )
+
+    def _need_keyframe(self) -> None:
+        self.source.need_keyframe()
+
+    def _switch(self, source: EncodedFanout) -> None:
+        """Serve this viewer from ``source`` from its next keyframe on (no renegotiation)."""
+        if source is self.source:
+            return
+        if self.track is not None:
+            self.source.detach(self.track)
+            self.track.resync()
+            source.attach(self.track)
+        self.source = source
+
+    def open_unredacted(self, grant_id: str, expires_at: float) -> None:
+        """Break-glass: the raw encoding until ``expires_at`` (a ``time.time()`` value)."""
+        delay = expires_at - time.time()
+        if delay <= 0:
+            return  # expired already: never a single raw frame
+        if self.grant_id is not None:
+            self._end_timer()
+        self.grant_id = grant_id
+        self._unredacted_since = time.monotonic()
+        self._expiry = asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(self.close_unredacted("expired"))
+        )
+        self._switch(self.relay.raw)
+
+    def _end_timer(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    async def close_unredacted(self, reason: str) -> None:
+        """Back to the processed encoding; report how long the raw view lasted."""
+        grant_id = self.grant_id
+        if grant_id is None:
+            return
+        self._end_timer()
+        self.grant_id = None
+        self._switch(self.relay.fanout)
+        seconds = time.monotonic() - self._unredacted_since
+        log.info("relay_unredacted_end", grant_id=grant_id, reason=reason)
+        if self.on_unredacted_end is not None:
+            try:
+                await self.on_unredacted_end(grant_id, seconds, reason)
+            except Exception as exc:
+                log.warning("relay_unredacted_report_failed", error=type(exc).__name__)
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         @channel.on("message")
@@ -170,8 +228,9 @@ class ViewerEndpoint:
                 await self._on_control(data)
 
     async def close(self) -> None:
+        await self.close_unredacted("left")
         if self.track is not None:
-            self.relay.fanout.unsubscribe(self.track)
+            self.source.unsubscribe(self.track)
         if self.pc is not None:
             await self.pc.close()
         await self.inbox.close()
@@ -186,7 +245,11 @@ class DeviceRelay:
         self.inbox = _Inbox(bus, "relay")
         self.inbox.on_message = self._on_message
         self.fanout = EncodedFanout(self._request_keyframe)
+        # The device's own encoding, for break-glass viewers only: it bypasses processing.
+        self.raw = EncodedFanout(self._request_upstream_keyframe)
         self.stage: ProcessingStage | None = None
+        self.site: str | None = None
+        self.build_chain: ChainBuilder = build_chain
         self._last_detections = 0.0
         self.viewers: dict[str, ViewerEndpoint] = {}
         self.pc: RTCPeerConnection | None = None
@@ -240,13 +303,17 @@ class DeviceRelay:
     def _on_packet(self, packet: Packet, keyframe: bool) -> None:
         # The one place processing sits: raw packets either go straight to the fan-out
         # or through the stage, whose single encoding the fan-out then serves.
+        if self.raw.tracks:
+            self.raw.publish(packet, keyframe)
         if self.stage is not None:
             self.stage.push(packet, keyframe)
         else:
             self.fanout.publish(packet, keyframe)
 
-    def configure(self, settings: StreamSettings | None) -> None:
+    def configure(self, settings: StreamPolicy | None) -> None:
         """Apply stream settings live: start, change or stop processing."""
+        if settings is not None:
+            self.site = settings.site
         names = list(settings.ai_models) if settings is not None else []
         mandatory = bool(settings is not None and settings.redact_faces)
         if mandatory:
@@ -257,7 +324,7 @@ class DeviceRelay:
                 self.stage = None
                 self._request_upstream_keyframe()  # viewers need a raw keyframe again
             return
-        chain = build_chain(names)
+        chain = self.build_chain(names)
         if self.stage is not None:
             self.stage.configure(chain, mandatory=mandatory)
             return
@@ -349,6 +416,7 @@ class DeviceRelay:
         if self.stage is not None:
             self.stage.close()
         self.fanout.close()
+        self.raw.close()
         if self.device_conn is not None:
             with contextlib.suppress(Exception):
                 await self.bus.publish(
@@ -363,22 +431,47 @@ class DeviceRelay:
 class MediaNode:
     """This server node's relays, one per device being watched here."""
 
-    def __init__(self, bus: Bus, load_settings: SettingsLoader | None = None) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        load_settings: SettingsLoader | None = None,
+        *,
+        chain_builder: ChainBuilder = build_chain,
+    ) -> None:
         self.bus = bus
         self.relays: dict[str, DeviceRelay] = {}
         self._starting: dict[str, asyncio.Lock] = {}
         self._load = load_settings
-        self._listener: asyncio.Task[None] | None = None
+        self._build_chain = chain_builder
+        self._listeners: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Follow stream-setting changes so relays apply them live."""
-        if self._load is not None and self._listener is None:
-            self._listener = asyncio.create_task(follow(self.bus, STREAM_CONFIG, self._on_config))
+        """Follow stream-setting changes and ended break-glass grants, on every node."""
+        if self._listeners:
+            return
+        if self._load is not None:
+            self._listeners.append(
+                asyncio.create_task(follow(self.bus, STREAM_CONFIG, self._on_config))
+            )
+        self._listeners.append(asyncio.create_task(follow(self.bus, OVERRIDES, self._on_override)))
 
     async def _on_config(self, message: dict[str, Any]) -> None:
+        """A device's settings or a whole site's policy changed: reload what it touches."""
+        if self._load is None:
+            return
+        site = message.get("site")
+        for relay in list(self.relays.values()):
+            if relay.device_id == message.get("device_id") or (site and relay.site == site):
+                relay.configure(await self._load(relay.device_id))
+
+    async def _on_override(self, message: dict[str, Any]) -> None:
+        """A break-glass grant ended early: its viewers go back to the redacted picture."""
         relay = self.relays.get(str(message.get("device_id")))
-        if relay is not None and self._load is not None:
-            relay.configure(await self._load(relay.device_id))
+        if relay is None:
+            return
+        for endpoint in list(relay.viewers.values()):
+            if endpoint.grant_id is not None and endpoint.grant_id == message.get("grant_id"):
+                await endpoint.close_unredacted(str(message.get("reason") or "ended"))
 
     async def relay_for(self, device_id: str) -> DeviceRelay:
         """The running relay of ``device_id``, started on first use."""
@@ -388,6 +481,7 @@ class MediaNode:
             if relay is not None and not relay.closed:
                 return relay
             relay = DeviceRelay(self.bus, device_id, self._forget)
+            relay.build_chain = self._build_chain
             self.relays[device_id] = relay
             try:
                 if self._load is not None:
@@ -403,9 +497,10 @@ class MediaNode:
             del self.relays[relay.device_id]
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
+        for task in self._listeners:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
+                await task
+        self._listeners.clear()
         for relay in list(self.relays.values()):
             await relay.close()

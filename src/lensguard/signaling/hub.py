@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from lensguard.bus.base import Bus
+from lensguard.bus.channels import REVOCATIONS
 from lensguard.bus.follow import follow
 from lensguard.logs import get_logger
 from lensguard.media.relay import MediaNode
@@ -22,7 +23,6 @@ from lensguard.monitor.metrics import Metrics
 if TYPE_CHECKING:
     from lensguard.signaling.session import SignalSession
 
-REVOCATIONS = "revocations"
 log = get_logger("lensguard.signaling")
 
 

@@ -44,6 +44,8 @@ class Subscribe(_Message):
     type: Literal["subscribe"]
     device_id: Id
     mode: Literal["relay", "direct"] = "relay"
+    unredacted: bool = False
+    """Break-glass: the raw picture of a redacted stream (needs an open grant; relay only)."""
 
 
 class Offer(_Message):

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import secrets
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -53,7 +54,11 @@ from lensguard.signaling.messages import (
     parse,
 )
 from lensguard.store.devices import get_device, mark_seen
+from lensguard.store.models import RedactionOverride
+from lensguard.store.streams import active_override, stream_policy
 from lensguard.store.types import utcnow
+
+OVERRIDE = "redaction_override"
 
 
 class Violation(Exception):
@@ -229,6 +234,10 @@ class SignalSession:
                 emit("signal.access_changed", connection=self.id, device_id=device_id)
                 await self.shutdown(codes.ACCESS_CHANGED, "access to the stream was withdrawn")
                 return
+        for relay, endpoint in self.endpoints:
+            place = Resource(kind="device", id=relay.device_id, site=relay.site)
+            if endpoint.grant_id is not None and not can(principal, OVERRIDE, place):
+                await endpoint.close_unredacted("access_changed")
 
     # -- outgoing --------------------------------------------------------------------
 
@@ -335,6 +344,7 @@ class SignalSession:
         principal = self._principal()
         async with self.identity.db.sessions() as session:
             device = await get_device(session, device_id=message.device_id)
+            policy = await stream_policy(session, message.device_id)
         resource = (
             Resource(kind="device", id=device.id, site=device.site) if device is not None else None
         )
@@ -348,11 +358,20 @@ class SignalSession:
             )
             await self.error("not_found", "no such device")
             return
+        grant: RedactionOverride | None = None
+        if message.unredacted:
+            grant = await self._grant_for(message, resource)
+            if grant is None:
+                return
+        elif message.mode == "direct" and policy is not None and policy.redact_faces:
+            # Peer to peer, the server never sees the pictures: it cannot redact them.
+            await self.error("redacted", "this stream is redacted: watch it with mode relay")
+            return
         if resource.id not in self.watching and self.hub.metrics is not None:
             self.hub.metrics.viewers.inc()
         self.watching[resource.id or ""] = resource.site or ""
         if message.mode == "relay":
-            await self._subscribe_relay(message.device_id)
+            await self._subscribe_relay(message.device_id, grant)
             return
         receivers = await self.bus.publish(
             f"device:{message.device_id}",
@@ -378,7 +397,35 @@ class SignalSession:
         )
         await self._audit("stream.view_start", message.device_id, mode=message.mode)
 
-    async def _subscribe_relay(self, device_id: str) -> None:
+    async def _grant_for(self, message: Subscribe, resource: Resource) -> RedactionOverride | None:
+        """The open break-glass grant behind an ``unredacted`` subscribe, or an error sent."""
+        principal = self._principal()
+        if message.mode != "relay":
+            await self.error("unsupported", "unredacted views go through the relay only")
+            return None
+        if principal.kind is not PrincipalKind.USER or not can(principal, OVERRIDE, resource):
+            emit(
+                "redaction.override_refused",
+                severity=Severity.MEDIUM,
+                principal=principal.id,
+                device_id=message.device_id,
+            )
+            await self._audit("redaction.override.view_start", message.device_id, "denied")
+            await self.error("forbidden", f"your role does not allow {OVERRIDE}")
+            return None
+        async with self.identity.db.sessions() as session:
+            grant = await active_override(
+                session, user_id=principal.id, device_id=message.device_id
+            )
+        if grant is None:
+            await self.error(
+                "no_grant",
+                "no open break-glass grant for this device: request one with a reason "
+                f"(POST /api/v1/streams/{message.device_id}/break-glass)",
+            )
+        return grant
+
+    async def _subscribe_relay(self, device_id: str, grant: RedactionOverride | None) -> None:
         media = self.hub.media
         if media is None:
             await self.error("unsupported", "this node has no media relay")
@@ -390,8 +437,54 @@ class SignalSession:
             return
         endpoint = await relay.add_viewer(self.id, self.control_from_datachannel)
         self.endpoints.append((relay, endpoint))
+        if grant is not None:
+            endpoint.on_unredacted_end = self._unredacted_end(device_id)
+            endpoint.open_unredacted(grant.id, grant.expires_at.timestamp())
+            emit(
+                "redaction.override_viewing",
+                severity=Severity.HIGH,
+                principal=self._principal().id,
+                device_id=device_id,
+                grant_id=grant.id,
+            )
+            await self._audit(
+                "redaction.override.view_start", device_id, grant_id=grant.id, mode="relay"
+            )
+            await self.send(
+                {
+                    "type": "redaction",
+                    "device_id": device_id,
+                    "unredacted": True,
+                    "grant_id": grant.id,
+                    "expires_at": grant.expires_at.isoformat(),
+                }
+            )
         emit("stream.view_start", principal=self._principal().id, device_id=device_id, mode="relay")
         await self._audit("stream.view_start", device_id, mode="relay")
+
+    def _unredacted_end(self, device_id: str) -> Callable[[str, float, str], Awaitable[None]]:
+        """Audit the end of a break-glass viewing and tell the viewer (if still here)."""
+
+        async def ended(grant_id: str, seconds: float, reason: str) -> None:
+            await self._audit(
+                "redaction.override.view_stop",
+                device_id,
+                grant_id=grant_id,
+                seconds=round(seconds, 1),
+                reason=reason,
+            )
+            with contextlib.suppress(Exception):
+                await self.send(
+                    {
+                        "type": "redaction",
+                        "device_id": device_id,
+                        "unredacted": False,
+                        "grant_id": grant_id,
+                        "reason": reason,
+                    }
+                )
+
+        return ended
 
     async def control_from_datachannel(self, frame: str) -> None:
         """A control frame from this viewer's data channel: same checks as signaling."""

@@ -162,3 +162,30 @@ class StreamSettings(Base):
     resolution: Mapped[str] = mapped_column(String(16), default="640x480")
     bitrate: Mapped[int] = mapped_column(Integer, default=1_500_000)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SitePolicy(Base):
+    """Stream rules for every device of a site; a device may add to them, never loosen them."""
+
+    __tablename__ = "site_policies"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    redact_faces: Mapped[bool] = mapped_column(Boolean, default=False)
+    ai_models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Processors run on every stream of the site, before the device's own."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RedactionOverride(Base):
+    """A break-glass grant: one user may watch one device unredacted until ``expires_at``."""
+
+    __tablename__ = "redaction_overrides"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """Set when the grantee ended it early; an ended or expired grant opens nothing."""

@@ -1,0 +1,80 @@
+"""A break-glass viewer's track moves between the raw and processed encodings in place."""
+
+import asyncio
+import time
+from typing import Any
+
+from lensguard.bus.memory import MemoryBus
+from lensguard.media.passthrough import PacketTrack
+from lensguard.media.relay import DeviceRelay, ViewerEndpoint
+
+
+async def no_control(_: str) -> None:
+    return None
+
+
+def endpoint_with_track() -> tuple[DeviceRelay, ViewerEndpoint, PacketTrack]:
+    relay = DeviceRelay(MemoryBus(), "dev-1", lambda _: None)
+    endpoint = ViewerEndpoint(relay, "viewer-conn", no_control)
+    track = PacketTrack(on_need_keyframe=lambda: None)
+    endpoint.track = track
+    relay.fanout.attach(track)
+    return relay, endpoint, track
+
+
+def queued(track: PacketTrack) -> list[Any]:
+    items = []
+    while not track._queue.empty():
+        items.append(track._queue.get_nowait())
+    return items
+
+
+async def test_the_grant_expires_on_time_and_the_viewer_goes_back_to_redacted() -> None:
+    relay, endpoint, track = endpoint_with_track()
+    ended: list[tuple[str, float, str]] = []
+
+    async def on_end(grant_id: str, seconds: float, reason: str) -> None:
+        ended.append((grant_id, seconds, reason))
+
+    endpoint.on_unredacted_end = on_end
+    endpoint.open_unredacted("grant-1", time.time() + 0.4)
+    assert endpoint.source is relay.raw and track in relay.raw.tracks
+    assert track not in relay.fanout.tracks
+    relay.raw.publish(b"raw-delta", False)
+    relay.raw.publish(b"raw-key", True)
+    relay.fanout.publish(b"processed-key", True)
+    assert queued(track) == [b"raw-key"]  # from a keyframe of the new source only
+
+    await asyncio.sleep(0.7)
+    assert ended and ended[0][0] == "grant-1" and ended[0][2] == "expired"
+    assert 0.3 < ended[0][1] < 2.0
+    assert endpoint.grant_id is None and endpoint.source is relay.fanout
+    relay.raw.publish(b"raw-key-2", True)
+    relay.fanout.publish(b"processed-delta", False)
+    relay.fanout.publish(b"processed-key-2", True)
+    assert queued(track) == [b"processed-key-2"]
+    assert track.readyState == "live"  # same track: no renegotiation
+
+
+async def test_closing_the_endpoint_ends_the_raw_view_once() -> None:
+    relay, endpoint, track = endpoint_with_track()
+    reasons: list[str] = []
+
+    async def on_end(grant_id: str, seconds: float, reason: str) -> None:
+        reasons.append(reason)
+
+    endpoint.on_unredacted_end = on_end
+    endpoint.open_unredacted("grant-2", time.time() + 60)
+    await endpoint.close()
+    await endpoint.close_unredacted("again")
+    assert reasons == ["left"]
+    assert track.readyState == "ended"
+    assert not relay.raw.tracks and not relay.fanout.tracks
+
+
+async def test_an_expired_grant_never_switches() -> None:
+    relay, endpoint, track = endpoint_with_track()
+    endpoint.open_unredacted("grant-3", time.time() - 5)
+    assert endpoint.source is relay.fanout and endpoint.grant_id is None
+    relay.raw.publish(b"raw-key", True)
+    assert queued(track) == []
