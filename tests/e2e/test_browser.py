@@ -264,3 +264,101 @@ async def test_console_drives_a_real_agent_through_the_relay(
         assert any(a.command == "move" and a.args.linear == 0.5 for a in applied), applied
         assert any(c.name == "move" and c.linear == 0.5 for c in running.robot.commands)
         await page.close()
+
+
+# Mean absolute difference between neighbouring pixels in the astronaut's face region:
+# high for a real face, near zero inside the redaction's flat pixel blocks.
+FACE_DETAIL = """
+() => {
+  const video = document.getElementById("video");
+  if (!video.videoWidth) return -1;
+  const canvas = document.createElement("canvas");
+  canvas.width = 640; canvas.height = 480;
+  const ctx = canvas.getContext("2d");
+  ctx.drawImage(video, 0, 0, 640, 480);
+  const { data } = ctx.getImageData(220, 60, 120, 120);
+  let sum = 0, n = 0;
+  for (let y = 0; y < 120; y++) {
+    for (let x = 1; x < 120; x++) {
+      const i = (y * 120 + x) * 4;
+      sum += Math.abs(data[i + 1] - data[i - 3]);
+      n++;
+    }
+  }
+  return sum / n;
+}
+"""
+
+
+async def face_detail_settles(page: Page, check: Any, what: str) -> float:
+    detail = -1.0
+    for _ in range(100):
+        detail = float(await page.evaluate(FACE_DETAIL))
+        if detail >= 0 and check(detail):
+            return detail
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what}: face detail stayed at {detail}")
+
+
+async def test_investigator_breaks_glass_in_the_console_and_ends_it(
+    world: World, browser: BrowserContext, tmp_path: Path
+) -> None:
+    from tests.harness.device import FakeDevice
+    from tests.media.test_redaction_relay import PhotoTrack
+
+    device_id, credential = world.device("lobby-cam", "lobby")
+    robot = await FakeDevice.start(world, credential)
+    robot.track = PhotoTrack()
+    with world.http() as client:
+        assert (
+            client.put(
+                "/api/v1/sites/lobby/policy", headers=auth(world.admin), json={"redact_faces": True}
+            ).status_code
+            == 200
+        )
+    world.user("e2e-inv", "investigator")
+    page = await browser.new_page()
+    try:
+        await sign_in(page, world.server.base_url, "e2e-inv", PASSWORD)
+        await open_device(page, "lobby-cam")
+        await wait_for_frames(page, 5)
+        await expect(page.locator("#breakglass")).to_be_visible()
+        redacted = await face_detail_settles(page, lambda d: d < 2.5, "redacted at first")
+
+        await page.get_by_label("Reason").fill("too short")
+        await page.get_by_role("button", name="Open unredacted view").click()
+        # The browser's own check refuses it before anything is sent.
+        assert await page.locator("#breakglass-reason").evaluate("e => !e.validity.valid")
+
+        await page.get_by_label("Reason").fill("incident 88: check who entered the lobby")
+        await page.get_by_label("For how long").select_option("5")
+        await page.get_by_role("button", name="Open unredacted view").click()
+        await expect(page.locator("#breakglass-until")).to_contain_text("Unredacted view until")
+        await wait_for_frames(page, 5)
+        visible = await face_detail_settles(
+            page, lambda d: d > max(4.0, 2.5 * redacted), "break-glass"
+        )
+        await page.screenshot(path=str(tmp_path / "breakglass.png"), full_page=True)
+
+        await page.get_by_role("button", name="End now").click()
+        await expect(page.get_by_role("alert")).to_have_text(
+            "You ended the grant: faces are redacted again."
+        )
+        await face_detail_settles(page, lambda d: d < visible / 2, "redacted again")
+        await expect(page.get_by_role("button", name="Open unredacted view")).to_be_visible()
+        with world.http() as client:
+            page_json = client.get(
+                "/api/v1/audit",
+                params={"action": "redaction.override.*", "resource_id": device_id},
+                headers=auth(world.admin),
+            ).json()
+        actions = [e["action"] for e in page_json["items"]]
+        assert actions == [
+            "redaction.override.grant",
+            "redaction.override.view_start",
+            "redaction.override.end",
+            "redaction.override.view_stop",
+        ], actions
+    finally:
+        await page.close()
+        await robot.stop()

@@ -21,6 +21,7 @@ const session = {
   refreshToken: null,
   refreshTimer: null,
   username: "",
+  permissions: [],
 };
 
 const view = {
@@ -30,6 +31,8 @@ const view = {
   channel: null,
   peer: null,
   closing: false,
+  unredacted: false, // break-glass: ask for the raw picture (needs an open grant)
+  grant: null,
 };
 
 let seq = 0; // increases for every control command this page sends
@@ -204,6 +207,11 @@ function signedOut(message, kind = "error") {
 
 async function enterConsole() {
   show("console-view");
+  try {
+    session.permissions = (await api("GET", "/users/me")).permissions;
+  } catch (err) {
+    session.permissions = [];
+  }
   await loadDevices();
 }
 
@@ -254,15 +262,21 @@ function stopWatching() {
   view.channel = null;
   view.peer = null;
   view.device = null;
+  view.unredacted = false;
+  view.grant = null;
   $("video").srcObject = null;
   $("drive").hidden = true;
+  $("breakglass").hidden = true;
+  showGrant(null);
 }
 
-async function watch(device) {
+async function watch(device, unredacted = false) {
   stopWatching();
   clearNotice();
   view.closing = false;
   view.device = device;
+  view.unredacted = unredacted;
+  $("breakglass").hidden = !session.permissions.includes("redaction_override");
   for (const b of document.querySelectorAll(".device")) {
     b.setAttribute("aria-pressed", String(b.dataset.deviceId === device.id));
   }
@@ -291,7 +305,10 @@ async function watch(device) {
 async function onSignal(message, iceServers) {
   switch (message.type) {
     case "ready":
-      send({ type: "subscribe", device_id: view.device.id, mode: MODE });
+      send({ type: "subscribe", device_id: view.device.id, mode: MODE, unredacted: view.unredacted });
+      break;
+    case "redaction":
+      onRedaction(message);
       break;
     case "subscribed":
       view.peer = message.peer;
@@ -334,6 +351,8 @@ function onServerError(message) {
     not_subscribed: "Open the device's video before driving it.",
     rate_limited: "Too many commands; slow down.",
     unsupported: "The server cannot stream this way yet.",
+    redacted: "This stream is redacted; it can only be watched through the server's relay.",
+    no_grant: "You have no open break-glass grant for this device. Request one first.",
   };
   if (message.code === "forbidden" || message.code === "not_subscribed") {
     hold.refused = true;
@@ -341,6 +360,57 @@ function onServerError(message) {
   }
   if (message.code === "offline" || message.code === "not_found") setStatus("Not streaming.");
   notify(words[message.code] || `The server refused: ${message.message}`);
+}
+
+// ---------------------------------------------------------------- break-glass
+
+function showGrant(grant) {
+  $("breakglass-form").hidden = Boolean(grant);
+  $("breakglass-active").hidden = !grant;
+  if (grant) {
+    const until = new Date(grant.expires_at).toLocaleTimeString();
+    $("breakglass-until").textContent = `Unredacted view until ${until}. Every minute is audited.`;
+  }
+}
+
+async function onBreakGlass(event) {
+  event.preventDefault();
+  clearNotice();
+  const device = view.device;
+  if (!device) return;
+  const body = { reason: $("breakglass-reason").value.trim(), minutes: Number($("breakglass-minutes").value) };
+  try {
+    const grant = await api("POST", `/streams/${encodeURIComponent(device.id)}/break-glass`, body);
+    $("breakglass-form").reset();
+    await watch(device, true);
+    view.grant = grant;
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 409 || err.status === 422)) notify(err.message);
+    else notify(plainError(err));
+  }
+}
+
+async function onEndBreakGlass() {
+  if (!view.device || !view.grant) return;
+  try {
+    await api("DELETE", `/streams/${encodeURIComponent(view.device.id)}/break-glass/${encodeURIComponent(view.grant.id)}`);
+  } catch (err) {
+    notify(plainError(err));
+  }
+}
+
+function onRedaction(message) {
+  if (message.unredacted) {
+    view.grant = { id: message.grant_id, expires_at: message.expires_at };
+    showGrant(view.grant);
+    notify("You are watching the unredacted picture. This viewing is audited.", "info");
+    return;
+  }
+  view.grant = null;
+  view.unredacted = false;
+  showGrant(null);
+  const why = { expired: "The grant expired", ended: "You ended the grant", access_changed: "Your access changed" };
+  notify(`${why[message.reason] || "The grant ended"}: faces are redacted again.`, "info");
 }
 
 function onSocketClosed(event) {
@@ -499,6 +569,8 @@ function start() {
   $("password-form").addEventListener("submit", onPasswordChange);
   $("logout").addEventListener("click", onLogout);
   $("devices-refresh").addEventListener("click", loadDevices);
+  $("breakglass-form").addEventListener("submit", onBreakGlass);
+  $("breakglass-end").addEventListener("click", onEndBreakGlass);
   wireDrivePad();
   show("login-view");
   $("login-username").focus();
