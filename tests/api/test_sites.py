@@ -26,6 +26,13 @@ async def test_site_policy_is_a_floor_devices_cannot_lower(api: Api) -> None:
         policy = await stream_policy(session, device_id)
     assert policy is not None and policy.redact_faces and policy.redaction_from == "site"
     assert policy.ai_models == ("grayscale", "edges")  # the site's first
+    shown = (await api.http.get(f"/api/v1/streams/{device_id}", headers=bearer(admin))).json()
+    assert shown["redact_faces"] is False  # the device's own setting...
+    assert shown["effective"] == {  # ...and what the relay applies
+        "ai_models": ["grayscale", "edges"],
+        "redact_faces": True,
+        "redaction_from": "site",
+    }
 
     await put(api, admin, "dock", redact_faces=False)
     async with api.app.state.services.db.sessions() as session:

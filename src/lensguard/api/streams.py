@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, IdentityDep, requires
@@ -18,6 +19,7 @@ from lensguard.api.devices import visible_device
 from lensguard.errors import ValidationFailed
 from lensguard.identity.auditing import append, audit_event
 from lensguard.store.models import StreamSettings
+from lensguard.store.streams import stream_policy
 from lensguard.vision.registry import default_registry
 
 router = APIRouter(prefix="/api/v1/streams", tags=["streams"])
@@ -48,8 +50,17 @@ class StreamUpdate(BaseModel):
         return value
 
 
+class Effective(BaseModel):
+    """What the relay applies: the site's policy combined with these settings."""
+
+    ai_models: list[str]
+    redact_faces: bool
+    redaction_from: str | None = Field(description="site, device, or null when off")
+
+
 class StreamPublic(StreamUpdate):
     device_id: str
+    effective: Effective | None = None
 
 
 def _public(device_id: str, row: StreamSettings | None) -> StreamPublic:
@@ -88,7 +99,19 @@ async def read(device_id: str, principal: Viewer, identity: IdentityDep) -> Stre
     """The stream settings of a device in your scope."""
     await visible_device(identity, principal, device_id, "camera_view")
     async with identity.db.sessions() as session:
-        return _public(device_id, await session.get(StreamSettings, device_id))
+        public = _public(device_id, await session.get(StreamSettings, device_id))
+        return await _with_effective(session, public)
+
+
+async def _with_effective(session: AsyncSession, public: StreamPublic) -> StreamPublic:
+    policy = await stream_policy(session, public.device_id)
+    if policy is not None:
+        public.effective = Effective(
+            ai_models=list(policy.ai_models),
+            redact_faces=policy.redact_faces,
+            redaction_from=policy.redaction_from,
+        )
+    return public
 
 
 @router.put("/{device_id}")
@@ -104,7 +127,7 @@ async def update(
     check_models(body.ai_models)
     async with identity.db.transaction() as session:
         row = await session.get(StreamSettings, device_id)
-        before = _public(device_id, row).model_dump(exclude={"device_id"})
+        before = _public(device_id, row).model_dump(exclude={"device_id", "effective"})
         if row is None:
             row = StreamSettings(device_id=device_id)
             session.add(row)
@@ -121,5 +144,6 @@ async def update(
             after=body.model_dump(),
         )
         await append(identity, session, event)
+        public = await _with_effective(session, _public(device_id, row))
     await identity.announce_stream(device_id)
-    return _public(device_id, row)
+    return public
