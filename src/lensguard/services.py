@@ -29,6 +29,7 @@ from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
 from lensguard.store.streams import StreamPolicy, stream_policy
+from lensguard.vision.remote import remote_chain_builder
 
 log = get_logger("lensguard.services")
 
@@ -96,7 +97,13 @@ class Services:
             rate_limiter=limiter,
             identity=identity,
             bus=bus,
-            hub=SignalingHub(bus, MediaNode(bus, stream_policy_loader(db)), metrics=metrics),
+            hub=SignalingHub(
+                bus,
+                MediaNode(
+                    bus, stream_policy_loader(db), chain_builder=remote_chain_builder(settings)
+                ),
+                metrics=metrics,
+            ),
             trusted_proxies=parse_networks(settings.server.trusted_proxies),
             blocklist=blocklist,
             metrics=metrics,

@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -217,6 +217,43 @@ class TurnSettings(_Section):
         return value
 
 
+class VisionSettings(_Section):
+    """Where AI processors run: in the relay, or in ``lensguard worker`` processes."""
+
+    DETECTORS: ClassVar[tuple[str, ...]] = ("face_detect", "face_detect_haar")
+    """Processors a worker may run: they only add detections, the relay draws the result."""
+
+    workers: bool = False
+    """Run the ``remote`` processors in ``lensguard worker`` processes fed through Redis
+    Streams instead of in the relay; needs ``redis.url`` (start-up refuses it without)."""
+    remote: list[str] = Field(default_factory=lambda: ["face_detect"], min_length=1, max_length=4)
+    """Processors that run in the workers: detectors only (see ``DETECTORS``)."""
+    timeout_ms: float = Field(default=35.0, gt=0, le=1_000)
+    """How long the relay waits for a worker's answer for one frame."""
+    reuse_ms: float = Field(default=500.0, ge=0, le=5_000)
+    """How old the last detections may be to stand in, padded, for a late answer; older
+    (or none) and the frame is blanked."""
+    stream: str = Field(
+        default="lensguard:vision",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9:._-]*$",
+    )
+    """Prefix of the Redis keys: ``<stream>:jobs``, reply streams and worker counters."""
+    send_side: int = Field(default=640, ge=64, le=4_096)
+    """Frames go to workers as JPEG, scaled down so their longer side is at most this."""
+
+    @field_validator("remote")
+    @classmethod
+    def _detectors_only(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in cls.DETECTORS:
+                raise ValueError(
+                    f"{name!r} cannot run in a worker; detectors only: {', '.join(cls.DETECTORS)}"
+                )
+        return sorted(set(value))
+
+
 class Settings(BaseSettings):
     """Everything lensguard reads at start-up."""
 
@@ -239,6 +276,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
     turn: TurnSettings = Field(default_factory=TurnSettings)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
 
     @field_validator("var_dir")
     @classmethod

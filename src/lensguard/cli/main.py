@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lensguard.cli import admin, agent, audit, config, db, keys, secret, serve, turn
+from lensguard.cli import admin, agent, audit, config, db, keys, secret, serve, turn, worker
 
 app = typer.Typer(
     name="lensguard",
@@ -42,6 +42,7 @@ def _root(
 
 app.command("serve")(serve.serve)
 app.command("agent")(agent.agent)
+app.command("worker")(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(config.app, name="config")
