@@ -260,15 +260,18 @@ class Agent:
             )
 
     async def _refresh(self, tokens: TokenSource) -> None:
-        # The live socket stays authenticated; a fresh token is for reconnects and TURN,
-        # and asking regularly notices a revoked credential early.
+        # The server closes a socket whose token expires: each fresh token is handed to
+        # the live socket (``reauth``) before that, and is kept for reconnects and TURN.
+        # Asking regularly also notices a revoked credential early.
         while True:
             await asyncio.sleep(max(1.0, tokens.seconds_to_refresh()))
             try:
-                await tokens.get()
+                token = await tokens.get()
             except ServerUnavailable as exc:
                 log.warning("token.refresh_failed", error=str(exc)[:200])
                 await asyncio.sleep(30.0)
+                continue
+            await self._send({"type": "reauth", "token": token})
 
     async def _send(self, message: dict[str, Any]) -> None:
         ws = self._ws

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.access.principal import Principal, PrincipalKind
@@ -62,6 +63,22 @@ def user_principal(
         session_id=session_id,
         token_jti=jti,
     )
+
+
+def token_expiry(credential: str | None) -> int | None:
+    """The ``exp`` (epoch seconds) of an access token already verified; None for API keys.
+
+    Read without checking the signature: call only on a credential that
+    ``authenticate_bearer`` accepted.
+    """
+    if not credential or credential.startswith(API_KEY_PREFIX):
+        return None
+    try:
+        claims = jwt.decode(credential, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    exp = claims.get("exp")
+    return exp if type(exp) is int else None
 
 
 async def authenticate_bearer(ctx: IdentityContext, credential: str) -> Principal:

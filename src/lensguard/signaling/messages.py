@@ -32,6 +32,13 @@ class Auth(_Message):
     token: Token
 
 
+class Reauth(_Message):
+    """A fresh access token for the same principal, sent before the current one expires."""
+
+    type: Literal["reauth"]
+    token: Token
+
+
 class Publish(_Message):
     """A device announces that it is ready to stream (its own stream only)."""
 
@@ -94,7 +101,7 @@ class Leave(_Message):
 
 
 ClientMessage = Annotated[
-    Auth | Publish | Subscribe | Offer | Answer | Candidate | Control | Leave,
+    Auth | Reauth | Publish | Subscribe | Offer | Answer | Candidate | Control | Leave,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +24,7 @@ from lensguard.access.principal import Principal, PrincipalKind, Resource
 from lensguard.bus.base import Bus, Subscription
 from lensguard.errors import LensguardError, Unauthenticated
 from lensguard.identity.auditing import audit_event, record
-from lensguard.identity.authn import authenticate_bearer
+from lensguard.identity.authn import authenticate_bearer, token_expiry
 from lensguard.identity.context import IdentityContext
 from lensguard.media.relay import DeviceRelay, RelayError, ViewerEndpoint
 from lensguard.monitor.events import emit
@@ -50,6 +51,7 @@ from lensguard.signaling.messages import (
     Offer,
     ProtocolViolation,
     Publish,
+    Reauth,
     Subscribe,
     parse,
 )
@@ -100,6 +102,7 @@ class SignalSession:
         self.pumps: list[asyncio.Task[None]] = []
         self._send_lock = asyncio.Lock()
         self._closed = False
+        self._expiry: asyncio.TimerHandle | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -157,6 +160,8 @@ class SignalSession:
                 await self.ws.close(code=code, reason=reason[:120])
 
     async def _cleanup(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
         self.hub.remove(self)
         if self.hub.metrics is not None:
             self.hub.metrics.viewers.dec(len(self.watching))
@@ -202,6 +207,50 @@ class SignalSession:
             emit("signal.auth_failed", severity=Severity.MEDIUM, reason=exc.detail)
             raise Violation(codes.UNAUTHENTICATED, "invalid credential") from None
         self.credential = message.token
+        self._arm_expiry()
+
+    def _arm_expiry(self) -> None:
+        """Close the socket (4401) when its access token expires, unless reauth came first.
+
+        API keys have no such timer: they live for months and are revoked explicitly.
+        """
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        expires = token_expiry(self.credential)
+        if expires is None:
+            return
+        delay = max(0.0, expires - time.time())
+        self._expiry = asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(self._expired())
+        )
+
+    async def _expired(self) -> None:
+        emit("signal.token_expired", connection=self.id, principal=self._principal().id)
+        await self.shutdown(codes.UNAUTHENTICATED, "access token expired; reauth before expiry")
+
+    async def _reauth(self, message: Reauth) -> None:
+        """Swap in a fresh token of the same principal; anything else ends the socket."""
+        before = self._principal()
+        try:
+            principal = await authenticate_bearer(self.identity, message.token)
+        except LensguardError:
+            emit("signal.auth_failed", severity=Severity.MEDIUM, reason="reauth refused")
+            raise Violation(codes.UNAUTHENTICATED, "invalid credential") from None
+        if (principal.kind, principal.id) != (before.kind, before.id):
+            emit(
+                "signal.reauth_mismatch",
+                severity=Severity.HIGH,
+                connection=self.id,
+                principal=before.id,
+                presented=principal.id,
+            )
+            raise Violation(codes.UNAUTHENTICATED, "reauth must keep the same identity")
+        self.credential = message.token
+        self._arm_expiry()
+        await self.recheck({"reason": "reauth"})
+        if not self._closed:
+            await self.send({"type": "reauthed", "expires_at": token_expiry(message.token)})
 
     def concerned_by(self, message: dict[str, Any]) -> bool:
         """Whether a revocation message names this session's principal."""
@@ -307,7 +356,9 @@ class SignalSession:
     async def _handle(self, message: ClientMessage) -> None:
         if isinstance(message, Auth):
             raise Violation(codes.POLICY_VIOLATION, "already authenticated")
-        if isinstance(message, Publish):
+        if isinstance(message, Reauth):
+            await self._reauth(message)
+        elif isinstance(message, Publish):
             await self._publish()
         elif isinstance(message, Subscribe):
             await self._subscribe(message)

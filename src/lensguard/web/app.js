@@ -111,6 +111,8 @@ function plainError(err) {
 function keepTokens(tokens) {
   session.token = tokens.access_token;
   session.refreshToken = tokens.refresh_token;
+  // The server closes a signaling socket whose token expires: hand it the fresh one.
+  send({ type: "reauth", token: session.token });
   clearTimeout(session.refreshTimer);
   // Refresh a minute early; the refresh token is single-use and rotates.
   const delay = Math.max(30, tokens.expires_in - 60) * 1000;
@@ -309,6 +311,8 @@ async function onSignal(message, iceServers) {
       break;
     case "redaction":
       onRedaction(message);
+      break;
+    case "reauthed":
       break;
     case "subscribed":
       view.peer = message.peer;
