@@ -14,6 +14,7 @@ from lensguard.bus.memory import MemoryBus
 from lensguard.bus.redis import RedisBus
 from lensguard.guard.blocking import brute_force_hook
 from lensguard.guard.blocklist import Blocklist, MemoryBlocklist
+from lensguard.guard.blocklist_file import FileBlocklist
 from lensguard.guard.blocklist_redis import RedisBlocklist
 from lensguard.guard.client import Network, parse_networks
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -82,6 +83,9 @@ class Services:
         limiter = CountingRateLimiter(limiter, metrics)
         trusted = parse_networks(settings.server.trusted_proxies)
         blocklist: Blocklist = MemoryBlocklist(protected=trusted)
+        if redis is None:
+            # Embedded mode: blocks the API acknowledged must survive a restart.
+            blocklist = FileBlocklist(settings.var_dir / "blocklist.jsonl", protected=trusted)
         strikes: ExpiringStore = MemoryStore()
         if redis is not None:
             refresh = settings.security.blocklist.range_refresh_seconds

@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -16,6 +17,7 @@ from lensguard.guard.blocklist import (
     ProtectedAddress,
     parse_target,
 )
+from lensguard.guard.blocklist_file import FileBlocklist
 from lensguard.guard.blocklist_redis import RedisBlocklist
 from lensguard.guard.client import parse_networks
 
@@ -41,10 +43,15 @@ async def redis_client(redis_url: str) -> AsyncIterator[Redis]:
         await client.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def blocklist(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Blocklist]:
+@pytest.fixture(params=["memory", "file", "redis"])
+async def blocklist(
+    request: pytest.FixtureRequest, redis_url: str, tmp_path: Path
+) -> AsyncIterator[Blocklist]:
     if request.param == "memory":
         yield MemoryBlocklist(protected=PROXIES)
+        return
+    if request.param == "file":
+        yield FileBlocklist(tmp_path / "blocklist.jsonl", protected=PROXIES)
         return
     client = Redis.from_url(redis_url)
     try:
