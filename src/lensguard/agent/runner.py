@@ -30,6 +30,7 @@ from lensguard.agent.credentials import ServerUnavailable, TokenSource
 from lensguard.agent.driver import DeadManTimer, Driver
 from lensguard.agent.ice import IceServers
 from lensguard.agent.peer import Publisher
+from lensguard.agent.rescale import Rescaled
 from lensguard.logs import get_logger
 
 SIGNAL_PATH = "/v1/signal"
@@ -95,7 +96,8 @@ class Agent:
         self.config = config
         self.base_url, self.signal_url = server_urls(config.server)
         self.tls = tls_context(config.ca_file)
-        self.source = source
+        self.source = Rescaled(source)
+        """The source, scaled to the resolution the server's stream settings ask for."""
         self.driver = driver
         self.deadman = DeadManTimer(driver, config.deadman)
         self.control = ControlHandler(driver, self.deadman)
@@ -252,6 +254,8 @@ class Agent:
             connection = str(message["from"])
             self.control.peer_left(connection)
             await publisher.leave(connection)
+        elif kind == "settings":
+            self.source.apply(message)
         elif kind == "error":
             log.warning(
                 "server.error",

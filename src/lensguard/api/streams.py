@@ -6,7 +6,6 @@ on the next frame (no reconnect for device or viewers). Each change is audited.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -18,15 +17,14 @@ from lensguard.api.deps import AddressDep, IdentityDep, requires
 from lensguard.api.devices import visible_device
 from lensguard.errors import ValidationFailed
 from lensguard.identity.auditing import append, audit_event
+from lensguard.media.sizing import parse_resolution
 from lensguard.store.models import StreamSettings
-from lensguard.store.streams import stream_policy
+from lensguard.store.streams import device_settings, stream_policy
 from lensguard.vision.registry import default_registry
 
 router = APIRouter(prefix="/api/v1/streams", tags=["streams"])
 Viewer = Annotated[Principal, requires("camera_view")]
 Manager = Annotated[Principal, requires("device_manage")]
-MIN_SIZE, MAX_SIZE = (320, 240), (3840, 2160)
-RESOLUTION = re.compile(r"^(\d{3,4})x(\d{3,4})$")
 
 
 class StreamUpdate(BaseModel):
@@ -41,12 +39,7 @@ class StreamUpdate(BaseModel):
     @field_validator("resolution")
     @classmethod
     def _resolution(cls, value: str) -> str:
-        match = RESOLUTION.match(value)
-        if match is None:
-            raise ValueError("must be WIDTHxHEIGHT, e.g. 1280x720")
-        width, height = int(match.group(1)), int(match.group(2))
-        if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
-            raise ValueError("must be between 320x240 and 3840x2160")
+        parse_resolution(value)
         return value
 
 
@@ -146,4 +139,5 @@ async def update(
         await append(identity, session, event)
         public = await _with_effective(session, _public(device_id, row))
     await identity.announce_stream(device_id)
+    await identity.tell_device(device_id, device_settings(row))
     return public

@@ -59,6 +59,11 @@ class IdentityContext:
         if self.broadcast is not None:
             await self.broadcast(STREAM_CONFIG, {"device_id": device_id})
 
+    async def tell_device(self, device_id: str, message: dict[str, Any]) -> None:
+        """Send a server message to a device's live connection, on whichever node."""
+        if self.broadcast is not None:
+            await self.broadcast(f"device:{device_id}", message)
+
     async def announce_site(self, site: str) -> None:
         """Tell relay nodes that a site's stream policy changed."""
         if self.broadcast is not None:

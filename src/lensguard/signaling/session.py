@@ -56,8 +56,8 @@ from lensguard.signaling.messages import (
     parse,
 )
 from lensguard.store.devices import get_device, mark_seen
-from lensguard.store.models import RedactionOverride
-from lensguard.store.streams import active_override, stream_policy
+from lensguard.store.models import RedactionOverride, StreamSettings
+from lensguard.store.streams import active_override, device_settings, stream_policy
 from lensguard.store.types import utcnow
 
 OVERRIDE = "redaction_override"
@@ -338,7 +338,7 @@ class SignalSession:
         elif kind == "leave" and isinstance(sender, str):
             self.peers.discard(sender)
             await self.send({"type": "leave", "from": sender})
-        elif kind == "control" and self.published:
+        elif kind in ("control", "settings") and self.published:
             await self.send(message)
         elif kind == "detections" and sender in self.peers:
             # From the relay endpoint serving this viewer: what the AI chain found.
@@ -390,6 +390,10 @@ class SignalSession:
             self.hub.metrics.online_devices.inc()
         self.published = True
         await self.send({"type": "published", "device_id": device.id})
+        async with self.identity.db.sessions() as session:
+            configured = await session.get(StreamSettings, device.id)
+        if configured is not None:
+            await self.send(device_settings(configured))
 
     async def _subscribe(self, message: Subscribe) -> None:
         principal = self._principal()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +52,11 @@ def combine(
         redaction_from=source,
         bitrate=settings.bitrate if settings is not None else DEFAULT_BITRATE,
     )
+
+
+def device_settings(row: StreamSettings) -> dict[str, Any]:
+    """The ``settings`` message a publishing device applies itself (resolution, bitrate)."""
+    return {"type": "settings", "resolution": row.resolution, "bitrate": row.bitrate}
 
 
 async def stream_policy(session: AsyncSession, device_id: str) -> StreamPolicy | None:
