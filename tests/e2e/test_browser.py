@@ -20,8 +20,10 @@ from playwright.async_api import BrowserContext, Page, expect
 
 from tests.agent.support import running_agent
 from tests.harness.browser import chromium
+from tests.harness.device import FakeDevice
 from tests.harness.server import start_server
 from tests.media.peers import PatternTrack
+from tests.media.test_redaction_relay import PhotoTrack
 from tests.signaling.conftest import PASSWORD, Peer, World, auth, bootstrap_admin, open_peer
 
 pytestmark = pytest.mark.slow
@@ -303,9 +305,6 @@ async def face_detail_settles(page: Page, check: Any, what: str) -> float:
 async def test_investigator_breaks_glass_in_the_console_and_ends_it(
     world: World, browser: BrowserContext, tmp_path: Path
 ) -> None:
-    from tests.harness.device import FakeDevice
-    from tests.media.test_redaction_relay import PhotoTrack
-
     device_id, credential = world.device("lobby-cam", "lobby")
     robot = await FakeDevice.start(world, credential)
     robot.track = PhotoTrack()
