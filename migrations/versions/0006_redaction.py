@@ -48,9 +48,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_redaction_overrides")),
     )
-    op.create_index(
-        op.f("ix_redaction_overrides_device_id"), "redaction_overrides", ["device_id"]
-    )
+    op.create_index(op.f("ix_redaction_overrides_device_id"), "redaction_overrides", ["device_id"])
     op.create_index(op.f("ix_redaction_overrides_user_id"), "redaction_overrides", ["user_id"])
 
 

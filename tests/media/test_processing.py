@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from lensguard.media.processing import ProcessingStage
+from lensguard.media.passthrough import is_keyframe
+from lensguard.media.processing import ProcessingStage, to_i420, to_image, vp8_encoder
 from lensguard.vision.processor import Chain, Detection, Result, Step
 from lensguard.vision.registry import build_chain
 
@@ -92,3 +93,53 @@ async def test_optional_processing_falls_back_to_the_frame(mandatory: bool) -> N
     chain = Chain([Step(Broken(), {})])
     original, frames, _stage = await run_stage(chain, mandatory=mandatory)
     assert frames and abs(frames[-1].mean() - original.mean()) < 10
+
+
+@pytest.mark.parametrize(("width", "height"), [(640, 480), (1280, 720), (321, 241)])
+def test_to_i420_matches_swscale_and_keeps_the_timestamp(width: int, height: int) -> None:
+    image = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (width, height))
+    frame = to_i420(image, 4500)
+    assert (frame.width, frame.height, frame.format.name) == (width, height, "yuv420p")
+    assert frame.pts == 4500 and frame.time_base == TB
+    reference = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+    ours = frame.to_ndarray(format="bgr24").astype(int)
+    theirs = reference.to_ndarray(format="bgr24").astype(int)
+    assert np.abs(ours - theirs).mean() < 2  # same matrix (BT.601, limited range)
+    assert np.abs(ours - image.astype(int)).mean() <= np.abs(theirs - image.astype(int)).mean()
+
+
+def test_to_image_is_bgr_and_writable() -> None:
+    image = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (640, 480))
+    frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+    out = to_image(frame)
+    assert out.shape == (480, 640, 3) and out.dtype == np.uint8 and out.flags.writeable
+    assert np.abs(out.astype(int) - image.astype(int)).mean() < 3
+
+
+def test_the_encoder_is_realtime_vp8() -> None:
+    encoder = vp8_encoder(640, 480, 1_000_000)
+    assert (encoder.name, encoder.width, encoder.height) == ("libvpx", 640, 480)
+    assert encoder.options["deadline"] == "realtime" and encoder.options["lag-in-frames"] == "0"
+
+
+async def test_transcode_redacts_each_frame_it_is_given_in_order() -> None:
+    original, packets = astronaut_packets(3)
+    stage = ProcessingStage(
+        lambda p, k: None,
+        chain=build_chain(["face_detect", "pixelate_faces"]),
+        mandatory=True,
+        loop=asyncio.get_running_loop(),
+    )
+    decoder = av.CodecContext.create("vp8", "r")
+    try:
+        out = [stage.transcode([(p, False)]) for p in packets]
+    finally:
+        stage.close()
+    assert [len(o) for o in out] == [1, 1, 1]
+    assert is_keyframe("VP8", bytes(out[0][0])) and not is_keyframe("VP8", bytes(out[1][0]))
+    x, y, w, h = stage.stats.detections[0].box
+    for encoded in out:
+        (picture,) = decoder.decode(encoded[0])
+        face = picture.to_ndarray(format="bgr24")[y : y + h, x : x + w].astype(int)
+        assert np.abs(face - original[y : y + h, x : x + w].astype(int)).mean() > 10
+    assert stage.stats.processed == 3 and stage.stats.failed == 0

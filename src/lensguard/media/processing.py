@@ -2,7 +2,8 @@
 
 Sits between the relay's upstream receiver and ``EncodedFanout``: every viewer and
 recorder gets the one processed encoding. Decoding, processing and encoding run on
-one worker thread so the event loop never waits on them; when the worker falls
+one worker thread so the event loop never waits on them (BlazeFace may run one of its
+two passes on an idle helper thread meanwhile); when the worker falls
 behind, intermediate frames are skipped (decoded, never processed or sent). With
 mandatory redaction a frame is published only after the chain finished on it; a
 failing or slow chain yields a blank frame, never the original pixels.
@@ -20,15 +21,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import av
+import cv2
 
 from lensguard.logs import get_logger
 from lensguard.media.passthrough import Packet, is_keyframe
 from lensguard.vision.failclosed import redact_or_blank
-from lensguard.vision.processor import Chain, Frame, as_image
+from lensguard.vision.processor import Chain, Frame, Image, as_image
 
 log = get_logger("lensguard.media")
 TIME_BASE = fractions.Fraction(1, 90000)
 MAX_BACKLOG = 60
+ENCODER_OPTIONS = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+# OpenCV's thread pool is process-wide, and its workers spin for a while after each
+# parallel call: in the stage that spinning took the cores libvpx's own threads encode
+# on (the encode right after the colour conversion took twice as long). Every stream
+# already has its own worker thread, so OpenCV runs on one, as `lensguard worker` does.
+OPENCV_THREADS = 1
 
 
 @dataclass
@@ -41,6 +49,43 @@ class StageStats:
     failed: int = 0
     published: int = 0
     detections: list[Any] = field(default_factory=list)
+
+
+def to_image(frame: av.VideoFrame) -> Image:
+    """A decoded picture as the BGR array processors take (a new array the stage owns)."""
+    return as_image(frame.to_ndarray(format="bgr24"))
+
+
+def to_i420(image: Image, pts: int | None) -> av.VideoFrame:
+    """A processed BGR image as the encoder's yuv420p frame.
+
+    OpenCV converts in one pass (BT.601, limited range, like swscale's default); it is
+    ~4-6x faster than ``VideoFrame.from_ndarray(...).reformat("yuv420p")``, and closer
+    to the input. I420 needs even sides, so an odd-sized frame takes the swscale path.
+    """
+    height, width = image.shape[:2]
+    if width % 2 or height % 2:
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+    else:
+        yuv = as_image(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420))
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+    frame.pts = pts
+    frame.time_base = TIME_BASE
+    return frame
+
+
+def vp8_encoder(width: int, height: int, bitrate: int) -> Any:
+    """libvpx for live video: realtime deadline, no look-ahead, threads chosen by FFmpeg."""
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height = width, height
+    encoder.pix_fmt = "yuv420p"
+    encoder.time_base = TIME_BASE
+    encoder.bit_rate = bitrate
+    # cpu-used 8 kept on purpose: 15-16 nearly halve the encode but cost 2-7 dB at
+    # 640x480 (worst frames ~30 dB) and fall to 30-35 dB at 1280x720; 12 gains nothing
+    # (bench/README.md, "Processing stage cost").
+    encoder.options = dict(ENCODER_OPTIONS)
+    return encoder
 
 
 class ProcessingStage:
@@ -75,6 +120,7 @@ class ProcessingStage:
         )
         self.stats = StageStats()
         self.closed = False
+        cv2.setNumThreads(OPENCV_THREADS)
 
     def configure(self, chain: Chain, *, mandatory: bool) -> None:
         """Swap the chain live (the next processed frame uses it)."""
@@ -110,6 +156,11 @@ class ProcessingStage:
                 log.warning("processing_failed", error=type(exc).__name__)
 
     def _work(self, batch: list[tuple[Packet, bool]]) -> None:
+        for encoded in self.transcode(batch):
+            self._loop.call_soon_threadsafe(self._emit, encoded)
+
+    def transcode(self, batch: list[tuple[Packet, bool]]) -> list[Packet]:
+        """Decode ``batch``, process its newest picture and encode it (worker thread only)."""
         # Every packet is decoded (VP8 deltas need their predecessors); only the newest
         # picture is processed and sent, the rest are skipped when we are behind.
         latest: av.VideoFrame | None = None
@@ -119,8 +170,8 @@ class ProcessingStage:
                     self.stats.skipped += 1
                 latest = decoded
         if latest is None:
-            return
-        frame = Frame(as_image(latest.to_ndarray(format="bgr24")), latest.pts)
+            return []
+        frame = Frame(to_image(latest), latest.pts)
         if self.mandatory:
             outcome = redact_or_blank(self.chain, frame, budget_ms=self.budget_ms)
             processed, detections, failed = outcome.frame, outcome.detections, outcome.failed
@@ -135,23 +186,13 @@ class ProcessingStage:
         self.stats.detections = list(detections)
         if self._on_detections is not None:
             self._loop.call_soon_threadsafe(self._on_detections, latest.pts, list(detections))
-        out = av.VideoFrame.from_ndarray(processed.image, format="bgr24").reformat(format="yuv420p")
-        out.pts = latest.pts
-        out.time_base = TIME_BASE
-        for encoded in self._encode(out):
-            self._loop.call_soon_threadsafe(self._emit, encoded)
+        return self._encode(to_i420(processed.image, latest.pts))
 
     def _encode(self, frame: av.VideoFrame) -> list[Packet]:
         if self._encoder is None or (
             self._encoder.width != frame.width or self._encoder.height != frame.height
         ):
-            encoder = av.CodecContext.create("libvpx", "w")
-            encoder.width, encoder.height = frame.width, frame.height
-            encoder.pix_fmt = "yuv420p"
-            encoder.time_base = TIME_BASE
-            encoder.bit_rate = self.bitrate
-            encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-            self._encoder = encoder
+            self._encoder = vp8_encoder(frame.width, frame.height, self.bitrate)
             self._force_keyframe = True
         if self._force_keyframe:
             self._force_keyframe = False

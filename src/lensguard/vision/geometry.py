@@ -1,14 +1,15 @@
-"""Box and image geometry shared by the detectors: letterboxing, IoU, pixel boxes."""
+"""Box and image geometry shared by the detectors: shrinking, letterboxing, IoU, pixel boxes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeAlias
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from lensguard.vision.processor import Detection, Image
+from lensguard.vision.processor import Detection, Image, as_image
 
 Floats: TypeAlias = npt.NDArray[np.float32]
 
@@ -24,6 +25,32 @@ def letterbox(image: Image, width: int, height: int) -> tuple[Image, float, int,
     pad_x, pad_y = (width - nw) // 2, (height - nh) // 2
     canvas[pad_y : pad_y + nh, pad_x : pad_x + nw] = small
     return canvas, scale, pad_x, pad_y
+
+
+def shrink(image: Image, sizes: Sequence[tuple[int, int]]) -> list[Image]:
+    """``image`` area-averaged down to each (width, height) in ``sizes``.
+
+    OpenCV's area interpolation is fast only for whole factors, so the frame is first
+    halved (exact 2 x 2 averages) while every target still fits in the half; each target
+    is then area-averaged from that much smaller image.
+    """
+    if not sizes:
+        return []
+    largest_w = max(w for w, _ in sizes)
+    largest_h = max(h for _, h in sizes)
+    source = image
+    while True:
+        h, w = source.shape[:2]
+        if h % 2 or w % 2 or w // 2 < largest_w or h // 2 < largest_h:
+            break
+        source = as_image(cv2.resize(source, (w // 2, h // 2), interpolation=cv2.INTER_AREA))
+    # INTER_AREA averages what it drops; nearer interpolations alias and cost detections.
+    return [
+        source
+        if (w, h) == (source.shape[1], source.shape[0])
+        else as_image(cv2.resize(source, (w, h), interpolation=cv2.INTER_AREA))
+        for w, h in sizes
+    ]
 
 
 def unletterbox(boxes: Floats, scale: float, pad_x: int, pad_y: int) -> Floats:
