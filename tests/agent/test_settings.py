@@ -36,6 +36,9 @@ async def test_the_source_is_scaled_live_and_bad_values_are_ignored() -> None:
         track.apply({"type": "settings", "resolution": "1280x720"})
         frame = await track.recv()
         assert (frame.width, frame.height) == (640, 480)  # no upscaling
+        track.apply({"type": "settings", "resolution": "320x240"})
+        track.apply({"type": "settings", "bitrate": 500_000})  # resolution unset
+        assert track.bound is None
     finally:
         track.stop()
     assert scene.readyState == "ended"

@@ -23,6 +23,7 @@ async def test_settings_round_trip_and_are_audited(api: Api) -> None:
     device_id = await device(api, admin)
     default = await api.http.get(f"/api/v1/streams/{device_id}", headers=bearer(admin))
     assert default.json()["ai_models"] == [] and default.json()["redact_faces"] is False
+    assert default.json()["resolution"] is None  # the source's own size
     changed = await put(
         api,
         admin,

@@ -143,3 +143,25 @@ async def test_transcode_redacts_each_frame_it_is_given_in_order() -> None:
         face = picture.to_ndarray(format="bgr24")[y : y + h, x : x + w].astype(int)
         assert np.abs(face - original[y : y + h, x : x + w].astype(int)).mean() > 10
     assert stage.stats.processed == 3 and stage.stats.failed == 0
+
+
+async def test_size_bound_and_bitrate_apply_live_with_a_keyframe() -> None:
+    _, packets = astronaut_packets(4)
+    chain = build_chain(["grayscale"])
+    stage = ProcessingStage(
+        lambda p, k: None, chain=chain, mandatory=False, loop=asyncio.get_running_loop()
+    )
+    decoder = av.CodecContext.create("vp8", "r")
+    try:
+        first = stage.transcode([(packets[0], False)])
+        assert stage._encoder.bit_rate == 1_500_000
+        stage.configure(chain, mandatory=False, bitrate=400_000, bound=(320, 240))
+        second = stage.transcode([(packets[1], False)])
+        stage.configure(chain, mandatory=False, bitrate=400_000, bound=(1920, 1080))
+        third = stage.transcode([(packets[2], False)])
+    finally:
+        stage.close()
+    sizes = [(f.width, f.height) for out in (first, second, third) for f in decoder.decode(out[0])]
+    assert sizes == [(640, 480), (320, 240), (640, 480)]  # scaled down; never up
+    assert all(is_keyframe("VP8", bytes(out[0])) for out in (first, second, third))
+    assert stage._encoder.bit_rate == 400_000

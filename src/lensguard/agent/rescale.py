@@ -29,6 +29,11 @@ class Rescaled(MediaStreamTrack):
     def apply(self, settings: dict[str, Any]) -> None:
         """Take the server's ``settings`` message; a bad value is logged and ignored."""
         resolution = settings.get("resolution")
+        if resolution is None:
+            if self.bound is not None:
+                log.info("settings.resolution", resolution="source")
+            self.bound = None  # unset: the source's own size
+            return
         if not isinstance(resolution, str):
             return
         try:

@@ -33,13 +33,18 @@ class StreamUpdate(BaseModel):
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
     ai_models: list[str] = Field(default_factory=list, max_length=8)
     redact_faces: bool = False
-    resolution: str = Field(default="640x480", description="WxH, 320x240 to 3840x2160")
+    resolution: str | None = Field(
+        default=None,
+        description="WxH, 320x240 to 3840x2160: the picture is scaled down to fit (aspect "
+        "kept, never up); null keeps the source's own size",
+    )
     bitrate: int = Field(default=1_500_000, ge=100_000, le=10_000_000, description="bit/s")
 
     @field_validator("resolution")
     @classmethod
-    def _resolution(cls, value: str) -> str:
-        parse_resolution(value)
+    def _resolution(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_resolution(value)
         return value
 
 

@@ -25,6 +25,7 @@ import cv2
 
 from lensguard.logs import get_logger
 from lensguard.media.passthrough import Packet, is_keyframe
+from lensguard.media.sizing import fit_within
 from lensguard.vision.failclosed import redact_or_blank
 from lensguard.vision.processor import Chain, Frame, Image, as_image
 
@@ -74,6 +75,17 @@ def to_i420(image: Image, pts: int | None) -> av.VideoFrame:
     return frame
 
 
+def fit(image: Image, bound: tuple[int, int] | None) -> Image:
+    """``image`` scaled down (area filter, aspect kept) to fit ``bound``; never up."""
+    if bound is None:
+        return image
+    height, width = image.shape[:2]
+    size = fit_within(width, height, bound)
+    if size == (width, height):
+        return image
+    return as_image(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+
+
 def vp8_encoder(width: int, height: int, bitrate: int) -> Any:
     """libvpx for live video: realtime deadline, no look-ahead, threads chosen by FFmpeg."""
     encoder = av.CodecContext.create("libvpx", "w")
@@ -120,11 +132,25 @@ class ProcessingStage:
         )
         self.stats = StageStats()
         self.closed = False
+        self.bound: tuple[int, int] | None = None
+        """Scale the output down to fit this ``(width, height)``; None keeps the size."""
+        self._new_encoder = False
         cv2.setNumThreads(OPENCV_THREADS)
 
-    def configure(self, chain: Chain, *, mandatory: bool) -> None:
-        """Swap the chain live (the next processed frame uses it)."""
+    def configure(
+        self,
+        chain: Chain,
+        *,
+        mandatory: bool,
+        bitrate: int | None = None,
+        bound: tuple[int, int] | None = None,
+    ) -> None:
+        """Swap the chain, bitrate and size bound live (the next processed frame uses them)."""
         self.chain, self.mandatory = chain, mandatory
+        if bitrate is not None and bitrate != self.bitrate:
+            self.bitrate = bitrate
+            self._new_encoder = True  # picked up on the worker thread, with a keyframe
+        self.bound = bound
 
     def force_keyframe(self) -> None:
         """Make the next encoded frame a keyframe (a viewer joined or lost pictures)."""
@@ -186,12 +212,15 @@ class ProcessingStage:
         self.stats.detections = list(detections)
         if self._on_detections is not None:
             self._loop.call_soon_threadsafe(self._on_detections, latest.pts, list(detections))
-        return self._encode(to_i420(processed.image, latest.pts))
+        return self._encode(to_i420(fit(processed.image, self.bound), latest.pts))
 
     def _encode(self, frame: av.VideoFrame) -> list[Packet]:
-        if self._encoder is None or (
-            self._encoder.width != frame.width or self._encoder.height != frame.height
+        if (
+            self._new_encoder
+            or self._encoder is None
+            or (self._encoder.width != frame.width or self._encoder.height != frame.height)
         ):
+            self._new_encoder = False
             self._encoder = vp8_encoder(frame.width, frame.height, self.bitrate)
             self._force_keyframe = True
         if self._force_keyframe:

@@ -38,7 +38,7 @@ from lensguard.media.passthrough import (
     request_keyframe,
 )
 from lensguard.media.processing import ProcessingStage
-from lensguard.store.streams import StreamPolicy
+from lensguard.store.streams import DEFAULT_BITRATE, StreamPolicy
 from lensguard.vision.processor import Chain
 from lensguard.vision.registry import build_chain
 
@@ -325,18 +325,18 @@ class DeviceRelay:
                 self._request_upstream_keyframe()  # viewers need a raw keyframe again
             return
         chain = self.build_chain(names)
-        if self.stage is not None:
-            self.stage.configure(chain, mandatory=mandatory)
-            return
-        bitrate = settings.bitrate if settings is not None else 1_500_000
-        self.stage = ProcessingStage(
-            self.fanout.publish,
-            chain=chain,
-            mandatory=mandatory,
-            bitrate=bitrate,
-            on_detections=self._detections,
-        )
-        self._request_upstream_keyframe()  # the stage's decoder starts at a keyframe
+        bitrate = settings.bitrate if settings is not None else DEFAULT_BITRATE
+        bound = settings.resolution if settings is not None else None
+        if self.stage is None:
+            self.stage = ProcessingStage(
+                self.fanout.publish,
+                chain=chain,
+                mandatory=mandatory,
+                bitrate=bitrate,
+                on_detections=self._detections,
+            )
+            self._request_upstream_keyframe()  # the stage's decoder starts at a keyframe
+        self.stage.configure(chain, mandatory=mandatory, bitrate=bitrate, bound=bound)
 
     def _detections(self, pts: int | None, detections: list[Any]) -> None:
         """Tell this relay's viewers what the chain found, at most every 200 ms."""

@@ -159,7 +159,8 @@ class StreamSettings(Base):
     name: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ai_models: Mapped[list[str]] = mapped_column(JSON, default=list)
     redact_faces: Mapped[bool] = mapped_column(Boolean, default=False)
-    resolution: Mapped[str] = mapped_column(String(16), default="640x480")
+    resolution: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    """An upper bound ``WxH`` for the picture (scaled down to fit); None: the source's size."""
     bitrate: Mapped[int] = mapped_column(Integer, default=1_500_000)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

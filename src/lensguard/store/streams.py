@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lensguard.media.sizing import parse_resolution
 from lensguard.store.models import Device, RedactionOverride, SitePolicy, StreamSettings
 from lensguard.store.types import utcnow
 
@@ -32,6 +33,8 @@ class StreamPolicy:
     redaction_from: str | None = None
     """``site`` or ``device``: who asked for redaction (None when off)."""
     bitrate: int = DEFAULT_BITRATE
+    resolution: tuple[int, int] | None = None
+    """Upper bound for the processed picture (None: the source's own size)."""
 
 
 def combine(
@@ -51,12 +54,20 @@ def combine(
         redact_faces=source is not None,
         redaction_from=source,
         bitrate=settings.bitrate if settings is not None else DEFAULT_BITRATE,
+        resolution=(
+            parse_resolution(settings.resolution)
+            if settings is not None and settings.resolution
+            else None
+        ),
     )
 
 
 def device_settings(row: StreamSettings) -> dict[str, Any]:
     """The ``settings`` message a publishing device applies itself (resolution, bitrate)."""
-    return {"type": "settings", "resolution": row.resolution, "bitrate": row.bitrate}
+    message: dict[str, Any] = {"type": "settings", "bitrate": row.bitrate}
+    if row.resolution is not None:
+        message["resolution"] = row.resolution
+    return message
 
 
 async def stream_policy(session: AsyncSession, device_id: str) -> StreamPolicy | None:
