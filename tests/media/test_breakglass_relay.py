@@ -39,6 +39,16 @@ def audit_entries(world: World, action: str, device_id: str) -> list[dict[str, A
         return list(page.json()["items"])
 
 
+def metric(world: World, series: str) -> float:
+    with world.http() as client:
+        page = client.get("/metrics", headers=auth(world.admin))
+        assert page.status_code == 200, page.text
+    for line in page.text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{series} not in /metrics")
+
+
 async def test_break_glass_shows_the_face_to_its_holder_only_and_is_audited(
     world: World, cleanup: list[Any]
 ) -> None:
@@ -129,6 +139,9 @@ async def test_break_glass_shows_the_face_to_its_holder_only_and_is_audited(
     await viewer.frames_at_least(seen + 15)
     assert viewer.last is not None and face_change(viewer.last) > REDACTED
 
+    assert metric(world, "lensguard_unredacted_viewers") == 1
+    assert metric(world, 'lensguard_processing_frames_total{outcome="processed"}') > 10
+
     grants = audit_entries(world, "redaction.override.grant", device_id)
     assert len(grants) == 1
     assert grants[0]["details"]["reason"] == reason
@@ -148,6 +161,7 @@ async def test_break_glass_shows_the_face_to_its_holder_only_and_is_audited(
     assert closing["unredacted"] is False and closing["reason"] == "ended"
     await settles(unredacted, lambda c: c > REDACTED, "the ended grant redacts again")
 
+    assert metric(world, "lensguard_unredacted_viewers") == 0
     stops = audit_entries(world, "redaction.override.view_stop", device_id)
     assert len(stops) == 1 and stops[0]["details"]["grant_id"] == grant["id"]
     assert stops[0]["details"]["seconds"] >= 1.0

@@ -182,3 +182,23 @@ def test_fresh_registries_do_not_share_instruments() -> None:
     assert (
         b.registry.get_sample_value("lensguard_auth_failures_total", {"method": "password"}) is None
     )
+
+
+def test_processing_totals_become_monotonic_counters() -> None:
+    metrics = Metrics()
+
+    def value(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+
+    metrics.observe_processing({"processed": 5, "skipped": 2}, 1)
+    metrics.observe_processing({"processed": 9, "skipped": 2, "failed": 1}, 0)
+    assert value("lensguard_processing_frames_total", outcome="processed") == 9
+    assert value("lensguard_processing_frames_total", outcome="skipped") == 2
+    assert value("lensguard_processing_frames_total", outcome="failed") == 1
+    assert value("lensguard_unredacted_viewers") == 0
+    # A smaller total (a stage's in-flight frames lost on close) never runs a counter back.
+    metrics.observe_processing({"processed": 8}, 2)
+    assert value("lensguard_processing_frames_total", outcome="processed") == 9
+    assert value("lensguard_unredacted_viewers") == 2
+    metrics.observe_processing({"processed": 12}, 2)
+    assert value("lensguard_processing_frames_total", outcome="processed") == 12

@@ -24,4 +24,7 @@ router = APIRouter(tags=["monitoring"])
 async def metrics(services: ServicesDep) -> Response:
     """Every metric of this node in the Prometheus text format."""
     await services.metrics.refresh_active_sessions(services.db)
+    media = services.hub.media
+    if media is not None:
+        services.metrics.observe_processing(media.processing_counts(), media.unredacted_viewers())
     return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -15,7 +15,7 @@ import asyncio
 import concurrent.futures
 import fractions
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +50,16 @@ class StageStats:
     failed: int = 0
     published: int = 0
     detections: list[Any] = field(default_factory=list)
+
+    def counts(self) -> Counter[str]:
+        """The frame counters (not the last detections), for running totals."""
+        return Counter(
+            received=self.received,
+            processed=self.processed,
+            skipped=self.skipped,
+            failed=self.failed,
+            published=self.published,
+        )
 
 
 def to_image(frame: av.VideoFrame) -> Image:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -250,6 +251,8 @@ class DeviceRelay:
         self.stage: ProcessingStage | None = None
         self.site: str | None = None
         self.build_chain: ChainBuilder = build_chain
+        self.retired: Counter[str] = Counter()
+        """Frame counts of processing stages this relay already closed."""
         self._last_detections = 0.0
         self.viewers: dict[str, ViewerEndpoint] = {}
         self.pc: RTCPeerConnection | None = None
@@ -321,6 +324,7 @@ class DeviceRelay:
         if not names:
             if self.stage is not None:
                 self.stage.close()
+                self.retired.update(self.stage.stats.counts())
                 self.stage = None
                 self._request_upstream_keyframe()  # viewers need a raw keyframe again
             return
@@ -337,6 +341,17 @@ class DeviceRelay:
             )
             self._request_upstream_keyframe()  # the stage's decoder starts at a keyframe
         self.stage.configure(chain, mandatory=mandatory, bitrate=bitrate, bound=bound)
+
+    def processing_counts(self) -> Counter[str]:
+        """Running frame counts of every processing stage this relay has had."""
+        counts = Counter(self.retired)
+        if self.stage is not None:
+            counts.update(self.stage.stats.counts())
+        return counts
+
+    def unredacted_viewers(self) -> int:
+        """How many of this relay's viewers watch the raw picture (break-glass) now."""
+        return sum(1 for e in self.viewers.values() if e.grant_id is not None)
 
     def _detections(self, pts: int | None, detections: list[Any]) -> None:
         """Tell this relay's viewers what the chain found, at most every 200 ms."""
@@ -444,6 +459,7 @@ class MediaNode:
         self._load = load_settings
         self._build_chain = chain_builder
         self._listeners: list[asyncio.Task[None]] = []
+        self._retired: Counter[str] = Counter()
 
     async def start(self) -> None:
         """Follow stream-setting changes and ended break-glass grants, on every node."""
@@ -495,6 +511,18 @@ class MediaNode:
     def _forget(self, relay: DeviceRelay) -> None:
         if self.relays.get(relay.device_id) is relay:
             del self.relays[relay.device_id]
+            self._retired.update(relay.processing_counts())
+
+    def processing_counts(self) -> Counter[str]:
+        """Running frame counts of every processing stage on this node (for metrics)."""
+        counts = Counter(self._retired)
+        for relay in self.relays.values():
+            counts.update(relay.processing_counts())
+        return counts
+
+    def unredacted_viewers(self) -> int:
+        """Break-glass viewers on this node now."""
+        return sum(relay.unredacted_viewers() for relay in self.relays.values())
 
     async def close(self) -> None:
         for task in self._listeners:

@@ -7,6 +7,8 @@ anything else), methods a fixed set, actions the policy's permissions. Free text
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 
@@ -15,6 +17,7 @@ from lensguard.store.models import LoginSession
 from lensguard.store.types import utcnow
 
 NAMESPACE = "lensguard"
+PROCESSING_OUTCOMES = ("processed", "skipped", "failed")
 
 
 class Metrics:
@@ -106,6 +109,32 @@ class Metrics:
             namespace=NAMESPACE,
             registry=r,
         )
+
+        self.processing_frames = Counter(
+            "processing_frames",
+            "Frames of AI-processed streams, by outcome (processed, skipped when behind, "
+            "failed: blanked or passed on per the stream's redaction rule)",
+            ["outcome"],
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self.unredacted_viewers = Gauge(
+            "unredacted_viewers",
+            "Viewers watching a redacted stream unredacted (break-glass) now",
+            namespace=NAMESPACE,
+            registry=r,
+        )
+        self._processing_seen: dict[str, int] = {}
+
+    def observe_processing(self, counts: Mapping[str, int], unredacted: int) -> None:
+        """Bring the processing counters up to ``counts`` (running totals) and the gauge."""
+        for outcome in PROCESSING_OUTCOMES:
+            total = int(counts.get(outcome, 0))
+            delta = total - self._processing_seen.get(outcome, 0)
+            if delta > 0:
+                self.processing_frames.labels(outcome=outcome).inc(delta)
+                self._processing_seen[outcome] = total
+        self.unredacted_viewers.set(unredacted)
 
     def exposition(self) -> bytes:
         """Every series in the text exposition format."""
