@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from lensguard.access.can import can
+from lensguard.access.can import can, refusal
 from lensguard.access.policy import load_policy
 from lensguard.access.principal import Principal, PrincipalKind, Resource
 from lensguard.errors import ConfigurationError, ValidationFailed
@@ -86,3 +86,24 @@ def test_policy_file_overrides_default(tmp_path: Path) -> None:
 def test_unknown_role_from_api_input_names_the_valid_ones() -> None:
     with pytest.raises(ValidationFailed, match="admin, device, investigator, operator, viewer"):
         POLICY.require_role_or_invalid("superuser")
+
+
+def test_break_glass_is_for_people_only() -> None:
+    person = who("investigator")
+    assert can(person, "redaction_override", SITE_A)
+    assert not can(who("admin"), "redaction_override", SITE_A)
+    for kind in (PrincipalKind.API_KEY, PrincipalKind.DEVICE):
+        # Same permissions, not a signed-in person: refused, with a reason that says so.
+        stand_in = Principal(
+            kind=kind,
+            id="id-investigator",
+            name="key",
+            role="investigator",
+            permissions=person.permissions,
+        )
+        assert not can(stand_in, "redaction_override", SITE_A)
+        assert can(stand_in, "camera_view", SITE_A)
+        assert "signed-in user" in refusal(stand_in, "redaction_override")
+    assert refusal(who("viewer"), "redaction_override") == (
+        "your role does not allow redaction_override"
+    )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from lensguard.access.principal import ALL, Principal, Resource
+from lensguard.access.principal import ALL, Principal, PrincipalKind, Resource
 
 # Actions a principal may take on resources it owns without any broader permission
 # (its own sessions, API keys, MFA). Everything else needs the permission itself.
 SELF_SERVICE = "account_self"
+# Actions a person must answer for: a signed-in user only, never an API key or a
+# device, whatever permissions its scopes or role carry.
+PERSON_ONLY = frozenset({"redaction_override"})
 
 
 def in_scope(principal: Principal, resource: Resource) -> bool:
@@ -26,12 +29,22 @@ def can(principal: Principal | None, action: str, resource: Resource | None = No
     """Whether ``principal`` may perform ``action`` on ``resource``.
 
     Anonymous callers may do nothing; the permission must be granted by the role in
-    force now; self-service actions apply only to resources the principal owns;
-    resource scope (site, device) must include the resource.
+    force now; person-only actions need a user principal; self-service actions apply
+    only to resources the principal owns; resource scope (site, device) must include
+    the resource.
     """
     if principal is None or action not in principal.permissions:
+        return False
+    if action in PERSON_ONLY and principal.kind is not PrincipalKind.USER:
         return False
     target = resource or Resource()
     if action == SELF_SERVICE and target.owner_id is not None and target.owner_id != principal.id:
         return False
     return in_scope(principal, target)
+
+
+def refusal(principal: Principal, action: str) -> str:
+    """Why ``can()`` said no, in words for the caller (never about other sites)."""
+    if action in PERSON_ONLY and action in principal.permissions:
+        return f"{action} needs a signed-in user, not an API key or device"
+    return f"your role does not allow {action}"

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
-from lensguard.access.principal import Principal, PrincipalKind
+from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, IdentityDep, requires
 from lensguard.api.devices import visible_device
-from lensguard.errors import Conflict, Forbidden, NotFound
+from lensguard.errors import Conflict, NotFound
 from lensguard.identity.auditing import append, audit_event
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
@@ -77,9 +77,6 @@ async def grant(
     address: AddressDep,
 ) -> BreakGlassGrant:
     """Open an unredacted view of a redacted stream for yourself, with a reason."""
-    if principal.kind is not PrincipalKind.USER:
-        # A person answers for every grant: no integration or device may open one.
-        raise Forbidden("break-glass needs a signed-in user, not an API key or device")
     await visible_device(identity, principal, device_id, ACTION)
     async with identity.db.transaction() as session:
         policy = await stream_policy(session, device_id)

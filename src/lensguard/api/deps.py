@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lensguard.access.can import can
+from lensguard.access.can import can, refusal
 from lensguard.access.declare import IN_BAND, PUBLIC, mark_action
 from lensguard.access.principal import Principal, Resource
 from lensguard.errors import Forbidden, NotFound, Unauthenticated
@@ -108,7 +108,7 @@ def authorize(
         # Word for word what a missing resource of that kind answers: nothing leaks.
         kind = resource.kind.replace("_", " ") if resource else "resource"
         raise NotFound(f"no such {kind}")
-    raise Forbidden(f"your role does not allow {action}")
+    raise Forbidden(refusal(principal, action))
 
 
 def _public() -> None:

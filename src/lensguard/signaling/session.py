@@ -14,7 +14,6 @@ import contextlib
 import secrets
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -29,7 +28,7 @@ from lensguard.identity.context import IdentityContext
 from lensguard.media.relay import DeviceRelay, RelayError, ViewerEndpoint
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
-from lensguard.signaling import codes
+from lensguard.signaling import breakglass, codes
 from lensguard.signaling.hub import SignalingHub
 from lensguard.signaling.limits import (
     CONTROL_BURST,
@@ -57,10 +56,8 @@ from lensguard.signaling.messages import (
 )
 from lensguard.store.devices import get_device, mark_seen
 from lensguard.store.models import RedactionOverride, StreamSettings
-from lensguard.store.streams import active_override, device_settings, stream_policy
+from lensguard.store.streams import device_settings, stream_policy
 from lensguard.store.types import utcnow
-
-OVERRIDE = "redaction_override"
 
 
 class Violation(Exception):
@@ -168,7 +165,7 @@ class SignalSession:
             if self.published:
                 self.hub.metrics.online_devices.dec()
         for device_id in list(self.watching):
-            await self._audit("stream.view_stop", device_id)
+            await self.audit("stream.view_stop", device_id)
         # Peer connections die with the signaling session: revocation reaches media.
         for relay, endpoint in self.endpoints:
             with contextlib.suppress(Exception):
@@ -285,7 +282,7 @@ class SignalSession:
                 return
         for relay, endpoint in self.endpoints:
             place = Resource(kind="device", id=relay.device_id, site=relay.site)
-            if endpoint.grant_id is not None and not can(principal, OVERRIDE, place):
+            if endpoint.grant_id is not None and not can(principal, breakglass.OVERRIDE, place):
                 await endpoint.close_unredacted("access_changed")
 
     # -- outgoing --------------------------------------------------------------------
@@ -398,10 +395,11 @@ class SignalSession:
     async def _subscribe(self, message: Subscribe) -> None:
         principal = self._principal()
         async with self.identity.db.sessions() as session:
-            device = await get_device(session, device_id=message.device_id)
             policy = await stream_policy(session, message.device_id)
         resource = (
-            Resource(kind="device", id=device.id, site=device.site) if device is not None else None
+            Resource(kind="device", id=policy.device_id, site=policy.site)
+            if policy is not None
+            else None
         )
         if resource is None or not can(principal, "camera_view", resource):
             # Out of scope and absent look the same: nothing about other sites leaks.
@@ -415,7 +413,9 @@ class SignalSession:
             return
         grant: RedactionOverride | None = None
         if message.unredacted:
-            grant = await self._grant_for(message, resource)
+            grant = await breakglass.open_grant(
+                self, principal, message.device_id, message.mode, resource
+            )
             if grant is None:
                 return
         elif message.mode == "direct" and policy is not None and policy.redact_faces:
@@ -450,35 +450,7 @@ class SignalSession:
             device_id=message.device_id,
             mode=message.mode,
         )
-        await self._audit("stream.view_start", message.device_id, mode=message.mode)
-
-    async def _grant_for(self, message: Subscribe, resource: Resource) -> RedactionOverride | None:
-        """The open break-glass grant behind an ``unredacted`` subscribe, or an error sent."""
-        principal = self._principal()
-        if message.mode != "relay":
-            await self.error("unsupported", "unredacted views go through the relay only")
-            return None
-        if principal.kind is not PrincipalKind.USER or not can(principal, OVERRIDE, resource):
-            emit(
-                "redaction.override_refused",
-                severity=Severity.MEDIUM,
-                principal=principal.id,
-                device_id=message.device_id,
-            )
-            await self._audit("redaction.override.view_start", message.device_id, "denied")
-            await self.error("forbidden", f"your role does not allow {OVERRIDE}")
-            return None
-        async with self.identity.db.sessions() as session:
-            grant = await active_override(
-                session, user_id=principal.id, device_id=message.device_id
-            )
-        if grant is None:
-            await self.error(
-                "no_grant",
-                "no open break-glass grant for this device: request one with a reason "
-                f"(POST /api/v1/streams/{message.device_id}/break-glass)",
-            )
-        return grant
+        await self.audit("stream.view_start", message.device_id, mode=message.mode)
 
     async def _subscribe_relay(self, device_id: str, grant: RedactionOverride | None) -> None:
         media = self.hub.media
@@ -493,53 +465,9 @@ class SignalSession:
         endpoint = await relay.add_viewer(self.id, self.control_from_datachannel)
         self.endpoints.append((relay, endpoint))
         if grant is not None:
-            endpoint.on_unredacted_end = self._unredacted_end(device_id)
-            endpoint.open_unredacted(grant.id, grant.expires_at.timestamp())
-            emit(
-                "redaction.override_viewing",
-                severity=Severity.HIGH,
-                principal=self._principal().id,
-                device_id=device_id,
-                grant_id=grant.id,
-            )
-            await self._audit(
-                "redaction.override.view_start", device_id, grant_id=grant.id, mode="relay"
-            )
-            await self.send(
-                {
-                    "type": "redaction",
-                    "device_id": device_id,
-                    "unredacted": True,
-                    "grant_id": grant.id,
-                    "expires_at": grant.expires_at.isoformat(),
-                }
-            )
+            await breakglass.start_viewing(self, self._principal(), endpoint, device_id, grant)
         emit("stream.view_start", principal=self._principal().id, device_id=device_id, mode="relay")
-        await self._audit("stream.view_start", device_id, mode="relay")
-
-    def _unredacted_end(self, device_id: str) -> Callable[[str, float, str], Awaitable[None]]:
-        """Audit the end of a break-glass viewing and tell the viewer (if still here)."""
-
-        async def ended(grant_id: str, seconds: float, reason: str) -> None:
-            await self._audit(
-                "redaction.override.view_stop",
-                device_id,
-                grant_id=grant_id,
-                seconds=round(seconds, 1),
-                reason=reason,
-            )
-            with contextlib.suppress(Exception):
-                await self.send(
-                    {
-                        "type": "redaction",
-                        "device_id": device_id,
-                        "unredacted": False,
-                        "grant_id": grant_id,
-                        "reason": reason,
-                    }
-                )
-
-        return ended
+        await self.audit("stream.view_start", device_id, mode="relay")
 
     async def control_from_datachannel(self, frame: str) -> None:
         """A control frame from this viewer's data channel: same checks as signaling."""
@@ -581,7 +509,7 @@ class SignalSession:
                 device_id=message.device_id,
                 command=message.command,
             )
-            await self._audit(
+            await self.audit(
                 "control.command",
                 message.device_id,
                 "denied",
@@ -602,7 +530,7 @@ class SignalSession:
             command=message.command,
             seq=message.seq,
         )
-        await self._audit(
+        await self.audit(
             "control.command",
             message.device_id,
             command=message.command,
@@ -626,7 +554,7 @@ class SignalSession:
             },
         )
 
-    async def _audit(
+    async def audit(
         self, action: str, device_id: str, outcome: str = "success", **details: Any
     ) -> None:
         """Record a view or command in the audit trail (its own transaction)."""

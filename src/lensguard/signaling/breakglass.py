@@ -1,0 +1,119 @@
+"""Break-glass on the signaling socket: the ``unredacted`` subscribe and the raw view's life.
+
+The grant itself is made over HTTP (``api/breakglass.py``). Here a socket proves its
+principal may use one and holds an open grant, the relay endpoint is switched to the
+raw fan-out, and the start and end of the viewing (with its length) go to the audit
+trail and to the viewer (docs/redaction.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Protocol
+
+from lensguard.access.can import can, refusal
+from lensguard.access.principal import Principal, Resource
+from lensguard.identity.context import IdentityContext
+from lensguard.media.relay import UnredactedEnd, ViewerEndpoint
+from lensguard.monitor.events import emit
+from lensguard.settings import Severity
+from lensguard.store.models import RedactionOverride
+from lensguard.store.streams import active_override
+
+OVERRIDE = "redaction_override"
+
+
+class Socket(Protocol):
+    """What break-glass needs from a signaling session."""
+
+    identity: IdentityContext
+
+    async def error(self, code: str, message: str) -> None: ...
+
+    async def send(self, message: dict[str, Any]) -> None: ...
+
+    async def audit(
+        self, action: str, device_id: str, outcome: str = "success", **details: Any
+    ) -> None: ...
+
+
+async def open_grant(
+    socket: Socket, principal: Principal, device_id: str, mode: str, resource: Resource
+) -> RedactionOverride | None:
+    """The open grant behind an ``unredacted`` subscribe, or None with the error sent."""
+    if mode != "relay":
+        await socket.error("unsupported", "unredacted views go through the relay only")
+        return None
+    if not can(principal, OVERRIDE, resource):
+        emit(
+            "redaction.override_refused",
+            severity=Severity.MEDIUM,
+            principal=principal.id,
+            device_id=device_id,
+        )
+        await socket.audit("redaction.override.view_start", device_id, "denied")
+        await socket.error("forbidden", refusal(principal, OVERRIDE))
+        return None
+    async with socket.identity.db.sessions() as session:
+        grant = await active_override(session, user_id=principal.id, device_id=device_id)
+    if grant is None:
+        await socket.error(
+            "no_grant",
+            "no open break-glass grant for this device: request one with a reason "
+            f"(POST /api/v1/streams/{device_id}/break-glass)",
+        )
+    return grant
+
+
+async def start_viewing(
+    socket: Socket,
+    principal: Principal,
+    endpoint: ViewerEndpoint,
+    device_id: str,
+    grant: RedactionOverride,
+) -> None:
+    """Serve ``endpoint`` the raw picture until the grant ends; audit and announce it."""
+    endpoint.on_unredacted_end = _ended(socket, device_id)
+    endpoint.open_unredacted(grant.id, grant.expires_at.timestamp())
+    emit(
+        "redaction.override_viewing",
+        severity=Severity.HIGH,
+        principal=principal.id,
+        device_id=device_id,
+        grant_id=grant.id,
+    )
+    await socket.audit("redaction.override.view_start", device_id, grant_id=grant.id, mode="relay")
+    await socket.send(
+        {
+            "type": "redaction",
+            "device_id": device_id,
+            "unredacted": True,
+            "grant_id": grant.id,
+            "expires_at": grant.expires_at.isoformat(),
+        }
+    )
+
+
+def _ended(socket: Socket, device_id: str) -> UnredactedEnd:
+    """Audit the end of a viewing with its length and tell the viewer (if still there)."""
+
+    async def ended(grant_id: str, seconds: float, reason: str) -> None:
+        await socket.audit(
+            "redaction.override.view_stop",
+            device_id,
+            grant_id=grant_id,
+            seconds=round(seconds, 1),
+            reason=reason,
+        )
+        with contextlib.suppress(Exception):
+            await socket.send(
+                {
+                    "type": "redaction",
+                    "device_id": device_id,
+                    "unredacted": False,
+                    "grant_id": grant_id,
+                    "reason": reason,
+                }
+            )
+
+    return ended
