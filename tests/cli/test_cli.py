@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from lensguard.cli.context import console, errors
 from tests.harness.server import strong_secret
 
 
@@ -82,3 +83,11 @@ def test_config_errors_are_one_readable_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "server.port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_console_prints_fingerprints_as_written() -> None:
+    fingerprint = "94:8D:27:CD:46:AB:0B"  # ":CD:" is also an emoji code
+    for out in (console, errors):
+        with out.capture() as captured:
+            out.print(f"SHA-256 fingerprint: {fingerprint}")
+        assert captured.get().strip() == f"SHA-256 fingerprint: {fingerprint}"

@@ -17,8 +17,9 @@ from lensguard.bootstrap import resolve_secrets
 from lensguard.errors import ConfigurationError, LensguardError
 from lensguard.settings import Settings, load_settings
 
-console = Console(soft_wrap=True, highlight=False)
-errors = Console(stderr=True, soft_wrap=True, highlight=False)
+# No emoji codes: a certificate fingerprint like "27:CD:46" must print as written.
+console = Console(soft_wrap=True, highlight=False, emoji=False)
+errors = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 
 def settings_from(ctx: typer.Context, **overrides: Any) -> Settings:
