@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lensguard.errors import ConfigurationError
@@ -55,6 +55,22 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _spelled(value: Any, choices: tuple[str, ...]) -> Any:
+    """``value`` as the canonical spelling of one of ``choices``, ignoring case."""
+    if isinstance(value, str):
+        for choice in choices:
+            if value.strip().lower() == choice.lower():
+                return choice
+    return value
+
+
+def _always_on(value: bool, key: str, why: str) -> bool:
+    """Refuse ``false`` for a control that cannot be turned off, saying why."""
+    if not value:
+        raise ValueError(f"{key}: false is not supported: {why}; remove the key or set it to true")
+    return value
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8443, ge=0, le=65535)
@@ -75,27 +91,90 @@ class RedisSettings(_Section):
 
 class AuthenticationSettings(_Section):
     enabled: bool = True
+    """Always on: accepted as ``true`` only (every route and socket authenticates)."""
     method: Literal["jwt"] = "jwt"
     token_expiry: int = Field(default=900, ge=60, le=86_400)
     """Access-token lifetime in seconds."""
     refresh_token_expiry: int = Field(default=30 * 86_400, ge=3_600, le=90 * 86_400)
     mfa_required_for: list[str] = Field(default_factory=list)
 
+    @field_validator("enabled")
+    @classmethod
+    def _enabled(cls, value: bool) -> bool:
+        return _always_on(
+            value,
+            "security.authentication.enabled",
+            "lensguard authenticates every request and socket (deny by default)",
+        )
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method(cls, value: Any) -> Any:
+        return _spelled(value, ("jwt",))
+
+
+TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
+MEDIA_PROTOCOL = "dtls-srtp"
+
 
 class EncryptionSettings(_Section):
     enabled: bool = True
     """Serve HTTPS. Turning it off is only sensible behind a TLS-terminating proxy."""
-    protocol: Literal["TLSv1.2", "TLSv1.3"] = "TLSv1.2"
-    """Lowest TLS version accepted."""
+    protocol: Literal["TLSv1.2", "TLSv1.3", "dtls-srtp"] = "TLSv1.2"
+    """``dtls-srtp`` (the seed configuration's spelling) names the media protection, which
+    is always on, and leaves the TLS floor to ``tls_min_version``; ``TLSv1.2`` or
+    ``TLSv1.3`` (older files) set the TLS floor itself. Case does not matter."""
+    tls_min_version: Literal["TLSv1.2", "TLSv1.3"] | None = None
+    """Lowest TLS version accepted for HTTPS and WSS; unset: from ``protocol``, else 1.2."""
     certificate: Path | None = None
-    """PEM certificate (chain); unset means a self-signed one generated under ``var_dir``."""
+    """PEM certificate (chain); unset means a self-signed one generated under ``var_dir``.
+    Without ``key`` the file must hold the private key as well (a combined PEM)."""
     key: Path | None = None
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol(cls, value: Any) -> Any:
+        return _spelled(value, (*TLS_VERSIONS, MEDIA_PROTOCOL))
+
+    @field_validator("tls_min_version", mode="before")
+    @classmethod
+    def _tls_version(cls, value: Any) -> Any:
+        return _spelled(value, TLS_VERSIONS)
+
+    @model_validator(mode="after")
+    def _one_tls_floor(self) -> EncryptionSettings:
+        if self.protocol in TLS_VERSIONS and self.tls_min_version not in (None, self.protocol):
+            raise ValueError(
+                f"security.encryption.protocol {self.protocol} and tls_min_version "
+                f"{self.tls_min_version} disagree: write protocol: dtls-srtp and keep "
+                "tls_min_version alone"
+            )
+        return self
+
+    @property
+    def tls_minimum(self) -> str:
+        """The TLS floor in force."""
+        if self.tls_min_version is not None:
+            return self.tls_min_version
+        return self.protocol if self.protocol in TLS_VERSIONS else TLS_VERSIONS[0]
 
 
 class AccessControlSettings(_Section):
     enabled: bool = True
+    """Always on: accepted as ``true`` only (one policy decides every action)."""
     default_role: str = "viewer"
+    """Role of accounts created without one; must exist in the policy (checked at start)."""
     policy_file: Path | None = None
+
+    @field_validator("enabled")
+    @classmethod
+    def _enabled(cls, value: bool) -> bool:
+        return _always_on(
+            value,
+            "security.access_control.enabled",
+            "every route and signaling message is checked by the access policy (deny by "
+            "default); grant wider roles in the policy instead",
+        )
 
 
 class Severity(StrEnum):
@@ -139,6 +218,17 @@ class MonitoringSettings(_Section):
         default_factory=SuspiciousRequestSettings
     )
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        return _spelled(value, ("DEBUG", "INFO", "WARNING", "ERROR"))
+
+    @field_validator("alert_threshold", mode="before")
+    @classmethod
+    def _threshold(cls, value: Any) -> Any:
+        return _spelled(value, tuple(s.value for s in Severity))
+
     geoip_database: Path | None = None
     """A MaxMind City/Country .mmdb: guard events then carry ``country`` and ``city``."""
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)

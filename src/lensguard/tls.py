@@ -80,14 +80,20 @@ def ensure_certificate(settings: Settings) -> Certificate:
     """The configured certificate, or the generated one under ``var_dir`` (made on first use)."""
     enc = settings.security.encryption
     if enc.certificate is not None or enc.key is not None:
-        if enc.certificate is None or enc.key is None:
+        if enc.certificate is None:
             raise ConfigurationError(
-                "security.encryption.certificate and .key must be set together"
+                "security.encryption.key is set without .certificate: set both"
             )
-        for path in (enc.certificate, enc.key):
+        key = enc.key or enc.certificate
+        for path in (enc.certificate, key):
             if not path.is_file():
                 raise ConfigurationError(f"TLS file {path} does not exist")
-        return Certificate(enc.certificate, enc.key, fingerprint(enc.certificate), False)
+        if enc.key is None and b"PRIVATE KEY-----" not in enc.certificate.read_bytes():
+            raise ConfigurationError(
+                f"security.encryption.certificate {enc.certificate} holds no private key: "
+                "set security.encryption.key to the key file, or use a combined PEM"
+            )
+        return Certificate(enc.certificate, key, fingerprint(enc.certificate), False)
     cert_path = settings.var_dir / CERT_NAME
     key_path = settings.var_dir / KEY_NAME
     generated = False

@@ -65,7 +65,7 @@ def serve(
     )
     config.load()
     if config.ssl is not None:
-        harden(config.ssl, settings.security.encryption.protocol)
+        harden(config.ssl, settings.security.encryption.tls_minimum)
     server = uvicorn.Server(config)
     if not (settings.demo.enabled and tls is not None):
         server.run()
