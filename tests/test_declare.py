@@ -2,6 +2,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from starlette.responses import Response
 
 from lensguard.access.declare import PUBLIC, check_routes_declared, declared_action
 from lensguard.api.deps import requires
@@ -31,7 +32,8 @@ def test_undeclared_route_is_refused_at_start_up() -> None:
 def test_raw_starlette_routes_are_refused() -> None:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
-    async def raw(_request: Any) -> None: ...
+    async def raw(_request: Any) -> Response:
+        return Response()
 
     app.add_route("/raw", raw)
     with pytest.raises(ConfigurationError, match="/raw"):

@@ -1,5 +1,7 @@
 """The demo scene carries a face the default redaction chain finds."""
 
+import numpy as np
+
 from lensguard.demo import FaceScene
 from lensguard.vision.processor import Frame
 from lensguard.vision.registry import build_chain
@@ -10,7 +12,7 @@ async def test_demo_face_is_found_by_the_redaction_chain() -> None:
     frame = await scene.recv()
     scene.stop()
     result = build_chain(["face_detect", "pixelate_faces"]).run(
-        Frame(frame.to_ndarray(format="bgr24"), 0)
+        Frame(frame.to_ndarray(format="bgr24").astype(np.uint8), 0)
     )
     assert len(result.detections) == 1
     x, y, w, _h = result.detections[0].box

@@ -4,6 +4,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from av import VideoFrame
 
 from lensguard.agent.rescale import Rescaled
 from lensguard.agent.sources import SyntheticScene
@@ -22,19 +23,26 @@ def test_resolutions_parse_and_fit_without_upscaling() -> None:
     assert fit_within(1001, 777, (500, 500)) == (500, 388)  # even numbers
 
 
+async def video(track: Rescaled) -> VideoFrame:
+    """The next frame of ``track``, which must be a decoded video frame."""
+    frame = await track.recv()
+    assert isinstance(frame, VideoFrame)
+    return frame
+
+
 async def test_the_source_is_scaled_live_and_bad_values_are_ignored() -> None:
     scene = SyntheticScene(640, 480, fps=30)
     track = Rescaled(scene)
     try:
-        assert (await track.recv()).width == 640
+        assert (await video(track)).width == 640
         track.apply({"type": "settings", "resolution": "320x240"})
-        frame = await track.recv()
+        frame = await video(track)
         assert (frame.width, frame.height) == (320, 240)
         track.apply({"type": "settings", "resolution": "1x1"})  # refused, kept
         track.apply({"type": "settings", "resolution": 7})
         assert track.bound == (320, 240)
         track.apply({"type": "settings", "resolution": "1280x720"})
-        frame = await track.recv()
+        frame = await video(track)
         assert (frame.width, frame.height) == (640, 480)  # no upscaling
         track.apply({"type": "settings", "resolution": "320x240"})
         track.apply({"type": "settings", "bitrate": 500_000})  # resolution unset

@@ -33,7 +33,7 @@ def test_refuses_to_start_with_weak_secret_outside_dev(
     tmp_path: Path, secret: str | None, reason: str
 ) -> None:
     env = {"LENSGUARD_SECRET_KEY": secret} if secret else {}
-    config = {
+    config: dict[str, object] = {
         "mode": "production",
         "var_dir": str(tmp_path / "var"),
         "server": {"port": free_port()},

@@ -38,7 +38,7 @@ class FakeDevice:
         self.controls: list[dict[str, Any]] = []
         self.viewers: list[dict[str, Any]] = []
         self.pcs: list[RTCPeerConnection] = []
-        self.track = Bars()
+        self.track: VideoStreamTrack = Bars()
         self._task: asyncio.Task[None] | None = None
 
     @classmethod

@@ -1,8 +1,12 @@
 """A break-glass viewer's track moves between the raw and processed encodings in place."""
 
+from __future__ import annotations
+
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
+
+import av
 
 from lensguard.bus.memory import MemoryBus
 from lensguard.media.passthrough import PacketTrack
@@ -20,6 +24,11 @@ def endpoint_with_track() -> tuple[DeviceRelay, ViewerEndpoint, PacketTrack]:
     endpoint.track = track
     relay.fanout.attach(track)
     return relay, endpoint, track
+
+
+def stand_in(tag: bytes) -> av.Packet[Any]:
+    """A tag in place of a packet: the fan-out forwards packets without looking inside."""
+    return cast("av.Packet[Any]", tag)
 
 
 def queued(track: PacketTrack) -> list[Any]:
@@ -40,18 +49,18 @@ async def test_the_grant_expires_on_time_and_the_viewer_goes_back_to_redacted() 
     endpoint.open_unredacted("grant-1", time.time() + 0.4)
     assert endpoint.source is relay.raw and track in relay.raw.tracks
     assert track not in relay.fanout.tracks
-    relay.raw.publish(b"raw-delta", False)
-    relay.raw.publish(b"raw-key", True)
-    relay.fanout.publish(b"processed-key", True)
+    relay.raw.publish(stand_in(b"raw-delta"), False)
+    relay.raw.publish(stand_in(b"raw-key"), True)
+    relay.fanout.publish(stand_in(b"processed-key"), True)
     assert queued(track) == [b"raw-key"]  # from a keyframe of the new source only
 
     await asyncio.sleep(0.7)
     assert ended and ended[0][0] == "grant-1" and ended[0][2] == "expired"
     assert 0.3 < ended[0][1] < 2.0
     assert endpoint.grant_id is None and endpoint.source is relay.fanout
-    relay.raw.publish(b"raw-key-2", True)
-    relay.fanout.publish(b"processed-delta", False)
-    relay.fanout.publish(b"processed-key-2", True)
+    relay.raw.publish(stand_in(b"raw-key-2"), True)
+    relay.fanout.publish(stand_in(b"processed-delta"), False)
+    relay.fanout.publish(stand_in(b"processed-key-2"), True)
     assert queued(track) == [b"processed-key-2"]
     assert track.readyState == "live"  # same track: no renegotiation
 
@@ -76,5 +85,5 @@ async def test_an_expired_grant_never_switches() -> None:
     relay, endpoint, track = endpoint_with_track()
     endpoint.open_unredacted("grant-3", time.time() - 5)
     assert endpoint.source is relay.fanout and endpoint.grant_id is None
-    relay.raw.publish(b"raw-key", True)
+    relay.raw.publish(stand_in(b"raw-key"), True)
     assert queued(track) == []

@@ -4,9 +4,12 @@ Pins the aiortc internals media/passthrough.py relies on: if an aiortc upgrade
 breaks them, these tests fail rather than the relay silently decoding again.
 """
 
+from __future__ import annotations
+
 import asyncio
 import fractions
 from collections.abc import AsyncIterator
+from typing import Any
 
 import av
 import numpy as np
@@ -64,7 +67,7 @@ async def test_frames_are_forwarded_without_reencoding(pcs: list[RTCPeerConnecti
     pcs += [publisher, relay_in]
     publisher.addTrack(Pattern())
     transceiver = relay_in.addTransceiver("video", direction="recvonly")
-    received: list[tuple[av.Packet, bool]] = []
+    received: list[tuple[av.Packet[Any], bool]] = []
     keyframe_requests: list[float] = []
 
     fanout = EncodedFanout(lambda: keyframe_requests.append(0.0))

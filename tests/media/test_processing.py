@@ -6,22 +6,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import av
-import cv2
 import numpy as np
 import pytest
-from skimage import data
 
 from lensguard.media.passthrough import is_keyframe
 from lensguard.media.processing import ProcessingStage, to_i420, to_image, vp8_encoder
 from lensguard.vision.processor import Chain, Detection, Result, Step
 from lensguard.vision.registry import build_chain
+from tests.harness.images import astronaut
 
 TB = fractions.Fraction(1, 90000)
 
 
 def astronaut_packets(count: int) -> tuple[np.ndarray, list[Any]]:
     """The astronaut photo (a face) as ``count`` VP8 packets at 640x480."""
-    image = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (640, 480))
+    image = astronaut((640, 480))
     encoder = av.CodecContext.create("libvpx", "w")
     encoder.width, encoder.height, encoder.pix_fmt = 640, 480, "yuv420p"
     encoder.time_base, encoder.bit_rate = TB, 2_000_000
@@ -97,7 +96,7 @@ async def test_optional_processing_falls_back_to_the_frame(mandatory: bool) -> N
 
 @pytest.mark.parametrize(("width", "height"), [(640, 480), (1280, 720), (321, 241)])
 def test_to_i420_matches_swscale_and_keeps_the_timestamp(width: int, height: int) -> None:
-    image = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (width, height))
+    image = astronaut((width, height))
     frame = to_i420(image, 4500)
     assert (frame.width, frame.height, frame.format.name) == (width, height, "yuv420p")
     assert frame.pts == 4500 and frame.time_base == TB
@@ -109,7 +108,7 @@ def test_to_i420_matches_swscale_and_keeps_the_timestamp(width: int, height: int
 
 
 def test_to_image_is_bgr_and_writable() -> None:
-    image = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (640, 480))
+    image = astronaut((640, 480))
     frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
     out = to_image(frame)
     assert out.shape == (480, 640, 3) and out.dtype == np.uint8 and out.flags.writeable

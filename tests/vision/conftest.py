@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from skimage import data
 
 from lensguard.vision.models import BLAZEFACE_FILE, default_models_dir
+from tests.harness.images import astronaut as photo
 
 # The astronaut's face in skimage.data.astronaut() (512 x 512), found by looking at the
 # photo: hairline to chin, ear to ear. Loose on purpose: detectors box faces differently.
@@ -27,7 +27,7 @@ def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     """The astronaut photo as BGR uint8 (skimage gives RGB)."""
-    return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    return photo()
 
 
 def face_free_scene(height: int = 480, width: int = 640, seed: int = 7) -> np.ndarray:
@@ -43,7 +43,8 @@ def face_free_scene(height: int = 480, width: int = 640, seed: int = 7) -> np.nd
         colour = tuple(int(v) for v in rng.integers(0, 256, 3))
         cv2.rectangle(img, (x0, y0), (x1, y1), colour, -1)
     noisy = img.astype(np.int16) + rng.integers(-8, 9, img.shape)
-    return np.clip(noisy, 0, 255).astype(np.uint8)
+    scene: np.ndarray = np.clip(noisy, 0, 255).astype(np.uint8)
+    return scene
 
 
 @pytest.fixture(scope="session")

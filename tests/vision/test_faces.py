@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -15,7 +16,10 @@ from lensguard.vision.faces import FaceDetect
 from lensguard.vision.models import BLAZEFACE_FILE
 from tests.vision.conftest import ASTRONAUT_FACE, iou
 
-DETECTORS = [("face_detect", {"detector": "blazeface"}), ("face_detect", {"detector": "haar"})]
+DETECTORS: list[tuple[str, dict[str, Any]]] = [
+    ("face_detect", {"detector": "blazeface"}),
+    ("face_detect", {"detector": "haar"}),
+]
 DETECTORS += [("face_detect_haar", {}), ("face_detect_haar", {"max_side": 256})]
 
 

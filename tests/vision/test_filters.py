@@ -13,7 +13,9 @@ from lensguard.vision import Detection, Frame, InvalidParams, build_chain, defau
 PIXELATE = {"block": 16, "max_blocks": 8, "margin": 0.25}
 
 
-def padded_box(box: tuple[int, int, int, int], margin: float, shape: tuple[int, ...]) -> tuple:
+def padded_box(
+    box: tuple[int, int, int, int], margin: float, shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
     x, y, w, h = box
     mx, my = math.ceil(w * margin), math.ceil(h * margin)
     return max(0, x - mx), max(0, y - my), min(shape[1], x + w + mx), min(shape[0], y + h + my)
@@ -48,7 +50,7 @@ def test_pixelate_faces_hides_the_face_and_nothing_else(
     region, before = out[y1:y2, x1:x2].astype(int), original[y1:y2, x1:x2].astype(int)
     assert np.abs(region - before).mean() > 8
 
-    block = max(PIXELATE["block"], math.ceil(max(x2 - x1, y2 - y1) / PIXELATE["max_blocks"]))
+    block = int(max(PIXELATE["block"], math.ceil(max(x2 - x1, y2 - y1) / PIXELATE["max_blocks"])))
     full_rows, full_cols = (y2 - y1) // block, (x2 - x1) // block
     assert full_rows >= 4 and full_cols >= 4
     for r in range(full_rows):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import time
@@ -53,6 +54,11 @@ class Mark:
         return Result(frame, [*detections, Detection((0, 0, 1, 1), self.name, params["score"])])
 
 
+def mark_named(name: str, _params: Mapping[str, Any]) -> Mark:
+    """A factory of slow marks named ``name``."""
+    return Mark(name, sleep_ms=5)
+
+
 def test_built_in_names() -> None:
     assert default_registry().names == BUILT_INS
 
@@ -96,7 +102,7 @@ def test_names_are_registered_once() -> None:
 def test_chain_runs_in_order_and_times_every_step() -> None:
     registry = Registry()
     for name in ("first", "second", "third"):
-        registry.register(name, lambda p, name=name: Mark(name, sleep_ms=5))
+        registry.register(name, functools.partial(mark_named, name))
     chain = registry.build_chain(
         ["second", "first", "third"],
         {"first": {"score": 0.1}, "second": {"score": 0.2}, "third": {"score": 0.3}},

@@ -21,11 +21,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import av
-import cv2
 import numpy as np
 import pytest
 import redis
-from skimage import data
 
 from lensguard.media.processing import ProcessingStage
 from lensguard.settings import load_settings
@@ -33,6 +31,7 @@ from lensguard.vision import Frame, build_chain
 from lensguard.vision.jobs import GROUP, connect, jobs_key
 from lensguard.vision.remote import RemoteDetector, remote_chain_builder
 from lensguard.vision.worker_stats import read_group
+from tests.harness.images import astronaut
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +43,7 @@ KILL_AT = 2.0
 
 def astronaut_stream(count: int) -> tuple[np.ndarray, list[Any]]:
     """The astronaut at 640x480 as ``count`` VP8 packets (realtime encoder: quick)."""
-    image = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (640, 480))
+    image = astronaut((640, 480))
     encoder = av.CodecContext.create("libvpx", "w")
     encoder.width, encoder.height, encoder.pix_fmt = 640, 480, "yuv420p"
     encoder.time_base, encoder.bit_rate = TB, 2_000_000
