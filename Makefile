@@ -3,6 +3,7 @@
 #   make test    set up, then run every test
 #   make check   ruff + mypy (strict on src/)
 #   make bench   run the benchmarks in bench/
+#   make mutate  mutation testing (mutmut) of access/ and identity/; MUTANTS='lensguard.access*' narrows
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -10,7 +11,7 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= config/lensguard.dev.yaml
 MODEL  := src/lensguard/vision/models/face_detection_short_range.tflite
 
-.PHONY: setup run test check bench clean system-deps
+.PHONY: setup run test check bench mutate clean system-deps
 
 setup: $(STAMP) $(MODEL)
 
@@ -42,5 +43,10 @@ check: setup
 bench: setup system-deps
 	$(PY) bench/run.py
 
+# Mutants live in ./mutants (ignored by git); `mutmut results` lists the survivors.
+mutate: setup system-deps
+	$(VENV)/bin/mutmut run $(MUTANTS)
+	@$(VENV)/bin/mutmut results | awk '{print $$NF}' | sort | uniq -c
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache mutants
