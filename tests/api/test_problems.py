@@ -140,3 +140,13 @@ async def test_unreachable_database_is_a_503_not_a_500(make_settings: Any) -> No
         )
     body = assert_problem(response, 503)
     assert body["type"] == "urn:lensguard:problem:service-unavailable"
+
+
+async def test_405_lists_every_allowed_method(problem_client: httpx.AsyncClient) -> None:
+    # Each method is its own route; Starlette's Allow named only the first one's.
+    collection = await problem_client.put("/api/v1/users")
+    assert_problem(collection, 405)
+    assert collection.headers["allow"] == "GET, POST"
+    item = await problem_client.post("/api/v1/users/0123456789abcdef")
+    assert_problem(item, 405)
+    assert item.headers["allow"] == "DELETE, GET, PATCH"

@@ -27,8 +27,9 @@ class Policy:
         """``role`` when it exists, else a 422 naming the valid roles (for API input)."""
         if role not in self.roles:
             valid = ", ".join(sorted(self.roles))
+            # The rejected name is not repeated: problems never echo input.
             raise ValidationFailed(
-                f"unknown role {role!r}; valid roles: {valid}",
+                f"role must be one of: {valid}",
                 errors=[{"field": "role", "message": f"must be one of: {valid}", "type": "enum"}],
             )
         return role

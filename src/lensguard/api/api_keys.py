@@ -43,12 +43,13 @@ async def create(
     body: ApiKeyCreate, principal: Self, identity: IdentityDep, address: AddressDep
 ) -> ApiKeyCreated:
     """Create a key acting for you with ``scopes`` ⊆ your permissions; shown once."""
-    excess = sorted(set(body.scopes) - principal.permissions)
-    if excess:
+    if not set(body.scopes) <= principal.permissions:
+        # What may be granted, never the scopes sent: problems do not echo input.
+        grantable = ", ".join(sorted(principal.permissions))
         raise ValidationFailed(
-            f"scopes exceed your permissions: {', '.join(excess)}",
+            f"scopes must be among your permissions: {grantable}",
             errors=[
-                {"field": "scopes", "message": f"not yours to grant: {excess}", "type": "scope"}
+                {"field": "body.scopes", "message": f"must be among: {grantable}", "type": "scope"}
             ],
         )
     new = apikeys.generate()

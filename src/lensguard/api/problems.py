@@ -9,6 +9,7 @@ even a 500 carries the headers.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, cast
@@ -20,6 +21,7 @@ from redis import exceptions as redis_exc
 from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lensguard.errors import LensguardError, ServiceUnavailable, ValidationFailed
@@ -29,6 +31,12 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:lensguard:problem:"
 
 log = get_logger("lensguard.api")
+# ``instance`` repeats the request path only when it is plain: a path carrying markup or
+# other odd characters is input, and problems never echo input.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9/._~-]{0,255}")
+# An error location may hold the caller's own keys (an unexpected field, a dict key):
+# only plain identifiers are repeated, anything else becomes "*".
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 UNAVAILABLE = (
     sqlalchemy_exc.OperationalError,
     sqlalchemy_exc.InterfaceError,
@@ -99,7 +107,7 @@ def problem_response(
     }
     if detail:
         body["detail"] = detail
-    if instance:
+    if instance and _PLAIN_PATH.fullmatch(instance):
         body["instance"] = instance
     for key, value in (extensions or {}).items():
         body.setdefault(key, value)
@@ -124,19 +132,48 @@ def error_response(exc: LensguardError, instance: str | None = None) -> Response
     )
 
 
+def _field(err: Mapping[str, Any]) -> str:
+    parts = [
+        str(part) if isinstance(part, int) or _FIELD_NAME.fullmatch(str(part)) else "*"
+        for part in err.get("loc", ())
+    ]
+    return ".".join(parts) or "body"
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    kind = str(err.get("type", "value_error"))
+    ctx = err.get("ctx") or {}
+    if kind == "union_tag_invalid":
+        # pydantic's text quotes the tag that was sent; name the expected ones instead.
+        return f"must be tagged with one of: {ctx.get('expected_tags', '')}"
+    message = str(err.get("msg", "invalid"))
+    sent = err.get("input")
+    # Belt and braces for messages built from the input (custom validators, new types).
+    if isinstance(sent, str) and len(sent) >= 3 and sent in message:
+        return f"invalid value ({kind})"
+    return message
+
+
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     """Field, message and type for each error; the rejected input is never echoed back."""
-    out = []
-    for err in errors:
-        loc = [str(part) for part in err.get("loc", ())]
-        out.append(
-            {
-                "field": ".".join(loc) or "body",
-                "message": str(err.get("msg", "invalid")),
-                "type": str(err.get("type", "value_error")),
-            }
-        )
-    return out
+    return [
+        {
+            "field": _field(err),
+            "message": _message(err),
+            "type": str(err.get("type", "value_error")),
+        }
+        for err in errors
+    ]
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of this path accepts (Starlette names only the first's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods.update(route_methods)
+    return ", ".join(sorted(methods))
 
 
 async def _on_lensguard_error(request: Request, exc: Exception) -> Response:
@@ -147,10 +184,13 @@ async def _on_lensguard_error(request: Request, exc: Exception) -> Response:
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     exc = cast(StarletteHTTPException, exc)  # registered for HTTPException only
     # Starlette's default detail is the status phrase; our routers raise our own errors.
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return problem_response(
         status=exc.status_code,
         instance=request.url.path,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
 
 

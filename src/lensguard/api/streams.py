@@ -77,11 +77,11 @@ def _public(device_id: str, row: StreamSettings | None) -> StreamPublic:
 def check_models(names: list[str]) -> None:
     """Refuse unknown processor names with a 422 that lists the valid ones."""
     valid = default_registry().names
-    unknown = [n for n in names if n not in valid]
-    if unknown:
+    if any(n not in valid for n in names):
         allowed = ", ".join(valid)
+        # The valid names, never the ones sent: problems do not echo input.
         raise ValidationFailed(
-            f"unknown ai_models {unknown}; valid: {allowed}",
+            f"ai_models must be among: {allowed}",
             errors=[
                 {
                     "field": "body.ai_models",

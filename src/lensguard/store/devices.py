@@ -23,7 +23,7 @@ async def create_device(
             session.add(device)
             await session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"a device named {name!r} already exists") from exc
+        raise Conflict("a device with this name already exists") from exc
     return device
 
 

@@ -32,7 +32,7 @@ async def create_user(
             session.add(user)
             await session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"a user named {username!r} already exists") from exc
+        raise Conflict("a user with this username already exists") from exc
     return user
 
 
