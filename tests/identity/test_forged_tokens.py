@@ -363,3 +363,37 @@ async def test_forged_token_is_refused(ctx: Ctx, build: Builder, reason: str) ->
         await ctx.service.verify_access(token)
     assert caught.value.reason == reason
     assert caught.value.detail == "invalid or expired access token"
+
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _respell(token: str, index: int, change: Callable[[str], str]) -> str:
+    parts = token.split(".")
+    parts[index] = change(parts[index])
+    return ".".join(parts)
+
+
+def _trailing_bits_set(segment: str) -> str:
+    # 64 signature bytes fill 86 characters with 4 bits to spare: set the lowest of them.
+    return segment[:-1] + ALPHABET[ALPHABET.index(segment[-1]) | 1]
+
+
+RESPELLINGS: dict[str, Callable[[str], str]] = {
+    "signature with == padding": lambda t: t + "==",
+    "signature with = padding": lambda t: t + "=",
+    "header with = padding": lambda t: _respell(t, 0, lambda s: s + "="),
+    "payload with = padding": lambda t: _respell(t, 1, lambda s: s + "="),
+    "signature with spare bits set": lambda t: _respell(t, 2, _trailing_bits_set),
+    "signature with a stray character": lambda t: _respell(t, 2, lambda s: s[:8] + "!" + s[8:]),
+}
+
+
+@pytest.mark.parametrize("change", RESPELLINGS.values(), ids=list(RESPELLINGS))
+async def test_jwt_with_padded_signature_is_refused(ctx: Ctx, change: Callable[[str], str]) -> None:
+    # The same signed bytes in another spelling: RFC 7515 allows one, unpadded base64url.
+    respelled = change(ctx.token)
+    assert respelled != ctx.token
+    with pytest.raises(InvalidToken) as caught:
+        await ctx.service.verify_access(respelled)
+    assert caught.value.reason == "segment not canonical base64url"

@@ -7,6 +7,9 @@ that point elsewhere for a key (``jku``, ``x5u``, ``x5c``, ``jwk``) are never re
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +33,7 @@ REQUIRED_CLAIMS = ("exp", "iat", "nbf", "iss", "aud", "sub", "jti", "typ", "knd"
 WRAP_KEY_BYTES = 32
 MAX_NUMERIC_DATE = 253_402_300_799
 """9999-12-31T23:59:59Z, the last instant ``datetime`` can hold."""
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def publication_window(lifetime: int) -> int:
@@ -87,6 +91,30 @@ def _reason_for(exc: jwt.PyJWTError) -> str:
     if isinstance(exc, jwt.DecodeError):
         return "malformed token"
     return f"rejected by PyJWT ({type(exc).__name__})"
+
+
+def _is_canonical_base64url(segment: str) -> bool:
+    """Unpadded base64url that re-encodes to itself (RFC 7515 section 2)."""
+    if not _BASE64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    # Set bits past the last byte spell the same bytes another way.
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") == segment
+
+
+def _check_encoding(token: str) -> None:
+    """Refuse a compact JWS whose segments are not canonical unpadded base64url.
+
+    The decoder behind PyJWT forgives padding, stray characters and non-zero trailing
+    bits, so one signed token would have many spellings: each would pass as a distinct
+    string wherever tokens are compared or looked up as text.
+    """
+    parts = token.split(".")
+    if len(parts) == 3 and not all(_is_canonical_base64url(part) for part in parts):
+        raise InvalidToken("segment not canonical base64url")
 
 
 def _check_header(header: dict[str, Any]) -> str:
@@ -202,6 +230,7 @@ class TokenService:
         # Size first: nothing oversized reaches a parser. Non-ASCII is never base64url.
         if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES or not token.isascii():
             raise InvalidToken("token too long or not ASCII")
+        _check_encoding(token)
         try:
             kid = _check_header(jwt.get_unverified_header(token))
             key = await self._keys.verification_key(kid)
