@@ -35,6 +35,7 @@ from lensguard.api.problems import (
     install_problem_handlers,
 )
 from lensguard.audit.checkpointer import Checkpointer
+from lensguard.audit.denial_scope import DenialScopeMiddleware
 from lensguard.bootstrap import resolve_secrets
 from lensguard.guard.blocking import BlocklistMiddleware
 from lensguard.guard.body import BodyLimitMiddleware
@@ -116,6 +117,9 @@ def create_app(settings: Settings) -> FastAPI:
     # Added innermost first: CatchAll wraps the app, headers wrap everything.
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(
+        DenialScopeMiddleware, recorder=services.denials, trusted_proxies=services.trusted_proxies
+    )
     app.add_middleware(MetricsMiddleware, metrics=services.metrics, routes=app.router.routes)
     app.add_middleware(
         RequestRateLimitMiddleware,

@@ -9,6 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from lensguard.audit import AuditLog
+from lensguard.audit.denials import DenialRecorder
 from lensguard.bus.base import Bus
 from lensguard.bus.memory import MemoryBus
 from lensguard.bus.redis import RedisBus
@@ -20,6 +21,7 @@ from lensguard.guard.client import Network, parse_networks
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.context import IdentityContext
 from lensguard.logs import get_logger
+from lensguard.media.ice import IcePolicy
 from lensguard.media.relay import MediaNode
 from lensguard.monitor.event_metrics import install_event_counter
 from lensguard.monitor.geoip import GeoIP
@@ -46,6 +48,8 @@ class Services:
     identity: IdentityContext
     bus: Bus
     hub: SignalingHub
+    denials: DenialRecorder
+    """Refusals into the audit log, repeats coalesced (started and flushed by the lifespan)."""
     trusted_proxies: tuple[Network, ...] = field(default=())
     blocklist: Blocklist = field(default_factory=MemoryBlocklist)
     metrics: Metrics = field(default_factory=Metrics)
@@ -104,9 +108,18 @@ class Services:
             hub=SignalingHub(
                 bus,
                 MediaNode(
-                    bus, stream_policy_loader(db), chain_builder=remote_chain_builder(settings)
+                    bus,
+                    stream_policy_loader(db),
+                    chain_builder=remote_chain_builder(settings),
+                    ice=IcePolicy.from_settings(settings),
                 ),
                 metrics=metrics,
+            ),
+            denials=DenialRecorder(
+                identity.audit,
+                db,
+                window=settings.audit.denial_window_seconds,
+                max_keys=settings.audit.denial_max_keys,
             ),
             trusted_proxies=parse_networks(settings.server.trusted_proxies),
             blocklist=blocklist,
@@ -120,10 +133,12 @@ class Services:
         await self.hub.start()
         if self.hub.media is not None:
             await self.hub.media.start()
+        self.denials.start()
 
     async def close(self) -> None:
         """Release connections."""
         await self.hub.stop()
+        await self.denials.stop()  # before the database goes: every counted refusal is written
         await self.bus.close()
         await self.db.dispose()
         if self.geoip is not None:

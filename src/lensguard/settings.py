@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lensguard.errors import ConfigurationError
+from lensguard.media.ice_settings import MediaSettings
 from lensguard.monitor.alerts.config import AlertsSettings
 
 CONFIG_ENV = "LENSGUARD_CONFIG"
@@ -259,6 +260,11 @@ class AuditSettings(_Section):
 
     Unset: ``<var_dir>/audit-checkpoints.jsonl``; ship a copy off the host (the SIEM
     forwarder carries every checkpoint as an ``audit.checkpoint`` event too)."""
+    denial_window_seconds: float = Field(default=60, ge=1, le=3_600)
+    """Refusals repeating within this window (per principal, action and resource) are one
+    counted entry; the first of each window is written at once (docs/audit.md)."""
+    denial_max_keys: int = Field(default=4_096, ge=16, le=1_000_000)
+    """How many refusal keys one node tallies at a time; when full the oldest is written early."""
 
 
 class DemoSettings(_Section):
@@ -366,6 +372,8 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
     turn: TurnSettings = Field(default_factory=TurnSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
+    """The relay's own ICE: servers and remote addresses it may check (docs/media.md)."""
     vision: VisionSettings = Field(default_factory=VisionSettings)
 
     @field_validator("var_dir")

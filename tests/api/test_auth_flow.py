@@ -17,6 +17,7 @@ async def test_login_me_logout(api_both: Api) -> None:
     assert me.json()["username"] == "ada"
     assert set(me.json()["permissions"]) == {
         "account_self",
+        "account_credentials",
         "camera_view",
         "basic_control",
         "recording_view",
@@ -129,7 +130,7 @@ async def test_password_change_ends_other_sessions(api: Api) -> None:
         json={"current_password": PASSWORD, "new_password": new_password},
     )
     assert changed.status_code == 200
-    assert changed.json() == {"sessions_ended": 1}
+    assert changed.json() == {"sessions_ended": 1, "api_keys_revoked": 0}
     assert (
         await api.http.get("/api/v1/users/me", headers=bearer(other["access_token"]))
     ).status_code == 401

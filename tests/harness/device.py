@@ -10,6 +10,7 @@ import av
 import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 
+from tests.harness.ice import no_servers
 from tests.harness.world import Peer, World, open_peer
 
 
@@ -62,7 +63,7 @@ class FakeDevice:
                     await self._answer(message)
 
     async def _answer(self, offer: dict[str, Any]) -> None:
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(no_servers())
         self.pcs.append(pc)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
         pc.addTrack(self.track)

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tests.harness.ice import host_blocks
 from tests.harness.ports import free_port
 
 STRONG_SECRET_BYTES = 48
@@ -105,6 +106,8 @@ def start_server(
     }
     merged.update(config or {})
     merged["server"] = {**merged.get("server", {}), "port": port}
+    # Test peers meet on this machine's own addresses (reserved ranges in a container).
+    merged.setdefault("media", {"ice": {"allow_remote_addresses": host_blocks()}})
     process_env = {} if merged["mode"] == "dev" else {"LENSGUARD_SECRET_KEY": strong_secret()}
     process_env.update(env or {})
     process = spawn(workdir, merged, env=process_env)

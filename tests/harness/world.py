@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +19,13 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from lensguard.access.policy import load_policy
 from tests.harness.server import LiveServer, start_server
 
 ADMIN_PASSWORD = "signaling root passphrase 1"
+INITIAL_PASSWORD = "an initial passphrase for tests 3"
 PASSWORD = "a user passphrase for tests 2"
+POLICY = load_policy()
 
 
 @dataclass
@@ -33,23 +39,61 @@ class World:
         return self.server.client()
 
     def user(self, name: str, role: str, sites: list[str] | None = None) -> str:
+        """Create an account as an admin would, sign in, and do the forced password change."""
         with self.http() as client:
-            created = client.post(
-                "/api/v1/users",
-                headers=auth(self.admin),
-                json={
-                    "username": name,
-                    "password": PASSWORD,
-                    "role": role,
-                    "sites": sites or ["*"],
-                },
+            if POLICY.grants(role) <= POLICY.grants("admin"):
+                created = client.post(
+                    "/api/v1/users",
+                    headers=auth(self.admin),
+                    json={
+                        "username": name,
+                        "password": INITIAL_PASSWORD,
+                        "role": role,
+                        "sites": sites or ["*"],
+                    },
+                )
+                created.raise_for_status()
+            else:
+                # Roles an admin cannot hand out (break-glass) come from the server's shell.
+                user_id = self._create_from_shell(client, name, role)
+                if sites:
+                    client.patch(
+                        f"/api/v1/users/{user_id}", headers=auth(self.admin), json={"sites": sites}
+                    ).raise_for_status()
+            first = client.post(
+                "/api/v1/auth/login", json={"username": name, "password": INITIAL_PASSWORD}
             )
-            created.raise_for_status()
+            first.raise_for_status()
+            client.post(
+                "/api/v1/auth/password",
+                headers=auth(first.json()["access_token"]),
+                json={"current_password": INITIAL_PASSWORD, "new_password": PASSWORD},
+            ).raise_for_status()
             tokens = client.post(
                 "/api/v1/auth/login", json={"username": name, "password": PASSWORD}
             )
             tokens.raise_for_status()
             return str(tokens.json()["access_token"])
+
+    def _create_from_shell(self, client: httpx.Client, name: str, role: str) -> str:
+        workdir = self.server.stdout_path.parent
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LENSGUARD_")}
+        config = str(workdir / "lensguard.yaml")
+        command = ["admin", "create", name, "--role", role, "--password-stdin"]
+        done = subprocess.run(
+            [sys.executable, "-m", "lensguard", "-c", config, *command],
+            input=INITIAL_PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=workdir,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        listed = client.get("/api/v1/users", headers=auth(self.admin), params={"limit": 500})
+        listed.raise_for_status()
+        return next(str(u["id"]) for u in listed.json() if u["username"] == name)
 
     def device(self, name: str, site: str) -> tuple[str, str]:
         """Register a device; returns (device id, credential)."""

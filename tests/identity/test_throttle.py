@@ -5,7 +5,14 @@ import pytest
 from redis.asyncio import Redis
 
 from lensguard.errors import RateLimited
-from lensguard.identity.throttle import ADDRESS, MAX_LOCK, PAIR, LoginThrottle, lock_seconds
+from lensguard.identity.throttle import (
+    ACCOUNT,
+    ADDRESS,
+    MAX_LOCK,
+    PAIR,
+    LoginThrottle,
+    lock_seconds,
+)
 from lensguard.store.kv import MemoryStore, RedisStore
 
 
@@ -58,3 +65,42 @@ async def test_success_clears_pair(throttle: LoginThrottle) -> None:
         await throttle.failed("ada", "192.0.2.1")
     await throttle.succeeded("ada", "192.0.2.1")
     await throttle.check("ada", "192.0.2.1")
+
+
+async def test_account_lock_across_addresses(throttle: LoginThrottle) -> None:
+    # Fewer failures per address than the pair threshold, from ever new addresses.
+    for i in range(ACCOUNT.threshold):
+        assert await throttle.account_locked("ada") is None
+        await throttle.check("ada", f"192.0.2.{i}")
+        await throttle.failed("Ada", f"192.0.2.{i}")
+    locked = await throttle.account_locked("ada")
+    assert locked is not None and locked >= 1
+    assert await throttle.account_locked("bob") is None
+    # A fresh address is not pair- or address-locked: the account lock is the caller's to apply.
+    await throttle.check("ada", "198.51.100.1")
+
+
+async def test_success_leaves_the_account_count() -> None:
+    throttle = LoginThrottle(MemoryStore())
+    for i in range(ACCOUNT.threshold - 1):
+        await throttle.failed("ada", f"192.0.2.{i}")
+    await throttle.succeeded("ada", "198.51.100.1")
+    await throttle.failed("ada", "203.0.113.1")
+    assert await throttle.account_locked("ada") is not None
+
+
+async def test_account_lock_ends_at_most_max_lock_after_the_last_failure() -> None:
+    now = [1000.0]
+    throttle = LoginThrottle(MemoryStore(clock=lambda: now[0]))
+    # Far past the threshold: each further failure locks for the full cap, no longer.
+    for i in range(ACCOUNT.threshold + 30):
+        await throttle.failed("admin", f"192.0.2.{i}")
+    remaining = await throttle.account_locked("admin")
+    assert remaining == MAX_LOCK
+    now[0] += MAX_LOCK - 1
+    assert await throttle.account_locked("admin") is not None
+    now[0] += 2
+    assert await throttle.account_locked("admin") is None
+    # One more failure within the window locks again, still for at most the cap.
+    await throttle.failed("admin", "192.0.2.250")
+    assert await throttle.account_locked("admin") == MAX_LOCK

@@ -164,3 +164,29 @@ async def test_size_bound_and_bitrate_apply_live_with_a_keyframe() -> None:
     assert sizes == [(640, 480), (320, 240), (640, 480)]  # scaled down; never up
     assert all(is_keyframe("VP8", bytes(out[0])) for out in (first, second, third))
     assert stage._encoder.bit_rate == 400_000
+
+
+async def test_a_frame_blanked_over_budget_reports_no_detections() -> None:
+    # The flake in test_redaction_relay: a cold detector's first frame went over budget,
+    # was blanked, and its empty list reached viewers as "no faces in this picture".
+    _, packets = astronaut_packets(2)
+    reported: list[tuple[int | None, list[Any]]] = []
+    stage = ProcessingStage(
+        lambda p, k: None,
+        chain=build_chain(["face_detect", "pixelate_faces"]),
+        mandatory=True,
+        loop=asyncio.get_running_loop(),
+        on_detections=lambda pts, found: reported.append((pts, found)),
+    )
+    try:
+        stage.budget_ms = -1.0  # any time at all is over budget: this frame is blanked
+        stage.transcode([(packets[0], False)])
+        stage.budget_ms = 1e9
+        stage.transcode([(packets[1], False)])
+    finally:
+        stage.close()
+    await asyncio.sleep(0)  # the stage reports through call_soon_threadsafe
+    assert (stage.stats.processed, stage.stats.failed) == (2, 1)
+    assert [pts for pts, _ in reported] == [3000]  # only the frame the chain finished
+    assert [d.label for d in reported[0][1]] == ["face"]
+    assert stage.stats.detections == reported[0][1]

@@ -10,6 +10,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
 from lensguard.signaling import codes
 from tests.harness.device import FakeDevice
+from tests.harness.ice import no_servers
 from tests.harness.world import Peer, World, auth, open_peer
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ class RelayViewer:
 
     def __init__(self, peer: Peer) -> None:
         self.peer = peer
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(no_servers())
         self.frames = 0
         self.channel = self.pc.createDataChannel("control")
         self.pc.on("track", self._on_track)

@@ -9,6 +9,7 @@ from websockets.exceptions import InvalidStatus
 
 from lensguard.signaling import codes
 from lensguard.signaling.messages import MAX_SDP_BYTES
+from tests.harness.ice import sample_offer
 from tests.signaling.conftest import Peer, World, auth, open_peer
 
 pytestmark = pytest.mark.slow
@@ -61,11 +62,12 @@ async def test_offer_answer_and_control_are_routed_with_bound_identity(
 ) -> None:
     operator = world.user("op1", "operator")
     device_id, device, viewer = await pair(world, peers, operator)
-    await viewer.send({"type": "offer", "to": device.id, "sdp": "v=0 offer"})
+    sdp = await sample_offer()
+    await viewer.send({"type": "offer", "to": device.id, "sdp": sdp})
     offer = await device.recv("offer")
-    assert offer == {"type": "offer", "sdp": "v=0 offer", "from": viewer.id}
-    await device.send({"type": "answer", "to": viewer.id, "sdp": "v=0 answer"})
-    assert (await viewer.recv("answer"))["sdp"] == "v=0 answer"
+    assert offer == {"type": "offer", "sdp": sdp, "from": viewer.id}
+    await device.send({"type": "answer", "to": viewer.id, "sdp": sdp})
+    assert (await viewer.recv("answer"))["sdp"] == sdp
 
     await viewer.send(
         {
@@ -99,8 +101,9 @@ async def test_cannot_reach_unpaired_connections(world: World, peers: list[Peer]
     peers.append(stranger)
     await stranger.send({"type": "offer", "to": device.id, "sdp": "v=0 evil"})
     assert (await stranger.recv("error"))["code"] == "unknown_peer"
-    await viewer.send({"type": "offer", "to": device.id, "sdp": "v=0 good"})
-    assert (await device.recv("offer"))["sdp"] == "v=0 good"
+    good = await sample_offer()
+    await viewer.send({"type": "offer", "to": device.id, "sdp": good})
+    assert (await device.recv("offer"))["sdp"] == good
 
 
 async def test_out_of_scope_device_looks_absent(world: World, peers: list[Peer]) -> None:

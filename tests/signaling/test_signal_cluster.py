@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from lensguard.signaling import codes
+from tests.harness.ice import sample_offer
 from tests.harness.server import start_server, strong_secret
 from tests.signaling.conftest import World, auth, bootstrap_admin, open_peer
 
@@ -34,7 +35,7 @@ async def test_viewer_on_one_node_reaches_device_on_the_other(
         await device.recv("published")
         await viewer.send({"type": "subscribe", "device_id": device_id, "mode": "direct"})
         assert (await viewer.recv("subscribed"))["peer"] == device.id
-        await viewer.send({"type": "offer", "to": device.id, "sdp": "v=0 cross"})
+        await viewer.send({"type": "offer", "to": device.id, "sdp": await sample_offer()})
         assert (await device.recv("offer"))["from"] == viewer.id
         await viewer.send({"type": "control", "device_id": device_id, "command": "stop", "seq": 3})
         assert (await device.recv("control"))["from"]["name"] == "op-x"

@@ -32,6 +32,15 @@ class Principal:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """The permissions and scope an account, key or device holds, or would hold."""
+
+    permissions: frozenset[str] = frozenset()
+    sites: frozenset[str] = frozenset()
+    devices: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class Resource:
     """What an action touches. Empty fields mean "not specific to one"."""
 
@@ -39,3 +48,7 @@ class Resource:
     id: str | None = None
     site: str | None = None
     owner_id: str | None = None
+    holds: Grant | None = None
+    """For a managed account, key or device: what it holds now (may the caller touch it?)."""
+    grants: Grant | None = None
+    """For a create or change: what the target would hold afterwards (may the caller give it?)."""

@@ -22,12 +22,12 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
-    RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRelay
 from aiortc.sdp import candidate_from_sdp
 
 from lensguard.logs import get_logger
+from lensguard.media.ice import RemoteAddresses, accept_remote
 
 log = get_logger("lensguard.agent.peer")
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -58,6 +58,7 @@ class Publisher:
         max_peers: int = 8,
         offer_timeout: float = 30.0,
         connect_timeout: float = 30.0,
+        remote: RemoteAddresses | None = None,
     ) -> None:
         if max_peers < 1:
             raise ValueError("max_peers must be at least 1")
@@ -68,6 +69,8 @@ class Publisher:
         self.max_peers = max_peers
         self.offer_timeout = offer_timeout
         self.connect_timeout = connect_timeout
+        self.remote = remote or RemoteAddresses()
+        """Which addresses viewers' candidates may name (reserved ranges refused)."""
         self.viewers: dict[str, Viewer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -128,7 +131,7 @@ class Publisher:
             if len(viewer.early_candidates) < 64:
                 viewer.early_candidates.append(message)
             return
-        await _add_candidate(viewer.pc, message)
+        await _add_candidate(viewer.pc, message, self.remote)
 
     async def leave(self, connection: str) -> None:
         """The viewer went away."""
@@ -176,12 +179,12 @@ class Publisher:
 
     async def _negotiate(self, viewer: Viewer, pc: RTCPeerConnection, sdp: str) -> None:
         self._watch(viewer, pc)
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setRemoteDescription(accept_remote(sdp, "offer", self.remote))
         if viewer.track is None:
             return
         pc.addTrack(viewer.track)
         for early in viewer.early_candidates:
-            await _add_candidate(pc, early)
+            await _add_candidate(pc, early, self.remote)
         viewer.early_candidates.clear()
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)  # gathers every candidate first
@@ -211,10 +214,16 @@ class Publisher:
         log.info("peer.closed", connection=viewer.connection, reason=reason)
 
 
-async def _add_candidate(pc: RTCPeerConnection, message: dict[str, Any]) -> None:
+async def _add_candidate(
+    pc: RTCPeerConnection, message: dict[str, Any], remote: RemoteAddresses
+) -> None:
     text = message.get("candidate")
     if not isinstance(text, str) or not text:
         return  # end of candidates: aiortc needs no marker
+    reason = remote.candidate_refusal(text)
+    if reason is not None:
+        log.info("peer.candidate_refused", reason=reason)
+        return
     try:
         candidate = candidate_from_sdp(text.removeprefix("candidate:"))
     except (AssertionError, ValueError, IndexError):

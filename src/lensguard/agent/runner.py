@@ -32,6 +32,8 @@ from lensguard.agent.ice import IceServers
 from lensguard.agent.peer import Publisher
 from lensguard.agent.rescale import Rescaled
 from lensguard.logs import get_logger
+from lensguard.media.addresses import networks, overlaps_loopback
+from lensguard.media.ice import RemoteAddresses
 
 SIGNAL_PATH = "/v1/signal"
 UNAUTHENTICATED = 4401
@@ -64,6 +66,8 @@ class AgentConfig:
     max_peers: int = 8
     deadman: float = 0.5
     backoff_cap: float = 30.0
+    allow_remote: tuple[str, ...] = ()
+    """CIDR blocks in reserved ranges (e.g. the LAN) that viewers' ICE candidates may name."""
 
 
 def server_urls(server: str) -> tuple[str, str]:
@@ -77,6 +81,17 @@ def server_urls(server: str) -> tuple[str, str]:
         raise ConfigError("the server URL must not have a query or fragment")
     base = f"https://{parts.netloc}{parts.path.rstrip('/')}"
     return base, f"wss://{parts.netloc}{parts.path.rstrip('/')}{SIGNAL_PATH}"
+
+
+def remote_addresses(allow: tuple[str, ...]) -> RemoteAddresses:
+    """What viewers' candidates may name: public addresses, plus ``allow`` (never loopback)."""
+    try:
+        allowed = networks(allow)
+    except ValueError as exc:
+        raise ConfigError(f"--allow-remote-address: not a CIDR block: {exc}") from None
+    if any(overlaps_loopback(block) for block in allowed):
+        raise ConfigError("--allow-remote-address must not name loopback addresses")
+    return RemoteAddresses(allowed=allowed)
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -96,6 +111,7 @@ class Agent:
         self.config = config
         self.base_url, self.signal_url = server_urls(config.server)
         self.tls = tls_context(config.ca_file)
+        self.remote = remote_addresses(config.allow_remote)
         self.source = Rescaled(source)
         """The source, scaled to the resolution the server's stream settings ask for."""
         self.driver = driver
@@ -139,7 +155,13 @@ class Agent:
         ) as http:
             tokens = TokenSource(http, self.config.credential_file)
             ice = IceServers(http, tokens.get)
-            publisher = Publisher(self.source, self._send, ice.get, max_peers=self.config.max_peers)
+            publisher = Publisher(
+                self.source,
+                self._send,
+                ice.get,
+                max_peers=self.config.max_peers,
+                remote=self.remote,
+            )
             watchdog = asyncio.create_task(self.deadman.run())
             try:
                 await self._loop(stop, tokens, publisher)

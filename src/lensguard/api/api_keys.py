@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from lensguard.access.can import can
-from lensguard.access.principal import Principal, Resource
+from lensguard.access.principal import Grant, Principal, Resource
 from lensguard.api.deps import AddressDep, IdentityDep, authorize, requires
 from lensguard.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from lensguard.errors import NotFound, ValidationFailed
 from lensguard.identity import apikeys
 from lensguard.identity.auditing import append, audit_event
+from lensguard.identity.ownership import key_access
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
 from lensguard.store import api_keys as repo
@@ -43,7 +44,12 @@ async def create(
     body: ApiKeyCreate, principal: Self, identity: IdentityDep, address: AddressDep
 ) -> ApiKeyCreated:
     """Create a key acting for you with ``scopes`` ⊆ your permissions; shown once."""
-    if not set(body.scopes) <= principal.permissions:
+    # A key acts for you with your scope; its scopes are what it may do of what you may.
+    wanted = Grant(
+        permissions=frozenset(body.scopes), sites=principal.sites, devices=principal.devices
+    )
+    mine = Resource(kind="api_key", owner_id=principal.id, grants=wanted)
+    if not can(principal, "account_self", mine):
         # What may be granted, never the scopes sent: problems do not echo input.
         grantable = ", ".join(sorted(principal.permissions))
         raise ValidationFailed(
@@ -84,27 +90,30 @@ async def list_keys(
     identity: IdentityDep,
     all_users: Annotated[bool, Query(description="Admins: every user's keys")] = False,
 ) -> list[ApiKeyPublic]:
-    """Your keys (never their secrets); admins may list all."""
+    """Your keys (never their secrets); admins also those of accounts and devices they manage."""
     owner: str | None = principal.id
     if all_users:
         authorize(principal, "user_management")
         owner = None
     async with identity.db.sessions() as session:
-        return [public(k) for k in await repo.list_api_keys(session, owner_user_id=owner)]
+        found = await repo.list_api_keys(session, owner_user_id=owner)
+        shown = [
+            k for k in found if can(principal, *await key_access(identity, session, principal, k))
+        ]
+    return [public(k) for k in shown]
 
 
 @router.delete("/{key_id}", status_code=204)
 async def revoke(
     key_id: str, principal: Self, identity: IdentityDep, address: AddressDep
 ) -> Response:
-    """Revoke a key at once (yours; anyone's for admins)."""
+    """Revoke a key at once: yours, or one of an account or device you manage."""
     async with identity.db.transaction() as session:
         key = await repo.get_api_key(session, key_id=key_id)
         if key is None:
             raise NotFound("no such api key")
-        resource = Resource(kind="api_key", id=key_id, owner_id=key.owner_user_id)
-        if not can(principal, "account_self", resource):
-            authorize(principal, "user_management", resource, hide=True)
+        action, resource = await key_access(identity, session, principal, key)
+        authorize(principal, action, resource, hide=True)
         await repo.revoke_api_key(session, key_id=key_id, at=utcnow())
         event = audit_event(
             "apikey.revoke",

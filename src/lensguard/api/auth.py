@@ -6,24 +6,30 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
+from lensguard.access.can import CREDENTIALS
 from lensguard.access.declare import PUBLIC
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, IdentityDep, requires
 from lensguard.api.schemas import (
     LoginRequest,
     MfaCode,
+    MfaDisable,
+    MfaEnabled,
+    MfaEnrol,
     MfaEnrolment,
     PasswordChange,
     PasswordChanged,
     RefreshRequest,
     TokenResponse,
 )
-from lensguard.identity import accounts
+from lensguard.identity import credentials
 from lensguard.identity import login as flows
 from lensguard.identity.login import TokenPair
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 Self = Annotated[Principal, requires("account_self")]
+# Person-only (can()): an API key may never change the password or MFA it acts under.
+Credentials = Annotated[Principal, requires(CREDENTIALS)]
 
 
 def _tokens(pair: TokenPair) -> TokenResponse:
@@ -76,36 +82,50 @@ async def logout(principal: Self, identity: IdentityDep, address: AddressDep) ->
 
 @router.post("/password")
 async def change_password(
-    body: PasswordChange, principal: Self, identity: IdentityDep, address: AddressDep
+    body: PasswordChange, principal: Credentials, identity: IdentityDep, address: AddressDep
 ) -> PasswordChanged:
-    """Change your password; every other session of yours ends."""
-    ended = await accounts.change_password(
+    """Change your password; every other session of yours ends (API keys too, if asked)."""
+    result = await credentials.change_password(
         identity,
         by=principal,
         current=body.current_password,
         new=body.new_password,
+        code=body.code,
+        revoke_api_keys=body.revoke_api_keys,
         keep_session=principal.session_id,
         address=address,
     )
-    return PasswordChanged(sessions_ended=ended)
+    return PasswordChanged(
+        sessions_ended=result.sessions_ended, api_keys_revoked=result.api_keys_revoked
+    )
 
 
 @router.post("/mfa/enrol")
-async def mfa_enrol(principal: Self, identity: IdentityDep) -> MfaEnrolment:
-    """Start TOTP enrolment: scan the URI, then confirm with a code."""
-    secret, uri = await accounts.mfa_enrol(identity, by=principal)
+async def mfa_enrol(
+    body: MfaEnrol, principal: Credentials, identity: IdentityDep, address: AddressDep
+) -> MfaEnrolment:
+    """Start TOTP enrolment (password; a current code too when replacing one), then confirm."""
+    secret, uri = await credentials.mfa_enrol(
+        identity, by=principal, password=body.password, code=body.code, address=address
+    )
     return MfaEnrolment(secret=secret, otpauth_uri=uri)
 
 
-@router.post("/mfa/confirm", status_code=204)
-async def mfa_confirm(body: MfaCode, principal: Self, identity: IdentityDep) -> Response:
-    """Finish enrolment; sign-ins then need a code."""
-    await accounts.mfa_confirm(identity, by=principal, code=body.code)
-    return Response(status_code=204)
+@router.post("/mfa/confirm")
+async def mfa_confirm(
+    body: MfaCode, principal: Credentials, identity: IdentityDep, address: AddressDep
+) -> MfaEnabled:
+    """Finish enrolment; sign-ins then need a code. Recovery codes are shown once, here."""
+    codes = await credentials.mfa_confirm(identity, by=principal, code=body.code, address=address)
+    return MfaEnabled(recovery_codes=codes)
 
 
 @router.post("/mfa/disable", status_code=204)
-async def mfa_disable(body: MfaCode, principal: Self, identity: IdentityDep) -> Response:
-    """Turn TOTP off (needs a current code)."""
-    await accounts.mfa_disable(identity, by=principal, code=body.code)
+async def mfa_disable(
+    body: MfaDisable, principal: Credentials, identity: IdentityDep, address: AddressDep
+) -> Response:
+    """Turn MFA off (needs your password and a current or recovery code)."""
+    await credentials.mfa_disable(
+        identity, by=principal, password=body.password, code=body.code, address=address
+    )
     return Response(status_code=204)

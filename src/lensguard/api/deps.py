@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lensguard.access.can import can, refusal
 from lensguard.access.declare import IN_BAND, PUBLIC, mark_action
-from lensguard.access.principal import Principal, Resource
-from lensguard.errors import Forbidden, NotFound, Unauthenticated
+from lensguard.access.enforce import authorize as authorize  # noqa: PLC0414 - routers import it here
+from lensguard.access.principal import Principal
+from lensguard.audit.denials import denial_event
+from lensguard.errors import Unauthenticated
 from lensguard.guard.client import client_address
 from lensguard.identity.authn import authenticate_bearer
 from lensguard.identity.context import IdentityContext
@@ -77,38 +78,19 @@ async def authenticate(request: Request) -> Principal:
     try:
         principal = await authenticate_bearer(services.identity, bearer_credential(request))
     except Unauthenticated as exc:
+        address, reason = request_address(request), getattr(exc, "reason", exc.detail)
         emit(
             "auth.rejected",
             severity=Severity.LOW,
-            client=request_address(request),
+            client=address,
             path=request.url.path,
-            reason=getattr(exc, "reason", exc.detail),
+            reason=reason,
         )
+        # Keyed by address and reason, not path: a scan of many paths stays one tally.
+        services.denials.note(denial_event(None, "authenticate", reason=reason, address=address))
         raise
     request.state.principal = principal
     return principal
-
-
-def authorize(
-    principal: Principal, action: str, resource: Resource | None = None, *, hide: bool = False
-) -> None:
-    """Raise unless ``can()`` allows; ``hide`` answers 404 so out-of-scope things stay unseen."""
-    if can(principal, action, resource):
-        return
-    emit(
-        "access.denied",
-        severity=Severity.MEDIUM,
-        principal=principal.id,
-        role=principal.role,
-        action=action,
-        resource_kind=resource.kind if resource else None,
-        resource_id=resource.id if resource else None,
-    )
-    if hide:
-        # Word for word what a missing resource of that kind answers: nothing leaks.
-        kind = resource.kind.replace("_", " ") if resource else "resource"
-        raise NotFound(f"no such {kind}")
-    raise Forbidden(refusal(principal, action))
 
 
 def _public() -> None:

@@ -62,7 +62,7 @@ async def list_devices(principal: Viewer, identity: IdentityDep) -> list[DeviceP
 async def register(
     body: DeviceCreate, principal: Manager, identity: IdentityDep, address: AddressDep
 ) -> DeviceCredential:
-    """Register a device; its credential is returned once."""
+    """Register a device in a site of yours (needs every device of it); credential shown once."""
     authorize(principal, "device_manage", Resource(kind="device", site=body.site))
     registered = await service.register_device(
         identity,
@@ -97,7 +97,9 @@ async def update(
     """Move a device to another site or change its capabilities."""
     await visible_device(identity, principal, device_id, "device_manage")
     if body.site is not None:
-        authorize(principal, "device_manage", Resource(kind="device", site=body.site))
+        # Where it goes must be in scope too, or a device could be moved out of reach.
+        destination = Resource(kind="device", id=device_id, site=body.site)
+        authorize(principal, "device_manage", destination)
     async with identity.db.transaction() as session:
         device = await repo.get_device(session, device_id=device_id)
         if device is None:

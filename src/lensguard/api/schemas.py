@@ -12,7 +12,8 @@ Username = Annotated[
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 NewPassword = Annotated[str, StringConstraints(min_length=12, max_length=128)]
-Code = Annotated[str, StringConstraints(min_length=6, max_length=8)]
+# A TOTP code ("123456", "123 456") or a recovery code ("abcde-12345").
+Code = Annotated[str, StringConstraints(min_length=6, max_length=16, pattern=r"^[A-Za-z0-9 -]+$")]
 ScopeEntry = Annotated[
     str,
     StringConstraints(min_length=1, max_length=64, pattern=r"^(\*|[A-Za-z0-9][A-Za-z0-9._-]*)$"),
@@ -31,7 +32,9 @@ class LoginRequest(_In):
         str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
     ]
     password: Password
-    code: Code | None = Field(default=None, description="TOTP code when MFA is on")
+    code: Code | None = Field(
+        default=None, description="TOTP code (or a recovery code) when MFA is on"
+    )
 
 
 class RefreshRequest(_In):
@@ -53,10 +56,26 @@ class TokenResponse(BaseModel):
 class PasswordChange(_In):
     current_password: Password
     new_password: NewPassword
+    code: Code | None = Field(
+        default=None,
+        description="A one-time code; needed only while failed attempts lock the account",
+    )
+    revoke_api_keys: bool = Field(
+        default=False,
+        description="Also revoke every API key of yours (always done for a forced change)",
+    )
 
 
 class PasswordChanged(BaseModel):
     sessions_ended: int
+    api_keys_revoked: int
+
+
+class MfaEnrol(_In):
+    password: Password
+    code: Code | None = Field(
+        default=None, description="Required when MFA is already on: a current or recovery code"
+    )
 
 
 class MfaEnrolment(BaseModel):
@@ -68,12 +87,27 @@ class MfaCode(_In):
     code: Code
 
 
+class MfaEnabled(BaseModel):
+    recovery_codes: list[str] = Field(
+        description="One-time codes for when the authenticator is lost; shown only here"
+    )
+
+
+class MfaDisable(_In):
+    password: Password
+    code: Code = Field(description="A current code from the authenticator, or a recovery code")
+
+
 class UserCreate(_In):
     username: Username
     password: NewPassword
     role: Annotated[str, StringConstraints(max_length=32)] | None = None
-    sites: list[ScopeEntry] = Field(default_factory=lambda: ["*"], max_length=100)
-    devices: list[ScopeEntry] = Field(default_factory=lambda: ["*"], max_length=1000)
+    sites: list[ScopeEntry] | None = Field(
+        default=None, max_length=100, description="Default: the creator's own sites"
+    )
+    devices: list[ScopeEntry] | None = Field(
+        default=None, max_length=1000, description="Default: the creator's own devices"
+    )
 
 
 class UserUpdate(_In):

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from lensguard.access.can import can
-from lensguard.access.principal import Principal, Resource
+from lensguard.access.principal import Principal
 from lensguard.api.deps import IdentityDep, authorize, requires
 from lensguard.api.schemas import SessionPublic
 from lensguard.errors import NotFound
 from lensguard.identity import login as flows
 from lensguard.identity import refresh
+from lensguard.identity.ownership import session_access
 from lensguard.store.models import LoginSession
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
@@ -32,27 +33,32 @@ async def list_sessions(
     user_id: Annotated[str | None, Query(max_length=32, description="Admins: whose")] = None,
     all_users: Annotated[bool, Query(description="Admins: every user's sessions")] = False,
 ) -> list[SessionPublic]:
-    """Your active sessions; admins may ask for a user's or everyone's."""
+    """Your active sessions; admins may ask for those of a user or everyone they manage."""
     target: str | None = principal.id
     if all_users or (user_id is not None and user_id != principal.id):
         authorize(principal, "user_management")
         target = None if all_users else user_id
     async with identity.db.sessions() as session:
         found = await refresh.list_sessions(session, user_id=target)
-    return [public(s, principal) for s in found]
+        # Sessions of accounts beyond the caller's reach are left out, as if there were none.
+        shown = [
+            s
+            for s in found
+            if can(principal, *await session_access(identity, session, principal, s))
+        ]
+    return [public(s, principal) for s in shown]
 
 
 @router.delete("/{session_id}", status_code=204)
 async def end(session_id: str, principal: Self, identity: IdentityDep) -> Response:
-    """End a session at once: yours, or anyone's for admins ("kill session")."""
+    """End a session at once: yours, or one of an account you manage ("kill session")."""
     async with identity.db.sessions() as session:
         login = await refresh.get_session(session, session_id=session_id)
-    if login is None:
-        raise NotFound("no such session")
-    resource = Resource(kind="session", id=session_id, owner_id=login.user_id)
-    if not can(principal, "account_self", resource):
-        # Someone else's session: only user managers may end it; others learn nothing.
-        authorize(principal, "user_management", resource, hide=True)
+        if login is None:
+            raise NotFound("no such session")
+        # Someone else's: only a manager of that account may end it; others learn nothing.
+        action, resource = await session_access(identity, session, principal, login)
+    authorize(principal, action, resource, hide=True)
     reason = "logout" if login.user_id == principal.id else "killed_by_admin"
     await flows.end_session(identity, session_id=session_id, reason=reason, by=principal)
     return Response(status_code=204)

@@ -43,6 +43,10 @@ async def signal(websocket: WebSocket) -> None:
     await websocket.accept()
     address = client_address(websocket.scope, services.trusted_proxies)
     session = SignalSession(
-        websocket, hub=services.hub, identity=services.identity, address=address
+        websocket,
+        hub=services.hub,
+        identity=services.identity,
+        address=address,
+        denials=services.denials,
     )
     await session.run(settings.signaling.auth_timeout)

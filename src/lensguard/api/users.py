@@ -12,7 +12,6 @@ from lensguard.api.schemas import Me, UserCreate, UserPublic, UserUpdate
 from lensguard.identity import accounts
 from lensguard.identity.authn import restrictions
 from lensguard.store.models import User
-from lensguard.store.users import list_users
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 Admin = Annotated[Principal, requires("user_management")]
@@ -46,21 +45,24 @@ async def me(principal: Self, identity: IdentityDep) -> Me:
 
 @router.get("")
 async def list_all(
-    _: Admin,
+    principal: Admin,
     identity: IdentityDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[UserPublic]:
-    """Every account, by username."""
-    async with identity.db.sessions() as session:
-        return [public(u) for u in await list_users(session, limit=limit, offset=offset)]
+    """The accounts you may manage, by username; accounts beyond your reach are not listed."""
+    found = await accounts.list_accounts(identity, by=principal, limit=limit, offset=offset)
+    return [public(u) for u in found]
 
 
 @router.post("", status_code=201)
 async def create(
     body: UserCreate, principal: Admin, identity: IdentityDep, address: AddressDep
 ) -> UserPublic:
-    """Create an account (role defaults to the configured default role)."""
+    """Create an account holding no more than you do; it must change its password first.
+
+    The role defaults to the configured default role, sites and devices to your own.
+    """
     user = await accounts.create_account(
         identity,
         username=body.username,
@@ -75,16 +77,19 @@ async def create(
 
 
 @router.get("/{user_id}")
-async def read(user_id: str, _: Admin, identity: IdentityDep) -> UserPublic:
-    """One account."""
-    return public(await accounts.get_account(identity, user_id))
+async def read(user_id: str, principal: Admin, identity: IdentityDep) -> UserPublic:
+    """One account you may manage (404 for accounts beyond your reach)."""
+    return public(await accounts.read_account(identity, user_id, by=principal))
 
 
 @router.patch("/{user_id}")
 async def update(
     user_id: str, body: UserUpdate, principal: Admin, identity: IdentityDep, address: AddressDep
 ) -> UserPublic:
-    """Change role, scope or disabled flag; effective on that user's next request."""
+    """Change role, scope or disabled flag; effective on that user's next request.
+
+    Only within your own permissions and scope; never widens your own account.
+    """
     change = accounts.AccountChange(**body.model_dump())
     user = await accounts.update_account(
         identity, user_id=user_id, change=change, by=principal, address=address

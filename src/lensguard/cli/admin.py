@@ -10,6 +10,7 @@ import typer
 
 from lensguard.cli.context import console, errors, friendly_errors, settings_from
 from lensguard.identity.passwords import hash_password, make_hasher
+from lensguard.identity.usernames import new_username
 from lensguard.logs import configure_logging
 from lensguard.store.db import Database
 from lensguard.store.users import create_user
@@ -24,7 +25,14 @@ async def _create(url: str, username: str, password: str, role: str) -> None:
     try:
         hashed = await asyncio.to_thread(hash_password, make_hasher(), password)
         async with db.transaction() as session:
-            await create_user(session, username=username, password_hash=hashed, role=role)
+            # The password was typed by whoever runs this, not by the account's owner.
+            await create_user(
+                session,
+                username=username,
+                password_hash=hashed,
+                role=role,
+                must_change_password=True,
+            )
     finally:
         await db.dispose()
 
@@ -38,9 +46,15 @@ def create(
     ] = False,
     role: Annotated[str, typer.Option(help="Role to grant.")] = "admin",
 ) -> None:
-    """Create an account. The password is prompted for (twice) unless --password-stdin."""
+    """Create an account. The password is prompted for (twice) unless --password-stdin.
+
+    The name is stored folded (``Ada`` becomes ``ada``); the new account must change
+    its password at first sign-in.
+    """
     settings = settings_from(ctx)
     configure_logging("WARNING")
+    with friendly_errors():
+        username = new_username(username)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

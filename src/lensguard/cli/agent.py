@@ -111,6 +111,14 @@ def agent(  # noqa: PLR0917 - typer maps each parameter to an option
         ),
     ] = "simulated",
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    allow_remote_address: Annotated[
+        list[str],
+        typer.Option(
+            help="CIDR block inside the reserved ranges (private, link-local, ...) that "
+            "viewers' ICE candidates may still name, e.g. your LAN in direct mode. "
+            "Repeatable; loopback is never allowed."
+        ),
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
 ) -> None:
     """Run on a robot or camera: publish video to lensguard and obey control commands.
 
@@ -137,6 +145,7 @@ def agent(  # noqa: PLR0917 - typer maps each parameter to an option
             ca_file=ca_file,
             max_peers=max_peers,
             deadman=deadman_ms / 1000,
+            allow_remote=tuple(allow_remote_address),
         )
         runner = Agent(config, track, the_driver)
     except (CredentialFileError, ConfigError, SourceError, ValueError) as exc:

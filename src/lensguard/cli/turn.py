@@ -13,45 +13,16 @@ import typer
 from lensguard.bootstrap import resolve_secrets
 from lensguard.cli.context import errors, friendly_errors, settings_from
 from lensguard.errors import ConfigurationError
+from lensguard.media.addresses import RESERVED_RANGES
 from lensguard.media.turn import turn_secret
+from lensguard.private import open_private
 from lensguard.settings import weakness
 
 app = typer.Typer(help="Deploy coturn for TURN relaying.", no_args_is_help=True)
 
-# Every special-purpose range (IANA IPv4/IPv6 special registries): a TURN server that
-# relays to them lets anyone with a credential reach our loopback, LAN and cloud
-# metadata services (SSRF through the relay).
-RESERVED_RANGES = (
-    "0.0.0.0/8",  # "this network"
-    "10.0.0.0/8",  # private
-    "100.64.0.0/10",  # carrier-grade NAT
-    "127.0.0.0/8",  # loopback
-    "169.254.0.0/16",  # link-local, cloud metadata (169.254.169.254)
-    "172.16.0.0/12",  # private
-    "192.0.0.0/24",  # IETF protocol assignments
-    "192.0.2.0/24",  # TEST-NET-1
-    "192.88.99.0/24",  # 6to4 relay anycast
-    "192.168.0.0/16",  # private
-    "198.18.0.0/15",  # benchmarking
-    "198.51.100.0/24",  # TEST-NET-2
-    "203.0.113.0/24",  # TEST-NET-3
-    "224.0.0.0/4",  # multicast
-    "240.0.0.0/4",  # reserved
-    "255.255.255.255/32",  # limited broadcast
-    "::/128",  # unspecified
-    "::1/128",  # loopback
-    "::ffff:0:0/96",  # IPv4-mapped: would reach every IPv4 range above
-    "64:ff9b::/96",  # NAT64 well-known prefix
-    "64:ff9b:1::/48",  # local-use NAT64
-    "100::/64",  # discard-only
-    "2001::/23",  # IETF protocol assignments (Teredo, ORCHID, ...)
-    "2001:db8::/32",  # documentation
-    "2002::/16",  # 6to4: embeds any IPv4 address, private ones included
-    "fc00::/7",  # unique local
-    "fe80::/10",  # link-local
-    "fec0::/10",  # deprecated site-local
-    "ff00::/8",  # multicast
-)
+# RESERVED_RANGES (media/addresses.py): a TURN server that relays to them lets anyone
+# with a credential reach our loopback, LAN and cloud metadata services (SSRF through
+# the relay). The relay and agent refuse ICE candidates in the same ranges.
 
 
 def peer_range(cidr: str) -> str:
@@ -213,8 +184,6 @@ def config(
     if out is None:
         typer.echo(text, nl=False)
         return
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with open_private(out, "w") as fh:  # it holds the TURN secret
         fh.write(text)
-    out.chmod(0o600)  # O_CREAT's mode does not apply to an existing file
     errors.print(f"wrote {out}")

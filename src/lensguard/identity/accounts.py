@@ -1,4 +1,7 @@
-"""Account changes: users, passwords, MFA. Each change that narrows access ends sessions.
+"""Account changes by administrators: create, change, remove users.
+
+Each change that narrows access ends sessions; one's own password and MFA are
+changed in ``identity/credentials.py``.
 
 Every change is audited in the transaction that makes it; slow password hashing
 and checks happen before that transaction opens.
@@ -7,16 +10,19 @@ and checks happen before that transaction opens.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from lensguard.access.principal import Principal
-from lensguard.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
-from lensguard.identity import totp
-from lensguard.identity.auditing import append, audit_event, record
+from lensguard.access.enforce import authorize
+from lensguard.access.principal import ALL, Principal, Resource
+from lensguard.errors import Forbidden, NotFound
+from lensguard.identity.account_scope import MANAGE, account, grant_of, visible_accounts
+from lensguard.identity.auditing import append, audit_event
 from lensguard.identity.context import IdentityContext
+from lensguard.identity.key_revocation import revoke_user_keys
 from lensguard.identity.login import end_all_sessions
 from lensguard.identity.password_policy import check_password
-from lensguard.identity.passwords import hash_password, verify_password
+from lensguard.identity.passwords import hash_password
+from lensguard.identity.usernames import new_username
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
 from lensguard.store import users as repo
@@ -29,19 +35,41 @@ async def create_account(
     username: str,
     password: str,
     role: str | None,
-    sites: list[str],
-    devices: list[str],
+    sites: list[str] | None,
+    devices: list[str] | None,
     by: Principal | None,
     address: str | None = None,
 ) -> User:
-    """Create a user (default role from settings); the password must pass the policy."""
+    """Create a user (default role from settings); the password must pass the policy.
+
+    Scope left out (None) is the creator's own, or every site and device when the
+    system creates the account.
+
+    ``by`` may only create an account that holds no more than it does (role
+    permissions, sites, devices). Its password is one ``by`` chose, so the new user
+    must change it before anything else, as the first admin must.
+    """
     role = ctx.policy.require_role_or_invalid(
         role or ctx.settings.security.access_control.default_role
     )
+    username = new_username(username)
+    if sites is None:
+        sites = sorted(by.sites) if by is not None else [ALL]
+    if devices is None:
+        devices = sorted(by.devices) if by is not None else [ALL]
+    if by is not None:
+        wanted = grant_of(ctx.policy, role=role, sites=sites, devices=devices)
+        authorize(by, MANAGE, Resource(kind="user", grants=wanted))
     check_password(password, username=username)
     hashed = await asyncio.to_thread(hash_password, ctx.hasher, password)
     async with ctx.db.transaction() as session:
-        user = await repo.create_user(session, username=username, password_hash=hashed, role=role)
+        user = await repo.create_user(
+            session,
+            username=username,
+            password_hash=hashed,
+            role=role,
+            must_change_password=by is not None,
+        )
         user.sites, user.devices = sites, devices
         await session.flush()
         event = audit_event(
@@ -68,12 +96,39 @@ async def get_account(ctx: IdentityContext, user_id: str) -> User:
     return user
 
 
+async def read_account(ctx: IdentityContext, user_id: str, *, by: Principal) -> User:
+    """The user when ``by`` may manage it; NotFound when absent or out of its reach."""
+    user = await get_account(ctx, user_id)
+    authorize(by, MANAGE, account(ctx.policy, user), hide=True)
+    return user
+
+
+async def list_accounts(
+    ctx: IdentityContext, *, by: Principal, limit: int, offset: int
+) -> list[User]:
+    """The accounts ``by`` may manage, by username; the others are not listed."""
+    return await visible_accounts(ctx, by, limit=limit, offset=offset)
+
+
 @dataclass(frozen=True)
 class AccountChange:
     role: str | None = None
     disabled: bool | None = None
     sites: list[str] | None = None
     devices: list[str] | None = None
+
+
+def _check_change(ctx: IdentityContext, by: Principal, user: User, change: AccountChange) -> None:
+    """``by`` may touch ``user`` (else 404) and may leave it holding what it would hold."""
+    target = account(ctx.policy, user)
+    authorize(by, MANAGE, target, hide=True)
+    after = grant_of(
+        ctx.policy,
+        role=change.role or user.role,
+        sites=user.sites if change.sites is None else change.sites,
+        devices=user.devices if change.devices is None else change.devices,
+    )
+    authorize(by, MANAGE, replace(target, grants=after))
 
 
 async def update_account(
@@ -94,9 +149,15 @@ async def update_account(
         user = await repo.get_user(session, user_id=user_id)
         if user is None:
             raise NotFound("no such user")
+        _check_change(ctx, by, user, change)
         before = {name: getattr(user, name) for name in changed}
         for name, value in changed.items():
             setattr(user, name, value)
+        if change.disabled:
+            # For good: keys do not come back when the account is enabled again.
+            await revoke_user_keys(
+                ctx, session, user_id=user_id, reason="user_disabled", by=by, address=address
+            )
         event = audit_event(
             "user.update",
             by=by,
@@ -121,11 +182,14 @@ async def delete_account(
     """Remove a user; their sessions end with them."""
     if user_id == by.id:
         raise Forbidden("you cannot delete your own account")
+    # Checked before the sessions end, and again where the row is deleted.
+    await read_account(ctx, user_id, by=by)
     await end_all_sessions(ctx, user_id=user_id, reason="user_deleted", by=by)
     async with ctx.db.transaction() as session:
         user = await repo.get_user(session, user_id=user_id)
         if user is None:
             raise NotFound("no such user")
+        authorize(by, MANAGE, account(ctx.policy, user), hide=True)
         await session.delete(user)
         event = audit_event(
             "user.delete", by=by, address=address, resource_type="user", resource_id=user_id
@@ -133,135 +197,3 @@ async def delete_account(
         await append(ctx, session, event)
     await ctx.announce(user_id=user_id, reason="user_deleted")
     emit("user.deleted", severity=Severity.MEDIUM, user_id=user_id, actor=by.id)
-
-
-async def change_password(
-    ctx: IdentityContext,
-    *,
-    by: Principal,
-    current: str,
-    new: str,
-    keep_session: str | None,
-    address: str | None = None,
-) -> int:
-    """Verify the current password, set the new one, end every other session."""
-    user = await get_account(ctx, by.id)
-    ok = await asyncio.to_thread(verify_password, ctx.hasher, user.password_hash, current)
-    if not ok:
-        emit("auth.password_change_failed", severity=Severity.MEDIUM, user_id=by.id)
-        await record(
-            ctx,
-            audit_event(
-                "auth.password_change",
-                "failure",
-                by=by,
-                address=address,
-                resource_type="user",
-                resource_id=by.id,
-            ),
-        )
-        raise Unauthenticated("the current password is wrong")
-    if current == new:
-        raise ValidationFailed(
-            "the new password must differ from the current one",
-            errors=[{"field": "new_password", "message": "same as current", "type": "reuse"}],
-        )
-    check_password(new, username=user.username)
-    hashed = await asyncio.to_thread(hash_password, ctx.hasher, new)
-    async with ctx.db.transaction() as session:
-        await repo.set_password_hash(session, user_id=by.id, password_hash=hashed)
-        stored = await repo.get_user(session, user_id=by.id)
-        if stored is None:
-            raise NotFound("no such user")
-        stored.must_change_password = False
-        await append(
-            ctx,
-            session,
-            audit_event(
-                "auth.password_change",
-                by=by,
-                address=address,
-                resource_type="user",
-                resource_id=by.id,
-            ),
-        )
-    ended = await end_all_sessions(
-        ctx, user_id=by.id, reason="password_changed", keep=keep_session, by=by
-    )
-    emit("auth.password_changed", severity=Severity.MEDIUM, user_id=by.id, sessions_ended=ended)
-    return ended
-
-
-async def mfa_enrol(ctx: IdentityContext, *, by: Principal) -> tuple[str, str]:
-    """Start TOTP enrolment: a new pending secret and its otpauth:// URI."""
-    secret = totp.new_secret()
-    async with ctx.db.transaction() as session:
-        user = await repo.get_user(session, user_id=by.id)
-        if user is None:
-            raise NotFound("no such user")
-        user.totp_pending = totp.wrap_secret(ctx.wrap_key, user.id, secret)
-        uri = totp.provisioning_uri(secret, username=user.username)
-        await append(
-            ctx,
-            session,
-            audit_event("auth.mfa_enrol", by=by, resource_type="user", resource_id=by.id),
-        )
-    emit("auth.mfa_enrolment_started", user_id=by.id)
-    return secret, uri
-
-
-async def mfa_confirm(ctx: IdentityContext, *, by: Principal, code: str) -> None:
-    """Finish enrolment with a code from the new secret."""
-    user = await get_account(ctx, by.id)
-    if user.totp_pending is None:
-        raise ValidationFailed(
-            "no enrolment in progress; start with POST /api/v1/auth/mfa/enrol",
-            errors=[{"field": "code", "message": "no pending enrolment", "type": "state"}],
-        )
-    secret = totp.unwrap_secret(ctx.wrap_key, user.id, user.totp_pending)
-    step = totp.verify_code(secret, code)
-    if step is None:
-        raise Unauthenticated("invalid one-time code")
-    async with ctx.db.transaction() as session:
-        stored = await repo.get_user(session, user_id=by.id)
-        if stored is None or stored.totp_pending != user.totp_pending:
-            raise ValidationFailed(
-                "the enrolment changed meanwhile; start again",
-                errors=[{"field": "code", "message": "enrolment changed", "type": "state"}],
-            )
-        stored.totp_secret, stored.totp_pending, stored.totp_last_step = (
-            stored.totp_pending,
-            None,
-            step,
-        )
-        await append(
-            ctx,
-            session,
-            audit_event("auth.mfa_enable", by=by, resource_type="user", resource_id=by.id),
-        )
-    emit("auth.mfa_enabled", severity=Severity.MEDIUM, user_id=by.id)
-
-
-async def mfa_disable(ctx: IdentityContext, *, by: Principal, code: str) -> None:
-    """Turn TOTP off; needs a current code."""
-    user = await get_account(ctx, by.id)
-    if user.totp_secret is None:
-        raise NotFound("MFA is not enabled")
-    secret = totp.unwrap_secret(ctx.wrap_key, user.id, user.totp_secret)
-    step = totp.verify_code(secret, code, last_used_step=user.totp_last_step)
-    if step is None:
-        raise Unauthenticated("invalid one-time code")
-    async with ctx.db.transaction() as session:
-        if not await repo.claim_totp_step(session, user_id=by.id, step=step):
-            raise Unauthenticated("invalid one-time code")
-        stored = await repo.get_user(session, user_id=by.id)
-        if stored is None:
-            raise NotFound("no such user")
-        stored.totp_secret = None
-        stored.totp_last_step = None
-        await append(
-            ctx,
-            session,
-            audit_event("auth.mfa_disable", by=by, resource_type="user", resource_id=by.id),
-        )
-    emit("auth.mfa_disabled", severity=Severity.HIGH, user_id=by.id)

@@ -30,7 +30,9 @@ from lensguard.store.models import ApiKey, User
 from lensguard.store.types import utcnow
 from lensguard.store.users import get_user
 
-SELF_ONLY = frozenset({"account_self"})
+# What a restricted user (one-time password, MFA not yet enrolled) may still do:
+# manage itself and fix the very credential that restricts it.
+SELF_ONLY = frozenset({"account_self", "account_credentials"})
 API_KEY_PREFIX = "lg_"
 LAST_USED_GRANULARITY = timedelta(seconds=60)
 

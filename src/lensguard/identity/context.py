@@ -48,6 +48,7 @@ class IdentityContext:
     wrap_key: bytes
     pepper: bytes
     refresh_key: bytes
+    recovery_key: bytes
     audit: AuditLog
     notify: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     """Announces revocations to live connections on every node (set by Services)."""
@@ -134,5 +135,6 @@ class IdentityContext:
             wrap_key=wrap_key,
             pepper=derive(master, Purpose.API_KEY_PEPPER),
             refresh_key=derive(master, Purpose.REFRESH_TOKEN),
+            recovery_key=derive(master, Purpose.RECOVERY_CODE),
             audit=AuditLog.from_secret(master, checkpoint_every=settings.audit.checkpoint_every),
         )

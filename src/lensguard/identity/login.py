@@ -10,21 +10,18 @@ from lensguard.access.principal import Principal, PrincipalKind
 from lensguard.audit import AuditEvent
 from lensguard.errors import Unauthenticated
 from lensguard.identity import refresh as refresh_tokens
-from lensguard.identity import totp
+from lensguard.identity.attempts import Attempt, MfaRequired
 from lensguard.identity.auditing import append, audit_event, record
 from lensguard.identity.authn import restrictions
 from lensguard.identity.context import IdentityContext
-from lensguard.identity.passwords import hash_password, verify_password
+from lensguard.identity.factors import claim_factor
+from lensguard.identity.passwords import hash_password
 from lensguard.identity.revocation import session_key
+from lensguard.identity.usernames import fold
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
 from lensguard.store.models import LoginSession, User
-from lensguard.store.users import (
-    claim_totp_step,
-    get_user,
-    get_user_by_username,
-    set_password_hash,
-)
+from lensguard.store.users import get_user, get_user_by_username, set_password_hash
 
 BAD_CREDENTIALS = "invalid username or password"
 
@@ -38,13 +35,6 @@ class TokenPair:
     expires_in: int
     session_id: str
     restrictions: list[str] = field(default_factory=list)
-
-
-class MfaRequired(Unauthenticated):
-    """Raised when the password was right but a one-time code is needed."""
-
-    slug = "mfa-required"
-    title = "One-time code required"
 
 
 async def _issue(ctx: IdentityContext, user: User, login: LoginSession, refresh: str) -> TokenPair:
@@ -72,34 +62,42 @@ async def login(
     address: str,
     user_agent: str | None,
 ) -> TokenPair:
-    """Check the password (and TOTP), start a session, issue tokens."""
-    await ctx.throttle.check(username, address)
+    """Check the password (and a TOTP or recovery code), start a session, issue tokens."""
+    # Names are stored folded: "Admin" signs in as "admin", and is throttled as one name.
+    username = fold(username)
+    attempt = await Attempt.begin(ctx, username, address)
     # Read, then hash outside any transaction: SQLite's write lock is never held
     # across the deliberately slow password check.
     async with ctx.db.sessions() as session:
         user = await get_user_by_username(session, username=username)
     stored = user.password_hash if user is not None else ctx.dummy_hash
-    ok = await asyncio.to_thread(verify_password, ctx.hasher, stored, password)
+    ok = await attempt.password(stored, password)
     if user is None or not ok or user.disabled:
-        await _failed(ctx, "auth.login_failed", username, address)
+        await _failed(attempt, "auth.login_failed")
         reason = "unknown_user" if user is None else "disabled" if ok else "bad_password"
         await record(ctx, _login_event("failure", user, username, address, reason=reason))
-        raise Unauthenticated(BAD_CREDENTIALS)
-    step = None
+        raise attempt.refusal(Unauthenticated(BAD_CREDENTIALS))
+    factor = None
     if user.totp_secret is not None:
         if not code:
-            raise MfaRequired("enter the 6-digit code from your authenticator app")
-        secret = totp.unwrap_secret(ctx.wrap_key, user.id, user.totp_secret)
-        step = totp.verify_code(secret, code, last_used_step=user.totp_last_step)
-        if step is None:
-            await _failed(ctx, "auth.mfa_failed", username, address)
+            raise attempt.refusal(
+                MfaRequired(
+                    "enter the 6-digit code from your authenticator app, or a recovery code"
+                )
+            )
+        factor = await attempt.factor(user, code)
+        if factor is None:
+            await _failed(attempt, "auth.mfa_failed")
             await record(ctx, _login_event("failure", user, username, address, reason="bad_code"))
-            raise Unauthenticated("invalid one-time code")
+            raise attempt.refusal(Unauthenticated("invalid one-time code"))
+    attempt.admit()
     rehashed = None
     if ctx.hasher.check_needs_rehash(user.password_hash):
         rehashed = await asyncio.to_thread(hash_password, ctx.hasher, password)
     async with ctx.db.transaction() as session:
-        if step is not None and not await claim_totp_step(session, user_id=user.id, step=step):
+        if factor is not None and not await claim_factor(
+            ctx, session, user=user, factor=factor, address=address
+        ):
             raise Unauthenticated("invalid one-time code")  # replayed by a concurrent sign-in
         if rehashed is not None:
             await set_password_hash(session, user_id=user.id, password_hash=rehashed)
@@ -111,9 +109,12 @@ async def login(
             client_address=address,
             user_agent=user_agent,
         )
-        event = _login_event("success", user, username, address, mfa=step is not None)
+        details: dict[str, Any] = {"mfa": factor is not None}
+        if factor is not None:
+            details["factor"] = factor.kind.value
+        event = _login_event("success", user, username, address, **details)
         await append(ctx, session, replace(event, resource_id=login_session.id))
-    await ctx.throttle.succeeded(username, address)
+    await attempt.succeeded(user.id)
     emit("auth.login_succeeded", username=username, user_id=user.id, client=address)
     return await _issue(ctx, user, login_session, refresh)
 
@@ -134,9 +135,9 @@ def _login_event(
     )
 
 
-async def _failed(ctx: IdentityContext, event: str, username: str, address: str) -> None:
-    await ctx.throttle.failed(username, address)
-    emit(event, severity=Severity.MEDIUM, username=username, client=address)
+async def _failed(attempt: Attempt, event: str) -> None:
+    await attempt.failed()
+    emit(event, severity=Severity.MEDIUM, username=attempt.username, client=attempt.address)
 
 
 async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> TokenPair:

@@ -219,9 +219,14 @@ class ProcessingStage:
                 processed, detections, failed = frame, [], True
         self.stats.processed += 1
         self.stats.failed += failed
-        self.stats.detections = list(detections)
-        if self._on_detections is not None:
-            self._loop.call_soon_threadsafe(self._on_detections, latest.pts, list(detections))
+        # A failed frame's chain did not finish, so its empty list means "not looked",
+        # not "no faces": reporting it told viewers a blanked frame had nothing in it
+        # (a cold detector's first frame over budget did exactly that). Only frames
+        # the chain finished are reported.
+        if not failed:
+            self.stats.detections = list(detections)
+            if self._on_detections is not None:
+                self._loop.call_soon_threadsafe(self._on_detections, latest.pts, list(detections))
         return self._encode(to_i420(fit(processed.image, self.bound), latest.pts))
 
     def _encode(self, frame: av.VideoFrame) -> list[Packet]:

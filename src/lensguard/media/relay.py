@@ -23,7 +23,6 @@ from aiortc import (
     RTCPeerConnection,
     RTCRtpCodecCapability,
     RTCRtpSender,
-    RTCSessionDescription,
 )
 
 from lensguard.bus.base import Bus, Subscription
@@ -31,6 +30,7 @@ from lensguard.bus.channels import OVERRIDES, STREAM_CONFIG
 from lensguard.bus.follow import follow
 from lensguard.logs import get_logger
 from lensguard.media.fanout import EncodedFanout
+from lensguard.media.ice import IcePolicy
 from lensguard.media.passthrough import (
     Packet,
     PacketTrack,
@@ -39,6 +39,7 @@ from lensguard.media.passthrough import (
     request_keyframe,
 )
 from lensguard.media.processing import ProcessingStage
+from lensguard.media.sdpcheck import InvalidSdp
 from lensguard.store.streams import DEFAULT_BITRATE, StreamPolicy
 from lensguard.vision.processor import Chain
 from lensguard.vision.registry import build_chain
@@ -151,7 +152,9 @@ class ViewerEndpoint:
             await self.relay.remove_viewer(self)
 
     async def _answer(self, sdp: str) -> None:
-        pc = RTCPeerConnection()
+        ice = self.relay.ice
+        offer = ice.remote_description(sdp, "offer")  # InvalidSdp: logged, never answered
+        pc = RTCPeerConnection(ice.configuration())
         self.pc = pc
         pc.on("datachannel", self._on_datachannel)
 
@@ -166,7 +169,7 @@ class ViewerEndpoint:
         self.source.attach(self.track)
         transceiver = pc.addTransceiver(self.track, direction="sendonly")
         transceiver.setCodecPreferences(relay_codecs())
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await pc.setRemoteDescription(offer)
         redirect_keyframe_requests(transceiver.sender, self._need_keyframe)
         await pc.setLocalDescription(await pc.createAnswer())
         await self.relay.bus.publish(
@@ -240,9 +243,17 @@ class ViewerEndpoint:
 class DeviceRelay:
     """Receives one device's video once and serves every viewer on this node."""
 
-    def __init__(self, bus: Bus, device_id: str, on_empty: Callable[[DeviceRelay], None]) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        device_id: str,
+        on_empty: Callable[[DeviceRelay], None],
+        *,
+        ice: IcePolicy | None = None,
+    ) -> None:
         self.bus = bus
         self.device_id = device_id
+        self.ice = ice or IcePolicy()
         self.inbox = _Inbox(bus, "relay")
         self.inbox.on_message = self._on_message
         self.fanout = EncodedFanout(self._request_keyframe)
@@ -275,7 +286,7 @@ class DeviceRelay:
         except TimeoutError:
             raise RelayError("the device did not accept the relay") from None
         self.device_conn = str(reply["from"])
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(self.ice.configuration())
         self.pc = pc
         transceiver = pc.addTransceiver("video", direction="recvonly")
         transceiver.setCodecPreferences(relay_codecs())
@@ -300,7 +311,11 @@ class DeviceRelay:
             answer = await answered
         except TimeoutError:
             raise RelayError("the device did not answer the relay's offer") from None
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        try:
+            description = self.ice.remote_description(str(answer.get("sdp")), "answer")
+        except InvalidSdp as exc:
+            raise RelayError(f"the device's answer was refused: {exc}") from None
+        await pc.setRemoteDescription(description)
         log.info("relay_started", device_id=self.device_id)
 
     def _on_packet(self, packet: Packet, keyframe: bool) -> None:
@@ -452,8 +467,11 @@ class MediaNode:
         load_settings: SettingsLoader | None = None,
         *,
         chain_builder: ChainBuilder = build_chain,
+        ice: IcePolicy | None = None,
     ) -> None:
         self.bus = bus
+        self.ice = ice or IcePolicy()
+        """ICE servers and remote addresses for every peer connection of this node."""
         self.relays: dict[str, DeviceRelay] = {}
         self._starting: dict[str, asyncio.Lock] = {}
         self._load = load_settings
@@ -496,7 +514,7 @@ class MediaNode:
             relay = self.relays.get(device_id)
             if relay is not None and not relay.closed:
                 return relay
-            relay = DeviceRelay(self.bus, device_id, self._forget)
+            relay = DeviceRelay(self.bus, device_id, self._forget, ice=self.ice)
             relay.build_chain = self._build_chain
             self.relays[device_id] = relay
             try:

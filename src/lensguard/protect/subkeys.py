@@ -24,6 +24,7 @@ class Purpose(StrEnum):
     AUDIT_CHECKPOINT = "audit-checkpoint-signing"
     AUDIT_PSEUDONYM = "audit-pseudonym"
     REFRESH_TOKEN = "refresh-token-hash"  # noqa: S105 - a label, not a secret
+    RECOVERY_CODE = "mfa-recovery-code-hash"
 
 
 def derive(master: str, purpose: Purpose) -> bytes:

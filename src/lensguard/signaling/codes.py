@@ -2,6 +2,8 @@
 
 POLICY_VIOLATION = 1008
 """Malformed or oversized frame, flood, candidate overrun, forbidden Origin."""
+UNSUPPORTED_DATA = 1003
+"""A binary frame: the protocol is JSON text frames only."""
 TRY_AGAIN_LATER = 1013
 """The per-address request rate limit refused the connection."""
 INTERNAL_ERROR = 1011

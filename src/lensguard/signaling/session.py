@@ -18,14 +18,16 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from lensguard.access.can import can
+from lensguard.access.can import can, refusal
 from lensguard.access.principal import Principal, PrincipalKind, Resource
+from lensguard.audit.denials import AUTH_REJECTED, DenialRecorder, denial_event
 from lensguard.bus.base import Bus, Subscription
 from lensguard.errors import LensguardError, Unauthenticated
 from lensguard.identity.auditing import audit_event, record
 from lensguard.identity.authn import authenticate_bearer, token_expiry
 from lensguard.identity.context import IdentityContext
 from lensguard.media.relay import DeviceRelay, RelayError, ViewerEndpoint
+from lensguard.media.sdpcheck import InvalidSdp, check_remote_sdp
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
 from lensguard.signaling import breakglass, codes
@@ -79,6 +81,7 @@ class SignalSession:
         hub: SignalingHub,
         identity: IdentityContext,
         address: str | None = None,
+        denials: DenialRecorder | None = None,
     ) -> None:
         self.id = secrets.token_urlsafe(12)
         self.ws = websocket
@@ -86,6 +89,7 @@ class SignalSession:
         self.bus: Bus = hub.bus
         self.identity = identity
         self.address = address
+        self.denials = denials
         self.principal: Principal | None = None
         self.credential: str | None = None
         self.peers: set[str] = set()
@@ -122,7 +126,7 @@ class SignalSession:
                 }
             )
             while True:
-                frame = await self.ws.receive_text()
+                frame = await self._receive_text()
                 if not self.messages.take():
                     raise Violation(codes.POLICY_VIOLATION, "message rate exceeded")
                 try:
@@ -133,7 +137,7 @@ class SignalSession:
                     self.hub.metrics.signaling_messages.labels(type=message.type).inc()
                 await self._handle(message)
         except Violation as exc:
-            self._count_refused("violation" if exc.code == codes.POLICY_VIOLATION else "auth")
+            self._count_refused("auth" if exc.code == codes.UNAUTHENTICATED else "violation")
             emit(
                 "signal.violation",
                 severity=Severity.MEDIUM,
@@ -180,6 +184,18 @@ class SignalSession:
 
     # -- authentication and revocation ---------------------------------------------
 
+    async def _receive_text(self) -> str:
+        """The next text frame; a binary one is a violation (1003), not a server fault."""
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        if text is None:
+            raise Violation(
+                codes.UNSUPPORTED_DATA, "binary frames are not accepted: send JSON text"
+            )
+        return str(text)
+
     def _principal(self) -> Principal:
         if self.principal is None:
             raise Violation(codes.UNAUTHENTICATED, "not authenticated")
@@ -187,7 +203,7 @@ class SignalSession:
 
     async def _authenticate(self, wait: float) -> None:
         try:
-            frame = await asyncio.wait_for(self.ws.receive_text(), wait)
+            frame = await asyncio.wait_for(self._receive_text(), wait)
         except TimeoutError:
             raise Violation(
                 codes.UNAUTHENTICATED, "authenticate within the first message"
@@ -202,6 +218,7 @@ class SignalSession:
             self.principal = await authenticate_bearer(self.identity, message.token)
         except LensguardError as exc:
             emit("signal.auth_failed", severity=Severity.MEDIUM, reason=exc.detail)
+            await self._denied("signal_auth", None, exc.detail)
             raise Violation(codes.UNAUTHENTICATED, "invalid credential") from None
         self.credential = message.token
         self._arm_expiry()
@@ -233,6 +250,7 @@ class SignalSession:
             principal = await authenticate_bearer(self.identity, message.token)
         except LensguardError:
             emit("signal.auth_failed", severity=Severity.MEDIUM, reason="reauth refused")
+            await self._denied("signal_reauth", None, "reauth refused", kind=AUTH_REJECTED)
             raise Violation(codes.UNAUTHENTICATED, "invalid credential") from None
         if (principal.kind, principal.id) != (before.kind, before.id):
             emit(
@@ -242,7 +260,9 @@ class SignalSession:
                 principal=before.id,
                 presented=principal.id,
             )
-            raise Violation(codes.UNAUTHENTICATED, "reauth must keep the same identity")
+            reason = "reauth must keep the same identity"
+            await self._denied("signal_reauth", None, reason, kind=AUTH_REJECTED)
+            raise Violation(codes.UNAUTHENTICATED, reason)
         self.credential = message.token
         self._arm_expiry()
         await self.recheck({"reason": "reauth"})
@@ -376,10 +396,11 @@ class SignalSession:
             )
             if device is not None:
                 await mark_seen(session, device_id=device.id, at=utcnow())
-        if device is None or not can(
-            principal, "stream_publish", Resource(kind="device", id=device.id, site=device.site)
-        ):
-            await self.error("forbidden", "only a device may publish, and only its own stream")
+        own = Resource(kind="device", id=device.id, site=device.site) if device else None
+        if device is None or not can(principal, "stream_publish", own):
+            reason = "only a device may publish, and only its own stream"
+            await self._denied("stream_publish", own, reason)
+            await self.error("forbidden", reason)
             return
         await self._listen(f"device:{device.id}")
         emit("stream.publish", device_id=device.id, connection=self.id)
@@ -409,6 +430,9 @@ class SignalSession:
                 principal=principal.id,
                 device_id=message.device_id,
             )
+            asked = resource or Resource(kind="device", id=message.device_id)
+            why = refusal(principal, "camera_view", resource) if resource else "no such device"
+            await self._denied("camera_view", asked, why)
             await self.error("not_found", "no such device")
             return
         grant: RedactionOverride | None = None
@@ -485,6 +509,12 @@ class SignalSession:
         if message.to not in self.peers:
             await self.error("unknown_peer", "you are not paired with that connection")
             return
+        if isinstance(message, (Offer, Answer)):
+            try:
+                check_remote_sdp(message.sdp)
+            except InvalidSdp as exc:
+                await self.error("invalid_sdp", str(exc))
+                return
         if isinstance(message, Candidate):
             self.candidates[message.to] += 1
             if self.candidates[message.to] > MAX_CANDIDATES_PER_PEER:
@@ -509,15 +539,12 @@ class SignalSession:
                 device_id=message.device_id,
                 command=message.command,
             )
-            await self.audit(
-                "control.command",
-                message.device_id,
-                "denied",
-                command=message.command,
-                seq=message.seq,
-                needs=action,
+            # Coalesced like every refusal (no seq): a flood of them stays a few entries.
+            reason = f"your role does not allow {action}"
+            await self._denied(
+                action, resource, reason, kind="control.command", command=message.command
             )
-            await self.error("forbidden", f"your role does not allow {action}")
+            await self.error("forbidden", reason)
             return
         if not self.controls.take():
             emit("control.rate_limited", principal=principal.id, device_id=message.device_id)
@@ -578,6 +605,29 @@ class SignalSession:
                 action=action,
                 error=type(exc).__name__,
             )
+
+    async def _denied(
+        self,
+        action: str,
+        resource: Resource | None,
+        reason: str,
+        *,
+        kind: str | None = None,
+        **details: Any,
+    ) -> None:
+        """Put a refusal on the audit trail, coalesced with its repeats (never raises)."""
+        if self.denials is None:
+            return
+        event = denial_event(
+            self.principal,
+            action,
+            resource,
+            reason=reason,
+            address=self.address,
+            kind=kind,
+            **details,
+        )
+        await self.denials.record(event)
 
     async def _leave(self, message: Leave) -> None:
         targets = [message.to] if message.to else list(self.peers)

@@ -83,3 +83,16 @@ async def touch_last_used(session: AsyncSession, *, key_id: str, at: datetime) -
         )
         .values(last_used_at=at)
     )
+
+
+async def revoke_owner_keys(
+    session: AsyncSession, *, owner_user_id: str, at: datetime
+) -> list[str]:
+    """Revoke every live key of ``owner_user_id``; the ids of those this call revoked."""
+    result = await session.execute(
+        update(ApiKey)
+        .where(ApiKey.owner_user_id == owner_user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=at)
+        .returning(ApiKey.id)
+    )
+    return sorted(result.scalars().all())

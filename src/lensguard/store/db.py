@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from lensguard.private import ensure_private_file
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -41,6 +44,27 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def prepare_sqlite_file(url: str) -> None:
+    """Create a SQLite database file 0600 before SQLite does (its default is 0644).
+
+    SQLite gives the -wal, -shm and -journal files the database file's mode, so one
+    private file keeps them all private. Existing files are narrowed to 0600 too.
+    """
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return
+    if name.startswith("file:") or parsed.query.get("mode") == "memory":
+        return  # URI filenames name their own options; lensguard never writes them
+    path = Path(name)
+    if path.parent.is_dir():
+        ensure_private_file(path)
+        for suffix in ("-wal", "-shm", "-journal"):
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                ensure_private_file(side)
+
+
 class Database:
     """Owns the engine; hands out sessions and transactions."""
 
@@ -51,6 +75,7 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=20, pool_timeout=10)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if is_sqlite(url):
+            prepare_sqlite_file(url)
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

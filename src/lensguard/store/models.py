@@ -36,6 +36,10 @@ class User(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    """Stored folded (``identity.usernames.fold``): ``Admin`` and ``admin`` are one name."""
+    username_skeleton: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    """The name with look-alikes merged; unique, so no new name reads like an existing one.
+    None only for old accounts that already read like an older one (migration 0009)."""
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -190,3 +194,15 @@ class RedactionOverride(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """Set when the grantee ended it early; an ended or expired grant opens nothing."""
+
+
+class RecoveryCode(Base):
+    """One MFA recovery code; only its keyed hash is kept, and it works once."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.errors import Conflict
+from lensguard.identity.usernames import fold, skeleton
 from lensguard.store.models import User
 
 
@@ -20,9 +21,16 @@ async def create_user(
     role: str,
     must_change_password: bool = False,
 ) -> User:
-    """Insert a user; raises ``Conflict`` when the username is taken."""
+    """Insert a user under its folded name; ``Conflict`` when it is taken or reads like one."""
+    name, lookalike = fold(username), skeleton(username)
+    taken = await session.execute(
+        select(User.username).where(User.username_skeleton == lookalike, User.username != name)
+    )
+    if taken.first() is not None:
+        raise Conflict("a user whose name reads the same already exists")
     user = User(
-        username=username,
+        username=name,
+        username_skeleton=lookalike,
         password_hash=password_hash,
         role=role,
         must_change_password=must_change_password,
@@ -42,8 +50,8 @@ async def get_user(session: AsyncSession, *, user_id: str) -> User | None:
 
 
 async def get_user_by_username(session: AsyncSession, *, username: str) -> User | None:
-    """The user named ``username``, or None."""
-    result = await session.execute(select(User).where(User.username == username))
+    """The user named ``username`` (compared folded), or None."""
+    result = await session.execute(select(User).where(User.username == fold(username)))
     return result.scalar_one_or_none()
 
 

@@ -157,6 +157,10 @@ async function onLogin(event) {
       $("login-code-row").hidden = false;
       $("login-code").focus();
       notify("Enter the 6-digit code from your authenticator app.", "info");
+    } else if (err instanceof ApiError && err.slug === "account-locked") {
+      // Failures from elsewhere locked the account: password plus a one-time code still works.
+      $("login-code-row").hidden = false;
+      notify(`Too many failed sign-ins for this account. Wait ${err.retryAfter || "a little"} seconds, or sign in with your one-time code.`);
     } else if (err instanceof ApiError && err.status === 401) {
       notify(err.message.includes("code") ? err.message : "Wrong username or password.");
     } else {
@@ -177,9 +181,11 @@ async function onPasswordChange(event) {
     return;
   }
   try {
-    await api("POST", "/auth/password", { current_password: current, new_password: fresh });
+    // The console always revokes API keys on a password change (the API leaves it to the caller).
+    const result = await api("POST", "/auth/password", { current_password: current, new_password: fresh, revoke_api_keys: true });
     $("password-form").reset();
-    notify("Password changed.", "info");
+    const keys = result.api_keys_revoked;
+    notify(keys ? `Password changed; ${keys} API key${keys === 1 ? "" : "s"} revoked.` : "Password changed.", "info");
     await enterConsole();
   } catch (err) {
     notify(err instanceof ApiError && err.status === 422 ? `The new password was refused: ${err.message}` : plainError(err));
