@@ -11,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from lensguard.cli import turn
+from lensguard.media.addresses import RESERVED_RANGES
 from tests.harness.coturn import relay_port_range, run_config
 from tests.harness.ports import free_port
 from tests.harness.server import strong_secret
@@ -136,7 +137,7 @@ def test_coturn_starts_on_the_rendered_config(tmp_path: Path) -> None:
     assert stat.S_IMODE(conf.stat().st_mode) == 0o600
     output = run_config(tmp_path / "coturn", conf, port)
     assert "ERROR" not in output, output
-    assert output.count("Black listing:") == len(turn.RESERVED_RANGES), output
+    assert output.count("Black listing:") == len(RESERVED_RANGES), output
     assert "allow_loopback_peers" not in output
 
 
