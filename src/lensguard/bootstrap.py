@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from lensguard.errors import Conflict
 from lensguard.identity.passwords import hash_password, make_hasher, one_time_password
 from lensguard.logs import get_logger
 from lensguard.media.turn import check_turn_settings
+from lensguard.private import open_private, private_dir, tighten_tree
 from lensguard.settings import Settings, check_secrets
 from lensguard.store import migrate
 from lensguard.store.db import Database, is_sqlite
@@ -34,16 +34,14 @@ class FirstAdmin:
 
 def ensure_var_dir(settings: Settings) -> Path:
     """Create ``var_dir`` readable by the owner only."""
-    settings.var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return settings.var_dir
+    return private_dir(settings.var_dir)
 
 
 def _read_or_create_secret(path: Path) -> str:
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with open_private(path, "x") as fh:
         fh.write(value + "\n")
     log.info("dev_secret_generated", path=str(path))
     return value
@@ -92,7 +90,8 @@ async def create_first_admin(settings: Settings) -> FirstAdmin | None:
 
 def prepare(settings: Settings) -> tuple[Settings, FirstAdmin | None]:
     """Everything ``serve`` needs before it listens. Blocking."""
-    ensure_var_dir(settings)
+    # Narrow what an older version (or a copy made by hand) left readable to others.
+    tighten_tree(ensure_var_dir(settings))
     settings = resolve_secrets(settings)
     upgrade_schema(settings)
     return settings, asyncio.run(create_first_admin(settings))

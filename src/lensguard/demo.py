@@ -9,7 +9,6 @@ sees live video and can drive within a minute. Dev mode only.
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from lensguard.errors import ConfigurationError
 from lensguard.identity.context import IdentityContext
 from lensguard.identity.devices import register_device, rotate_credential
 from lensguard.logs import get_logger
+from lensguard.private import open_private
 from lensguard.settings import Settings
 from lensguard.store.db import Database
 from lensguard.store.devices import list_devices
@@ -61,8 +61,7 @@ async def ensure_demo_device(settings: Settings) -> Path:
                 session.add(StreamSettings(device_id=registered.device.id, redact_faces=True))
     finally:
         await db.dispose()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with open_private(path, "w") as fh:
         fh.write(registered.credential + "\n")
     log.info("demo_device_registered", device=settings.demo.device_name)
     return path

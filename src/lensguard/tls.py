@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from lensguard.errors import ConfigurationError
+from lensguard.private import write_private
 from lensguard.settings import Settings
 
 CERT_NAME = "tls-cert.pem"
@@ -70,10 +70,9 @@ def generate_self_signed(cert_path: Path, key_path: Path, *, hostnames: list[str
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key_bytes)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_private(key_path, key_bytes)
+    # The certificate is public, but everything under var_dir is owner-only.
+    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
 
 
 def ensure_certificate(settings: Settings) -> Certificate:

@@ -17,6 +17,7 @@ from lensguard.audit.checkpoint import export_checkpoint
 from lensguard.audit.log import AuditLog
 from lensguard.logs import get_logger
 from lensguard.monitor.events import emit
+from lensguard.private import DIR_MODE, open_private
 from lensguard.store.db import Database
 
 log = get_logger("lensguard.audit")
@@ -53,8 +54,10 @@ class Checkpointer:
     def _append(self, document: dict[str, object]) -> None:
         if self.export_file is None:
             return
-        self.export_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.export_file.open("a", encoding="utf-8") as fh:
+        # Made owner-only; an existing file keeps its mode: outside var_dir an operator
+        # may have opened it to a log shipper on purpose (var_dir's is narrowed at start).
+        self.export_file.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        with open_private(self.export_file, "a", tighten=False) as fh:
             fh.write(json.dumps(document, sort_keys=True) + "\n")
             fh.flush()
 

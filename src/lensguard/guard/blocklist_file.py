@@ -19,6 +19,7 @@ from pathlib import Path
 from lensguard.guard.blocklist import BlockEntry, MemoryBlocklist, parse_target, target_text
 from lensguard.guard.client import Network
 from lensguard.logs import get_logger
+from lensguard.private import open_private, private_dir
 
 log = get_logger("lensguard.guard")
 
@@ -68,10 +69,10 @@ class FileBlocklist(MemoryBlocklist):
             self._addresses[entry.target] = entry
 
     def _compact(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         temporary = self.path.with_suffix(".tmp")
         entries = [*self._addresses.values(), *(e for _, e in self._ranges.values())]
-        with temporary.open("w", encoding="utf-8") as out:
+        with open_private(temporary, "w") as out:
             for entry in entries:
                 out.write(_line({"op": "block", "entry": json.loads(entry.to_json())}))
             out.flush()
@@ -80,7 +81,7 @@ class FileBlocklist(MemoryBlocklist):
         _sync_dir(self.path.parent)
 
     def _append(self, record: dict[str, object]) -> None:
-        with self.path.open("a", encoding="utf-8") as out:
+        with open_private(self.path, "a") as out:
             out.write(_line(record))
             out.flush()
             os.fsync(out.fileno())

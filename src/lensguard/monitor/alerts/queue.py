@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lensguard.monitor.alerts.event import QueuedEvent, SecurityEvent
+from lensguard.private import ensure_private_file, private_dir
 from lensguard.settings import Severity
 
 T = TypeVar("T")
@@ -110,8 +111,10 @@ class DurableQueue:
         return self._conn
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.touch(mode=0o600, exist_ok=True)  # events name users and addresses
+        # Events name users and addresses. SQLite gives its -wal and -shm files the
+        # database file's mode, so they are owner-only too.
+        private_dir(self.path.parent)
+        ensure_private_file(self.path)
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves (see architecture.md).
         conn = sqlite3.connect(self.path, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
