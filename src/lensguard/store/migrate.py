@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from lensguard.store.db import prepare_sqlite_file
+
 # The migration scripts live at the top of the source tree (``migrations/``).
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
@@ -22,6 +24,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision``. Blocking: call from a thread in async code."""
+    prepare_sqlite_file(url)  # the migration engine would otherwise create it 0644
     command.upgrade(alembic_config(url), revision)
 
 
