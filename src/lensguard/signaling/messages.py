@@ -12,6 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+# Re-exported: which action each control command needs lives in the access core.
+from lensguard.access.control import CONTROL_ACTIONS as CONTROL_ACTIONS  # noqa: PLC0414
+
 MAX_FRAME_BYTES = 70 * 1024
 MAX_SDP_BYTES = 64 * 1024
 MAX_CANDIDATE_CHARS = 1024
@@ -105,9 +108,6 @@ ClientMessage = Annotated[
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
-
-# Which permission each command needs: drive commands vs camera movement.
-CONTROL_ACTIONS = {"move": "basic_control", "stop": "basic_control", "ptz": "camera_control"}
 
 
 class ProtocolViolation(ValueError):
