@@ -8,10 +8,8 @@ even a 500 carries the headers.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
-from http import HTTPStatus
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
@@ -26,14 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lensguard.errors import LensguardError, ServiceUnavailable, ValidationFailed
 from lensguard.logs import get_logger
-
-PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "urn:lensguard:problem:"
+from lensguard.problem_json import PROBLEM_BASE as PROBLEM_BASE  # noqa: PLC0414 - re-exported
+from lensguard.problem_json import PROBLEM_JSON as PROBLEM_JSON  # noqa: PLC0414 - re-exported
+from lensguard.problem_json import error_response as error_response  # noqa: PLC0414 - re-exported
+from lensguard.problem_json import problem_response as problem_response  # noqa: PLC0414
 
 log = get_logger("lensguard.api")
-# ``instance`` repeats the request path only when it is plain: a path carrying markup or
-# other odd characters is input, and problems never echo input.
-_PLAIN_PATH = re.compile(r"/[A-Za-z0-9/._~-]{0,255}")
 # An error location may hold the caller's own keys (an unexpected field, a dict key):
 # only plain identifiers are repeated, anything else becomes "*".
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -87,49 +83,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: _problem("Internal error"),
     503: _problem("A required store is unreachable"),
 }
-
-
-def problem_response(
-    *,
-    status: int,
-    slug: str | None = None,
-    title: str | None = None,
-    detail: str | None = None,
-    instance: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    extensions: Mapping[str, Any] | None = None,
-) -> Response:
-    """Build a problem+json response. ``slug`` None means ``about:blank`` (plain HTTP status)."""
-    body: dict[str, Any] = {
-        "type": f"{PROBLEM_BASE}{slug}" if slug else "about:blank",
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-    }
-    if detail:
-        body["detail"] = detail
-    if instance and _PLAIN_PATH.fullmatch(instance):
-        body["instance"] = instance
-    for key, value in (extensions or {}).items():
-        body.setdefault(key, value)
-    return Response(
-        content=json.dumps(body, separators=(",", ":")),
-        status_code=status,
-        media_type=PROBLEM_JSON,
-        headers=dict(headers or {}),
-    )
-
-
-def error_response(exc: LensguardError, instance: str | None = None) -> Response:
-    """The problem response for one of our own errors."""
-    return problem_response(
-        status=exc.status,
-        slug=exc.slug,
-        title=exc.title,
-        detail=exc.detail,
-        instance=instance,
-        headers=exc.headers(),
-        extensions=exc.extensions,
-    )
 
 
 def _field(err: Mapping[str, Any]) -> str:

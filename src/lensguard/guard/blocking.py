@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lensguard.api.problems import error_response
 from lensguard.errors import Blocked
 from lensguard.guard.blocklist import BlockEntry, Blocklist, ProtectedAddress, parse_address
 from lensguard.guard.client import Network, client_address
@@ -22,6 +21,7 @@ from lensguard.logs import get_logger
 from lensguard.monitor.events import emit
 from lensguard.monitor.geoip import GeoIP, locate
 from lensguard.monitor.metrics import Metrics
+from lensguard.problem_json import error_response
 from lensguard.settings import Severity
 
 log = get_logger("lensguard.guard")

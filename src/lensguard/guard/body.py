@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lensguard.api.problems import error_response
 from lensguard.errors import BadRequest, LensguardError, PayloadTooLarge, UnsupportedMediaType
+from lensguard.problem_json import error_response
 
 # Media types a body may have. WHIP/WHEP bring SDP; everything else speaks JSON.
 ACCEPTED_MEDIA_TYPES = frozenset({"application/json", "application/sdp"})

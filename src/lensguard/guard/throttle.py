@@ -6,11 +6,11 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lensguard.api.problems import error_response
 from lensguard.errors import RateLimited
 from lensguard.guard.client import Network, client_address
 from lensguard.guard.ratelimit import Decision, MemoryRateLimiter, RateLimiter
 from lensguard.logs import get_logger
+from lensguard.problem_json import error_response
 
 log = get_logger("lensguard.guard")
 WINDOW_SECONDS = 60
