@@ -129,7 +129,8 @@ class DenialRecorder:
         self.window = window
         self.max_keys = max_keys
         self.max_pending = 2 * max_keys
-        self._clock = clock
+        self.clock = clock
+        """Seconds since the epoch; replaceable, so tests turn it instead of sleeping."""
         self._open: dict[Key, _Tally] = {}
         self._pending: list[AuditEvent] = []
         self._dropped = 0
@@ -149,7 +150,7 @@ class DenialRecorder:
         except ValueError as exc:
             emit("audit.append_failed", severity=Severity.HIGH, action=event.action, error=str(exc))
             return
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             tally = self._open.get(key)
             if tally is not None and self._is_open(tally, now):
@@ -173,7 +174,7 @@ class DenialRecorder:
 
     async def flush_due(self) -> None:
         """Close the windows that have run out, then write what waits."""
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             for key in [k for k, tally in self._open.items() if not self._is_open(tally, now)]:
                 self._close(key)
