@@ -1,4 +1,7 @@
-"""Picture sizes: parsing ``WIDTHxHEIGHT`` and fitting a picture inside a bound."""
+"""Picture sizes: parsing ``WIDTHxHEIGHT`` and fitting a picture inside a bound.
+
+Plain arithmetic shared by the store (stream policy), media, the agent and the API.
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from av import VideoFrame
 
 from lensguard.agent.rescale import Rescaled
 from lensguard.agent.sources import SyntheticScene
-from lensguard.media.sizing import fit_within, parse_resolution
+from lensguard.sizing import fit_within, parse_resolution
 from tests.agent.support import eventually, running_agent
 from tests.harness.world import World, auth
 

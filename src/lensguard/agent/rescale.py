@@ -10,7 +10,7 @@ from av.frame import Frame
 from av.packet import Packet
 
 from lensguard.logs import get_logger
-from lensguard.media.sizing import fit_within, parse_resolution
+from lensguard.sizing import fit_within, parse_resolution
 
 log = get_logger("lensguard.agent")
 

@@ -17,7 +17,7 @@ from lensguard.api.deps import AddressDep, IdentityDep, requires
 from lensguard.api.devices import visible_device
 from lensguard.errors import ValidationFailed
 from lensguard.identity.auditing import append, audit_event
-from lensguard.media.sizing import parse_resolution
+from lensguard.sizing import parse_resolution
 from lensguard.store.models import StreamSettings
 from lensguard.store.streams import device_settings, stream_policy
 from lensguard.vision.registry import default_registry

@@ -25,7 +25,7 @@ import cv2
 
 from lensguard.logs import get_logger
 from lensguard.media.passthrough import Packet, is_keyframe
-from lensguard.media.sizing import fit_within
+from lensguard.sizing import fit_within
 from lensguard.vision.failclosed import redact_or_blank
 from lensguard.vision.processor import Chain, Frame, Image, as_image
 

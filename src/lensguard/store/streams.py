@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lensguard.media.sizing import parse_resolution
+from lensguard.sizing import parse_resolution
 from lensguard.store.models import Device, RedactionOverride, SitePolicy, StreamSettings
 from lensguard.store.types import utcnow
 
