@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from lensguard.guard.client import Network
+from lensguard.ip import parse_address as parse_address  # noqa: PLC0414 - re-exported
+from lensguard.ip import unmap
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_RANGES = 1_000
 """Ranges are scanned on every request; more than this belongs in a firewall."""
 
@@ -88,26 +89,11 @@ class Blocklist(Protocol):
         ...
 
 
-def _unmap(address: Address) -> Address:
-    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; block and match them as IPv4.
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def parse_address(text: str) -> Address | None:
-    """The client address as an IP, or None when it is not one (e.g. a test client)."""
-    try:
-        return _unmap(ipaddress.ip_address(text.strip()))
-    except ValueError:
-        return None
-
-
 def parse_target(text: str) -> Network:
     """An address or CIDR range to block; raises ValueError (host bits set, junk)."""
     network = ipaddress.ip_network(text.strip(), strict=True)
     if network.num_addresses == 1:
-        single = _unmap(network.network_address)
+        single = unmap(network.network_address)
         return ipaddress.ip_network(single)
     return network
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lensguard.errors import ConfigurationError
-from lensguard.guard.blocklist import parse_address
+from lensguard.ip import parse_address
 
 
 class _Reader(Protocol):

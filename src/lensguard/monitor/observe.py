@@ -7,7 +7,8 @@ import time
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lensguard.guard.ratelimit import Decision, RateLimiter
+# Moved to guard/counting.py; re-exported until services.py imports it from there.
+from lensguard.guard.counting import CountingRateLimiter as CountingRateLimiter  # noqa: PLC0414
 from lensguard.monitor.event_metrics import current_metrics
 from lensguard.monitor.metrics import Metrics
 
@@ -70,22 +71,3 @@ class MetricsMiddleware:
             self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
             if status == 429:
                 self.metrics.rate_limited.labels(limiter="route").inc()
-
-
-class CountingRateLimiter:
-    """Wrap the per-address request limiter so each refusal is counted."""
-
-    def __init__(self, inner: RateLimiter, metrics: Metrics) -> None:
-        self._inner = inner
-        self._metrics = metrics
-
-    async def hit(self, key: str, *, limit: int, window: int) -> Decision:
-        """Record a hit with the wrapped limiter; count it when refused."""
-        decision = await self._inner.hit(key, limit=limit, window=window)
-        if not decision.allowed:
-            self._metrics.rate_limited.labels(limiter="address").inc()
-        return decision
-
-    async def reset(self, key: str) -> None:
-        """Forget every hit on ``key``."""
-        await self._inner.reset(key)
