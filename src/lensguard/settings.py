@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from lensguard.errors import ConfigurationError
 from lensguard.media.ice_settings import MediaSettings
 from lensguard.monitor.alerts.config import AlertsSettings
+from lensguard.severity import Severity as Severity  # noqa: PLC0414 - re-exported for now
 
 CONFIG_ENV = "LENSGUARD_CONFIG"
 MIN_SECRET_LENGTH = 32
@@ -176,15 +177,6 @@ class AccessControlSettings(_Section):
             "every route and signaling message is checked by the access policy (deny by "
             "default); grant wider roles in the policy instead",
         )
-
-
-class Severity(StrEnum):
-    """Ordered severities for security events and alert thresholds."""
-
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
 
 
 class SuspiciousRequestSettings(_Section):

@@ -11,7 +11,7 @@ from lensguard.access.principal import Principal, Resource
 from lensguard.audit.denial_scope import note_denial
 from lensguard.errors import Forbidden, NotFound
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 
 def authorize(

@@ -16,7 +16,7 @@ from lensguard.identity import apikeys
 from lensguard.identity.auditing import append, audit_event
 from lensguard.identity.ownership import key_access
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 from lensguard.store import api_keys as repo
 from lensguard.store.models import ApiKey
 from lensguard.store.types import utcnow

@@ -21,7 +21,7 @@ from lensguard.api.devices import visible_device
 from lensguard.errors import Conflict, NotFound
 from lensguard.identity.auditing import append, audit_event
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 from lensguard.store.models import RedactionOverride
 from lensguard.store.streams import stream_policy
 from lensguard.store.types import utcnow

@@ -18,7 +18,7 @@ from lensguard.identity.authn import authenticate_bearer
 from lensguard.identity.context import IdentityContext
 from lensguard.monitor.events import emit
 from lensguard.services import Services
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 MAX_CREDENTIAL_CHARS = 8192
 

@@ -22,7 +22,7 @@ from lensguard.guard.blocklist import (
 from lensguard.guard.client import Network
 from lensguard.identity.auditing import audit_event, record
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 router = APIRouter(prefix="/api/v1/security", tags=["security"])
 Manager = Annotated[Principal, requires("security_manage")]

@@ -11,7 +11,7 @@ from lensguard.api.deps import requires
 from lensguard.guard.client import client_address
 from lensguard.monitor.events import emit
 from lensguard.services import Services
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 from lensguard.signaling import codes
 from lensguard.signaling.session import SignalSession
 

@@ -24,7 +24,7 @@ from lensguard.audit.chain import canonical_details
 from lensguard.audit.entry import LIMITS, AuditEvent
 from lensguard.audit.log import AuditLog
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 from lensguard.store.db import Database
 
 ACCESS_DENIED = "access.denied"

@@ -22,7 +22,7 @@ from lensguard.monitor.events import emit
 from lensguard.monitor.geoip import GeoIP, locate
 from lensguard.monitor.metrics import Metrics
 from lensguard.problem_json import error_response
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 log = get_logger("lensguard.guard")
 WARN_EVERY_SECONDS = 30.0

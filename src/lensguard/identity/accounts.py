@@ -24,7 +24,7 @@ from lensguard.identity.password_policy import check_password
 from lensguard.identity.passwords import hash_password
 from lensguard.identity.usernames import new_username
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 from lensguard.store import users as repo
 from lensguard.store.models import User
 

@@ -20,7 +20,7 @@ from lensguard.identity.context import IdentityContext
 from lensguard.identity.factors import Factor, FactorKind, check_factor
 from lensguard.identity.passwords import verify_password
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 from lensguard.store.models import User
 
 

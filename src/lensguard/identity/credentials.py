@@ -28,7 +28,7 @@ from lensguard.identity.login import end_all_sessions
 from lensguard.identity.password_policy import check_password
 from lensguard.identity.passwords import hash_password
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 from lensguard.store import recovery_codes
 from lensguard.store import users as repo
 from lensguard.store.models import User

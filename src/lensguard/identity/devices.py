@@ -20,7 +20,7 @@ from lensguard.identity.auditing import append, audit_event
 from lensguard.identity.context import IdentityContext
 from lensguard.identity.tokens import IssuedToken
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 from lensguard.store import devices as repo
 from lensguard.store.api_keys import create_api_key
 from lensguard.store.models import ApiKey, Device

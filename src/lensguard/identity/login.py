@@ -19,7 +19,7 @@ from lensguard.identity.passwords import hash_password
 from lensguard.identity.revocation import session_key
 from lensguard.identity.usernames import fold
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 from lensguard.store.models import LoginSession, User
 from lensguard.store.users import get_user, get_user_by_username, set_password_hash
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lensguard.logs import get_logger
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 _log = get_logger("lensguard.security")
 _LEVEL = {

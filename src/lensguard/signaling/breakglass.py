@@ -16,7 +16,7 @@ from lensguard.access.principal import Principal, Resource
 from lensguard.identity.context import IdentityContext
 from lensguard.media.relay import UnredactedEnd, ViewerEndpoint
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 from lensguard.store.models import RedactionOverride
 from lensguard.store.streams import active_override
 

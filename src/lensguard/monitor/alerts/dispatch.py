@@ -15,7 +15,7 @@ from lensguard.logs import get_logger, mask_text
 from lensguard.monitor.alerts.event import SecurityEvent, at_least
 from lensguard.monitor.alerts.inbox import EventInbox
 from lensguard.monitor.alerts.sink import AlertSink
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 _log = get_logger("lensguard.alerts")
 

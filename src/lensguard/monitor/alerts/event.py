@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lensguard.logs import mask_secrets
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 SECURITY_LOGGER = "lensguard.security"
 _ORDER = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}

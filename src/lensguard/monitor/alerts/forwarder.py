@@ -19,7 +19,7 @@ from lensguard.monitor.alerts.inbox import EventInbox
 from lensguard.monitor.alerts.queue import DurableQueue, PutResult
 from lensguard.monitor.alerts.sink import BatchSink, backoff_delay
 from lensguard.monitor.events import emit
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 _log = get_logger("lensguard.alerts")
 QUEUE_FULL_EVENT = "siem.queue_full"

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from lensguard.monitor.alerts.event import QueuedEvent, SecurityEvent
 from lensguard.private import ensure_private_file, private_dir
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 T = TypeVar("T")
 

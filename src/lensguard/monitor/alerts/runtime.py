@@ -23,7 +23,7 @@ from lensguard.monitor.alerts.sink import AlertSink, BatchSink
 from lensguard.monitor.alerts.smtp import SmtpSink
 from lensguard.monitor.alerts.syslog import SyslogSink
 from lensguard.monitor.alerts.webhook import WebhookSink
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 
 def _tls(ca_file: Path | None) -> ssl.SSLContext:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from lensguard import __version__
 from lensguard.monitor.alerts.errors import DeliveryFailed
 from lensguard.monitor.alerts.event import QueuedEvent, SecurityEvent
-from lensguard.settings import Severity
+from lensguard.severity import Severity
 
 SD_ID = "lensguard@32473"
 FACILITY_AUTHPRIV = 10
