@@ -17,10 +17,10 @@ from lensguard.identity.context import IdentityContext
 from lensguard.identity.factors import claim_factor
 from lensguard.identity.passwords import hash_password
 from lensguard.identity.revocation import session_key
-from lensguard.identity.usernames import fold
 from lensguard.monitor.events import emit
 from lensguard.severity import Severity
 from lensguard.store.models import LoginSession, User
+from lensguard.store.usernames import fold
 from lensguard.store.users import get_user, get_user_by_username, set_password_hash
 
 BAD_CREDENTIALS = "invalid username or password"

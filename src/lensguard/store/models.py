@@ -36,7 +36,7 @@ class User(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
-    """Stored folded (``identity.usernames.fold``): ``Admin`` and ``admin`` are one name."""
+    """Stored folded (``store.usernames.fold``): ``Admin`` and ``admin`` are one name."""
     username_skeleton: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     """The name with look-alikes merged; unique, so no new name reads like an existing one.
     None only for old accounts that already read like an older one (migration 0009)."""

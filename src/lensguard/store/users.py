@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.errors import Conflict
-from lensguard.identity.usernames import fold, skeleton
 from lensguard.store.models import User
+from lensguard.store.usernames import fold, skeleton
 
 
 async def create_user(
