@@ -9,13 +9,13 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.access.declare import IN_BAND, PUBLIC, mark_action
-from lensguard.access.enforce import authorize as authorize  # noqa: PLC0414 - routers import it here
 from lensguard.access.principal import Principal
 from lensguard.audit.denials import denial_event
 from lensguard.errors import Unauthenticated
 from lensguard.guard.client import client_address
 from lensguard.identity.authn import authenticate_bearer
 from lensguard.identity.context import IdentityContext
+from lensguard.identity.enforce import authorize as authorize  # noqa: PLC0414 - routers import it here
 from lensguard.monitor.events import emit
 from lensguard.services import Services
 from lensguard.severity import Severity

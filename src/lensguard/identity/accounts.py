@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 
-from lensguard.access.enforce import authorize
 from lensguard.access.principal import ALL, Principal, Resource
 from lensguard.errors import Forbidden, NotFound
 from lensguard.identity.account_scope import MANAGE, account, grant_of, visible_accounts
 from lensguard.identity.auditing import append, audit_event
 from lensguard.identity.context import IdentityContext
+from lensguard.identity.enforce import authorize
 from lensguard.identity.key_revocation import revoke_user_keys
 from lensguard.identity.login import end_all_sessions
 from lensguard.identity.password_policy import check_password

@@ -1,7 +1,8 @@
 """``authorize``: ask ``can()`` and raise the matching error, with a security event.
 
 Routes and services share it, so a refusal looks and is recorded the same wherever
-the decision is taken.
+the decision is taken. It lives above ``access`` (which only decides) because
+recording a refusal needs ``audit`` and ``monitor``.
 """
 
 from __future__ import annotations
