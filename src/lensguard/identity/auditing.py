@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.access.principal import Principal, PrincipalKind
-from lensguard.audit import AuditEvent
+from lensguard.audit.entry import AuditEvent
 from lensguard.identity.context import IdentityContext
 
 _ACTOR_TYPES = {
