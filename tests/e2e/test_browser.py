@@ -201,6 +201,36 @@ async def test_operator_watches_and_drives_while_a_viewer_is_refused(
         await page.close()
 
 
+async def test_device_list_shows_live_presence(world: World, browser: BrowserContext) -> None:
+    live_id, live_credential = world.device("presence-live", "yard")
+    world.device("presence-idle", "yard")
+    token = world.user("e2e-presence", "operator")
+    robot = await open_peer(world, live_credential)
+    watcher = await open_peer(world, token)
+    page = await browser.new_page()
+    try:
+        await robot.send({"type": "publish"})
+        await robot.recv("published")
+        await watcher.send({"type": "subscribe", "device_id": live_id, "mode": "direct"})
+        await watcher.recv("subscribed")
+        await sign_in(page, world.server.base_url, "e2e-presence", PASSWORD)
+        live = page.locator(".device", has_text="presence-live").locator(".presence")
+        idle = page.locator(".device", has_text="presence-idle").locator(".presence")
+        await expect(live).to_have_text("Online")
+        await expect(live).to_have_class("presence online")
+        await expect(idle).to_have_text("Offline")
+
+        await robot.ws.close()
+        # The server clears presence before it tells the watcher the device left.
+        await watcher.recv("leave")
+        await page.locator("#devices-refresh").click()
+        await expect(live).to_have_text("Offline")
+    finally:
+        await page.close()
+        await watcher.ws.close()
+        await robot.ws.close()
+
+
 async def test_logout_forgets_the_token_and_wrong_password_is_plain(
     world: World, browser: BrowserContext
 ) -> None:

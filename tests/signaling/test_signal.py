@@ -215,3 +215,25 @@ async def test_signaling_feeds_the_metrics(world: World, peers: list[Peer]) -> N
     assert values["lensguard_viewers"] >= 1
     assert values['lensguard_signaling_messages_total{type="subscribe"}'] >= 1
     assert values['lensguard_signaling_messages_total{type="publish"}'] >= 1
+
+
+async def test_device_reads_online_only_while_publishing(world: World, peers: list[Peer]) -> None:
+    operator = world.user("presence-op", "operator")
+    quiet_id, quiet_credential = world.device(f"dev-{uuid.uuid4().hex[:12]}", "site-a")
+    quiet = await open_peer(world, quiet_credential)  # connected, never publishes
+    peers.append(quiet)
+    device_id, device, viewer = await pair(world, peers, operator)
+
+    def online() -> dict[str, bool]:
+        with world.http() as client:
+            listed = client.get("/api/v1/devices", headers=auth(operator)).json()
+            one = client.get(f"/api/v1/devices/{device_id}", headers=auth(operator)).json()
+        found = {d["id"]: d for d in listed}
+        assert found[device_id] == one and one["last_seen_at"] is not None
+        return {d: found[d]["online"] for d in (device_id, quiet_id)}
+
+    assert online() == {device_id: True, quiet_id: False}
+    await device.ws.close()
+    # The server's cleanup clears presence before it tells the viewer the device left.
+    assert (await viewer.recv("leave"))["from"] == device.id
+    assert online() == {device_id: False, quiet_id: False}

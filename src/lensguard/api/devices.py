@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Response
 
 from lensguard.access.can import can
 from lensguard.access.principal import Principal, Resource
-from lensguard.api.deps import AddressDep, IdentityDep, authorize, requires
+from lensguard.api.deps import AddressDep, IdentityDep, ServicesDep, authorize, requires
 from lensguard.api.schemas import (
     DeviceCreate,
     DeviceCredential,
@@ -21,6 +22,7 @@ from lensguard.identity import devices as service
 from lensguard.identity.auditing import append, audit_event
 from lensguard.identity.context import IdentityContext
 from lensguard.monitor.events import emit
+from lensguard.services import Services
 from lensguard.settings import Severity
 from lensguard.store import devices as repo
 from lensguard.store.models import Device
@@ -36,6 +38,18 @@ def resource(device: Device) -> Resource:
     return Resource(kind="device", id=device.id, site=device.site)
 
 
+async def public(services: Services, devices: Sequence[Device]) -> list[DevicePublic]:
+    """The response form of ``devices``, each with its live presence (read from every node)."""
+    online = await services.hub.presence.online(d.id for d in devices)
+    fields = [name for name in DevicePublic.model_fields if name != "online"]
+    return [
+        DevicePublic.model_validate(
+            {name: getattr(d, name) for name in fields} | {"online": d.id in online}
+        )
+        for d in devices
+    ]
+
+
 async def visible_device(
     identity: IdentityContext, principal: Principal, device_id: str, action: str
 ) -> Device:
@@ -49,23 +63,21 @@ async def visible_device(
 
 
 @router.get("")
-async def list_devices(principal: Viewer, identity: IdentityDep) -> list[DevicePublic]:
-    """Devices you may watch; devices of other sites are not listed."""
-    async with identity.db.sessions() as session:
+async def list_devices(principal: Viewer, services: ServicesDep) -> list[DevicePublic]:
+    """Devices you may watch, each online or not; devices of other sites are not listed."""
+    async with services.db.sessions() as session:
         found = await repo.list_devices(session)
-    return [
-        DevicePublic.model_validate(d) for d in found if can(principal, "camera_view", resource(d))
-    ]
+    return await public(services, [d for d in found if can(principal, "camera_view", resource(d))])
 
 
 @router.post("", status_code=201)
 async def register(
-    body: DeviceCreate, principal: Manager, identity: IdentityDep, address: AddressDep
+    body: DeviceCreate, principal: Manager, services: ServicesDep, address: AddressDep
 ) -> DeviceCredential:
     """Register a device in a site of yours (needs every device of it); credential shown once."""
     authorize(principal, "device_manage", Resource(kind="device", site=body.site))
     registered = await service.register_device(
-        identity,
+        services.identity,
         name=body.name,
         site=body.site,
         kind=body.kind,
@@ -73,17 +85,16 @@ async def register(
         by=principal,
         address=address,
     )
-    return DeviceCredential(
-        device=DevicePublic.model_validate(registered.device), credential=registered.credential
-    )
+    (device,) = await public(services, [registered.device])
+    return DeviceCredential(device=device, credential=registered.credential)
 
 
 @router.get("/{device_id}")
-async def read(device_id: str, principal: Viewer, identity: IdentityDep) -> DevicePublic:
-    """One device in your scope."""
-    return DevicePublic.model_validate(
-        await visible_device(identity, principal, device_id, "camera_view")
-    )
+async def read(device_id: str, principal: Viewer, services: ServicesDep) -> DevicePublic:
+    """One device in your scope, online or not."""
+    device = await visible_device(services.identity, principal, device_id, "camera_view")
+    (found,) = await public(services, [device])
+    return found
 
 
 @router.patch("/{device_id}")
@@ -91,10 +102,11 @@ async def update(
     device_id: str,
     body: DeviceUpdate,
     principal: Manager,
-    identity: IdentityDep,
+    services: ServicesDep,
     address: AddressDep,
 ) -> DevicePublic:
     """Move a device to another site or change its capabilities."""
+    identity = services.identity
     await visible_device(identity, principal, device_id, "device_manage")
     if body.site is not None:
         # Where it goes must be in scope too, or a device could be moved out of reach.
@@ -118,7 +130,8 @@ async def update(
         )
         await append(identity, session, event)
     emit("device.changed", severity=Severity.MEDIUM, device_id=device_id, actor=principal.id)
-    return DevicePublic.model_validate(device)
+    (changed,) = await public(services, [device])
+    return changed
 
 
 @router.delete("/{device_id}", status_code=204)
@@ -146,16 +159,15 @@ async def remove(
 
 @router.post("/{device_id}/credential")
 async def rotate(
-    device_id: str, principal: Manager, identity: IdentityDep, address: AddressDep
+    device_id: str, principal: Manager, services: ServicesDep, address: AddressDep
 ) -> DeviceCredential:
     """Issue a new credential; the old one (and tokens made from it) stop working now."""
-    await visible_device(identity, principal, device_id, "device_manage")
+    await visible_device(services.identity, principal, device_id, "device_manage")
     registered = await service.rotate_credential(
-        identity, device_id=device_id, by=principal, address=address
+        services.identity, device_id=device_id, by=principal, address=address
     )
-    return DeviceCredential(
-        device=DevicePublic.model_validate(registered.device), credential=registered.credential
-    )
+    (device,) = await public(services, [registered.device])
+    return DeviceCredential(device=device, credential=registered.credential)
 
 
 @token_router.post("/device-token")

@@ -216,7 +216,11 @@ class DevicePublic(BaseModel):
     kind: str
     capabilities: list[str]
     created_at: datetime
-    last_seen_at: datetime | None
+    last_seen_at: datetime | None = Field(description="When the device last started publishing.")
+    online: bool = Field(
+        description="Connected and publishing now, through any node (live presence; "
+        "a device whose node vanished reads offline within 30 s)."
+    )
 
 
 class DeviceCredential(BaseModel):

@@ -19,6 +19,8 @@ from lensguard.bus.follow import follow
 from lensguard.logs import get_logger
 from lensguard.media.relay import MediaNode
 from lensguard.monitor.metrics import Metrics
+from lensguard.signaling.presence import Presence
+from lensguard.store.kv import MemoryStore
 
 if TYPE_CHECKING:
     from lensguard.signaling.session import SignalSession
@@ -30,11 +32,18 @@ class SignalingHub:
     """Owns this node's live signaling sessions."""
 
     def __init__(
-        self, bus: Bus, media: MediaNode | None = None, *, metrics: Metrics | None = None
+        self,
+        bus: Bus,
+        media: MediaNode | None = None,
+        *,
+        metrics: Metrics | None = None,
+        presence: Presence | None = None,
     ) -> None:
         self.bus = bus
         self.media = media
         self.metrics = metrics
+        self.presence = presence if presence is not None else Presence(MemoryStore())
+        """Which devices are connected, on any node (shared with the device API)."""
         self.sessions: dict[str, SignalSession] = {}
         self._listener: asyncio.Task[None] | None = None
 

@@ -56,6 +56,7 @@ from lensguard.signaling.messages import (
     Subscribe,
     parse,
 )
+from lensguard.signaling.presence import Attendance
 from lensguard.store.devices import get_device, mark_seen
 from lensguard.store.models import RedactionOverride, StreamSettings
 from lensguard.store.streams import device_settings, stream_policy
@@ -104,6 +105,7 @@ class SignalSession:
         self._send_lock = asyncio.Lock()
         self._closed = False
         self._expiry: asyncio.TimerHandle | None = None
+        self._presence: Attendance | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -163,6 +165,8 @@ class SignalSession:
     async def _cleanup(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
+        if self._presence is not None:
+            await self._presence.end()
         self.hub.remove(self)
         if self.hub.metrics is not None:
             self.hub.metrics.viewers.dec(len(self.watching))
@@ -407,6 +411,8 @@ class SignalSession:
         if self.hub.metrics is not None and not self.published:
             self.hub.metrics.online_devices.inc()
         self.published = True
+        if self._presence is None:
+            self._presence = await self.hub.presence.attend(device.id, self.id)
         await self.send({"type": "published", "device_id": device.id})
         async with self.identity.db.sessions() as session:
             configured = await session.get(StreamSettings, device.id)

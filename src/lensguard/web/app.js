@@ -241,13 +241,20 @@ async function loadDevices() {
     button.type = "button";
     button.className = "device";
     button.dataset.deviceId = device.id;
+    const head = document.createElement("span");
+    head.className = "device-head";
     const name = document.createElement("span");
     name.className = "device-name";
     name.textContent = device.name;
+    // Live presence from the server (any node), not a guess from last_seen_at.
+    const badge = document.createElement("span");
+    badge.className = device.online ? "presence online" : "presence offline";
+    badge.textContent = device.online ? "Online" : "Offline";
+    head.append(name, badge);
     const meta = document.createElement("span");
     meta.className = "device-meta";
     meta.textContent = `${device.kind} · ${device.site}`;
-    button.append(name, meta);
+    button.append(head, meta);
     button.addEventListener("click", () => watch(device));
     item.append(button);
     list.append(item);
