@@ -15,7 +15,8 @@ from lensguard.audit import AuditRow
 from lensguard.audit.models import AuditEntry
 from lensguard.audit.query import to_row
 from lensguard.services import Services
-from tests.api.conftest import Api, bearer
+from lensguard.store.db import Database
+from tests.api.conftest import Api, bearer, build_api
 
 ADDRESS = "198.51.100.10"
 """The harness's client address (tests/api/conftest.py)."""
@@ -161,3 +162,26 @@ async def test_rejected_tokens_are_recorded_by_address_without_an_actor(api: Api
         ("bad signature", 10)
     ]
     await assert_chain_verifies(api, admin)
+
+
+async def test_shutdown_writes_the_open_windows(make_settings: Any, sqlite_url: str) -> None:
+    settings = make_settings(database={"url": sqlite_url}, limits={"requests_per_minute": 100_000})
+    async for api in build_api(settings):
+        turn_clock(api)
+        viewer = await api.token_for("vic", "viewer")
+        for _ in range(7):
+            assert (await api.http.get("/api/v1/users", headers=bearer(viewer))).status_code == 403
+        assert len(await stored(api, "access.denied")) == 1
+    # The app is gone; its lifespan closed the window still open.
+    db = Database(sqlite_url)
+    try:
+        async with db.sessions() as session:
+            rows = await session.execute(
+                select(AuditEntry)
+                .where(AuditEntry.action == "access.denied")
+                .order_by(AuditEntry.seq)
+            )
+            counts = [to_row(row).details["count"] for row in rows.scalars()]
+    finally:
+        await db.dispose()
+    assert counts == [1, 6]
