@@ -25,6 +25,7 @@ from lensguard.media.passthrough import (
     redirect_keyframe_requests,
     request_keyframe,
 )
+from tests.harness.ice import no_servers
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +64,7 @@ async def pcs() -> AsyncIterator[list[RTCPeerConnection]]:
 
 
 async def test_frames_are_forwarded_without_reencoding(pcs: list[RTCPeerConnection]) -> None:
-    publisher, relay_in = RTCPeerConnection(), RTCPeerConnection()
+    publisher, relay_in = RTCPeerConnection(no_servers()), RTCPeerConnection(no_servers())
     pcs += [publisher, relay_in]
     publisher.addTrack(Pattern())
     transceiver = relay_in.addTransceiver("video", direction="recvonly")
@@ -78,7 +79,7 @@ async def test_frames_are_forwarded_without_reencoding(pcs: list[RTCPeerConnecti
     # Two viewers fed from the one upstream stream, each decoding on its own.
     decoded: list[list[av.VideoFrame]] = [[], []]
     for index in range(2):
-        relay_out, viewer = RTCPeerConnection(), RTCPeerConnection()
+        relay_out, viewer = RTCPeerConnection(no_servers()), RTCPeerConnection(no_servers())
         pcs += [relay_out, viewer]
         sender = relay_out.addTrack(fanout.subscribe())
         redirect_keyframe_requests(sender, fanout.need_keyframe)
@@ -127,12 +128,13 @@ def test_keyframe_detection() -> None:
 
 
 async def test_attach_after_start_is_refused(pcs: list[RTCPeerConnection]) -> None:
-    a, b = RTCPeerConnection(), RTCPeerConnection()
+    a, b = RTCPeerConnection(no_servers()), RTCPeerConnection(no_servers())
     pcs += [a, b]
     a.addTrack(Pattern())
     t = b.addTransceiver("video", direction="recvonly")
     await connect(b, a)
-    await asyncio.sleep(0.2)
+    # A decoded frame on the receiver's track: its decoder thread runs, so it has started.
+    await asyncio.wait_for(t.receiver.track.recv(), 10)
     with pytest.raises(RuntimeError, match="before the receiver starts"):
         attach_passthrough(t.receiver, lambda p, k: None)
 
