@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +63,20 @@ def _parse(data: Any, source: str) -> Policy:
     return Policy(permissions={str(k): str(v) for k, v in perms.items()}, roles=parsed)
 
 
+def _load(raw: bytes, source: str) -> Policy:
+    try:
+        data = yaml.safe_load(raw.decode())  # UTF-8, whatever the locale
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"cannot read policy {source}: {exc}") from exc
+    return _parse(data, source)
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """The policy at ``path``, or the default shipped with lensguard."""
     if path is None:
-        text = resources.files("lensguard.access").joinpath("policy.yaml").read_text("utf-8")
-        return _parse(yaml.safe_load(text), "(built-in)")
+        return _load(files("lensguard.access").joinpath("policy.yaml").read_bytes(), "(built-in)")
     try:
-        return _parse(yaml.safe_load(path.read_text("utf-8")), str(path))
-    except (OSError, yaml.YAMLError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise ConfigurationError(f"cannot read policy {path}: {exc}") from exc
+    return _load(raw, str(path))
