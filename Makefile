@@ -1,7 +1,7 @@
 # lensguard — every target sets up what it needs first.
 #   make run     set up, then start the embedded demo on https://127.0.0.1:8443
 #   make test    set up, then run every test
-#   make check   ruff + mypy (strict on src/)
+#   make check   ruff + mypy (strict on src/) + lint-imports (the layers, docs/architecture.md)
 #   make bench   run the benchmarks in bench/
 #   make mutate  mutation testing (mutmut) of access/ and identity/; MUTANTS='lensguard.access*' narrows
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -39,6 +39,7 @@ check: setup
 	$(VENV)/bin/ruff check src tests bench migrations
 	$(VENV)/bin/ruff format --check src tests bench migrations
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 bench: setup system-deps
 	$(PY) bench/run.py
