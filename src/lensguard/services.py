@@ -18,6 +18,7 @@ from lensguard.guard.blocklist import Blocklist, MemoryBlocklist
 from lensguard.guard.blocklist_file import FileBlocklist
 from lensguard.guard.blocklist_redis import RedisBlocklist
 from lensguard.guard.client import Network, parse_networks
+from lensguard.guard.counting import CountingRateLimiter
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.context import IdentityContext
 from lensguard.logs import get_logger
@@ -26,9 +27,9 @@ from lensguard.media.relay import MediaNode
 from lensguard.monitor.event_metrics import install_event_counter
 from lensguard.monitor.geoip import GeoIP
 from lensguard.monitor.metrics import Metrics
-from lensguard.monitor.observe import CountingRateLimiter
 from lensguard.settings import Settings
 from lensguard.signaling.hub import SignalingHub, revocation_notifier
+from lensguard.signaling.presence import Presence
 from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
 from lensguard.store.streams import StreamPolicy, stream_policy
@@ -91,6 +92,7 @@ class Services:
             # Embedded mode: blocks the API acknowledged must survive a restart.
             blocklist = FileBlocklist(settings.var_dir / "blocklist.jsonl", protected=trusted)
         strikes: ExpiringStore = MemoryStore()
+        presence = Presence(MemoryStore() if redis is None else RedisStore(redis))
         if redis is not None:
             refresh = settings.security.blocklist.range_refresh_seconds
             blocklist = RedisBlocklist(redis, protected=trusted, refresh_seconds=refresh)
@@ -114,6 +116,7 @@ class Services:
                     ice=IcePolicy.from_settings(settings),
                 ),
                 metrics=metrics,
+                presence=presence,
             ),
             denials=DenialRecorder(
                 identity.audit,

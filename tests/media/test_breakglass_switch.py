@@ -41,9 +41,11 @@ def queued(track: PacketTrack) -> list[Any]:
 async def test_the_grant_expires_on_time_and_the_viewer_goes_back_to_redacted() -> None:
     relay, endpoint, track = endpoint_with_track()
     ended: list[tuple[str, float, str]] = []
+    reported = asyncio.Event()
 
     async def on_end(grant_id: str, seconds: float, reason: str) -> None:
         ended.append((grant_id, seconds, reason))
+        reported.set()
 
     endpoint.on_unredacted_end = on_end
     endpoint.open_unredacted("grant-1", time.time() + 0.4)
@@ -54,7 +56,7 @@ async def test_the_grant_expires_on_time_and_the_viewer_goes_back_to_redacted() 
     relay.fanout.publish(stand_in(b"processed-key"), True)
     assert queued(track) == [b"raw-key"]  # from a keyframe of the new source only
 
-    await asyncio.sleep(0.7)
+    await asyncio.wait_for(reported.wait(), 10)  # the expiry timer ended the raw view
     assert ended and ended[0][0] == "grant-1" and ended[0][2] == "expired"
     assert 0.3 < ended[0][1] < 2.0
     assert endpoint.grant_id is None and endpoint.source is relay.fanout

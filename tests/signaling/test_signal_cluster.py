@@ -1,4 +1,7 @@
-"""Signaling across two nodes sharing PostgreSQL and Redis (bus over Redis pub/sub)."""
+"""Signaling across two nodes sharing PostgreSQL and Redis (bus over Redis pub/sub).
+
+Device presence lives in Redis too, so both nodes' device lists agree.
+"""
 
 from pathlib import Path
 
@@ -40,6 +43,12 @@ async def test_viewer_on_one_node_reaches_device_on_the_other(
         await viewer.send({"type": "control", "device_id": device_id, "command": "stop", "seq": 3})
         assert (await device.recv("control"))["from"]["name"] == "op-x"
 
+        # Presence is cluster-wide: node A reads the device on node B as online.
+        assert online(world_a, operator, device_id) is online(world_b, operator, device_id) is True
+        await device.ws.close()
+        assert (await viewer.recv("leave"))["from"] == device.id
+        assert online(world_a, operator, device_id) is online(world_b, operator, device_id) is False
+
         # Logging out on node B closes the viewer's socket on node A.
         with world_b.http() as client:
             assert client.post("/api/v1/auth/logout", headers=auth(operator)).status_code == 204
@@ -49,3 +58,13 @@ async def test_viewer_on_one_node_reaches_device_on_the_other(
             await peer.ws.close()
         node_a.stop()
         node_b.stop()
+
+
+def online(world: World, token: str, device_id: str) -> bool:
+    """The device's ``online`` as one node's API reports it, in the list and alone."""
+    with world.http() as client:
+        listed = client.get("/api/v1/devices", headers=auth(token)).json()
+        one = client.get(f"/api/v1/devices/{device_id}", headers=auth(token)).json()
+    (entry,) = [d for d in listed if d["id"] == device_id]
+    assert entry["online"] is one["online"]
+    return bool(one["online"])

@@ -7,8 +7,6 @@ import time
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Moved to guard/counting.py; re-exported until services.py imports it from there.
-from lensguard.guard.counting import CountingRateLimiter as CountingRateLimiter  # noqa: PLC0414
 from lensguard.monitor.event_metrics import current_metrics
 from lensguard.monitor.metrics import Metrics
 
