@@ -173,9 +173,15 @@ def postgres() -> Iterator[Server]:
 
 @contextlib.contextmanager
 def redis() -> Iterator[Server]:
-    """A Redis URL for the session (a database index of its own when shared)."""
-    url = os.environ.get("LENSGUARD_TEST_REDIS", "redis://127.0.0.1:6379/9")
-    if not _throwaway_forced() and port_open(6379):
+    """A Redis server of the session's own (one per test process).
+
+    Pub/sub channels are global to a Redis server whatever the database index, so
+    two test processes sharing one server would hear each other's revocations and
+    presence. Each session (each xdist worker) therefore starts a throwaway
+    ``redis-server``; ``LENSGUARD_TEST_REDIS`` names a shared one instead.
+    """
+    url = os.environ.get("LENSGUARD_TEST_REDIS")
+    if url and not _throwaway_forced():
         yield Server(url)
         return
     server = start_redis()
