@@ -37,6 +37,7 @@ from lensguard.api.problems import (
 from lensguard.audit.checkpointer import Checkpointer
 from lensguard.audit.denial_scope import DenialScopeMiddleware
 from lensguard.bootstrap import resolve_secrets
+from lensguard.clock import Clock
 from lensguard.guard.blocking import BlocklistMiddleware
 from lensguard.guard.body import BodyLimitMiddleware
 from lensguard.guard.detection import SuspiciousRequestMiddleware
@@ -48,10 +49,13 @@ from lensguard.services import Services
 from lensguard.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build one lensguard application. Nothing is shared between apps."""
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build one lensguard application. Nothing is shared between apps.
+
+    ``clock`` drives every timer in the app (the system clock unless a test turns one).
+    """
     settings = resolve_secrets(settings)
-    services = Services.build(settings)
+    services = Services.build(settings, clock=clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

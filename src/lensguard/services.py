@@ -13,6 +13,7 @@ from lensguard.audit.denials import DenialRecorder
 from lensguard.bus.base import Bus
 from lensguard.bus.memory import MemoryBus
 from lensguard.bus.redis import RedisBus
+from lensguard.clock import Clock, SystemClock
 from lensguard.guard.blocking import brute_force_hook
 from lensguard.guard.blocklist import Blocklist, MemoryBlocklist
 from lensguard.guard.blocklist_file import FileBlocklist
@@ -57,6 +58,8 @@ class Services:
     strikes: ExpiringStore = field(default_factory=MemoryStore)
     """Suspicious-request strikes per address (shared by nodes in cluster mode)."""
     geoip: GeoIP | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    """The one source of time for every timer, expiry and throttle (turned by hand in tests)."""
 
     @property
     def audit(self) -> AuditLog:
@@ -64,8 +67,9 @@ class Services:
         return self.identity.audit
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
+    def build(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
         """Create clients (no connection is opened until first use)."""
+        clock = clock or SystemClock()
         db = Database(settings.database_url, echo=settings.database.echo)
         redis: Redis | None = None
         limiter: RateLimiter
@@ -129,6 +133,7 @@ class Services:
             metrics=metrics,
             strikes=strikes,
             geoip=GeoIP.open(geoip_path) if geoip_path is not None else None,
+            clock=clock,
         )
 
     async def start(self) -> None:
