@@ -1,7 +1,7 @@
 # lensguard — every target sets up what it needs first.
 #   make run     set up, then start the embedded demo on https://127.0.0.1:8443
 #   make test    set up, then run every test
-#   make check   ruff + mypy (strict on src/) + lint-imports (the layers, docs/architecture.md)
+#   make check   ruff + mypy (strict on src/ and tests/) + lint-imports (the layers, docs/architecture.md)
 #   make bench   run the benchmarks in bench/
 #   make mutate  mutation testing (mutmut) of access/ and identity/; MUTANTS='lensguard.access*' narrows
 PYTHON ?= $(shell command -v python3.11 || command -v python3)

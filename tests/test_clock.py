@@ -31,7 +31,12 @@ async def test_system_clock_timer_fires_and_cancels() -> None:
     clock = SystemClock()
     fired: list[str] = []
     done = asyncio.Event()
-    clock.call_later(0, lambda: (fired.append("kept"), done.set()))
+
+    def keep() -> None:
+        fired.append("kept")
+        done.set()
+
+    clock.call_later(0, keep)
     clock.call_later(0, lambda: fired.append("cancelled")).cancel()
     await asyncio.wait_for(done.wait(), 1)
     await asyncio.sleep(0)

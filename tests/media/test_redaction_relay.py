@@ -5,18 +5,17 @@ import uuid
 from typing import Any
 
 import av
-import cv2
 import numpy as np
 import pytest
 from aiortc import VideoStreamTrack
-from skimage import data
 
 from tests.harness.device import FakeDevice
+from tests.harness.images import astronaut
 from tests.harness.world import World, auth, open_peer
 from tests.media.test_relay import RelayViewer
 
 pytestmark = pytest.mark.slow
-PHOTO = cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), (640, 480))
+PHOTO = astronaut((640, 480))
 
 
 class PhotoTrack(VideoStreamTrack):
@@ -44,7 +43,8 @@ class CapturingViewer(RelayViewer):
         self._pull = asyncio.ensure_future(pull())
 
 
-def face_change(picture: np.ndarray) -> float:
+def face_change(picture: np.ndarray | None) -> float:
+    assert picture is not None, "no picture decoded yet"
     face = (slice(40, 200), slice(200, 360))  # where the astronaut's face is at 640x480
     return float(np.abs(picture[face].astype(int) - PHOTO[face].astype(int)).mean())
 
