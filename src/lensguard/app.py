@@ -116,7 +116,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(audit_api.router)
     if settings.security.monitoring.metrics.enabled:
         app.include_router(metrics_api.router)
-    check_routes_declared(app, known_actions=set(services.identity.policy.permissions))
+    check_routes_declared(app, known_actions=set(services.policy.permissions))
 
     # Added innermost first: CatchAll wraps the app, headers wrap everything.
     app.add_middleware(CatchAllMiddleware)

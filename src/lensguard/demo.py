@@ -18,12 +18,11 @@ from lensguard.agent.driver import SimulatedRobot
 from lensguard.agent.runner import Agent, AgentConfig
 from lensguard.agent.sources import SyntheticScene
 from lensguard.errors import ConfigurationError
-from lensguard.identity.context import IdentityContext
 from lensguard.identity.devices import register_device, rotate_credential
 from lensguard.logs import get_logger
 from lensguard.private import open_private
+from lensguard.services import Services
 from lensguard.settings import Settings
-from lensguard.store.db import Database
 from lensguard.store.devices import list_devices
 from lensguard.store.models import StreamSettings
 
@@ -36,7 +35,8 @@ async def ensure_demo_device(settings: Settings) -> Path:
     if not settings.is_dev:
         raise ConfigurationError("the demo robot runs in dev mode only")
     path = settings.var_dir / CREDENTIAL_FILE
-    db = Database(settings.database_url)
+    services = Services.build(settings)
+    db = services.db
     try:
         async with db.sessions() as session:
             existing = [
@@ -44,12 +44,11 @@ async def ensure_demo_device(settings: Settings) -> Path:
             ]
         if existing and path.is_file():
             return path
-        identity = IdentityContext.build(settings, db, None)
         if existing:  # the key file was lost: issue a fresh credential
-            registered = await rotate_credential(identity, device_id=existing[0].id, by=None)
+            registered = await rotate_credential(services, device_id=existing[0].id, by=None)
         else:
             registered = await register_device(
-                identity,
+                services,
                 name=settings.demo.device_name,
                 site=settings.demo.site,
                 kind="robot",
@@ -60,7 +59,7 @@ async def ensure_demo_device(settings: Settings) -> Path:
                 # Faces in the demo are redacted for everyone, as a site policy would.
                 session.add(StreamSettings(device_id=registered.device.id, redact_faces=True))
     finally:
-        await db.dispose()
+        await services.close()
     with open_private(path, "w") as fh:
         fh.write(registered.credential + "\n")
     log.info("demo_device_registered", device=settings.demo.device_name)

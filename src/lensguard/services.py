@@ -6,11 +6,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
+from lensguard.access.policy import Policy
 from lensguard.audit import AuditLog
 from lensguard.audit.denials import DenialRecorder
 from lensguard.bus.base import Bus
+from lensguard.bus.channels import OVERRIDES, STREAM_CONFIG
 from lensguard.bus.memory import MemoryBus
 from lensguard.bus.redis import RedisBus
 from lensguard.clock import Clock, SystemClock
@@ -21,7 +24,10 @@ from lensguard.guard.blocklist_redis import RedisBlocklist
 from lensguard.guard.client import Network, parse_networks
 from lensguard.guard.counting import CountingRateLimiter
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from lensguard.identity.context import IdentityContext
+from lensguard.identity.context import REVOCATION_LEEWAY, build_identity
+from lensguard.identity.revocation import RevocationStore
+from lensguard.identity.throttle import LoginThrottle
+from lensguard.identity.tokens import TokenService
 from lensguard.logs import get_logger
 from lensguard.media.ice import IcePolicy
 from lensguard.media.relay import MediaNode
@@ -41,17 +47,37 @@ log = get_logger("lensguard.services")
 
 @dataclass
 class Services:
-    """Everything a request handler may need, owned by one app instance."""
+    """Everything a request handler may need, owned by one app instance.
+
+    The one container: identity flows, signaling and routers all take this object.
+    Packages below this layer name what they read as a protocol of their own
+    (``identity.context.IdentityContext``), which this class satisfies.
+    """
 
     settings: Settings
     db: Database
     redis: Redis | None
     rate_limiter: RateLimiter
-    identity: IdentityContext
+    """Per-address request limits (the API-key limiter is ``api_key_limiter``)."""
     bus: Bus
     hub: SignalingHub
     denials: DenialRecorder
     """Refusals into the audit log, repeats coalesced (started and flushed by the lifespan)."""
+    # The identity room's keys and stores (see ``identity.context.build_identity``).
+    policy: Policy
+    tokens: TokenService
+    revocations: RevocationStore
+    throttle: LoginThrottle
+    api_key_limiter: RateLimiter
+    hasher: PasswordHasher
+    dummy_hash: str
+    """Unknown users are checked against this, so timing does not reveal who exists."""
+    wrap_key: bytes
+    pepper: bytes
+    refresh_key: bytes
+    recovery_key: bytes
+    audit: AuditLog
+    """The tamper-evident audit log."""
     trusted_proxies: tuple[Network, ...] = field(default=())
     blocklist: Blocklist = field(default_factory=MemoryBlocklist)
     metrics: Metrics = field(default_factory=Metrics)
@@ -62,9 +88,39 @@ class Services:
     """The one source of time for every timer, expiry and throttle (turned by hand in tests)."""
 
     @property
-    def audit(self) -> AuditLog:
-        """The tamper-evident audit log (owned by the identity room)."""
-        return self.identity.audit
+    def access_lifetime(self) -> int:
+        """Seconds an access token lives."""
+        return self.settings.security.authentication.token_expiry
+
+    @property
+    def revocation_ttl(self) -> int:
+        """How long a revocation must be remembered: until every affected token expired."""
+        return self.access_lifetime + REVOCATION_LEEWAY
+
+    def mfa_required(self, role: str) -> bool:
+        """Whether accounts of this role must enrol a second factor."""
+        return role in self.settings.security.authentication.mfa_required_for
+
+    async def announce(self, **message: Any) -> None:
+        """Tell live signaling sessions on every node that access for someone changed."""
+        await revocation_notifier(self.bus)(message)
+
+    async def announce_stream(self, device_id: str) -> None:
+        """Tell relay nodes that a stream's settings changed."""
+        await broadcaster(self.bus)(STREAM_CONFIG, {"device_id": device_id})
+
+    async def tell_device(self, device_id: str, message: dict[str, Any]) -> None:
+        """Send a server message to a device's live connection, on whichever node."""
+        await broadcaster(self.bus)(f"device:{device_id}", message)
+
+    async def announce_site(self, site: str) -> None:
+        """Tell relay nodes that a site's stream policy changed."""
+        await broadcaster(self.bus)(STREAM_CONFIG, {"site": site})
+
+    async def announce_override_end(self, device_id: str, grant_id: str, reason: str) -> None:
+        """Tell relay nodes that a break-glass grant ended before its expiry."""
+        message = {"device_id": device_id, "grant_id": grant_id, "reason": reason}
+        await broadcaster(self.bus)(OVERRIDES, message)
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
@@ -84,9 +140,7 @@ class Services:
         else:
             limiter = MemoryRateLimiter()
         bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
-        identity = IdentityContext.build(settings, db, redis)
-        identity.notify = revocation_notifier(bus)
-        identity.broadcast = broadcaster(bus)
+        identity = build_identity(settings, db, redis)
         metrics = Metrics()
         install_event_counter()
         limiter = CountingRateLimiter(limiter, metrics)
@@ -109,7 +163,6 @@ class Services:
             db=db,
             redis=redis,
             rate_limiter=limiter,
-            identity=identity,
             bus=bus,
             hub=SignalingHub(
                 bus,
@@ -134,6 +187,18 @@ class Services:
             strikes=strikes,
             geoip=GeoIP.open(geoip_path) if geoip_path is not None else None,
             clock=clock,
+            policy=identity.policy,
+            tokens=identity.tokens,
+            revocations=identity.revocations,
+            throttle=identity.throttle,
+            api_key_limiter=identity.api_key_limiter,
+            hasher=identity.hasher,
+            dummy_hash=identity.dummy_hash,
+            wrap_key=identity.wrap_key,
+            pepper=identity.pepper,
+            refresh_key=identity.refresh_key,
+            recovery_key=identity.recovery_key,
+            audit=identity.audit,
         )
 
     async def start(self) -> None:

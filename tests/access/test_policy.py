@@ -14,8 +14,7 @@ from lensguard.access import policy as policy_module
 from lensguard.access.policy import Policy, load_policy
 from lensguard.errors import ConfigurationError, ValidationFailed
 from lensguard.identity import accounts
-from lensguard.identity.context import IdentityContext
-from lensguard.store.db import Database
+from lensguard.services import Services
 
 POLICY = load_policy()
 SHIPPED: dict[str, Any] = yaml.safe_load(
@@ -264,7 +263,7 @@ def test_broken_built_in_policy_is_named_as_such(
 def test_unknown_default_role_is_refused_at_start_up(make_settings: Any) -> None:
     settings = make_settings(security={"access_control": {"default_role": "superuser"}})
     with pytest.raises(ConfigurationError) as raised:
-        IdentityContext.build(settings, Database("sqlite+aiosqlite://"), None)
+        Services.build(settings)
     assert raised.value.detail == f"unknown role 'superuser'; valid roles: {VALID_ROLES}"
 
 
@@ -274,25 +273,25 @@ def test_default_role_must_exist_in_the_configured_policy(
     path = write(tmp_path, "permissions: {camera_view: x}\nroles: {guard: [camera_view]}\n")
     settings = make_settings(security={"access_control": {"policy_file": str(path)}})
     with pytest.raises(ConfigurationError) as raised:
-        IdentityContext.build(settings, Database("sqlite+aiosqlite://"), None)
+        Services.build(settings)
     # The built-in default (viewer) is not a role of this policy.
     assert raised.value.detail == "unknown role 'viewer'; valid roles: guard"
 
 
 @pytest.fixture
-async def identity(make_settings: Any, sqlite_url: str) -> AsyncIterator[IdentityContext]:
+async def identity(make_settings: Any, sqlite_url: str) -> AsyncIterator[Services]:
     settings = make_settings(
         database={"url": sqlite_url}, security={"access_control": {"default_role": "operator"}}
     )
-    db = Database(sqlite_url)
+    services = Services.build(settings)
     try:
-        yield IdentityContext.build(settings, db, None)
+        yield services
     finally:
-        await db.dispose()
+        await services.close()
 
 
 async def test_accounts_created_without_a_role_get_the_default_role(
-    identity: IdentityContext,
+    identity: Services,
 ) -> None:
     assert identity.policy.require_role("operator") == "operator"
     defaulted = await accounts.create_account(

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from lensguard.app import create_app
 from lensguard.identity import accounts
-from lensguard.identity.context import IdentityContext
+from lensguard.services import Services
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -25,9 +25,10 @@ class Api:
     http: httpx.AsyncClient
 
     @property
-    def identity(self) -> IdentityContext:
-        ctx: IdentityContext = self.app.state.services.identity
-        return ctx
+    def identity(self) -> Services:
+        """The app's service container (identity flows take it as their context)."""
+        services: Services = self.app.state.services
+        return services
 
     async def add_user(
         self,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from lensguard.access.can import can
 from lensguard.access.principal import Grant, Principal, Resource
-from lensguard.api.deps import AddressDep, IdentityDep, authorize, requires
+from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
 from lensguard.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from lensguard.errors import NotFound, ValidationFailed
 from lensguard.identity import apikeys
@@ -41,7 +41,7 @@ def public(key: ApiKey) -> ApiKeyPublic:
 
 @router.post("", status_code=201)
 async def create(
-    body: ApiKeyCreate, principal: Self, identity: IdentityDep, address: AddressDep
+    body: ApiKeyCreate, principal: Self, services: ServicesDep, address: AddressDep
 ) -> ApiKeyCreated:
     """Create a key acting for you with ``scopes`` ⊆ your permissions; shown once."""
     # A key acts for you with your scope; its scopes are what it may do of what you may.
@@ -59,13 +59,13 @@ async def create(
             ],
         )
     new = apikeys.generate()
-    async with identity.db.transaction() as session:
+    async with services.db.transaction() as session:
         key = await repo.create_api_key(
             session,
             key_id=new.key_id,
             name=body.name,
             owner_user_id=principal.id,
-            secret_hash=apikeys.hash_secret(identity.pepper, new.key_id, new.secret),
+            secret_hash=apikeys.hash_secret(services.pepper, new.key_id, new.secret),
             scopes=sorted(set(body.scopes)),
             expires_at=utcnow() + timedelta(days=body.expires_in_days),
             rate_limit_per_minute=body.rate_limit_per_minute,
@@ -79,7 +79,7 @@ async def create(
             scopes=list(key.scopes),
             owner=principal.id,
         )
-        await append(identity, session, event)
+        await append(services, session, event)
     emit("apikey.created", severity=Severity.MEDIUM, key_id=key.id, owner=principal.id)
     return ApiKeyCreated(**public(key).model_dump(), key=new.presented)
 
@@ -87,7 +87,7 @@ async def create(
 @router.get("")
 async def list_keys(
     principal: Self,
-    identity: IdentityDep,
+    services: ServicesDep,
     all_users: Annotated[bool, Query(description="Admins: every user's keys")] = False,
 ) -> list[ApiKeyPublic]:
     """Your keys (never their secrets); admins also those of accounts and devices they manage."""
@@ -95,24 +95,24 @@ async def list_keys(
     if all_users:
         authorize(principal, "user_management")
         owner = None
-    async with identity.db.sessions() as session:
+    async with services.db.sessions() as session:
         found = await repo.list_api_keys(session, owner_user_id=owner)
         shown = [
-            k for k in found if can(principal, *await key_access(identity, session, principal, k))
+            k for k in found if can(principal, *await key_access(services, session, principal, k))
         ]
     return [public(k) for k in shown]
 
 
 @router.delete("/{key_id}", status_code=204)
 async def revoke(
-    key_id: str, principal: Self, identity: IdentityDep, address: AddressDep
+    key_id: str, principal: Self, services: ServicesDep, address: AddressDep
 ) -> Response:
     """Revoke a key at once: yours, or one of an account or device you manage."""
-    async with identity.db.transaction() as session:
+    async with services.db.transaction() as session:
         key = await repo.get_api_key(session, key_id=key_id)
         if key is None:
             raise NotFound("no such api key")
-        action, resource = await key_access(identity, session, principal, key)
+        action, resource = await key_access(services, session, principal, key)
         authorize(principal, action, resource, hide=True)
         await repo.revoke_api_key(session, key_id=key_id, at=utcnow())
         event = audit_event(
@@ -123,7 +123,7 @@ async def revoke(
             resource_id=key_id,
             owner=key.owner_user_id,
         )
-        await append(identity, session, event)
-    await identity.announce(api_key_id=key_id, reason="api_key_revoked")
+        await append(services, session, event)
+    await services.announce(api_key_id=key_id, reason="api_key_revoked")
     emit("apikey.revoked", severity=Severity.MEDIUM, key_id=key_id, actor=principal.id)
     return Response(status_code=204)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from lensguard.access.can import CREDENTIALS
 from lensguard.access.declare import PUBLIC
 from lensguard.access.principal import Principal
-from lensguard.api.deps import AddressDep, IdentityDep, requires
+from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.schemas import (
     LoginRequest,
     MfaCode,
@@ -44,11 +44,11 @@ def _tokens(pair: TokenPair) -> TokenResponse:
 
 @router.post("/login", dependencies=[requires(PUBLIC)])
 async def login(
-    body: LoginRequest, request: Request, identity: IdentityDep, address: AddressDep
+    body: LoginRequest, request: Request, services: ServicesDep, address: AddressDep
 ) -> TokenResponse:
     """Sign in with username and password (and a TOTP code when MFA is on)."""
     pair = await flows.login(
-        identity,
+        services,
         username=body.username,
         password=body.password,
         code=body.code,
@@ -60,18 +60,18 @@ async def login(
 
 @router.post("/refresh", dependencies=[requires(PUBLIC)])
 async def refresh(
-    body: RefreshRequest, identity: IdentityDep, address: AddressDep
+    body: RefreshRequest, services: ServicesDep, address: AddressDep
 ) -> TokenResponse:
     """Exchange a refresh token (single use) for new tokens."""
-    return _tokens(await flows.refresh(identity, presented=body.refresh_token, address=address))
+    return _tokens(await flows.refresh(services, presented=body.refresh_token, address=address))
 
 
 @router.post("/logout", status_code=204)
-async def logout(principal: Self, identity: IdentityDep, address: AddressDep) -> Response:
+async def logout(principal: Self, services: ServicesDep, address: AddressDep) -> Response:
     """End the current session: its access and refresh tokens stop working at once."""
     if principal.session_id is not None:
         await flows.end_session(
-            identity,
+            services,
             session_id=principal.session_id,
             reason="logout",
             by=principal,
@@ -82,11 +82,11 @@ async def logout(principal: Self, identity: IdentityDep, address: AddressDep) ->
 
 @router.post("/password")
 async def change_password(
-    body: PasswordChange, principal: Credentials, identity: IdentityDep, address: AddressDep
+    body: PasswordChange, principal: Credentials, services: ServicesDep, address: AddressDep
 ) -> PasswordChanged:
     """Change your password; every other session of yours ends (API keys too, if asked)."""
     result = await credentials.change_password(
-        identity,
+        services,
         by=principal,
         current=body.current_password,
         new=body.new_password,
@@ -102,30 +102,30 @@ async def change_password(
 
 @router.post("/mfa/enrol")
 async def mfa_enrol(
-    body: MfaEnrol, principal: Credentials, identity: IdentityDep, address: AddressDep
+    body: MfaEnrol, principal: Credentials, services: ServicesDep, address: AddressDep
 ) -> MfaEnrolment:
     """Start TOTP enrolment (password; a current code too when replacing one), then confirm."""
     secret, uri = await credentials.mfa_enrol(
-        identity, by=principal, password=body.password, code=body.code, address=address
+        services, by=principal, password=body.password, code=body.code, address=address
     )
     return MfaEnrolment(secret=secret, otpauth_uri=uri)
 
 
 @router.post("/mfa/confirm")
 async def mfa_confirm(
-    body: MfaCode, principal: Credentials, identity: IdentityDep, address: AddressDep
+    body: MfaCode, principal: Credentials, services: ServicesDep, address: AddressDep
 ) -> MfaEnabled:
     """Finish enrolment; sign-ins then need a code. Recovery codes are shown once, here."""
-    codes = await credentials.mfa_confirm(identity, by=principal, code=body.code, address=address)
+    codes = await credentials.mfa_confirm(services, by=principal, code=body.code, address=address)
     return MfaEnabled(recovery_codes=codes)
 
 
 @router.post("/mfa/disable", status_code=204)
 async def mfa_disable(
-    body: MfaDisable, principal: Credentials, identity: IdentityDep, address: AddressDep
+    body: MfaDisable, principal: Credentials, services: ServicesDep, address: AddressDep
 ) -> Response:
     """Turn MFA off (needs your password and a current or recovery code)."""
     await credentials.mfa_disable(
-        identity, by=principal, password=body.password, code=body.code, address=address
+        services, by=principal, password=body.password, code=body.code, address=address
     )
     return Response(status_code=204)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from lensguard.access.principal import Principal
-from lensguard.api.deps import AddressDep, IdentityDep, requires
+from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.devices import visible_device
 from lensguard.errors import Conflict, NotFound
 from lensguard.identity.auditing import append, audit_event
@@ -73,12 +73,12 @@ async def grant(
     device_id: str,
     body: BreakGlassRequest,
     principal: Overrider,
-    identity: IdentityDep,
+    services: ServicesDep,
     address: AddressDep,
 ) -> BreakGlassGrant:
     """Open an unredacted view of a redacted stream for yourself, with a reason."""
-    await visible_device(identity, principal, device_id, ACTION)
-    async with identity.db.transaction() as session:
+    await visible_device(services, principal, device_id, ACTION)
+    async with services.db.transaction() as session:
         policy = await stream_policy(session, device_id)
         if policy is None or not policy.redact_faces:
             raise Conflict("this stream is not redacted; there is nothing to override")
@@ -104,7 +104,7 @@ async def grant(
             expires_at=row.expires_at.isoformat(),
             redaction_from=policy.redaction_from,
         )
-        await append(identity, session, event)
+        await append(services, session, event)
     emit(
         "redaction.override_granted",
         severity=Severity.HIGH,
@@ -119,11 +119,11 @@ async def grant(
 
 @router.get("/{device_id}/break-glass")
 async def mine(
-    device_id: str, principal: Overrider, identity: IdentityDep
+    device_id: str, principal: Overrider, services: ServicesDep
 ) -> list[BreakGlassGrant]:
     """Your grants on this device that are still open."""
-    await visible_device(identity, principal, device_id, ACTION)
-    async with identity.db.sessions() as session:
+    await visible_device(services, principal, device_id, ACTION)
+    async with services.db.sessions() as session:
         rows = (
             await session.execute(
                 select(RedactionOverride)
@@ -144,12 +144,12 @@ async def end(
     device_id: str,
     grant_id: str,
     principal: Overrider,
-    identity: IdentityDep,
+    services: ServicesDep,
     address: AddressDep,
 ) -> Response:
     """End your grant now: its viewers see the redacted picture again at once."""
-    await visible_device(identity, principal, device_id, ACTION)
-    async with identity.db.transaction() as session:
+    await visible_device(services, principal, device_id, ACTION)
+    async with services.db.transaction() as session:
         row = await session.get(RedactionOverride, grant_id)
         if row is None or row.device_id != device_id or row.user_id != principal.id:
             raise NotFound("no such grant")
@@ -163,6 +163,6 @@ async def end(
                 resource_id=device_id,
                 grant_id=grant_id,
             )
-            await append(identity, session, event)
-    await identity.announce_override_end(device_id, grant_id, "ended")
+            await append(services, session, event)
+    await services.announce_override_end(device_id, grant_id, "ended")
     return Response(status_code=204)

@@ -14,7 +14,6 @@ from lensguard.audit.denials import denial_event
 from lensguard.errors import Unauthenticated
 from lensguard.guard.client import client_address
 from lensguard.identity.authn import authenticate_bearer
-from lensguard.identity.context import IdentityContext
 from lensguard.identity.enforce import authorize as authorize  # noqa: PLC0414 - routers import it here
 from lensguard.monitor.events import emit
 from lensguard.services import Services
@@ -30,14 +29,6 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def get_identity(services: ServicesDep) -> IdentityContext:
-    """The identity room of this app."""
-    return services.identity
-
-
-IdentityDep = Annotated[IdentityContext, Depends(get_identity)]
 
 
 async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
@@ -76,7 +67,7 @@ async def authenticate(request: Request) -> Principal:
         return cached
     services = get_services(request)
     try:
-        principal = await authenticate_bearer(services.identity, bearer_credential(request))
+        principal = await authenticate_bearer(services, bearer_credential(request))
     except Unauthenticated as exc:
         address, reason = request_address(request), getattr(exc, "reason", exc.detail)
         emit(

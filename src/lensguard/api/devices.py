@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 
 from lensguard.access.can import can
 from lensguard.access.principal import Principal, Resource
-from lensguard.api.deps import AddressDep, IdentityDep, ServicesDep, authorize, requires
+from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
 from lensguard.api.schemas import (
     DeviceCreate,
     DeviceCredential,
@@ -77,7 +77,7 @@ async def register(
     """Register a device in a site of yours (needs every device of it); credential shown once."""
     authorize(principal, "device_manage", Resource(kind="device", site=body.site))
     registered = await service.register_device(
-        services.identity,
+        services,
         name=body.name,
         site=body.site,
         kind=body.kind,
@@ -92,7 +92,7 @@ async def register(
 @router.get("/{device_id}")
 async def read(device_id: str, principal: Viewer, services: ServicesDep) -> DevicePublic:
     """One device in your scope, online or not."""
-    device = await visible_device(services.identity, principal, device_id, "camera_view")
+    device = await visible_device(services, principal, device_id, "camera_view")
     (found,) = await public(services, [device])
     return found
 
@@ -106,13 +106,12 @@ async def update(
     address: AddressDep,
 ) -> DevicePublic:
     """Move a device to another site or change its capabilities."""
-    identity = services.identity
-    await visible_device(identity, principal, device_id, "device_manage")
+    await visible_device(services, principal, device_id, "device_manage")
     if body.site is not None:
         # Where it goes must be in scope too, or a device could be moved out of reach.
         destination = Resource(kind="device", id=device_id, site=body.site)
         authorize(principal, "device_manage", destination)
-    async with identity.db.transaction() as session:
+    async with services.db.transaction() as session:
         device = await repo.get_device(session, device_id=device_id)
         if device is None:
             raise NotFound("no such device")
@@ -128,7 +127,7 @@ async def update(
             resource_id=device_id,
             **body.model_dump(exclude_none=True),
         )
-        await append(identity, session, event)
+        await append(services, session, event)
     emit("device.changed", severity=Severity.MEDIUM, device_id=device_id, actor=principal.id)
     (changed,) = await public(services, [device])
     return changed
@@ -136,11 +135,11 @@ async def update(
 
 @router.delete("/{device_id}", status_code=204)
 async def remove(
-    device_id: str, principal: Manager, identity: IdentityDep, address: AddressDep
+    device_id: str, principal: Manager, services: ServicesDep, address: AddressDep
 ) -> Response:
     """Remove a device; its credentials die with it."""
-    await visible_device(identity, principal, device_id, "device_manage")
-    async with identity.db.transaction() as session:
+    await visible_device(services, principal, device_id, "device_manage")
+    async with services.db.transaction() as session:
         device = await repo.get_device(session, device_id=device_id)
         if device is not None:
             await session.delete(device)
@@ -151,8 +150,8 @@ async def remove(
                 resource_type="device",
                 resource_id=device_id,
             )
-            await append(identity, session, event)
-    await identity.announce(device_id=device_id, reason="device_removed")
+            await append(services, session, event)
+    await services.announce(device_id=device_id, reason="device_removed")
     emit("device.removed", severity=Severity.MEDIUM, device_id=device_id, actor=principal.id)
     return Response(status_code=204)
 
@@ -162,16 +161,16 @@ async def rotate(
     device_id: str, principal: Manager, services: ServicesDep, address: AddressDep
 ) -> DeviceCredential:
     """Issue a new credential; the old one (and tokens made from it) stop working now."""
-    await visible_device(services.identity, principal, device_id, "device_manage")
+    await visible_device(services, principal, device_id, "device_manage")
     registered = await service.rotate_credential(
-        services.identity, device_id=device_id, by=principal, address=address
+        services, device_id=device_id, by=principal, address=address
     )
     (device,) = await public(services, [registered.device])
     return DeviceCredential(device=device, credential=registered.credential)
 
 
 @token_router.post("/device-token")
-async def device_token(principal: Publisher, identity: IdentityDep) -> DeviceToken:
+async def device_token(principal: Publisher, services: ServicesDep) -> DeviceToken:
     """Exchange a device credential (sent as the bearer) for a short-lived access token."""
-    issued = await service.device_token(identity, principal)
-    return DeviceToken(access_token=issued.token, expires_in=identity.access_lifetime)
+    issued = await service.device_token(services, principal)
+    return DeviceToken(access_token=issued.token, expires_in=services.access_lifetime)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from lensguard.api.deps import IdentityDep, requires
+from lensguard.api.deps import ServicesDep, requires
 from lensguard.api.schemas import RoleInfo, RolesResponse
 
 router = APIRouter(prefix="/api/v1/roles", tags=["roles"])
 
 
 @router.get("", dependencies=[requires("account_self")])
-async def roles(identity: IdentityDep) -> RolesResponse:
+async def roles(services: ServicesDep) -> RolesResponse:
     """Each role and the permissions it grants."""
-    policy = identity.policy
+    policy = services.policy
     return RolesResponse(
         roles=[RoleInfo(name=r, permissions=sorted(p)) for r, p in sorted(policy.roles.items())],
         permissions=dict(sorted(policy.permissions.items())),

@@ -123,7 +123,7 @@ async def block(
         actor=principal.id,
     )
     await record(
-        services.identity,
+        services,
         audit_event(
             "security.block",
             by=principal,
@@ -152,7 +152,7 @@ async def unblock(
     if not await services.blocklist.unblock(target):
         raise NotFound("no such block")
     await record(
-        services.identity,
+        services,
         audit_event(
             "security.unblock",
             by=principal,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from lensguard.access.can import can
 from lensguard.access.principal import Principal
-from lensguard.api.deps import IdentityDep, authorize, requires
+from lensguard.api.deps import ServicesDep, authorize, requires
 from lensguard.api.schemas import SessionPublic
 from lensguard.errors import NotFound
 from lensguard.identity import login as flows
@@ -29,7 +29,7 @@ def public(login: LoginSession, principal: Principal) -> SessionPublic:
 @router.get("")
 async def list_sessions(
     principal: Self,
-    identity: IdentityDep,
+    services: ServicesDep,
     user_id: Annotated[str | None, Query(max_length=32, description="Admins: whose")] = None,
     all_users: Annotated[bool, Query(description="Admins: every user's sessions")] = False,
 ) -> list[SessionPublic]:
@@ -38,27 +38,27 @@ async def list_sessions(
     if all_users or (user_id is not None and user_id != principal.id):
         authorize(principal, "user_management")
         target = None if all_users else user_id
-    async with identity.db.sessions() as session:
+    async with services.db.sessions() as session:
         found = await refresh.list_sessions(session, user_id=target)
         # Sessions of accounts beyond the caller's reach are left out, as if there were none.
         shown = [
             s
             for s in found
-            if can(principal, *await session_access(identity, session, principal, s))
+            if can(principal, *await session_access(services, session, principal, s))
         ]
     return [public(s, principal) for s in shown]
 
 
 @router.delete("/{session_id}", status_code=204)
-async def end(session_id: str, principal: Self, identity: IdentityDep) -> Response:
+async def end(session_id: str, principal: Self, services: ServicesDep) -> Response:
     """End a session at once: yours, or one of an account you manage ("kill session")."""
-    async with identity.db.sessions() as session:
+    async with services.db.sessions() as session:
         login = await refresh.get_session(session, session_id=session_id)
         if login is None:
             raise NotFound("no such session")
         # Someone else's: only a manager of that account may end it; others learn nothing.
-        action, resource = await session_access(identity, session, principal, login)
+        action, resource = await session_access(services, session, principal, login)
     authorize(principal, action, resource, hide=True)
     reason = "logout" if login.user_id == principal.id else "killed_by_admin"
-    await flows.end_session(identity, session_id=session_id, reason=reason, by=principal)
+    await flows.end_session(services, session_id=session_id, reason=reason, by=principal)
     return Response(status_code=204)

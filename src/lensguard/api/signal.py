@@ -45,7 +45,7 @@ async def signal(websocket: WebSocket) -> None:
     session = SignalSession(
         websocket,
         hub=services.hub,
-        identity=services.identity,
+        identity=services,
         address=address,
         denials=services.denials,
     )

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from lensguard.access.principal import Principal, Resource
-from lensguard.api.deps import AddressDep, IdentityDep, authorize, requires
+from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
 from lensguard.api.streams import check_models
 from lensguard.identity.auditing import append, audit_event
 from lensguard.store.models import SitePolicy
@@ -50,10 +50,10 @@ def _public(site: str, row: SitePolicy | None, devices: int) -> SitePolicyPublic
 
 
 @router.get("/{site}/policy")
-async def read(site: SiteName, principal: Viewer, identity: IdentityDep) -> SitePolicyPublic:
+async def read(site: SiteName, principal: Viewer, services: ServicesDep) -> SitePolicyPublic:
     """The stream policy of a site in your scope."""
     authorize(principal, "camera_view", _site(site), hide=True)
-    async with identity.db.sessions() as session:
+    async with services.db.sessions() as session:
         devices = len(await site_device_ids(session, site))
         return _public(site, await session.get(SitePolicy, site), devices)
 
@@ -63,13 +63,13 @@ async def update(
     site: SiteName,
     body: SitePolicyUpdate,
     principal: Manager,
-    identity: IdentityDep,
+    services: ServicesDep,
     address: AddressDep,
 ) -> SitePolicyPublic:
     """Set the site's redaction and processors; every relay of the site applies it live."""
     authorize(principal, "device_manage", _site(site), hide=True)
     check_models(body.ai_models)
-    async with identity.db.transaction() as session:
+    async with services.db.transaction() as session:
         row = await session.get(SitePolicy, site)
         before = _public(site, row, 0).model_dump(include={"redact_faces", "ai_models"})
         if row is None:
@@ -87,6 +87,6 @@ async def update(
             before=before,
             after=body.model_dump(),
         )
-        await append(identity, session, event)
-    await identity.announce_site(site)
+        await append(services, session, event)
+    await services.announce_site(site)
     return _public(site, row, devices)

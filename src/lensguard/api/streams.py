@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.access.principal import Principal
-from lensguard.api.deps import AddressDep, IdentityDep, requires
+from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.devices import visible_device
 from lensguard.errors import ValidationFailed
 from lensguard.identity.auditing import append, audit_event
@@ -93,10 +93,10 @@ def check_models(names: list[str]) -> None:
 
 
 @router.get("/{device_id}")
-async def read(device_id: str, principal: Viewer, identity: IdentityDep) -> StreamPublic:
+async def read(device_id: str, principal: Viewer, services: ServicesDep) -> StreamPublic:
     """The stream settings of a device in your scope."""
-    await visible_device(identity, principal, device_id, "camera_view")
-    async with identity.db.sessions() as session:
+    await visible_device(services, principal, device_id, "camera_view")
+    async with services.db.sessions() as session:
         public = _public(device_id, await session.get(StreamSettings, device_id))
         return await _with_effective(session, public)
 
@@ -117,13 +117,13 @@ async def update(
     device_id: str,
     body: StreamUpdate,
     principal: Manager,
-    identity: IdentityDep,
+    services: ServicesDep,
     address: AddressDep,
 ) -> StreamPublic:
     """Set processors, redaction and encoding; relays apply it on the next frame."""
-    await visible_device(identity, principal, device_id, "device_manage")
+    await visible_device(services, principal, device_id, "device_manage")
     check_models(body.ai_models)
-    async with identity.db.transaction() as session:
+    async with services.db.transaction() as session:
         row = await session.get(StreamSettings, device_id)
         before = _public(device_id, row).model_dump(exclude={"device_id", "effective"})
         if row is None:
@@ -141,8 +141,8 @@ async def update(
             before=before,
             after=body.model_dump(),
         )
-        await append(identity, session, event)
+        await append(services, session, event)
         public = await _with_effective(session, _public(device_id, row))
-    await identity.announce_stream(device_id)
-    await identity.tell_device(device_id, device_settings(row))
+    await services.announce_stream(device_id)
+    await services.tell_device(device_id, device_settings(row))
     return public

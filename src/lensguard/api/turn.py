@@ -65,7 +65,7 @@ async def turn_credentials(
         ttl=ttl,
     )
     await record(
-        services.identity,
+        services,
         audit_event(
             "turn.credentials_issue",
             by=principal,

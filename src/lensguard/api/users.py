@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from lensguard.access.principal import Principal
-from lensguard.api.deps import AddressDep, IdentityDep, requires
+from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.schemas import Me, UserCreate, UserPublic, UserUpdate
 from lensguard.identity import accounts
 from lensguard.identity.authn import restrictions
@@ -33,38 +33,38 @@ def public(user: User) -> UserPublic:
 
 
 @router.get("/me")
-async def me(principal: Self, identity: IdentityDep) -> Me:
+async def me(principal: Self, services: ServicesDep) -> Me:
     """Your account, permissions in force and pending steps."""
-    user = await accounts.get_account(identity, principal.id)
+    user = await accounts.get_account(services, principal.id)
     return Me(
         **public(user).model_dump(),
         permissions=sorted(principal.permissions),
-        restrictions=restrictions(identity, user),
+        restrictions=restrictions(services, user),
     )
 
 
 @router.get("")
 async def list_all(
     principal: Admin,
-    identity: IdentityDep,
+    services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[UserPublic]:
     """The accounts you may manage, by username; accounts beyond your reach are not listed."""
-    found = await accounts.list_accounts(identity, by=principal, limit=limit, offset=offset)
+    found = await accounts.list_accounts(services, by=principal, limit=limit, offset=offset)
     return [public(u) for u in found]
 
 
 @router.post("", status_code=201)
 async def create(
-    body: UserCreate, principal: Admin, identity: IdentityDep, address: AddressDep
+    body: UserCreate, principal: Admin, services: ServicesDep, address: AddressDep
 ) -> UserPublic:
     """Create an account holding no more than you do; it must change its password first.
 
     The role defaults to the configured default role, sites and devices to your own.
     """
     user = await accounts.create_account(
-        identity,
+        services,
         username=body.username,
         password=body.password,
         role=body.role,
@@ -77,14 +77,14 @@ async def create(
 
 
 @router.get("/{user_id}")
-async def read(user_id: str, principal: Admin, identity: IdentityDep) -> UserPublic:
+async def read(user_id: str, principal: Admin, services: ServicesDep) -> UserPublic:
     """One account you may manage (404 for accounts beyond your reach)."""
-    return public(await accounts.read_account(identity, user_id, by=principal))
+    return public(await accounts.read_account(services, user_id, by=principal))
 
 
 @router.patch("/{user_id}")
 async def update(
-    user_id: str, body: UserUpdate, principal: Admin, identity: IdentityDep, address: AddressDep
+    user_id: str, body: UserUpdate, principal: Admin, services: ServicesDep, address: AddressDep
 ) -> UserPublic:
     """Change role, scope or disabled flag; effective on that user's next request.
 
@@ -92,15 +92,15 @@ async def update(
     """
     change = accounts.AccountChange(**body.model_dump())
     user = await accounts.update_account(
-        identity, user_id=user_id, change=change, by=principal, address=address
+        services, user_id=user_id, change=change, by=principal, address=address
     )
     return public(user)
 
 
 @router.delete("/{user_id}", status_code=204)
 async def remove(
-    user_id: str, principal: Admin, identity: IdentityDep, address: AddressDep
+    user_id: str, principal: Admin, services: ServicesDep, address: AddressDep
 ) -> Response:
     """Delete an account and end its sessions."""
-    await accounts.delete_account(identity, user_id=user_id, by=principal, address=address)
+    await accounts.delete_account(services, user_id=user_id, by=principal, address=address)
     return Response(status_code=204)
