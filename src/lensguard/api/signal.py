@@ -48,5 +48,6 @@ async def signal(websocket: WebSocket) -> None:
         identity=services,
         address=address,
         denials=services.denials,
+        clock=services.clock,
     )
     await session.run(settings.signaling.auth_timeout)

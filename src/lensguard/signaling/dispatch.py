@@ -1,0 +1,360 @@
+"""What a signaling socket may do once authenticated: check and route every message.
+
+Client messages (publish, subscribe, offer/answer/candidate, control, leave) are
+checked against ``can()`` and the pairings the server itself made, then forwarded
+over the bus with the sender's identity bound; bus messages for the socket pass the
+same pairing rules on their way to the client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from lensguard.access.can import can, refusal
+from lensguard.access.principal import PrincipalKind, Resource
+from lensguard.media.relay import DeviceRelay, RelayError, ViewerEndpoint
+from lensguard.media.sdpcheck import InvalidSdp, check_remote_sdp
+from lensguard.monitor.events import emit
+from lensguard.settings import Severity
+from lensguard.signaling import breakglass, codes
+from lensguard.signaling.limits import (
+    CONTROL_BURST,
+    CONTROLS_PER_SECOND,
+    MAX_CANDIDATES_PER_PEER,
+    MAX_PEERS,
+    TokenBucket,
+)
+from lensguard.signaling.messages import (
+    CONTROL_ACTIONS,
+    Answer,
+    Auth,
+    Candidate,
+    ClientMessage,
+    Control,
+    Leave,
+    Offer,
+    ProtocolViolation,
+    Publish,
+    Reauth,
+    Subscribe,
+    parse,
+)
+from lensguard.signaling.presence import Attendance
+from lensguard.signaling.violation import Violation
+from lensguard.store.devices import get_device, mark_seen
+from lensguard.store.models import RedactionOverride, StreamSettings
+from lensguard.store.streams import device_settings, stream_policy
+from lensguard.store.types import utcnow
+
+if TYPE_CHECKING:
+    from lensguard.signaling.session import SignalSession
+
+
+class Dispatcher:
+    """The routing state of one socket (peers, streams watched) and its message handlers."""
+
+    def __init__(self, session: SignalSession) -> None:
+        self.session = session
+        self.peers: set[str] = set()
+        self.watching: dict[str, str] = {}  # device id -> site, for control checks
+        self.candidates: Counter[str] = Counter()
+        self.controls = TokenBucket(CONTROLS_PER_SECOND, CONTROL_BURST, session.clock.monotonic)
+        self.endpoints: list[tuple[DeviceRelay, ViewerEndpoint]] = []
+        self.published = False
+        self.presence: Attendance | None = None
+
+    # -- bus messages for this socket ------------------------------------------------
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """A bus message for this session: apply pairing rules, then pass it on."""
+        session = self.session
+        kind = message.get("type")
+        sender = message.get("from")
+        if kind == "join" and isinstance(sender, str):
+            self._pair(sender)
+            await session.bus.publish(
+                f"conn:{sender}",
+                {"type": "joined", "from": session.id, "device_id": session.require().id},
+            )
+            await session.send(
+                {k: v for k, v in message.items() if k != "type"} | {"type": "viewer"}
+            )
+        elif kind == "joined" and isinstance(sender, str):
+            self._pair(sender)
+            await session.send(
+                {"type": "subscribed", "device_id": message.get("device_id"), "peer": sender}
+            )
+        elif kind in ("offer", "answer", "candidate") and sender in self.peers:
+            await session.send(message)
+        elif kind == "leave" and isinstance(sender, str):
+            self.peers.discard(sender)
+            await session.send({"type": "leave", "from": sender})
+        elif kind in ("control", "settings") and self.published:
+            await session.send(message)
+        elif kind == "detections" and sender in self.peers:
+            # From the relay endpoint serving this viewer: what the AI chain found.
+            if session.hub.metrics is not None:
+                session.hub.metrics.detections.inc(len(message.get("items", [])))
+            await session.send(message)
+
+    def _pair(self, peer: str) -> None:
+        if len(self.peers) >= MAX_PEERS:
+            raise Violation(codes.POLICY_VIOLATION, "too many peers")
+        self.peers.add(peer)
+
+    # -- client messages -------------------------------------------------------------
+
+    async def handle(self, message: ClientMessage) -> None:
+        """One parsed client message after authentication."""
+        if isinstance(message, Auth):
+            raise Violation(codes.POLICY_VIOLATION, "already authenticated")
+        if isinstance(message, Reauth):
+            await self.session.credential.reauth(message)
+        elif isinstance(message, Publish):
+            await self._publish()
+        elif isinstance(message, Subscribe):
+            await self._subscribe(message)
+        elif isinstance(message, (Offer, Answer, Candidate)):
+            await self._relay(message)
+        elif isinstance(message, Control):
+            await self._control(message)
+        elif isinstance(message, Leave):
+            await self._leave(message)
+
+    async def _publish(self) -> None:
+        session = self.session
+        principal = session.require()
+        async with session.identity.db.transaction() as db:
+            device = (
+                await get_device(db, device_id=principal.id)
+                if principal.kind is PrincipalKind.DEVICE
+                else None
+            )
+            if device is not None:
+                await mark_seen(db, device_id=device.id, at=utcnow())
+        own = Resource(kind="device", id=device.id, site=device.site) if device else None
+        if device is None or not can(principal, "stream_publish", own):
+            reason = "only a device may publish, and only its own stream"
+            await session.denied("stream_publish", own, reason)
+            await session.error("forbidden", reason)
+            return
+        await session.listen(f"device:{device.id}")
+        emit("stream.publish", device_id=device.id, connection=session.id)
+        if session.hub.metrics is not None and not self.published:
+            session.hub.metrics.online_devices.inc()
+        self.published = True
+        if self.presence is None:
+            self.presence = await session.hub.presence.attend(device.id, session.id)
+        await session.send({"type": "published", "device_id": device.id})
+        async with session.identity.db.sessions() as db:
+            configured = await db.get(StreamSettings, device.id)
+        if configured is not None:
+            await session.send(device_settings(configured))
+
+    async def _subscribe(self, message: Subscribe) -> None:
+        session = self.session
+        principal = session.require()
+        async with session.identity.db.sessions() as db:
+            policy = await stream_policy(db, message.device_id)
+        resource = (
+            Resource(kind="device", id=policy.device_id, site=policy.site)
+            if policy is not None
+            else None
+        )
+        if resource is None or not can(principal, "camera_view", resource):
+            # Out of scope and absent look the same: nothing about other sites leaks.
+            emit(
+                "signal.subscribe_refused",
+                severity=Severity.MEDIUM,
+                principal=principal.id,
+                device_id=message.device_id,
+            )
+            asked = resource or Resource(kind="device", id=message.device_id)
+            why = refusal(principal, "camera_view", resource) if resource else "no such device"
+            await session.denied("camera_view", asked, why)
+            await session.error("not_found", "no such device")
+            return
+        grant: RedactionOverride | None = None
+        if message.unredacted:
+            grant = await breakglass.open_grant(
+                session, principal, message.device_id, message.mode, resource
+            )
+            if grant is None:
+                return
+        elif message.mode == "direct" and policy is not None and policy.redact_faces:
+            # Peer to peer, the server never sees the pictures: it cannot redact them.
+            await session.error("redacted", "this stream is redacted: watch it with mode relay")
+            return
+        if resource.id not in self.watching and session.hub.metrics is not None:
+            session.hub.metrics.viewers.inc()
+        self.watching[resource.id or ""] = resource.site or ""
+        if message.mode == "relay":
+            await self._subscribe_relay(message.device_id, grant)
+            return
+        receivers = await session.bus.publish(
+            f"device:{message.device_id}",
+            {
+                "type": "join",
+                "from": session.id,
+                "mode": message.mode,
+                "principal": {
+                    "kind": principal.kind.value,
+                    "id": principal.id,
+                    "name": principal.name,
+                },
+            },
+        )
+        if receivers == 0:
+            await session.error("offline", "the device is not connected")
+            return
+        emit(
+            "stream.view_start",
+            principal=principal.id,
+            device_id=message.device_id,
+            mode=message.mode,
+        )
+        await session.audit("stream.view_start", message.device_id, mode=message.mode)
+
+    async def _subscribe_relay(self, device_id: str, grant: RedactionOverride | None) -> None:
+        session = self.session
+        media = session.hub.media
+        if media is None:
+            await session.error("unsupported", "this node has no media relay")
+            return
+        try:
+            relay = await media.relay_for(device_id)
+        except RelayError as exc:
+            await session.error("offline", str(exc))
+            return
+        endpoint = await relay.add_viewer(session.id, self.control_from_datachannel)
+        self.endpoints.append((relay, endpoint))
+        if grant is not None:
+            await breakglass.start_viewing(session, session.require(), endpoint, device_id, grant)
+        emit("stream.view_start", principal=session.require().id, device_id=device_id, mode="relay")
+        await session.audit("stream.view_start", device_id, mode="relay")
+
+    async def control_from_datachannel(self, frame: str) -> None:
+        """A control frame from this viewer's data channel: same checks as signaling."""
+        try:
+            message = parse(frame)
+        except ProtocolViolation as exc:
+            await self.session.error("invalid_control", str(exc)[:120])
+            return
+        if not isinstance(message, Control):
+            await self.session.error(
+                "invalid_control", "the data channel carries control messages only"
+            )
+            return
+        await self._control(message)
+
+    async def _relay(self, message: Offer | Answer | Candidate) -> None:
+        if message.to not in self.peers:
+            await self.session.error("unknown_peer", "you are not paired with that connection")
+            return
+        if isinstance(message, (Offer, Answer)):
+            try:
+                check_remote_sdp(message.sdp)
+            except InvalidSdp as exc:
+                await self.session.error("invalid_sdp", str(exc))
+                return
+        if isinstance(message, Candidate):
+            self.candidates[message.to] += 1
+            if self.candidates[message.to] > MAX_CANDIDATES_PER_PEER:
+                raise Violation(codes.POLICY_VIOLATION, "too many ICE candidates")
+        payload = message.model_dump(exclude={"to"}) | {"from": self.session.id}
+        await self.session.bus.publish(f"conn:{message.to}", payload)
+
+    async def _control(self, message: Control) -> None:
+        session = self.session
+        principal = session.require()
+        site = self.watching.get(message.device_id)
+        if site is None:
+            await session.error("not_subscribed", "subscribe to the device before controlling it")
+            return
+        action = CONTROL_ACTIONS[message.command]
+        resource = Resource(kind="device", id=message.device_id, site=site)
+        if not can(principal, action, resource):
+            emit(
+                "control.refused",
+                severity=Severity.MEDIUM,
+                principal=principal.id,
+                role=principal.role,
+                device_id=message.device_id,
+                command=message.command,
+            )
+            # Coalesced like every refusal (no seq): a flood of them stays a few entries.
+            reason = f"your role does not allow {action}"
+            await session.denied(
+                action, resource, reason, kind="control.command", command=message.command
+            )
+            await session.error("forbidden", reason)
+            return
+        if not self.controls.take():
+            emit("control.rate_limited", principal=principal.id, device_id=message.device_id)
+            await session.error("rate_limited", "too many control commands")
+            return
+        emit(
+            "control.command",
+            principal=principal.id,
+            device_id=message.device_id,
+            command=message.command,
+            seq=message.seq,
+        )
+        await session.audit(
+            "control.command",
+            message.device_id,
+            command=message.command,
+            seq=message.seq,
+            args=message.args.model_dump(),
+        )
+        await session.bus.publish(
+            f"device:{message.device_id}",
+            {
+                "type": "control",
+                # Bound by the server: the device learns who really sent the command.
+                "from": {
+                    "kind": principal.kind.value,
+                    "id": principal.id,
+                    "name": principal.name,
+                    "connection": session.id,
+                },
+                "command": message.command,
+                "args": message.args.model_dump(),
+                "seq": message.seq,
+            },
+        )
+
+    async def _leave(self, message: Leave) -> None:
+        targets = [message.to] if message.to else list(self.peers)
+        for peer in targets:
+            if peer in self.peers:
+                self.peers.discard(peer)
+                await self.session.bus.publish(
+                    f"conn:{peer}", {"type": "leave", "from": self.session.id}
+                )
+
+    # -- the end ---------------------------------------------------------------------
+
+    async def end_presence(self) -> None:
+        """The device is no longer online through this socket."""
+        if self.presence is not None:
+            await self.presence.end()
+
+    async def close(self) -> None:
+        """Stop every view (audited), drop relay endpoints, and tell paired peers."""
+        session = self.session
+        if session.hub.metrics is not None:
+            session.hub.metrics.viewers.dec(len(self.watching))
+            if self.published:
+                session.hub.metrics.online_devices.dec()
+        for device_id in list(self.watching):
+            await session.audit("stream.view_stop", device_id)
+        # Peer connections die with the signaling session: revocation reaches media.
+        for relay, endpoint in self.endpoints:
+            with contextlib.suppress(Exception):
+                await relay.remove_viewer(endpoint)
+        for peer in list(self.peers):
+            with contextlib.suppress(Exception):
+                await session.bus.publish(f"conn:{peer}", {"type": "leave", "from": session.id})
