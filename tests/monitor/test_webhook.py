@@ -1,11 +1,13 @@
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import httpx
 import pytest
 
 from lensguard.monitor.alerts import signing
@@ -29,6 +31,28 @@ class ScriptedDns:
     async def __call__(self, host: str, port: int) -> Sequence[str]:
         self.lookups.append(host)
         return [self.script.pop(0) if len(self.script) > 1 else self.script[0]]
+
+
+class UnreachableInternet(httpx.AsyncBaseTransport):
+    """The network beyond this machine, where nothing answers; loopback is dialled for real.
+
+    Tests never send a packet off the machine, so a public address the sink checked and
+    dials is refused here as an unreachable host would be.
+    """
+
+    def __init__(self) -> None:
+        self.dialled: list[str] = []
+        self._loopback = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        if ipaddress.ip_address(host).is_loopback:
+            return await self._loopback.handle_async_request(request)
+        self.dialled.append(host)
+        raise httpx.ConnectError(f"{host} is unreachable", request=request)
+
+    async def aclose(self) -> None:
+        await self._loopback.aclose()
 
 
 def fast_sink(url: str, secret: bytes, **options: Any) -> WebhookSink:
@@ -172,6 +196,7 @@ async def test_dns_rebinding_to_loopback_never_reaches_loopback(
 ) -> None:
     # Public when checked, loopback afterwards: the classic rebinding answer sequence.
     dns = ScriptedDns(PUBLIC, "127.0.0.1")
+    internet = UnreachableInternet()
     async with HttpReceiver() as loopback:
         sink = WebhookSink(
             f"http://rebind.test:{loopback.port}/hook",
@@ -180,9 +205,11 @@ async def test_dns_rebinding_to_loopback_never_reaches_loopback(
             max_attempts=2,
             backoff=0.01,
             resolver=dns,
+            transport=internet,
         )
         try:
-            # Attempt 1 dials the public address it checked (unreachable here); attempt 2
+            # Attempt 1 dials the public address it checked (the stand-in internet refuses
+            # it, so no packet leaves the machine); attempt 2
             # re-checks, sees loopback and refuses instead of dialling it.
             with pytest.raises(
                 UnsafeDestination, match=re.escape("resolves to 127.0.0.1, a loopback")
@@ -191,6 +218,7 @@ async def test_dns_rebinding_to_loopback_never_reaches_loopback(
         finally:
             await sink.aclose()
     assert dns.lookups == ["rebind.test", "rebind.test"]
+    assert internet.dialled == [PUBLIC]
     assert loopback.requests == []
 
 

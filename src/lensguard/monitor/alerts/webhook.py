@@ -70,7 +70,10 @@ class WebhookSink:
         max_backoff: float = 60.0,
         tls_context: ssl.SSLContext | None = None,
         resolver: Resolver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``resolver`` and ``transport`` replace DNS and the network beyond this machine
+        (tests stand in for the internet with them); both default to the real ones."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._url = parse_destination(url)
@@ -93,6 +96,7 @@ class WebhookSink:
             trust_env=False,
             verify=tls_context or ssl.create_default_context(),
             headers={"User-Agent": f"lensguard/{__version__}"},
+            transport=transport,
         )
 
     def __repr__(self) -> str:
