@@ -12,61 +12,25 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import ValidationError
 
 from lensguard.agent.driver import DeadManTimer, Driver
 from lensguard.logs import get_logger
+from lensguard.wire.server import CommandArgs, ControlFrom, Sender
 
 log = get_logger("lensguard.agent.control")
-Label = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Unit = Annotated[float, Field(ge=-1.0, le=1.0)]
 
 
 class ControlRejected(ValueError):
     """Raised when a control message is malformed, unknown or out of range."""
 
 
-class Sender(BaseModel):
-    """Who sent a command, as the server bound it."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    kind: Label
-    id: Label
-    name: Label
-    connection: Label
-
-
-class ControlArgs(BaseModel):
-    """Velocities and camera pan/tilt in [-1, 1], zoom in [0, 1]; NaN and infinity refused."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
-
-    linear: Unit = 0.0
-    angular: Unit = 0.0
-    pan: Unit = 0.0
-    tilt: Unit = 0.0
-    zoom: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-
-
-class ControlMessage(BaseModel):
-    """A ``control`` message as the server forwards it."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
-
-    type: Literal["control"]
-    sender: Sender = Field(alias="from")
-    command: Literal["move", "stop", "ptz"]
-    args: ControlArgs = Field(default_factory=ControlArgs)
-    seq: int = Field(ge=0, le=2**53)
-
-
-def parse_control(message: dict[str, Any]) -> ControlMessage:
-    """Validate one control message; raises ControlRejected with a short reason."""
+def parse_control(message: dict[str, Any]) -> ControlFrom:
+    """Validate one control message (the protocol's ``ControlFrom``); raises ControlRejected."""
     try:
-        return ControlMessage.model_validate(message)
+        return ControlFrom.model_validate(message)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "message"
@@ -78,7 +42,7 @@ class Applied:
     """A command the driver carried out, and who sent it."""
 
     command: str
-    args: ControlArgs
+    args: CommandArgs
     seq: int
     sender: Sender
 

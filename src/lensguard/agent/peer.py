@@ -28,6 +28,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from lensguard.logs import get_logger
 from lensguard.media.ice import RemoteAddresses, accept_remote
+from lensguard.wire.client import Answer, Leave
 
 log = get_logger("lensguard.agent.peer")
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -94,7 +95,7 @@ class Publisher:
         who = principal if isinstance(principal, dict) else {}
         if connection not in self.viewers and len(self.viewers) >= self.max_peers:
             log.warning("viewer.refused_full", connection=connection, max_peers=self.max_peers)
-            await self.send({"type": "leave", "to": connection})
+            await self.send(Leave(to=connection).dump())
             return
         previous = self.viewers.pop(connection, None)
         if previous is not None:
@@ -190,7 +191,7 @@ class Publisher:
         await pc.setLocalDescription(answer)  # gathers every candidate first
         if viewer.pc is not pc or self.viewers.get(viewer.connection) is not viewer:
             return  # the viewer left while we gathered
-        await self.send({"type": "answer", "to": viewer.connection, "sdp": pc.localDescription.sdp})
+        await self.send(Answer(to=viewer.connection, sdp=pc.localDescription.sdp).dump())
         log.info("peer.answered", connection=viewer.connection)
 
     async def _expire(self, connection: str, after: float) -> None:
@@ -201,7 +202,7 @@ class Publisher:
             self.viewers.pop(connection, None)
             await self._close(viewer, "timeout")
             with contextlib.suppress(Exception):
-                await self.send({"type": "leave", "to": connection})
+                await self.send(Leave(to=connection).dump())
 
     async def _close(self, viewer: Viewer, reason: str) -> None:
         pc, track = viewer.pc, viewer.track

@@ -34,9 +34,11 @@ from lensguard.agent.rescale import Rescaled
 from lensguard.logs import get_logger
 from lensguard.media.addresses import networks, overlaps_loopback
 from lensguard.media.ice import RemoteAddresses
+from lensguard.wire.client import Auth, Publish, Reauth
+from lensguard.wire.closes import Close
+from lensguard.wire.kinds import Kind, kind_of
 
 SIGNAL_PATH = "/v1/signal"
-UNAUTHENTICATED = 4401
 HANDSHAKE_TIMEOUT = 10.0
 MAX_FRAME_BYTES = 256 * 1024
 STABLE_AFTER = 10.0
@@ -210,10 +212,10 @@ class Agent:
             close_timeout=2.0,
             max_size=MAX_FRAME_BYTES,
         ) as ws:
-            await ws.send(json.dumps({"type": "auth", "token": token}))
-            ready = await self._expect(ws, "ready")
-            await ws.send(json.dumps({"type": "publish"}))
-            published = await self._expect(ws, "published")
+            await ws.send(json.dumps(Auth(token=token).dump()))
+            ready = await self._expect(ws, Kind.READY)
+            await ws.send(json.dumps(Publish().dump()))
+            published = await self._expect(ws, Kind.PUBLISHED)
             self._ws = ws
             self.connection_id = str(ready.get("id"))
             self.device_id = str(published.get("device_id"))
@@ -235,19 +237,19 @@ class Agent:
             for task in done:
                 task.result()  # a fatal error in the refresher or receiver surfaces here
 
-    async def _expect(self, ws: ClientConnection, kind: str) -> dict[str, Any]:
+    async def _expect(self, ws: ClientConnection, kind: Kind) -> dict[str, Any]:
         async def wait() -> dict[str, Any]:
             while True:
                 message = _decode(await ws.recv())
-                if message.get("type") == kind:
+                if kind_of(message) is kind:
                     return message
-                if message.get("type") == "error":
+                if kind_of(message) is Kind.ERROR:
                     raise PublishRefused(f"the server refused: {str(message.get('message'))[:200]}")
 
         try:
             return await asyncio.wait_for(wait(), HANDSHAKE_TIMEOUT)
         except ConnectionClosed as closed:
-            if closed.rcvd is not None and closed.rcvd.code == UNAUTHENTICATED:
+            if closed.rcvd is not None and closed.rcvd.code == Close.UNAUTHENTICATED:
                 raise _AuthRefused from None
             raise
 
@@ -256,29 +258,29 @@ class Agent:
             async for raw in ws:
                 await self._dispatch(_decode(raw), publisher)
         except ConnectionClosed as closed:
-            if closed.rcvd is not None and closed.rcvd.code == UNAUTHENTICATED:
+            if closed.rcvd is not None and closed.rcvd.code == Close.UNAUTHENTICATED:
                 raise _AuthRefused from None
             raise
         code = ws.close_code
         log.info("link.closed", code=code, reason=(ws.close_reason or "")[:120])
 
     async def _dispatch(self, message: dict[str, Any], publisher: Publisher) -> None:
-        kind = message.get("type")
-        if kind == "control":
+        kind = kind_of(message)
+        if kind is Kind.CONTROL:
             self.control.handle(message)
-        elif kind == "viewer":
+        elif kind is Kind.VIEWER:
             await publisher.viewer_joined(message)
-        elif kind == "offer":
+        elif kind is Kind.OFFER:
             publisher.offer(message)
-        elif kind == "candidate":
+        elif kind is Kind.CANDIDATE:
             await publisher.candidate(message)
-        elif kind == "leave" and isinstance(message.get("from"), str):
+        elif kind is Kind.LEAVE and isinstance(message.get("from"), str):
             connection = str(message["from"])
             self.control.peer_left(connection)
             await publisher.leave(connection)
-        elif kind == "settings":
+        elif kind is Kind.SETTINGS:
             self.source.apply(message)
-        elif kind == "error":
+        elif kind is Kind.ERROR:
             log.warning(
                 "server.error",
                 code=str(message.get("code"))[:64],
@@ -297,7 +299,7 @@ class Agent:
                 log.warning("token.refresh_failed", error=str(exc)[:200])
                 await asyncio.sleep(30.0)
                 continue
-            await self._send({"type": "reauth", "token": token})
+            await self._send(Reauth(token=token).dump())
 
     async def _send(self, message: dict[str, Any]) -> None:
         ws = self._ws

@@ -23,18 +23,20 @@ from lensguard.monitor.geoip import GeoIP, locate
 from lensguard.monitor.metrics import Metrics
 from lensguard.problem_json import error_response
 from lensguard.severity import Severity
+from lensguard.wire.closes import Close
 
 log = get_logger("lensguard.guard")
 WARN_EVERY_SECONDS = 30.0
 EVENTS_PER_MINUTE = 1
 """A blocked client may keep knocking; one event a minute per address says enough."""
-CLOSE_POLICY_VIOLATION = 1008
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send) -> None:
     """Answer a blocked client: close a WebSocket with 1008, else 403 problem+json."""
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION, "reason": "blocked"})
+        await send(
+            {"type": "websocket.close", "code": Close.POLICY_VIOLATION.value, "reason": "blocked"}
+        )
         return
     err = Blocked("requests from this address are blocked")
     response = error_response(err, instance=scope.get("path"))

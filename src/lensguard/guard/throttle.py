@@ -11,6 +11,7 @@ from lensguard.guard.client import Network, client_address
 from lensguard.guard.ratelimit import Decision, MemoryRateLimiter, RateLimiter
 from lensguard.logs import get_logger
 from lensguard.problem_json import error_response
+from lensguard.wire.closes import Close
 
 log = get_logger("lensguard.guard")
 WINDOW_SECONDS = 60
@@ -62,7 +63,13 @@ class RequestRateLimitMiddleware:
             return
         log.warning("rate_limited", client=address, count=decision.count)
         if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": Close.TRY_AGAIN_LATER.value,
+                    "reason": "try again later",
+                }
+            )
             return
         err = RateLimited(
             f"more than {self.per_minute} requests a minute from this address",

@@ -43,6 +43,8 @@ from lensguard.media.sdpcheck import InvalidSdp
 from lensguard.store.streams import DEFAULT_BITRATE, StreamPolicy
 from lensguard.vision.processor import Chain
 from lensguard.vision.registry import build_chain
+from lensguard.wire import pairing, server
+from lensguard.wire.kinds import Kind, kind_of
 
 log = get_logger("lensguard.media")
 RELAY_MIME = "video/vp8"
@@ -51,7 +53,7 @@ JOIN_TIMEOUT = 10.0
 DETECTIONS_INTERVAL = 0.2
 ANSWER_TIMEOUT = 15.0
 IDLE_GRACE = 10.0
-NODE_PRINCIPAL = {"kind": "system", "id": "media-node", "name": "lensguard media relay"}
+NODE_PRINCIPAL = server.principal_info("system", "media-node", "lensguard media relay")
 ControlHandler = Callable[[str], Awaitable[None]]
 SettingsLoader = Callable[[str], Awaitable[StreamPolicy | None]]
 ChainBuilder = Callable[[Sequence[str]], Chain]
@@ -139,16 +141,16 @@ class ViewerEndpoint:
     async def start(self) -> None:
         await self.inbox.open()
         await self.relay.bus.publish(
-            f"conn:{self.viewer_conn}",
-            {"type": "joined", "from": self.inbox.id, "device_id": self.relay.device_id},
+            f"conn:{self.viewer_conn}", pairing.joined(self.inbox.id, self.relay.device_id)
         )
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         if message.get("from") != self.viewer_conn:
             return
-        if message.get("type") == "offer" and self.pc is None:
+        kind = kind_of(message)
+        if kind is Kind.OFFER and self.pc is None:
             await self._answer(str(message.get("sdp", "")))
-        elif message.get("type") == "leave":
+        elif kind is Kind.LEAVE:
             await self.relay.remove_viewer(self)
 
     async def _answer(self, sdp: str) -> None:
@@ -173,8 +175,7 @@ class ViewerEndpoint:
         redirect_keyframe_requests(transceiver.sender, self._need_keyframe)
         await pc.setLocalDescription(await pc.createAnswer())
         await self.relay.bus.publish(
-            f"conn:{self.viewer_conn}",
-            {"type": "answer", "from": self.inbox.id, "sdp": pc.localDescription.sdp},
+            f"conn:{self.viewer_conn}", server.answer_from(self.inbox.id, pc.localDescription.sdp)
         )
 
     def _need_keyframe(self) -> None:
@@ -276,8 +277,8 @@ class DeviceRelay:
     async def start(self) -> None:
         """Join the device's stream and complete the upstream offer/answer."""
         await self.inbox.open()
-        joined = self.inbox.wait_for(lambda m: m.get("type") == "joined", JOIN_TIMEOUT)
-        join = {"type": "join", "from": self.inbox.id, "mode": "relay", "principal": NODE_PRINCIPAL}
+        joined = self.inbox.wait_for(lambda m: kind_of(m) is Kind.JOINED, JOIN_TIMEOUT)
+        join = pairing.join(self.inbox.id, "relay", NODE_PRINCIPAL)
         if await self.bus.publish(f"device:{self.device_id}", join) == 0:
             joined.close()
             raise RelayError("the device is not connected")
@@ -300,12 +301,11 @@ class DeviceRelay:
 
         await pc.setLocalDescription(await pc.createOffer())
         answered = self.inbox.wait_for(
-            lambda m: m.get("type") == "answer" and m.get("from") == self.device_conn,
+            lambda m: kind_of(m) is Kind.ANSWER and m.get("from") == self.device_conn,
             ANSWER_TIMEOUT,
         )
         await self.bus.publish(
-            f"conn:{self.device_conn}",
-            {"type": "offer", "from": self.inbox.id, "sdp": pc.localDescription.sdp},
+            f"conn:{self.device_conn}", server.offer_from(self.inbox.id, pc.localDescription.sdp)
         )
         try:
             answer = await answered
@@ -374,15 +374,14 @@ class DeviceRelay:
         if now - self._last_detections < DETECTIONS_INTERVAL or not self.viewers:
             return
         self._last_detections = now
-        message = {
-            "type": "detections",
-            "device_id": self.device_id,
-            "pts": pts,
-            "items": [
+        message = server.detections(
+            self.device_id,
+            pts,
+            [
                 {"box": list(d.box), "label": d.label, "score": round(float(d.score), 3)}
                 for d in detections
             ],
-        }
+        )
         for endpoint in list(self.viewers.values()):
             task = asyncio.ensure_future(
                 self.bus.publish(
@@ -403,7 +402,7 @@ class DeviceRelay:
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     async def _on_message(self, message: dict[str, Any]) -> None:
-        if message.get("type") == "leave" and message.get("from") == self.device_conn:
+        if kind_of(message) is Kind.LEAVE and message.get("from") == self.device_conn:
             await self.close()
 
     async def add_viewer(self, viewer_conn: str, on_control: ControlHandler) -> ViewerEndpoint:
@@ -439,7 +438,7 @@ class DeviceRelay:
         for endpoint in list(self.viewers.values()):
             with contextlib.suppress(Exception):
                 await self.bus.publish(
-                    f"conn:{endpoint.viewer_conn}", {"type": "leave", "from": endpoint.inbox.id}
+                    f"conn:{endpoint.viewer_conn}", server.leave_from(endpoint.inbox.id)
                 )
             await endpoint.close()
         self.viewers.clear()
@@ -449,9 +448,7 @@ class DeviceRelay:
         self.raw.close()
         if self.device_conn is not None:
             with contextlib.suppress(Exception):
-                await self.bus.publish(
-                    f"conn:{self.device_conn}", {"type": "leave", "from": self.inbox.id}
-                )
+                await self.bus.publish(f"conn:{self.device_conn}", server.leave_from(self.inbox.id))
         if self.pc is not None:
             await self.pc.close()
         await self.inbox.close()

@@ -19,6 +19,7 @@ from lensguard.monitor.events import emit
 from lensguard.severity import Severity
 from lensguard.store.models import RedactionOverride
 from lensguard.store.streams import active_override
+from lensguard.wire import server
 
 OVERRIDE = "redaction_override"
 
@@ -83,15 +84,7 @@ async def start_viewing(
         grant_id=grant.id,
     )
     await socket.audit("redaction.override.view_start", device_id, grant_id=grant.id, mode="relay")
-    await socket.send(
-        {
-            "type": "redaction",
-            "device_id": device_id,
-            "unredacted": True,
-            "grant_id": grant.id,
-            "expires_at": grant.expires_at.isoformat(),
-        }
-    )
+    await socket.send(server.redaction_started(device_id, grant.id, grant.expires_at.isoformat()))
 
 
 def _ended(socket: Socket, device_id: str) -> UnredactedEnd:
@@ -106,14 +99,6 @@ def _ended(socket: Socket, device_id: str) -> UnredactedEnd:
             reason=reason,
         )
         with contextlib.suppress(Exception):
-            await socket.send(
-                {
-                    "type": "redaction",
-                    "device_id": device_id,
-                    "unredacted": False,
-                    "grant_id": grant_id,
-                    "reason": reason,
-                }
-            )
+            await socket.send(server.redaction_ended(device_id, grant_id, reason))
 
     return ended

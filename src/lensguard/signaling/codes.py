@@ -1,14 +1,12 @@
-"""WebSocket close codes of /v1/signal (documented in docs/signaling.md)."""
+"""WebSocket close codes of /v1/signal: the protocol's table (``lensguard.wire.closes``)."""
 
-POLICY_VIOLATION = 1008
-"""Malformed or oversized frame, flood, candidate overrun, forbidden Origin."""
-UNSUPPORTED_DATA = 1003
-"""A binary frame: the protocol is JSON text frames only."""
-TRY_AGAIN_LATER = 1013
-"""The per-address request rate limit refused the connection."""
-INTERNAL_ERROR = 1011
-"""A server fault; the client may reconnect with backoff."""
-UNAUTHENTICATED = 4401
-"""No valid credential within the auth timeout, or the session was revoked."""
-ACCESS_CHANGED = 4403
-"""The principal's role or scope no longer allows what this connection was doing."""
+from lensguard.wire.closes import Close
+
+NORMAL = Close.NORMAL
+GOING_AWAY = Close.GOING_AWAY
+POLICY_VIOLATION = Close.POLICY_VIOLATION
+UNSUPPORTED_DATA = Close.UNSUPPORTED_DATA
+TRY_AGAIN_LATER = Close.TRY_AGAIN_LATER
+INTERNAL_ERROR = Close.INTERNAL_ERROR
+UNAUTHENTICATED = Close.UNAUTHENTICATED
+ACCESS_CHANGED = Close.ACCESS_CHANGED

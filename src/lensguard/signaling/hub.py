@@ -19,6 +19,7 @@ from lensguard.bus.follow import follow
 from lensguard.logs import get_logger
 from lensguard.media.relay import MediaNode
 from lensguard.monitor.metrics import Metrics
+from lensguard.signaling import codes
 from lensguard.signaling.presence import Presence
 from lensguard.store.kv import MemoryStore
 
@@ -60,7 +61,7 @@ class SignalingHub:
     async def stop(self) -> None:
         """Close every session and stop listening."""
         for session in list(self.sessions.values()):
-            await session.shutdown(1001, "server shutting down")
+            await session.shutdown(codes.GOING_AWAY, "server shutting down")
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lensguard.sizing import parse_resolution
 from lensguard.store.models import Device, RedactionOverride, SitePolicy, StreamSettings
 from lensguard.store.types import utcnow
+from lensguard.wire import server
 
 DEFAULT_BITRATE = 1_500_000
 
@@ -64,10 +65,7 @@ def combine(
 
 def device_settings(row: StreamSettings) -> dict[str, Any]:
     """The ``settings`` message a publishing device applies itself (resolution, bitrate)."""
-    message: dict[str, Any] = {"type": "settings", "bitrate": row.bitrate}
-    if row.resolution is not None:
-        message["resolution"] = row.resolution
-    return message
+    return server.settings(row.bitrate, row.resolution)
 
 
 async def stream_policy(session: AsyncSession, device_id: str) -> StreamPolicy | None:
