@@ -117,7 +117,8 @@ def test_malformed_frames_get_the_documented_error(frame: str, reason: str) -> N
     error = parse_client_message(frame)
     assert isinstance(error, ProtocolError)
     assert error.reason.startswith(reason)
-    assert error.close is Close.POLICY_VIOLATION == 1008
+    assert error.close is Close.POLICY_VIOLATION
+    assert error.close.value == 1008
 
 
 def test_an_oversized_frame_is_refused_by_its_size() -> None:

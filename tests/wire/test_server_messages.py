@@ -51,7 +51,7 @@ def test_each_server_message_round_trips(message: dict[str, Any], model: type[Ba
     assert type(parsed) is model
     assert isinstance(parsed, BaseModel)
     assert parsed.model_dump(by_alias=True, exclude_unset=True) == message
-    assert kind_of(message) == parsed.type  # type: ignore[attr-defined]
+    assert kind_of(message) == parsed.type
 
 
 def test_forwarding_sets_from_and_drops_to() -> None:
@@ -91,7 +91,8 @@ def test_receivers_ignore_fields_a_newer_server_adds() -> None:
         ),
         (
             server.detections("d", 1, [ITEM | {"box": [1, 2, 3]}]) | {"from": "m"},
-            "invalid message at detections.items.0.box: List should have at least 4 items after validation, not 3",
+            "invalid message at detections.items.0.box: "
+            "List should have at least 4 items after validation, not 3",
         ),
         (
             server.settings(0, None),
