@@ -30,10 +30,12 @@ from lensguard.api import audit as audit_api
 from lensguard.api import metrics as metrics_api
 from lensguard.api import security as security_api
 from lensguard.api.problems import (
-    PROBLEM_RESPONSES,
+    ANY_ROUTE,
     CatchAllMiddleware,
     install_problem_handlers,
+    problems,
 )
+from lensguard.api.tags import TAGS
 from lensguard.audit.checkpointer import Checkpointer
 from lensguard.audit.denial_scope import DenialScopeMiddleware
 from lensguard.bootstrap import resolve_secrets
@@ -88,7 +90,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         openapi_url=None,  # served by api/meta.py as a declared route
         docs_url=None,  # Swagger UI needs inline scripts our CSP forbids
         redoc_url=None,
-        responses=PROBLEM_RESPONSES,
+        responses=problems(ANY_ROUTE),
+        openapi_tags=TAGS,
     )
     app.state.services = services
     install_problem_handlers(app)

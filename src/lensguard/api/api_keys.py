@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from lensguard.access.can import can
 from lensguard.access.principal import Grant, Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
+from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from lensguard.errors import NotFound, ValidationFailed
 from lensguard.identity import apikeys
@@ -21,7 +22,7 @@ from lensguard.store import api_keys as repo
 from lensguard.store.models import ApiKey
 from lensguard.store.types import utcnow
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"])
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=problems(AUTHENTICATED))
 Self = Annotated[Principal, requires("account_self")]
 
 
@@ -39,7 +40,7 @@ def public(key: ApiKey) -> ApiKeyPublic:
     )
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, summary="Create an API key", responses=problems(BODY))
 async def create(
     body: ApiKeyCreate, principal: Self, services: ServicesDep, address: AddressDep
 ) -> ApiKeyCreated:
@@ -84,7 +85,7 @@ async def create(
     return ApiKeyCreated(**public(key).model_dump(), key=new.presented)
 
 
-@router.get("")
+@router.get("", summary="List API keys", responses=problems(422))
 async def list_keys(
     principal: Self,
     services: ServicesDep,
@@ -103,7 +104,9 @@ async def list_keys(
     return [public(k) for k in shown]
 
 
-@router.delete("/{key_id}", status_code=204)
+@router.delete(
+    "/{key_id}", status_code=204, summary="Revoke an API key", responses=problems(404, 422)
+)
 async def revoke(
     key_id: str, principal: Self, services: ServicesDep, address: AddressDep
 ) -> Response:

@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import ServicesDep, requires
+from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.audit.checkpoint import export_checkpoint
 from lensguard.audit.entry import AuditRow
 from lensguard.audit.log import AuditLog
 from lensguard.audit.query import latest_checkpoint, query
 from lensguard.errors import NotFound
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=problems(AUTHENTICATED))
 Reader = Annotated[Principal, requires("audit_read")]
 Manager = Annotated[Principal, requires("security_manage")]
 MAX_PAGE = 500
@@ -108,7 +109,7 @@ class AuditFilter(BaseModel):
     limit: int = Field(default=100, ge=1, le=MAX_PAGE)
 
 
-@router.get("")
+@router.get("", summary="Query the audit log", responses=problems(422))
 async def list_entries(
     _: Reader, services: ServicesDep, params: Annotated[AuditFilter, Query()]
 ) -> AuditPage:
@@ -129,14 +130,14 @@ async def list_entries(
     return AuditPage(items=[_item(r) for r in rows], next_after_seq=next_after)
 
 
-@router.get("/verify")
+@router.get("/verify", summary="Verify the audit chain")
 async def verify_chain(_: Reader, audit: AuditDep, services: ServicesDep) -> VerifyResult:
     """Verify the whole chain and its stored checkpoints."""
     report = await audit.verify(services.db)
     return VerifyResult(**asdict(report))
 
 
-@router.post("/checkpoints", status_code=201)
+@router.post("/checkpoints", status_code=201, summary="Sign a checkpoint")
 async def create_checkpoint(
     _: Manager, audit: AuditDep, services: ServicesDep
 ) -> CheckpointDocument:
@@ -146,7 +147,7 @@ async def create_checkpoint(
     return CheckpointDocument(**export_checkpoint(checkpoint, audit.checkpoint_public_key))
 
 
-@router.get("/checkpoints/latest")
+@router.get("/checkpoints/latest", summary="Read the latest checkpoint", responses=problems(404))
 async def read_latest_checkpoint(
     _: Reader, audit: AuditDep, services: ServicesDep
 ) -> CheckpointDocument:

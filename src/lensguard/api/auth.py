@@ -10,6 +10,7 @@ from lensguard.access.can import CREDENTIALS
 from lensguard.access.declare import PUBLIC
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
+from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.schemas import (
     LoginRequest,
     MfaCode,
@@ -42,7 +43,12 @@ def _tokens(pair: TokenPair) -> TokenResponse:
     )
 
 
-@router.post("/login", dependencies=[requires(PUBLIC)])
+@router.post(
+    "/login",
+    dependencies=[requires(PUBLIC)],
+    summary="Sign in",
+    responses=problems(BODY, 401, 503),
+)
 async def login(
     body: LoginRequest, request: Request, services: ServicesDep, address: AddressDep
 ) -> TokenResponse:
@@ -58,7 +64,12 @@ async def login(
     return _tokens(pair)
 
 
-@router.post("/refresh", dependencies=[requires(PUBLIC)])
+@router.post(
+    "/refresh",
+    dependencies=[requires(PUBLIC)],
+    summary="Refresh tokens",
+    responses=problems(BODY, 401, 503),
+)
 async def refresh(
     body: RefreshRequest, services: ServicesDep, address: AddressDep
 ) -> TokenResponse:
@@ -66,7 +77,7 @@ async def refresh(
     return _tokens(await flows.refresh(services, presented=body.refresh_token, address=address))
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, summary="Sign out", responses=problems(AUTHENTICATED))
 async def logout(principal: Self, services: ServicesDep, address: AddressDep) -> Response:
     """End the current session: its access and refresh tokens stop working at once."""
     if principal.session_id is not None:
@@ -80,7 +91,7 @@ async def logout(principal: Self, services: ServicesDep, address: AddressDep) ->
     return Response(status_code=204)
 
 
-@router.post("/password")
+@router.post("/password", summary="Change your password", responses=problems(AUTHENTICATED, BODY))
 async def change_password(
     body: PasswordChange, principal: Credentials, services: ServicesDep, address: AddressDep
 ) -> PasswordChanged:
@@ -100,7 +111,7 @@ async def change_password(
     )
 
 
-@router.post("/mfa/enrol")
+@router.post("/mfa/enrol", summary="Start MFA enrolment", responses=problems(AUTHENTICATED, BODY))
 async def mfa_enrol(
     body: MfaEnrol, principal: Credentials, services: ServicesDep, address: AddressDep
 ) -> MfaEnrolment:
@@ -111,7 +122,7 @@ async def mfa_enrol(
     return MfaEnrolment(secret=secret, otpauth_uri=uri)
 
 
-@router.post("/mfa/confirm")
+@router.post("/mfa/confirm", summary="Confirm MFA", responses=problems(AUTHENTICATED, BODY))
 async def mfa_confirm(
     body: MfaCode, principal: Credentials, services: ServicesDep, address: AddressDep
 ) -> MfaEnabled:
@@ -120,7 +131,12 @@ async def mfa_confirm(
     return MfaEnabled(recovery_codes=codes)
 
 
-@router.post("/mfa/disable", status_code=204)
+@router.post(
+    "/mfa/disable",
+    status_code=204,
+    summary="Turn MFA off",
+    responses=problems(AUTHENTICATED, BODY),
+)
 async def mfa_disable(
     body: MfaDisable, principal: Credentials, services: ServicesDep, address: AddressDep
 ) -> Response:

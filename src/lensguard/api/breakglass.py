@@ -18,6 +18,7 @@ from sqlalchemy import select
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.devices import visible_device
+from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.errors import Conflict, NotFound
 from lensguard.identity.auditing import append, audit_event
 from lensguard.monitor.events import emit
@@ -26,7 +27,9 @@ from lensguard.store.models import RedactionOverride
 from lensguard.store.streams import stream_policy
 from lensguard.store.types import utcnow
 
-router = APIRouter(prefix="/api/v1/streams", tags=["break-glass"])
+router = APIRouter(
+    prefix="/api/v1/streams", tags=["break-glass"], responses=problems(AUTHENTICATED)
+)
 Overrider = Annotated[Principal, requires("redaction_override")]
 ACTION = "redaction_override"
 
@@ -68,7 +71,12 @@ def _public(row: RedactionOverride) -> BreakGlassGrant:
     )
 
 
-@router.post("/{device_id}/break-glass", status_code=201)
+@router.post(
+    "/{device_id}/break-glass",
+    status_code=201,
+    summary="Open a break-glass grant",
+    responses=problems(BODY, 404, 409),
+)
 async def grant(
     device_id: str,
     body: BreakGlassRequest,
@@ -117,7 +125,9 @@ async def grant(
     return _public(row)
 
 
-@router.get("/{device_id}/break-glass")
+@router.get(
+    "/{device_id}/break-glass", summary="List your open grants", responses=problems(404, 422)
+)
 async def mine(
     device_id: str, principal: Overrider, services: ServicesDep
 ) -> list[BreakGlassGrant]:
@@ -139,7 +149,12 @@ async def mine(
         return [_public(r) for r in rows]
 
 
-@router.delete("/{device_id}/break-glass/{grant_id}", status_code=204)
+@router.delete(
+    "/{device_id}/break-glass/{grant_id}",
+    status_code=204,
+    summary="End a break-glass grant",
+    responses=problems(404, 422),
+)
 async def end(
     device_id: str,
     grant_id: str,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 from lensguard.access.can import can
 from lensguard.access.principal import Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
+from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.schemas import (
     DeviceCreate,
     DeviceCredential,
@@ -27,8 +28,8 @@ from lensguard.settings import Severity
 from lensguard.store import devices as repo
 from lensguard.store.models import Device
 
-router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
-token_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"], responses=problems(AUTHENTICATED))
+token_router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=problems(AUTHENTICATED))
 Viewer = Annotated[Principal, requires("camera_view")]
 Manager = Annotated[Principal, requires("device_manage")]
 Publisher = Annotated[Principal, requires("stream_publish")]
@@ -62,7 +63,7 @@ async def visible_device(
     return device
 
 
-@router.get("")
+@router.get("", summary="List devices")
 async def list_devices(principal: Viewer, services: ServicesDep) -> list[DevicePublic]:
     """Devices you may watch, each online or not; devices of other sites are not listed."""
     async with services.db.sessions() as session:
@@ -70,7 +71,7 @@ async def list_devices(principal: Viewer, services: ServicesDep) -> list[DeviceP
     return await public(services, [d for d in found if can(principal, "camera_view", resource(d))])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, summary="Register a device", responses=problems(BODY, 409))
 async def register(
     body: DeviceCreate, principal: Manager, services: ServicesDep, address: AddressDep
 ) -> DeviceCredential:
@@ -89,7 +90,7 @@ async def register(
     return DeviceCredential(device=device, credential=registered.credential)
 
 
-@router.get("/{device_id}")
+@router.get("/{device_id}", summary="Read a device", responses=problems(404, 422))
 async def read(device_id: str, principal: Viewer, services: ServicesDep) -> DevicePublic:
     """One device in your scope, online or not."""
     device = await visible_device(services, principal, device_id, "camera_view")
@@ -97,7 +98,7 @@ async def read(device_id: str, principal: Viewer, services: ServicesDep) -> Devi
     return found
 
 
-@router.patch("/{device_id}")
+@router.patch("/{device_id}", summary="Change a device", responses=problems(BODY, 404))
 async def update(
     device_id: str,
     body: DeviceUpdate,
@@ -133,7 +134,9 @@ async def update(
     return changed
 
 
-@router.delete("/{device_id}", status_code=204)
+@router.delete(
+    "/{device_id}", status_code=204, summary="Remove a device", responses=problems(404, 422)
+)
 async def remove(
     device_id: str, principal: Manager, services: ServicesDep, address: AddressDep
 ) -> Response:
@@ -156,7 +159,9 @@ async def remove(
     return Response(status_code=204)
 
 
-@router.post("/{device_id}/credential")
+@router.post(
+    "/{device_id}/credential", summary="Rotate a device credential", responses=problems(404, 422)
+)
 async def rotate(
     device_id: str, principal: Manager, services: ServicesDep, address: AddressDep
 ) -> DeviceCredential:
@@ -169,7 +174,7 @@ async def rotate(
     return DeviceCredential(device=device, credential=registered.credential)
 
 
-@token_router.post("/device-token")
+@token_router.post("/device-token", summary="Device access token")
 async def device_token(principal: Publisher, services: ServicesDep) -> DeviceToken:
     """Exchange a device credential (sent as the bearer) for a short-lived access token."""
     issued = await service.device_token(services, principal)

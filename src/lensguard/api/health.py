@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import Awaitable
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from lensguard.access.declare import PUBLIC
 from lensguard.api.deps import ServicesDep, requires
-from lensguard.api.problems import problem_response
+from lensguard.api.problems import problem_response, problems
 from lensguard.logs import get_logger
 
 router = APIRouter(tags=["health"])
@@ -18,17 +19,27 @@ log = get_logger("lensguard.health")
 CHECK_TIMEOUT = 2.0
 
 
+class Liveness(BaseModel):
+    status: str = Field(description="always ok")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="ready")
+    checks: dict[str, str] = Field(description="each dependency: ok or unreachable")
+
+
 @router.get("/healthz", dependencies=[requires(PUBLIC)], summary="Liveness")
-async def healthz() -> dict[str, str]:
+async def healthz() -> Liveness:
     """The process is up and serving."""
-    return {"status": "ok"}
+    return Liveness(status="ok")
 
 
 @router.get(
     "/readyz",
     dependencies=[requires(PUBLIC)],
     summary="Readiness",
-    responses={503: {"description": "A dependency is unreachable"}},
+    response_model=Readiness,
+    responses=problems(503),
 )
 async def readyz(services: ServicesDep) -> Response:
     """The database (and Redis, when configured) answer; 503 names which do not."""

@@ -11,8 +11,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import PlainTextResponse, Response
 
 from lensguard.api.deps import ServicesDep, requires
+from lensguard.api.problems import AUTHENTICATED, problems
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], responses=problems(AUTHENTICATED))
 
 
 @router.get(

@@ -68,21 +68,42 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
-# Declared on every operation so the OpenAPI document tells clients what errors look like.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem("Malformed request"),
-    401: _problem("Missing, invalid, expired or revoked credentials"),
-    403: _problem("The policy denies this action"),
-    404: _problem("No such resource, or outside your scope"),
-    405: _problem("Method not allowed"),
-    409: _problem("Conflicts with current state"),
-    413: _problem("Request body too large"),
-    415: _problem("Unsupported request body media type"),
-    422: _problem("Invalid input; errors lists each field"),
-    429: _problem("Rate limited; see Retry-After"),
-    500: _problem("Internal error"),
-    503: _problem("A required store is unreachable"),
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing, invalid, expired or revoked credentials",
+    403: "The policy denies this action",
+    404: "No such resource, or outside your scope",
+    405: "Method not allowed",
+    409: "Conflicts with current state",
+    413: "Request body too large",
+    415: "Unsupported request body media type",
+    422: "Invalid input; errors lists each field",
+    429: "Rate limited; see Retry-After",
+    500: "Internal error",
+    503: "A required store is unreachable",
 }
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: _problem(text) for status, text in _DESCRIPTIONS.items()
+}
+"""Every problem status lensguard answers, as OpenAPI responses."""
+
+ANY_ROUTE = (429, 500)
+"""What any operation may answer: the per-address rate limit, and a bug."""
+AUTHENTICATED = (401, 403, 503)
+"""What a route that needs credentials may answer (503: the revocation store is down)."""
+BODY = (413, 415, 422)
+"""What a route that reads a JSON body may answer."""
+
+
+def problems(*statuses: int | tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
+    """The problem+json responses of an operation, for ``responses=``: only those it can give.
+
+    Accepts statuses and tuples of them (``problems(AUTHENTICATED, 404)``).
+    """
+    wanted: set[int] = set()
+    for status in statuses:
+        wanted.update(status if isinstance(status, tuple) else (status,))
+    return {status: PROBLEM_RESPONSES[status] for status in sorted(wanted)}
 
 
 def _field(err: Mapping[str, Any]) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from lensguard.api.deps import ServicesDep, requires
+from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.api.schemas import RoleInfo, RolesResponse
 
-router = APIRouter(prefix="/api/v1/roles", tags=["roles"])
+router = APIRouter(prefix="/api/v1/roles", tags=["roles"], responses=problems(AUTHENTICATED))
 
 
-@router.get("", dependencies=[requires("account_self")])
+@router.get("", dependencies=[requires("account_self")], summary="Roles and permissions")
 async def roles(services: ServicesDep) -> RolesResponse:
     """Each role and the permissions it grants."""
     policy = services.policy

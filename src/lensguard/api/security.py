@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
+from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.errors import NotFound, ValidationFailed
 from lensguard.guard.blocklist import (
     BlockEntry,
@@ -24,7 +25,7 @@ from lensguard.identity.auditing import audit_event, record
 from lensguard.monitor.events import emit
 from lensguard.severity import Severity
 
-router = APIRouter(prefix="/api/v1/security", tags=["security"])
+router = APIRouter(prefix="/api/v1/security", tags=["security"], responses=problems(AUTHENTICATED))
 Manager = Annotated[Principal, requires("security_manage")]
 MAX_TTL = 30 * 86_400
 # Broader than this is a firewall's job, and one typo away from locking everyone out.
@@ -92,14 +93,14 @@ def _refused(message: str) -> ValidationFailed:
     )
 
 
-@router.get("/blocklist")
+@router.get("/blocklist", summary="List blocked addresses")
 async def list_blocks(_principal: Manager, services: ServicesDep) -> list[BlockPublic]:
     """Every blocked address and range that has not expired."""
     entries = await services.blocklist.list()
     return [public(e) for e in sorted(entries, key=lambda e: e.created_at)]
 
 
-@router.post("/blocklist", status_code=201)
+@router.post("/blocklist", status_code=201, summary="Block an address", responses=problems(BODY))
 async def block(
     body: BlockCreate, principal: Manager, services: ServicesDep, address: AddressDep
 ) -> BlockPublic:
@@ -137,7 +138,12 @@ async def block(
     return public(entry)
 
 
-@router.delete("/blocklist/{address:path}", status_code=204)
+@router.delete(
+    "/blocklist/{address:path}",
+    status_code=204,
+    summary="Lift a block",
+    responses=problems(404, 422),
+)
 async def unblock(
     address: Annotated[str, Path(max_length=64, description="The address or range, as listed")],
     principal: Manager,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from lensguard.access.can import can
 from lensguard.access.principal import Principal
 from lensguard.api.deps import ServicesDep, authorize, requires
+from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.api.schemas import SessionPublic
 from lensguard.errors import NotFound
 from lensguard.identity import login as flows
@@ -16,7 +17,7 @@ from lensguard.identity import refresh
 from lensguard.identity.ownership import session_access
 from lensguard.store.models import LoginSession
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], responses=problems(AUTHENTICATED))
 Self = Annotated[Principal, requires("account_self")]
 
 
@@ -26,7 +27,7 @@ def public(login: LoginSession, principal: Principal) -> SessionPublic:
     return out
 
 
-@router.get("")
+@router.get("", summary="List sign-in sessions", responses=problems(422))
 async def list_sessions(
     principal: Self,
     services: ServicesDep,
@@ -49,7 +50,9 @@ async def list_sessions(
     return [public(s, principal) for s in shown]
 
 
-@router.delete("/{session_id}", status_code=204)
+@router.delete(
+    "/{session_id}", status_code=204, summary="End a session", responses=problems(404, 422)
+)
 async def end(session_id: str, principal: Self, services: ServicesDep) -> Response:
     """End a session at once: yours, or one of an account you manage ("kill session")."""
     async with services.db.sessions() as session:

@@ -14,12 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lensguard.access.principal import Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
+from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.streams import check_models
 from lensguard.identity.auditing import append, audit_event
 from lensguard.store.models import SitePolicy
 from lensguard.store.streams import site_device_ids
 
-router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
+router = APIRouter(prefix="/api/v1/sites", tags=["sites"], responses=problems(AUTHENTICATED))
 Viewer = Annotated[Principal, requires("camera_view")]
 Manager = Annotated[Principal, requires("device_manage")]
 SiteName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -49,7 +50,7 @@ def _public(site: str, row: SitePolicy | None, devices: int) -> SitePolicyPublic
     )
 
 
-@router.get("/{site}/policy")
+@router.get("/{site}/policy", summary="Read a site policy", responses=problems(404, 422))
 async def read(site: SiteName, principal: Viewer, services: ServicesDep) -> SitePolicyPublic:
     """The stream policy of a site in your scope."""
     authorize(principal, "camera_view", _site(site), hide=True)
@@ -58,7 +59,7 @@ async def read(site: SiteName, principal: Viewer, services: ServicesDep) -> Site
         return _public(site, await session.get(SitePolicy, site), devices)
 
 
-@router.put("/{site}/policy")
+@router.put("/{site}/policy", summary="Set a site policy", responses=problems(BODY, 404))
 async def update(
     site: SiteName,
     body: SitePolicyUpdate,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.devices import visible_device
+from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.errors import ValidationFailed
 from lensguard.identity.auditing import append, audit_event
 from lensguard.sizing import parse_resolution
@@ -22,7 +23,7 @@ from lensguard.store.models import StreamSettings
 from lensguard.store.streams import device_settings, stream_policy
 from lensguard.vision.registry import default_registry
 
-router = APIRouter(prefix="/api/v1/streams", tags=["streams"])
+router = APIRouter(prefix="/api/v1/streams", tags=["streams"], responses=problems(AUTHENTICATED))
 Viewer = Annotated[Principal, requires("camera_view")]
 Manager = Annotated[Principal, requires("device_manage")]
 
@@ -92,7 +93,7 @@ def check_models(names: list[str]) -> None:
         )
 
 
-@router.get("/{device_id}")
+@router.get("/{device_id}", summary="Read stream settings", responses=problems(404, 422))
 async def read(device_id: str, principal: Viewer, services: ServicesDep) -> StreamPublic:
     """The stream settings of a device in your scope."""
     await visible_device(services, principal, device_id, "camera_view")
@@ -112,7 +113,7 @@ async def _with_effective(session: AsyncSession, public: StreamPublic) -> Stream
     return public
 
 
-@router.put("/{device_id}")
+@router.put("/{device_id}", summary="Set stream settings", responses=problems(BODY, 404))
 async def update(
     device_id: str,
     body: StreamUpdate,

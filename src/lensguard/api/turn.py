@@ -11,11 +11,12 @@ from lensguard.access.can import can
 from lensguard.access.declare import mark_action
 from lensguard.access.principal import Principal, PrincipalKind
 from lensguard.api.deps import AddressDep, ServicesDep, authenticate, authorize
+from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.identity.auditing import audit_event, record
 from lensguard.media.turn import ice_servers, mint_credential, turn_secret
 from lensguard.monitor.events import emit
 
-router = APIRouter(prefix="/api/v1", tags=["media"])
+router = APIRouter(prefix="/api/v1", tags=["turn"], responses=problems(AUTHENTICATED))
 
 
 class IceServer(BaseModel):
@@ -48,7 +49,7 @@ mark_action(media_principal, "camera_view")
 MediaPrincipal = Annotated[Principal, Depends(media_principal)]
 
 
-@router.get("/turn-credentials", response_model_exclude_none=True)
+@router.get("/turn-credentials", response_model_exclude_none=True, summary="TURN credentials")
 async def turn_credentials(
     principal: MediaPrincipal, services: ServicesDep, address: AddressDep
 ) -> TurnCredentials:

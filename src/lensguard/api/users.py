@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, Response
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
+from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.schemas import Me, UserCreate, UserPublic, UserUpdate
 from lensguard.identity import accounts
 from lensguard.identity.authn import restrictions
 from lensguard.store.models import User
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"])
+router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=problems(AUTHENTICATED))
 Admin = Annotated[Principal, requires("user_management")]
 Self = Annotated[Principal, requires("account_self")]
 
@@ -32,7 +33,7 @@ def public(user: User) -> UserPublic:
     )
 
 
-@router.get("/me")
+@router.get("/me", summary="Your account")
 async def me(principal: Self, services: ServicesDep) -> Me:
     """Your account, permissions in force and pending steps."""
     user = await accounts.get_account(services, principal.id)
@@ -43,7 +44,7 @@ async def me(principal: Self, services: ServicesDep) -> Me:
     )
 
 
-@router.get("")
+@router.get("", summary="List accounts", responses=problems(422))
 async def list_all(
     principal: Admin,
     services: ServicesDep,
@@ -55,7 +56,7 @@ async def list_all(
     return [public(u) for u in found]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, summary="Create an account", responses=problems(BODY, 409))
 async def create(
     body: UserCreate, principal: Admin, services: ServicesDep, address: AddressDep
 ) -> UserPublic:
@@ -76,13 +77,13 @@ async def create(
     return public(user)
 
 
-@router.get("/{user_id}")
+@router.get("/{user_id}", summary="Read an account", responses=problems(404, 422))
 async def read(user_id: str, principal: Admin, services: ServicesDep) -> UserPublic:
     """One account you may manage (404 for accounts beyond your reach)."""
     return public(await accounts.read_account(services, user_id, by=principal))
 
 
-@router.patch("/{user_id}")
+@router.patch("/{user_id}", summary="Change an account", responses=problems(BODY, 404))
 async def update(
     user_id: str, body: UserUpdate, principal: Admin, services: ServicesDep, address: AddressDep
 ) -> UserPublic:
@@ -97,7 +98,9 @@ async def update(
     return public(user)
 
 
-@router.delete("/{user_id}", status_code=204)
+@router.delete(
+    "/{user_id}", status_code=204, summary="Delete an account", responses=problems(404, 422)
+)
 async def remove(
     user_id: str, principal: Admin, services: ServicesDep, address: AddressDep
 ) -> Response:
