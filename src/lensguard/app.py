@@ -73,6 +73,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             services.db,
             interval=settings.audit.checkpoint_seconds,
             export_file=settings.audit.export_file or settings.var_dir / "audit-checkpoints.jsonl",
+            sleep=services.clock.sleep,
         )
         checkpointer.start()
         try:
@@ -133,6 +134,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         limiter=services.rate_limiter,
         per_minute=settings.limits.requests_per_minute,
         trusted_proxies=services.trusted_proxies,
+        clock=services.clock,
     )
     suspicious = settings.security.monitoring.suspicious_requests
     if suspicious.enabled:
@@ -144,6 +146,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             trusted_proxies=services.trusted_proxies,
             metrics=services.metrics,
             geoip=services.geoip,
+            clock=services.clock,
         )
     app.add_middleware(
         BlocklistMiddleware,
@@ -151,6 +154,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         trusted_proxies=services.trusted_proxies,
         metrics=services.metrics,
         geoip=services.geoip,
+        clock=services.clock,
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.security.encryption.enabled)
     return app

@@ -136,24 +136,28 @@ class Services:
                 socket_timeout=5,
                 health_check_interval=30,
             )
-            limiter = RedisRateLimiter(redis)
+            limiter = RedisRateLimiter(redis, clock=clock.time)
         else:
-            limiter = MemoryRateLimiter()
+            limiter = MemoryRateLimiter(clock=clock.time)
         bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
-        identity = build_identity(settings, db, redis)
+        identity = build_identity(settings, db, redis, clock=clock)
         metrics = Metrics()
         install_event_counter()
         limiter = CountingRateLimiter(limiter, metrics)
         trusted = parse_networks(settings.server.trusted_proxies)
-        blocklist: Blocklist = MemoryBlocklist(protected=trusted)
+        blocklist: Blocklist = MemoryBlocklist(protected=trusted, clock=clock.time)
         if redis is None:
             # Embedded mode: blocks the API acknowledged must survive a restart.
-            blocklist = FileBlocklist(settings.var_dir / "blocklist.jsonl", protected=trusted)
-        strikes: ExpiringStore = MemoryStore()
-        presence = Presence(MemoryStore() if redis is None else RedisStore(redis))
+            path = settings.var_dir / "blocklist.jsonl"
+            blocklist = FileBlocklist(path, protected=trusted, clock=clock.time)
+        strikes: ExpiringStore = MemoryStore(clock=clock.monotonic)
+        local = MemoryStore(clock=clock.monotonic)
+        presence = Presence(local if redis is None else RedisStore(redis), sleep=clock.sleep)
         if redis is not None:
             refresh = settings.security.blocklist.range_refresh_seconds
-            blocklist = RedisBlocklist(redis, protected=trusted, refresh_seconds=refresh)
+            blocklist = RedisBlocklist(
+                redis, protected=trusted, refresh_seconds=refresh, clock=clock.time
+            )
             strikes = RedisStore(redis, prefix="lg:guard:")
         if settings.security.blocklist.block_brute_force:
             identity.throttle.on_address_lock = brute_force_hook(blocklist)
@@ -171,6 +175,7 @@ class Services:
                     stream_policy_loader(db),
                     chain_builder=remote_chain_builder(settings),
                     ice=IcePolicy.from_settings(settings),
+                    clock=clock,
                 ),
                 metrics=metrics,
                 presence=presence,
@@ -180,6 +185,8 @@ class Services:
                 db,
                 window=settings.audit.denial_window_seconds,
                 max_keys=settings.audit.denial_max_keys,
+                clock=clock.time,
+                sleep=clock.sleep,
             ),
             trusted_proxies=parse_networks(settings.server.trusted_proxies),
             blocklist=blocklist,

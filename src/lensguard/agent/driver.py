@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -112,12 +112,19 @@ class SimulatedRobot:
 class DeadManTimer:
     """Stops the driver when a moving robot's commands go silent or the link drops."""
 
-    def __init__(self, driver: Driver, timeout: float = 0.5, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        timeout: float = 0.5,
+        clock: Clock = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if timeout <= 0:
             raise ValueError("the dead-man timeout must be positive")
         self.driver = driver
         self.timeout = timeout
         self._clock = clock
+        self._sleep = sleep
         self._last = clock()
         self.moving = False
         self.stops: deque[str] = deque(maxlen=100)
@@ -157,5 +164,5 @@ class DeadManTimer:
         """Check periodically until cancelled (every ``timeout / 5`` by default)."""
         period = interval if interval is not None else self.timeout / 5
         while True:
-            await asyncio.sleep(period)
+            await self._sleep(period)
             self.check()

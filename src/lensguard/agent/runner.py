@@ -31,6 +31,7 @@ from lensguard.agent.driver import DeadManTimer, Driver
 from lensguard.agent.ice import IceServers
 from lensguard.agent.peer import Publisher
 from lensguard.agent.rescale import Rescaled
+from lensguard.clock import Clock, SystemClock
 from lensguard.logs import get_logger
 from lensguard.media.addresses import networks, overlaps_loopback
 from lensguard.media.ice import RemoteAddresses
@@ -109,15 +110,26 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
 class Agent:
     """Publishes one source and obeys control messages, across reconnects."""
 
-    def __init__(self, config: AgentConfig, source: MediaStreamTrack, driver: Driver) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        source: MediaStreamTrack,
+        driver: Driver,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
         self.config = config
+        self.clock: Clock = clock or SystemClock()
+        """Token refresh and the dead-man timer run on this clock."""
         self.base_url, self.signal_url = server_urls(config.server)
         self.tls = tls_context(config.ca_file)
         self.remote = remote_addresses(config.allow_remote)
         self.source = Rescaled(source)
         """The source, scaled to the resolution the server's stream settings ask for."""
         self.driver = driver
-        self.deadman = DeadManTimer(driver, config.deadman)
+        self.deadman = DeadManTimer(
+            driver, config.deadman, clock=self.clock.monotonic, sleep=self.clock.sleep
+        )
         self.control = ControlHandler(driver, self.deadman)
         self.published = 0
         """How many times the agent has published (1 + successful reconnects)."""
@@ -155,7 +167,7 @@ class Agent:
             # server socket (and stall a graceful server shutdown until it times out).
             limits=httpx.Limits(max_keepalive_connections=0),
         ) as http:
-            tokens = TokenSource(http, self.config.credential_file)
+            tokens = TokenSource(http, self.config.credential_file, clock=self.clock.monotonic)
             ice = IceServers(http, tokens.get)
             publisher = Publisher(
                 self.source,
@@ -292,12 +304,12 @@ class Agent:
         # the live socket (``reauth``) before that, and is kept for reconnects and TURN.
         # Asking regularly also notices a revoked credential early.
         while True:
-            await asyncio.sleep(max(1.0, tokens.seconds_to_refresh()))
+            await self.clock.sleep(max(1.0, tokens.seconds_to_refresh()))
             try:
                 token = await tokens.get()
             except ServerUnavailable as exc:
                 log.warning("token.refresh_failed", error=str(exc)[:200])
-                await asyncio.sleep(30.0)
+                await self.clock.sleep(30.0)
                 continue
             await self._send(Reauth(token=token).dump())
 

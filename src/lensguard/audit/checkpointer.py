@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from lensguard.audit.checkpoint import export_checkpoint
@@ -27,12 +28,19 @@ class Checkpointer:
     """A background task signing and exporting the head every ``interval`` seconds."""
 
     def __init__(
-        self, audit: AuditLog, db: Database, *, interval: float, export_file: Path | None
+        self,
+        audit: AuditLog,
+        db: Database,
+        *,
+        interval: float,
+        export_file: Path | None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.audit = audit
         self.db = db
         self.interval = interval
         self.export_file = export_file
+        self._sleep = sleep
         self._last_seq: int | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -63,7 +71,7 @@ class Checkpointer:
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            await self._sleep(self.interval)
             try:
                 await self.run_once()
             except Exception as exc:  # a missed checkpoint is retried next interval

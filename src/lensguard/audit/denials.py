@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -119,6 +119,7 @@ class DenialRecorder:
         window: float = 60.0,
         max_keys: int = 4096,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if window <= 0:
             raise ValueError("the denial window must be positive")
@@ -131,6 +132,7 @@ class DenialRecorder:
         self.max_pending = 2 * max_keys
         self.clock = clock
         """Seconds since the epoch; replaceable, so tests turn it instead of sleeping."""
+        self._sleep = sleep
         self._open: dict[Key, _Tally] = {}
         self._pending: list[AuditEvent] = []
         self._dropped = 0
@@ -242,7 +244,7 @@ class DenialRecorder:
 
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self.window / 4)
+            await self._sleep(self.window / 4)
             await self.flush_due()
 
     def start(self) -> None:

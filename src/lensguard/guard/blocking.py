@@ -8,11 +8,11 @@ failing closed would turn a Redis outage into a full outage, health probes inclu
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lensguard.clock import Clock, SystemClock
 from lensguard.errors import Blocked
 from lensguard.guard.blocklist import BlockEntry, Blocklist, ProtectedAddress, parse_address
 from lensguard.guard.client import Network, client_address
@@ -55,13 +55,15 @@ class BlocklistMiddleware:
         trusted_proxies: tuple[Network, ...],
         metrics: Metrics | None = None,
         geoip: GeoIP | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.app = app
         self.blocklist = blocklist
         self.trusted = trusted_proxies
         self.metrics = metrics
         self.geoip = geoip
-        self._events = MemoryRateLimiter(max_keys=10_000)
+        self.clock = clock or SystemClock()
+        self._events = MemoryRateLimiter(max_keys=10_000, clock=self.clock.time)
         self._warned_at = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,7 +99,7 @@ class BlocklistMiddleware:
         try:
             return await self.blocklist.is_blocked(address)
         except Exception as exc:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if now - self._warned_at > WARN_EVERY_SECONDS:
                 self._warned_at = now
                 log.warning("blocklist_store_unavailable", error=type(exc).__name__)

@@ -8,10 +8,9 @@ nodes add up.
 
 from __future__ import annotations
 
-import time
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lensguard.clock import Clock, SystemClock
 from lensguard.guard.blocking import auto_block, refuse
 from lensguard.guard.blocklist import Blocklist
 from lensguard.guard.client import Network, client_address
@@ -59,6 +58,7 @@ class SuspiciousRequestMiddleware:
         trusted_proxies: tuple[Network, ...],
         metrics: Metrics | None = None,
         geoip: GeoIP | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -67,7 +67,8 @@ class SuspiciousRequestMiddleware:
         self.trusted = trusted_proxies
         self.metrics = metrics
         self.geoip = geoip
-        self._events = MemoryRateLimiter(max_keys=10_000)
+        self.clock = clock or SystemClock()
+        self._events = MemoryRateLimiter(max_keys=10_000, clock=self.clock.time)
         self._warned_at = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -122,7 +123,7 @@ class SuspiciousRequestMiddleware:
         return blocked
 
     def _warn(self, exc: Exception) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now - self._warned_at > WARN_EVERY_SECONDS:
             self._warned_at = now
             log.warning("suspicion_store_unavailable", error=type(exc).__name__)

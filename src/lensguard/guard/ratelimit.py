@@ -73,13 +73,16 @@ return {count, redis.call('TTL', KEYS[1])}
 class RedisRateLimiter:
     """The cluster store: one counter per key and window, expiring with the window."""
 
-    def __init__(self, redis: Redis, *, prefix: str = "lg:rl:") -> None:
+    def __init__(
+        self, redis: Redis, *, prefix: str = "lg:rl:", clock: Callable[[], float] = time.time
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._clock = clock
         self._script = redis.register_script(_HIT)
 
     async def hit(self, key: str, *, limit: int, window: int) -> Decision:
-        current = int(time.time() // window)
+        current = int(self._clock() // window)
         result = await self._script(keys=[f"{self._prefix}{key}:{current}"], args=[window])
         count, ttl = int(result[0]), int(result[1])
         return Decision(allowed=count <= limit, count=count, retry_after=max(1, ttl))

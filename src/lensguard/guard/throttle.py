@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lensguard.clock import Clock, SystemClock
 from lensguard.errors import RateLimited
 from lensguard.guard.client import Network, client_address
 from lensguard.guard.ratelimit import Decision, MemoryRateLimiter, RateLimiter
@@ -34,10 +33,12 @@ class RequestRateLimitMiddleware:
         limiter: RateLimiter,
         per_minute: int,
         trusted_proxies: tuple[Network, ...],
+        clock: Clock | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
-        self.fallback = MemoryRateLimiter()
+        self.clock = clock or SystemClock()
+        self.fallback = MemoryRateLimiter(clock=self.clock.time)
         self.per_minute = per_minute
         self.trusted = trusted_proxies
         self._warned_at = 0.0
@@ -46,7 +47,7 @@ class RequestRateLimitMiddleware:
         try:
             return await self.limiter.hit(key, limit=self.per_minute, window=WINDOW_SECONDS)
         except Exception as exc:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if now - self._warned_at > WARN_EVERY_SECONDS:
                 self._warned_at = now
                 log.warning("rate_limit_store_unavailable", error=type(exc).__name__)

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from lensguard.access.policy import Policy, load_policy
 from lensguard.audit import AuditLog
+from lensguard.clock import Clock, SystemClock
 from lensguard.errors import ConfigurationError
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.passwords import hash_password, make_hasher, one_time_password
@@ -96,8 +97,14 @@ def checked_policy(settings: Settings) -> Policy:
     return policy
 
 
-def build_identity(settings: Settings, db: Database, redis: Redis | None) -> IdentityParts:
-    """Derive keys and choose store implementations (Redis in cluster mode)."""
+def build_identity(
+    settings: Settings, db: Database, redis: Redis | None, *, clock: Clock | None = None
+) -> IdentityParts:
+    """Derive keys and choose store implementations (Redis in cluster mode).
+
+    Token times, throttle windows and audit timestamps are read from ``clock``.
+    """
+    clock = clock or SystemClock()
     if settings.secret_key is None:
         raise ConfigurationError("secret_key is required to build the identity service")
     master = settings.secret_key.get_secret_value()
@@ -109,11 +116,11 @@ def build_identity(settings: Settings, db: Database, redis: Redis | None) -> Ide
     if redis is not None:
         revocations = RedisRevocationStore(redis)
         throttle = LoginThrottle(RedisStore(redis))
-        limiter = RedisRateLimiter(redis, prefix="lg:apikey-rl:")
+        limiter = RedisRateLimiter(redis, prefix="lg:apikey-rl:", clock=clock.time)
     else:
         revocations = DatabaseRevocationStore(db)
-        throttle = LoginThrottle(MemoryStore())
-        limiter = MemoryRateLimiter()
+        throttle = LoginThrottle(MemoryStore(clock=clock.monotonic))
+        limiter = MemoryRateLimiter(clock=clock.time)
     return IdentityParts(
         policy=policy,
         tokens=TokenService(
@@ -122,6 +129,7 @@ def build_identity(settings: Settings, db: Database, redis: Redis | None) -> Ide
             issuer=ISSUER,
             audience=AUDIENCE,
             lifetime=settings.security.authentication.token_expiry,
+            clock=clock.time,
         ),
         revocations=revocations,
         throttle=throttle,
@@ -133,5 +141,7 @@ def build_identity(settings: Settings, db: Database, redis: Redis | None) -> Ide
         pepper=derive(master, Purpose.API_KEY_PEPPER),
         refresh_key=derive(master, Purpose.REFRESH_TOKEN),
         recovery_key=derive(master, Purpose.RECOVERY_CODE),
-        audit=AuditLog.from_secret(master, checkpoint_every=settings.audit.checkpoint_every),
+        audit=AuditLog.from_secret(
+            master, checkpoint_every=settings.audit.checkpoint_every, clock=clock.now
+        ),
     )

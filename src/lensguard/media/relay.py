@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -28,6 +27,7 @@ from aiortc import (
 from lensguard.bus.base import Bus, Subscription
 from lensguard.bus.channels import OVERRIDES, STREAM_CONFIG
 from lensguard.bus.follow import follow
+from lensguard.clock import Clock, SystemClock, Timer
 from lensguard.logs import get_logger
 from lensguard.media.fanout import EncodedFanout
 from lensguard.media.ice import IcePolicy
@@ -135,7 +135,7 @@ class ViewerEndpoint:
         self.source: EncodedFanout = relay.fanout
         self.grant_id: str | None = None
         self._unredacted_since = 0.0
-        self._expiry: asyncio.TimerHandle | None = None
+        self._expiry: Timer | None = None
         self.on_unredacted_end: UnredactedEnd | None = None
 
     async def start(self) -> None:
@@ -192,15 +192,16 @@ class ViewerEndpoint:
         self.source = source
 
     def open_unredacted(self, grant_id: str, expires_at: float) -> None:
-        """Break-glass: the raw encoding until ``expires_at`` (a ``time.time()`` value)."""
-        delay = expires_at - time.time()
+        """Break-glass: the raw encoding until ``expires_at`` (wall-clock epoch seconds)."""
+        clock = self.relay.clock
+        delay = expires_at - clock.time()
         if delay <= 0:
             return  # expired already: never a single raw frame
         if self.grant_id is not None:
             self._end_timer()
         self.grant_id = grant_id
-        self._unredacted_since = time.monotonic()
-        self._expiry = asyncio.get_running_loop().call_later(
+        self._unredacted_since = clock.monotonic()
+        self._expiry = clock.call_later(
             delay, lambda: asyncio.ensure_future(self.close_unredacted("expired"))
         )
         self._switch(self.relay.raw)
@@ -218,7 +219,7 @@ class ViewerEndpoint:
         self._end_timer()
         self.grant_id = None
         self._switch(self.relay.fanout)
-        seconds = time.monotonic() - self._unredacted_since
+        seconds = self.relay.clock.monotonic() - self._unredacted_since
         log.info("relay_unredacted_end", grant_id=grant_id, reason=reason)
         if self.on_unredacted_end is not None:
             try:
@@ -251,10 +252,12 @@ class DeviceRelay:
         on_empty: Callable[[DeviceRelay], None],
         *,
         ice: IcePolicy | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.bus = bus
         self.device_id = device_id
         self.ice = ice or IcePolicy()
+        self.clock: Clock = clock or SystemClock()
         self.inbox = _Inbox(bus, "relay")
         self.inbox.on_message = self._on_message
         self.fanout = EncodedFanout(self._request_keyframe)
@@ -271,7 +274,7 @@ class DeviceRelay:
         self.device_conn: str | None = None
         self._receiver: Any = None
         self._on_empty = on_empty
-        self._idle: asyncio.TimerHandle | None = None
+        self._idle: Timer | None = None
         self.closed = False
 
     async def start(self) -> None:
@@ -370,7 +373,7 @@ class DeviceRelay:
 
     def _detections(self, pts: int | None, detections: list[Any]) -> None:
         """Tell this relay's viewers what the chain found, at most every 200 ms."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now - self._last_detections < DETECTIONS_INTERVAL or not self.viewers:
             return
         self._last_detections = now
@@ -420,8 +423,7 @@ class DeviceRelay:
             return
         await endpoint.close()
         if not self.viewers and not self.closed:
-            loop = asyncio.get_running_loop()
-            self._idle = loop.call_later(
+            self._idle = self.clock.call_later(
                 IDLE_GRACE, lambda: asyncio.ensure_future(self._close_if_idle())
             )
 
@@ -465,10 +467,13 @@ class MediaNode:
         *,
         chain_builder: ChainBuilder = build_chain,
         ice: IcePolicy | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.bus = bus
         self.ice = ice or IcePolicy()
         """ICE servers and remote addresses for every peer connection of this node."""
+        self.clock: Clock = clock or SystemClock()
+        """Break-glass expiry, idle close and detection pacing run on this clock."""
         self.relays: dict[str, DeviceRelay] = {}
         self._starting: dict[str, asyncio.Lock] = {}
         self._load = load_settings
@@ -511,7 +516,7 @@ class MediaNode:
             relay = self.relays.get(device_id)
             if relay is not None and not relay.closed:
                 return relay
-            relay = DeviceRelay(self.bus, device_id, self._forget, ice=self.ice)
+            relay = DeviceRelay(self.bus, device_id, self._forget, ice=self.ice, clock=self.clock)
             relay.build_chain = self._build_chain
             self.relays[device_id] = relay
             try:
