@@ -1,75 +1,134 @@
 """A signaling socket lives only as long as its access token, unless it sends ``reauth``.
 
-One server with the shortest token lifetime (60 s). Over one wait past the expiry:
-a socket that never renews is closed with 4401; one that sent a fresh token of the
-same user stays and answers; a reauth with someone else's token or garbage closes at
-once; the agent renews by itself and never reconnects.
+The server runs in the test's loop on a hand-turned clock with the shortest token
+lifetime (60 s), so a minute passes in no time: a socket that never renews is closed
+with 4401 the moment its token ends, not a second before; one that sent a fresh token
+of the same user stays and answers until that token ends; a reauth with someone
+else's token or garbage closes at once; the agent renews by itself and never
+reconnects.
 """
 
+from __future__ import annotations
+
 import asyncio
+import contextlib
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
-import pytest
+from websockets.asyncio.client import connect
 
-from tests.agent.support import running_agent
-from tests.harness.world import PASSWORD, World, open_peer, tmp_world
+from lensguard.agent.driver import SimulatedRobot
+from lensguard.agent.runner import Agent, AgentConfig
+from lensguard.agent.sources import SyntheticScene
+from lensguard.clock import ManualClock
+from tests.harness.inprocess import InProcessServer, serve_in_process
+from tests.harness.world import Peer
 
-pytestmark = pytest.mark.slow
 LIFETIME = 60
+IO_WAIT = 10.0
+"""Seconds a socket close or a reply may take to arrive (real I/O, not a timer)."""
 
 
-@pytest.fixture(scope="module")
-def short_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    world = tmp_world(
-        tmp_path_factory.mktemp("expiry"),
-        {"security": {"authentication": {"token_expiry": LIFETIME}}},
-    )
+async def open_peer(server: InProcessServer, token: str) -> Peer:
+    peer = Peer(await connect(server.ws_url, ssl=server.ssl()))
+    await peer.send({"type": "auth", "token": token})
+    peer.id = (await peer.recv("ready", wait=IO_WAIT))["id"]
+    return peer
+
+
+async def still_served(peer: Peer) -> bool:
+    await peer.send({"type": "subscribe", "device_id": "nosuchdevice"})
+    reply = await peer.recv("error", wait=IO_WAIT)
+    return bool(reply["code"] == "not_found")
+
+
+async def arrived(check: Callable[[], bool]) -> None:
+    """Wait for a message in flight to land (polling real I/O, bounded)."""
+    async with asyncio.timeout(IO_WAIT):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def running_agent(
+    server: InProcessServer, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[Agent]:
+    """An agent on the server's clock, published and online until the block ends."""
+    device_id, credential = await server.device(f"robot-{uuid.uuid4().hex[:8]}", "site-a")
+    key = tmp_path / f"{device_id}.key"
+    key.touch(mode=0o600)
+    key.write_text(credential)
+    robot = SimulatedRobot()
+    scene = SyntheticScene(320, 240, fps=5, viewport=robot.viewport)
+    config = AgentConfig(server=server.base_url, credential_file=key, ca_file=server.cert_path)
+    agent = Agent(config, scene, robot, clock=clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
     try:
-        yield world
+        await asyncio.wait_for(agent.online.wait(), 30)
+        yield agent
     finally:
-        world.server.stop()
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        scene.stop()
 
 
-def login(world: World, username: str) -> str:
-    with world.http() as client:
-        response = client.post(
-            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
-        )
-        response.raise_for_status()
-        return str(response.json()["access_token"])
+def socket_token(server: InProcessServer, connection: str | None) -> str | None:
+    session = server.services.hub.sessions.get(connection or "")
+    return session.credential.token if session is not None else None
 
 
 async def test_sockets_end_with_their_token_unless_renewed(
-    short_world: World, tmp_path: Path
+    make_settings: Any, sqlite_url: str, tmp_path: Path
 ) -> None:
-    world = short_world
-    first = world.user("expiring", "viewer")
-    world.user("someone-else", "viewer")
-    started = time.monotonic()
-    stale = await open_peer(world, first)
-    renewed = await open_peer(world, first)
-    mismatched = await open_peer(world, first)
-    garbage = await open_peer(world, first)
+    clock = ManualClock(start=float(int(time.time())))  # whole seconds, like token claims
+    start = clock.time()
+    settings = make_settings(
+        database={"url": sqlite_url},
+        security={"authentication": {"token_expiry": LIFETIME}},
+        limits={"requests_per_minute": 100_000},
+    )
+    async with serve_in_process(settings, clock) as server:
+        await server.user("expiring", "viewer")
+        await server.user("someone-else", "viewer")
+        first = await server.login("expiring")
+        stale = await open_peer(server, first)
+        renewed = await open_peer(server, first)
+        mismatched = await open_peer(server, first)
+        garbage = await open_peer(server, first)
 
-    await mismatched.send({"type": "reauth", "token": login(world, "someone-else")})
-    assert await mismatched.closed_with(wait=10) == 4401
-    await garbage.send({"type": "reauth", "token": "not-a-token"})
-    assert await garbage.closed_with(wait=10) == 4401
+        await mismatched.send({"type": "reauth", "token": await server.login("someone-else")})
+        assert await mismatched.closed_with(wait=IO_WAIT) == 4401
+        await garbage.send({"type": "reauth", "token": "not-a-token"})
+        assert await garbage.closed_with(wait=IO_WAIT) == 4401
 
-    async with running_agent(world, tmp_path) as agent:
-        await asyncio.sleep(2)  # a fresh login gets a later expiry
-        await renewed.send({"type": "reauth", "token": login(world, "expiring")})
-        reply = await renewed.recv("reauthed", wait=10)
-        assert reply["expires_at"] > time.time() + LIFETIME - 10
+        async with running_agent(server, tmp_path, clock) as agent:
+            device_token = socket_token(server, agent.connection_id)
+            assert device_token is not None
 
-        remaining = started + LIFETIME - time.monotonic()
-        assert await stale.closed_with(wait=remaining + 15) == 4401
-        await renewed.send({"type": "subscribe", "device_id": "nosuchdevice"})
-        assert (await renewed.recv("error", wait=10))["code"] == "not_found"  # still served
-        await asyncio.sleep(max(0.0, started + LIFETIME + 5 - time.monotonic()))
-        # The agent handed its socket fresh tokens: published once, never reconnected.
-        assert agent.agent.published == 1
-        assert agent.agent.online.is_set()
-    await renewed.ws.close()
+            await clock.advance(2)  # a fresh login gets a later expiry
+            await renewed.send({"type": "reauth", "token": await server.login("expiring")})
+            reply = await renewed.recv("reauthed", wait=IO_WAIT)
+            assert reply["expires_at"] == start + 2 + LIFETIME
+
+            # Past three quarters of its token's life the agent fetches a new one and
+            # hands it to its live socket.
+            await clock.advance(48)
+            await arrived(lambda: socket_token(server, agent.connection_id) != device_token)
+
+            await clock.advance(9)  # one second before the first token ends
+            assert await still_served(stale)
+            await clock.advance(1)
+            assert await stale.closed_with(wait=IO_WAIT) == 4401
+            assert await still_served(renewed)
+
+            await clock.advance(2)  # the renewed token ends too: no second reauth came
+            assert await renewed.closed_with(wait=IO_WAIT) == 4401
+
+            # The agent handed its socket fresh tokens: published once, never reconnected.
+            assert agent.published == 1
+            assert agent.online.is_set()
+            assert socket_token(server, agent.connection_id) is not None
