@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any, cast
 
 import av
 
 from lensguard.bus.memory import MemoryBus
+from lensguard.clock import ManualClock
 from lensguard.media.passthrough import PacketTrack
 from lensguard.media.relay import DeviceRelay, ViewerEndpoint
 
@@ -17,8 +16,10 @@ async def no_control(_: str) -> None:
     return None
 
 
-def endpoint_with_track() -> tuple[DeviceRelay, ViewerEndpoint, PacketTrack]:
-    relay = DeviceRelay(MemoryBus(), "dev-1", lambda _: None)
+def endpoint_with_track(
+    clock: ManualClock | None = None,
+) -> tuple[DeviceRelay, ViewerEndpoint, PacketTrack]:
+    relay = DeviceRelay(MemoryBus(), "dev-1", lambda _: None, clock=clock or ManualClock())
     endpoint = ViewerEndpoint(relay, "viewer-conn", no_control)
     track = PacketTrack(on_need_keyframe=lambda: None)
     endpoint.track = track
@@ -39,16 +40,15 @@ def queued(track: PacketTrack) -> list[Any]:
 
 
 async def test_the_grant_expires_on_time_and_the_viewer_goes_back_to_redacted() -> None:
-    relay, endpoint, track = endpoint_with_track()
+    clock = ManualClock()
+    relay, endpoint, track = endpoint_with_track(clock)
     ended: list[tuple[str, float, str]] = []
-    reported = asyncio.Event()
 
     async def on_end(grant_id: str, seconds: float, reason: str) -> None:
         ended.append((grant_id, seconds, reason))
-        reported.set()
 
     endpoint.on_unredacted_end = on_end
-    endpoint.open_unredacted("grant-1", time.time() + 0.4)
+    endpoint.open_unredacted("grant-1", clock.time() + 600)
     assert endpoint.source is relay.raw and track in relay.raw.tracks
     assert track not in relay.fanout.tracks
     relay.raw.publish(stand_in(b"raw-delta"), False)
@@ -56,9 +56,10 @@ async def test_the_grant_expires_on_time_and_the_viewer_goes_back_to_redacted() 
     relay.fanout.publish(stand_in(b"processed-key"), True)
     assert queued(track) == [b"raw-key"]  # from a keyframe of the new source only
 
-    await asyncio.wait_for(reported.wait(), 10)  # the expiry timer ended the raw view
-    assert ended and ended[0][0] == "grant-1" and ended[0][2] == "expired"
-    assert 0.3 < ended[0][1] < 2.0
+    await clock.advance(599.5)
+    assert ended == [] and endpoint.source is relay.raw
+    await clock.advance(0.5)  # the expiry timer ends the raw view at the grant's end
+    assert ended == [("grant-1", 600.0, "expired")]
     assert endpoint.grant_id is None and endpoint.source is relay.fanout
     relay.raw.publish(stand_in(b"raw-key-2"), True)
     relay.fanout.publish(stand_in(b"processed-delta"), False)
@@ -75,7 +76,7 @@ async def test_closing_the_endpoint_ends_the_raw_view_once() -> None:
         reasons.append(reason)
 
     endpoint.on_unredacted_end = on_end
-    endpoint.open_unredacted("grant-2", time.time() + 60)
+    endpoint.open_unredacted("grant-2", relay.clock.time() + 60)
     await endpoint.close()
     await endpoint.close_unredacted("again")
     assert reasons == ["left"]
@@ -85,7 +86,7 @@ async def test_closing_the_endpoint_ends_the_raw_view_once() -> None:
 
 async def test_an_expired_grant_never_switches() -> None:
     relay, endpoint, track = endpoint_with_track()
-    endpoint.open_unredacted("grant-3", time.time() - 5)
+    endpoint.open_unredacted("grant-3", relay.clock.time() - 5)
     assert endpoint.source is relay.fanout and endpoint.grant_id is None
     relay.raw.publish(stand_in(b"raw-key"), True)
     assert queued(track) == []

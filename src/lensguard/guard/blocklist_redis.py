@@ -99,11 +99,13 @@ class RedisBlocklist:
         if ip is None:
             return None
         raw = await self._redis.get(self._key(str(ip)))
+        now = self._clock()
         if raw is not None:
             entry = self._decode(raw)
-            if entry is not None:
+            # Redis drops the key at its TTL; the clock check holds the same line for
+            # the moment in between (and for a clock turned by hand).
+            if entry is not None and not entry.expired(now):
                 return entry
-        now = self._clock()
         for network, entry in await self._current_ranges(now):
             if ip.version == network.version and ip in network and not entry.expired(now):
                 return entry
@@ -111,13 +113,13 @@ class RedisBlocklist:
 
     async def list(self) -> Entries:
         entries: Entries = []
+        now = self._clock()
         keys = [k async for k in self._redis.scan_iter(match=self._key("*"), count=SCAN_BATCH)]
         for start in range(0, len(keys), SCAN_BATCH):
             for raw in await self._redis.mget(keys[start : start + SCAN_BATCH]):
                 entry = None if raw is None else self._decode(raw)
-                if entry is not None:
+                if entry is not None and not entry.expired(now):
                     entries.append(entry)
-        now = self._clock()
         entries.extend(entry for _, entry in await self._read_ranges(now))
         return entries
 
