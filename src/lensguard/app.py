@@ -46,6 +46,7 @@ from lensguard.guard.detection import SuspiciousRequestMiddleware
 from lensguard.guard.headers import SecurityHeadersMiddleware
 from lensguard.guard.throttle import RequestRateLimitMiddleware
 from lensguard.monitor.alerts.runtime import build_alerts
+from lensguard.monitor.event_scope import EventScopeMiddleware
 from lensguard.monitor.observe import MetricsMiddleware
 from lensguard.services import Services
 from lensguard.settings import Settings
@@ -66,7 +67,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             monitoring.alerts, var_dir=settings.var_dir, threshold=monitoring.alert_threshold
         )
         if monitoring.enabled:
-            await alerts.start()
+            await alerts.start(services.events)
         await services.start()
         checkpointer = Checkpointer(
             services.audit,
@@ -157,4 +158,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         clock=services.clock,
     )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.security.encryption.enabled)
+    # Outermost: every event raised while serving, the guards' included, reaches the publisher.
+    app.add_middleware(EventScopeMiddleware, publisher=services.events)
     return app

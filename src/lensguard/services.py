@@ -31,9 +31,11 @@ from lensguard.identity.tokens import TokenService
 from lensguard.logs import get_logger
 from lensguard.media.ice import IcePolicy
 from lensguard.media.relay import MediaNode
-from lensguard.monitor.event_metrics import install_event_counter
+from lensguard.monitor.event_log import log_event
+from lensguard.monitor.event_metrics import metrics_subscriber
 from lensguard.monitor.geoip import GeoIP
 from lensguard.monitor.metrics import Metrics
+from lensguard.monitor.publisher import EventPublisher
 from lensguard.settings import Settings
 from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.signaling.presence import Presence
@@ -84,6 +86,8 @@ class Services:
     strikes: ExpiringStore = field(default_factory=MemoryStore)
     """Suspicious-request strikes per address (shared by nodes in cluster mode)."""
     geoip: GeoIP | None = None
+    events: EventPublisher = field(default_factory=EventPublisher)
+    """The one stream of security events (the JSON log and metrics subscribe at build)."""
     clock: Clock = field(default_factory=SystemClock)
     """The one source of time for every timer, expiry and throttle (turned by hand in tests)."""
 
@@ -142,7 +146,9 @@ class Services:
         bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
         identity = build_identity(settings, db, redis, clock=clock)
         metrics = Metrics()
-        install_event_counter()
+        events = EventPublisher()
+        events.subscribe(log_event, name="log")
+        events.subscribe(metrics_subscriber(metrics), name="metrics")
         limiter = CountingRateLimiter(limiter, metrics)
         trusted = parse_networks(settings.server.trusted_proxies)
         blocklist: Blocklist = MemoryBlocklist(protected=trusted, clock=clock.time)
@@ -193,6 +199,7 @@ class Services:
             metrics=metrics,
             strikes=strikes,
             geoip=GeoIP.open(geoip_path) if geoip_path is not None else None,
+            events=events,
             clock=clock,
             policy=identity.policy,
             tokens=identity.tokens,

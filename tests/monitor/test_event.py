@@ -1,4 +1,5 @@
 import asyncio
+import contextvars
 import io
 import logging
 import threading
@@ -7,14 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from lensguard.logs import MASK
-from lensguard.monitor.alerts.event import (
-    SECURITY_LOGGER,
-    SecurityEvent,
-    SecurityEventHandler,
-    from_log_record,
-)
+from lensguard.monitor.alerts.event import SECURITY_LOGGER, SecurityEvent, from_log_record
 from lensguard.monitor.alerts.inbox import EventInbox
-from lensguard.monitor.events import emit
+from lensguard.monitor.event_log import log_event
+from lensguard.monitor.events import bound, emit
+from lensguard.monitor.publisher import EventPublisher
 from lensguard.settings import Severity
 
 JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl"
@@ -84,45 +82,30 @@ def test_event_round_trips_through_its_json_shape(event: SecurityEvent) -> None:
     assert len({SecurityEvent.create("x").id for _ in range(100)}) == 100
 
 
-async def test_handler_turns_emitted_events_into_values(json_logging: io.StringIO) -> None:
+async def test_emitted_events_reach_the_inbox_as_masked_alert_records(
+    json_logging: io.StringIO,
+) -> None:
     inbox = EventInbox(10)
-    handler = SecurityEventHandler([inbox.offer])
-    logger = logging.getLogger(SECURITY_LOGGER)
-    logger.addHandler(handler)
-    try:
+    publisher = EventPublisher()
+    publisher.subscribe(log_event, name="log")
+    publisher.subscribe(lambda e: inbox.offer(SecurityEvent.from_published(e)), name="alerts")
+    with bound(publisher):
         emit("auth.login_failed", severity=Severity.MEDIUM, username="ada", password="pw123456")
         logging.getLogger("lensguard.other").warning("not a security event")
-        # Logged on another thread, as code under asyncio.to_thread would.
-        thread = threading.Thread(target=lambda: emit("auth.mfa_disabled", severity=Severity.HIGH))
+        # Published on another thread, as code under asyncio.to_thread would.
+        context = contextvars.copy_context()
+        thread = threading.Thread(
+            target=lambda: context.run(emit, "auth.mfa_disabled", severity=Severity.HIGH)
+        )
         thread.start()
         thread.join()
-        first = await asyncio.wait_for(inbox.get(), 1)
-        second = await asyncio.wait_for(inbox.get(), 1)
-    finally:
-        logger.removeHandler(handler)
+    first = await asyncio.wait_for(inbox.get(), 1)
+    second = await asyncio.wait_for(inbox.get(), 1)
     assert (first.name, first.severity) == ("auth.login_failed", Severity.MEDIUM)
     assert first.fields == {"username": "ada", "password": MASK}
     assert (second.name, second.severity) == ("auth.mfa_disabled", Severity.HIGH)
     assert inbox.qsize() == 0
     assert '"event": "auth.login_failed"' in json_logging.getvalue()
-
-
-async def test_handler_never_raises_into_the_logging_call(json_logging: io.StringIO) -> None:
-    seen: list[SecurityEvent] = []
-
-    def broken(event: SecurityEvent) -> None:
-        raise RuntimeError("consumer bug")
-
-    handler = SecurityEventHandler([broken, seen.append])
-    logger = logging.getLogger(SECURITY_LOGGER)
-    logger.addHandler(handler)
-    try:
-        emit("device.removed", severity=Severity.MEDIUM)
-        logger.warning({"event": "bad", "security_event": True, "severity": "severe"})
-    finally:
-        logger.removeHandler(handler)
-    assert [e.name for e in seen] == ["device.removed"]
-    assert handler.failed == 2
 
 
 async def test_full_inbox_drops_and_counts() -> None:

@@ -1,5 +1,4 @@
 import io
-import logging
 import secrets
 from pathlib import Path
 from typing import Any
@@ -8,23 +7,23 @@ import pytest
 from pydantic import ValidationError
 
 from lensguard.monitor.alerts.config import AlertsSettings
-from lensguard.monitor.alerts.event import SECURITY_LOGGER, SecurityEvent, SecurityEventHandler
+from lensguard.monitor.alerts.event import SecurityEvent
 from lensguard.monitor.alerts.forwarder import QUEUE_FULL_EVENT, SiemForwarder
 from lensguard.monitor.alerts.queue import DurableQueue
 from lensguard.monitor.alerts.runtime import build_alerts
 from lensguard.monitor.alerts.webhook import WebhookSink
-from lensguard.monitor.events import emit
+from lensguard.monitor.event_log import log_event
+from lensguard.monitor.events import bound, emit
+from lensguard.monitor.publisher import EventPublisher
 from lensguard.settings import Severity
 from tests.harness.ports import free_port
 from tests.monitor.receivers import DeduplicatingSiem, HttpReceiver, eventually
 
 
-def handlers() -> list[logging.Handler]:
-    return [
-        h
-        for h in logging.getLogger(SECURITY_LOGGER).handlers
-        if isinstance(h, SecurityEventHandler)
-    ]
+def logging_publisher() -> EventPublisher:
+    publisher = EventPublisher()
+    publisher.subscribe(log_event, name="log")
+    return publisher
 
 
 async def test_emitted_events_reach_webhook_and_siem(
@@ -46,10 +45,12 @@ async def test_emitted_events_reach_webhook_and_siem(
             }
         )
         alerts = build_alerts(config, var_dir=tmp_path, threshold=Severity.HIGH)
-        await alerts.start()
+        publisher = logging_publisher()
+        await alerts.start(publisher)
         try:
-            emit("auth.login_succeeded", username="ada", password="never-leaves")
-            emit("auth.mfa_disabled", severity=Severity.HIGH, user_id="u1")
+            with bound(publisher):
+                emit("auth.login_succeeded", username="ada", password="never-leaves")
+                emit("auth.mfa_disabled", severity=Severity.HIGH, user_id="u1")
             await hook.wait_for_requests(1)
             await collector.wait_until(lambda: len(siem.stored) == 2)
         finally:
@@ -61,7 +62,7 @@ async def test_emitted_events_reach_webhook_and_siem(
     ]
     assert siem.stored[0]["fields"] == {"username": "ada", "password": "***"}
     assert (tmp_path / "siem-queue.sqlite3").is_file()
-    assert handlers() == []
+    assert publisher.subscribers == ["log"]
 
 
 async def test_queue_full_report_does_not_feed_itself_forever(
@@ -71,17 +72,17 @@ async def test_queue_full_report_does_not_feed_itself_forever(
     await queue.open()
     sink = WebhookSink(f"http://127.0.0.1:{free_port()}/", secret, allow_private=True)
     fwd = SiemForwarder(queue, sink, backoff=0.01, max_backoff=0.05)
-    await fwd.start()
-    handler = SecurityEventHandler([fwd.offer])
-    logging.getLogger(SECURITY_LOGGER).addHandler(handler)
+    publisher = logging_publisher()
+    publisher.subscribe(lambda e: fwd.offer(SecurityEvent.from_published(e)), name="siem")
     try:
-        for i in range(10):
-            await fwd.enqueue(SecurityEvent.create(f"e{i}"))
-        # 10 events + the one report (itself a security event, so queued too) - 3 kept.
-        await eventually(lambda: fwd.stats()["dropped"] == 8)
-        await fwd.stop()
+        with bound(publisher):  # the forwarder's task reports drops to this publisher
+            await fwd.start()
+            for i in range(10):
+                await fwd.enqueue(SecurityEvent.create(f"e{i}"))
+            # 10 events + the one report (itself a security event, so queued too) - 3 kept.
+            await eventually(lambda: fwd.stats()["dropped"] == 8)
+            await fwd.stop()
     finally:
-        logging.getLogger(SECURITY_LOGGER).removeHandler(handler)
         await sink.aclose()
     size = await queue.size()
     await queue.close()

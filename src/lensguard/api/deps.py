@@ -73,7 +73,7 @@ async def authenticate(request: Request) -> Principal:
         emit(
             "auth.rejected",
             severity=Severity.LOW,
-            client=address,
+            address=address,
             path=request.url.path,
             reason=reason,
         )

@@ -82,7 +82,7 @@ class BlocklistMiddleware:
             emit(
                 "guard.blocked_request",
                 severity=Severity.LOW,
-                client=address,
+                address=address,
                 path=scope.get("path"),
                 transport=scope["type"],
                 reason=entry.reason,

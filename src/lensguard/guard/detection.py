@@ -93,7 +93,7 @@ class SuspiciousRequestMiddleware:
             emit(
                 "guard.suspicious_request",
                 severity=severity,
-                client=address,
+                address=address,
                 method=scope.get("method", "WEBSOCKET"),
                 path=path[:MAX_LOGGED_CHARS],
                 query=query[:MAX_LOGGED_CHARS],

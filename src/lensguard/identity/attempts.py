@@ -100,5 +100,5 @@ class Attempt:
                 "auth.recovery_code_used",
                 severity=Severity.HIGH,
                 user_id=user_id,
-                client=self.address,
+                address=self.address,
             )

@@ -115,7 +115,7 @@ async def login(
         event = _login_event("success", user, username, address, **details)
         await append(ctx, session, replace(event, resource_id=login_session.id))
     await attempt.succeeded(user.id)
-    emit("auth.login_succeeded", username=username, user_id=user.id, client=address)
+    emit("auth.login_succeeded", username=username, user_id=user.id, address=address)
     return await _issue(ctx, user, login_session, refresh)
 
 
@@ -137,7 +137,7 @@ def _login_event(
 
 async def _failed(attempt: Attempt, event: str) -> None:
     await attempt.failed()
-    emit(event, severity=Severity.MEDIUM, username=attempt.username, client=attempt.address)
+    emit(event, severity=Severity.MEDIUM, username=attempt.username, address=attempt.address)
 
 
 async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> TokenPair:
@@ -171,11 +171,11 @@ async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> Toke
             severity=Severity.HIGH,
             session_id=outcome.login.id,
             user_id=outcome.login.user_id,
-            client=address,
+            address=address,
         )
         raise Unauthenticated("refresh token already used; the session has been ended")
     if user is None or user.disabled or outcome.login is None or outcome.token is None:
-        emit("auth.refresh_failed", severity=Severity.LOW, client=address)
+        emit("auth.refresh_failed", severity=Severity.LOW, address=address)
         raise Unauthenticated("invalid or expired refresh token")
     emit("auth.refreshed", user_id=user.id, session_id=outcome.login.id)
     return await _issue(ctx, user, outcome.login, outcome.token)

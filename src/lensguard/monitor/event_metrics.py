@@ -1,25 +1,17 @@
-"""Count security events (sign-in outcomes, denials) from the ``lensguard.security`` log.
+"""Count security events (sign-in outcomes, denials) as they are published.
 
 Identity code already emits an event for each outcome, so it needs no metrics code
-of its own. One handler per process sits on that logger; it counts into the
-registry of the app serving the current request, which ``MetricsMiddleware`` puts
-in a context variable, so two apps in one process keep separate counts.
-
-Events count only when they are logged: structlog must be routed through the
-standard library (``configure_logging`` does) at a level that lets INFO through.
+of its own. Each app's publisher has one subscriber counting into that app's
+registry, so two apps in one process keep separate counts.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from lensguard.monitor.event import SecurityEvent
 from lensguard.monitor.metrics import Metrics
-
-SECURITY_LOGGER = "lensguard.security"
-current_metrics: ContextVar[Metrics | None] = ContextVar("lensguard_metrics", default=None)
 
 SUCCESSES = {"auth.login_succeeded": "password", "auth.refreshed": "refresh_token"}
 FAILURES = {
@@ -44,22 +36,10 @@ def count_event(metrics: Metrics, event: str, fields: Mapping[str, Any]) -> None
         metrics.authorization_denials.labels(action=str(action) if action else "unknown").inc()
 
 
-class SecurityEventCounter(logging.Handler):
-    """A logging handler that feeds ``count_event``; it never formats or writes anything."""
+def metrics_subscriber(metrics: Metrics) -> Callable[[SecurityEvent], None]:
+    """The publisher subscriber that counts each event into ``metrics``."""
 
-    def emit(self, record: logging.LogRecord) -> None:
-        metrics = current_metrics.get()
-        fields = record.msg
-        if metrics is None or not isinstance(fields, Mapping):
-            return
-        try:
-            count_event(metrics, str(fields.get("event", "")), fields)
-        except Exception:
-            self.handleError(record)
+    def count(event: SecurityEvent) -> None:
+        count_event(metrics, event.type, event.log_fields())
 
-
-def install_event_counter() -> None:
-    """Attach the handler to ``lensguard.security`` once per process."""
-    logger = logging.getLogger(SECURITY_LOGGER)
-    if not any(isinstance(h, SecurityEventCounter) for h in logger.handlers):
-        logger.addHandler(SecurityEventCounter())
+    return count

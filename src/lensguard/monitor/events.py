@@ -1,27 +1,67 @@
-"""Structured security events: one JSON log record per event on ``lensguard.security``.
+"""``emit``: how code reports a security event to the app's publisher.
 
-Every authentication success and failure and every authorisation denial goes
-through ``emit``; later the audit log and alert sinks subscribe to the same calls.
+The app binds its publisher (owned by the service container) for every request,
+socket and lifespan task (``bound``); ``emit`` builds a ``SecurityEvent`` and
+publishes it there, so the audit chain, metrics, alert sinks and the JSON log see
+the same event. Code running outside any app (a CLI command) has no publisher;
+its events go to the JSON log alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from lensguard.logs import get_logger
+from lensguard.monitor.event import Outcome, SecurityEvent
+from lensguard.monitor.event_log import log_event
+from lensguard.monitor.publisher import EventPublisher
 from lensguard.severity import Severity
 
-_log = get_logger("lensguard.security")
-_LEVEL = {
-    Severity.LOW: "info",
-    Severity.MEDIUM: "warning",
-    Severity.HIGH: "warning",
-    Severity.CRITICAL: "error",
-}
+current_publisher: ContextVar[EventPublisher | None] = ContextVar(
+    "lensguard_event_publisher", default=None
+)
 
 
-def emit(event_type: str, *, severity: Severity = Severity.LOW, **fields: Any) -> None:
-    """Log a security event; ``fields`` are masked like every log record."""
-    getattr(_log, _LEVEL[severity])(
-        event_type, security_event=True, severity=severity.value, **fields
+@contextmanager
+def bound(publisher: EventPublisher) -> Iterator[None]:
+    """Make ``publisher`` the target of ``emit`` in this context (and tasks started in it)."""
+    token = current_publisher.set(publisher)
+    try:
+        yield
+    finally:
+        current_publisher.reset(token)
+
+
+def publish(event: SecurityEvent) -> None:
+    """Hand ``event`` to the bound publisher (the JSON log when none is bound)."""
+    publisher = current_publisher.get()
+    if publisher is None:
+        log_event(event)
+    else:
+        publisher.publish(event)
+
+
+def emit(
+    event_type: str,
+    *,
+    severity: Severity = Severity.LOW,
+    principal: str | None = None,
+    resource: str | None = None,
+    outcome: Outcome | None = None,
+    address: str | None = None,
+    **fields: Any,
+) -> None:
+    """Publish a security event; ``fields`` are masked wherever they are written."""
+    publish(
+        SecurityEvent(
+            event_type,
+            severity,
+            principal=principal,
+            resource=resource,
+            outcome=outcome,
+            address=address,
+            fields=fields,
+        )
     )

@@ -80,6 +80,7 @@ def _text(record: Mapping[str, Any], *path: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def locate(geoip: GeoIP | None, address: str) -> dict[str, str]:
+def locate(geoip: GeoIP | None, address: str) -> dict[str, Any]:
     """Event fields for ``address``: empty when GeoIP is off or knows nothing."""
-    return {} if geoip is None else geoip.lookup(address)
+    # Typed as event fields (Any), so they spread into ``emit`` beside its typed keywords.
+    return {} if geoip is None else dict(geoip.lookup(address))

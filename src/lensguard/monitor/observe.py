@@ -7,7 +7,6 @@ import time
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lensguard.monitor.event_metrics import current_metrics
 from lensguard.monitor.metrics import Metrics
 
 UNMATCHED = "unmatched"
@@ -29,11 +28,7 @@ def route_template(scope: Scope, routes: list[BaseRoute]) -> str:
 
 
 class MetricsMiddleware:
-    """Count requests (method, route, status), time them, and count 429s from routes.
-
-    It also makes this app's ``Metrics`` the target of security-event counting for the
-    duration of the request (see ``event_metrics``).
-    """
+    """Count requests (method, route, status), time them, and count 429s from routes."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics, routes: list[BaseRoute]) -> None:
         self.app = app
@@ -41,14 +36,10 @@ class MetricsMiddleware:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = current_metrics.set(self.metrics)
-        try:
-            if scope["type"] != "http":
-                await self.app(scope, receive, send)
-                return
-            await self._observe(scope, receive, send)
-        finally:
-            current_metrics.reset(token)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self._observe(scope, receive, send)
 
     async def _observe(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 500  # what the client sees when the app raises before answering

@@ -1,21 +1,22 @@
-"""Security events as values: parsed from ``lensguard.security`` log records.
+"""Security events as alerts carry them: a masked, JSON-safe record with an id.
 
-``monitor/events.emit`` logs each event through structlog; the standard-library
-record then carries the event dict *before* the output formatter masks it, so
-``from_log_record`` masks fields itself: an alert must never carry a secret the
-log line would not.
+Alerting subscribes to the app's event publisher and turns each published event
+into this record (``from_published``), masking fields itself: an alert must never
+carry a secret the log line would not. ``from_log_record`` reads the same record
+back from a ``lensguard.security`` log line (used by tools that read logs).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from lensguard.logs import mask_secrets
+from lensguard.monitor import event as published
 from lensguard.severity import Severity
 
 SECURITY_LOGGER = "lensguard.security"
@@ -56,6 +57,11 @@ class SecurityEvent:
     def create(cls, name: str, severity: Severity = Severity.LOW, **fields: Any) -> SecurityEvent:
         """A new event happening now; ``fields`` are masked and made JSON-safe."""
         return cls(name, severity, datetime.now(UTC), _clean_fields(fields))
+
+    @classmethod
+    def from_published(cls, event: published.SecurityEvent) -> SecurityEvent:
+        """The alert record of a published event (fields as its log line names them)."""
+        return cls(event.type, event.severity, event.time, _clean_fields(event.log_fields()))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape every sink sends (``time`` in RFC 3339, UTC)."""
@@ -135,34 +141,3 @@ def from_log_record(record: logging.LogRecord | Mapping[str, Any]) -> SecurityEv
     except (KeyError, ValueError):
         time = datetime.fromtimestamp(created, UTC)
     return SecurityEvent(str(data.get("event", "")), severity, time, _clean_fields(data))
-
-
-class SecurityEventHandler(logging.Handler):
-    """Turns ``lensguard.security`` records into events and offers them to callbacks.
-
-    Each callback must not block (``EventInbox.offer`` is the intended one): this
-    runs inside whatever code logged. Nothing raised here reaches that code; failures
-    are counted in ``failed`` instead.
-    """
-
-    def __init__(
-        self, callbacks: Sequence[Callable[[SecurityEvent], None]], level: int = logging.NOTSET
-    ) -> None:
-        super().__init__(level)
-        self._callbacks = tuple(callbacks)
-        self.failed = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Parse ``record`` and hand the event on; never raises."""
-        try:
-            event = from_log_record(record)
-        except Exception:  # malformed severity and the like: count, never raise into logging
-            self.failed += 1
-            return
-        if event is None:
-            return
-        for callback in self._callbacks:
-            try:
-                callback(event)
-            except Exception:  # one broken consumer must not starve the others
-                self.failed += 1

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,13 +16,15 @@ from lensguard.monitor.alerts.config import (
 )
 from lensguard.monitor.alerts.destination import Resolver
 from lensguard.monitor.alerts.dispatch import AlertDispatcher
-from lensguard.monitor.alerts.event import SECURITY_LOGGER, SecurityEventHandler
+from lensguard.monitor.alerts.event import SecurityEvent
 from lensguard.monitor.alerts.forwarder import SiemForwarder
 from lensguard.monitor.alerts.queue import DurableQueue
 from lensguard.monitor.alerts.sink import AlertSink, BatchSink
 from lensguard.monitor.alerts.smtp import SmtpSink
 from lensguard.monitor.alerts.syslog import SyslogSink
 from lensguard.monitor.alerts.webhook import WebhookSink
+from lensguard.monitor.event import SecurityEvent as PublishedEvent
+from lensguard.monitor.publisher import EventPublisher
 from lensguard.severity import Severity
 
 
@@ -68,11 +70,11 @@ class Alerts:
     forwarder: SiemForwarder | None
     queue: DurableQueue | None
     sinks: list[AlertSink] = field(default_factory=list)
-    handler: SecurityEventHandler | None = None
+    unsubscribe: Callable[[], None] | None = None
 
-    async def start(self) -> None:
-        """Open the queue, start delivery, then subscribe to ``lensguard.security`` records."""
-        callbacks = []
+    async def start(self, publisher: EventPublisher) -> None:
+        """Open the queue, start delivery, then subscribe to the app's security events."""
+        callbacks: list[Callable[[SecurityEvent], None]] = []
         if self.queue is not None and self.forwarder is not None:
             await self.queue.open()
             await self.forwarder.start()
@@ -81,14 +83,20 @@ class Alerts:
             await self.dispatcher.start()
             callbacks.append(self.dispatcher.offer)
         if callbacks:
-            self.handler = SecurityEventHandler(callbacks)
-            logging.getLogger(SECURITY_LOGGER).addHandler(self.handler)
+
+            def offer(event: PublishedEvent) -> None:
+                # Both callbacks are bounded-inbox offers: they never block the publisher.
+                record = SecurityEvent.from_published(event)
+                for callback in callbacks:
+                    callback(record)
+
+            self.unsubscribe = publisher.subscribe(offer, name="alerts")
 
     async def stop(self) -> None:
         """Unsubscribe, let queued alerts go out briefly, persist the rest, close everything."""
-        if self.handler is not None:
-            logging.getLogger(SECURITY_LOGGER).removeHandler(self.handler)
-            self.handler = None
+        if self.unsubscribe is not None:
+            self.unsubscribe()
+            self.unsubscribe = None
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         if self.forwarder is not None:
