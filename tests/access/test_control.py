@@ -9,8 +9,7 @@ from lensguard.access.control import CONTROL_ACTIONS, control_action
 from lensguard.access.policy import load_policy
 from lensguard.access.principal import Principal, PrincipalKind, Resource
 from lensguard.errors import ValidationFailed
-from lensguard.signaling import messages
-from lensguard.signaling.messages import Control
+from lensguard.wire.client import Control
 
 POLICY = load_policy()
 CAMERA = Resource(kind="device", id="cam-1", site="site-a")
@@ -35,10 +34,6 @@ def test_the_table_is_the_whole_mapping() -> None:
 def test_every_command_the_protocol_accepts_has_an_action() -> None:
     commands = get_args(Control.model_fields["command"].annotation)
     assert sorted(commands) == sorted(CONTROL_ACTIONS)
-
-
-def test_signaling_re_exports_the_same_mapping() -> None:
-    assert messages.CONTROL_ACTIONS is CONTROL_ACTIONS
 
 
 @pytest.mark.parametrize("command", ["teleport", "", "PTZ", "Move", " stop", "basic_control"])

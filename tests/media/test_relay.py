@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
-from lensguard.signaling import codes
+from lensguard.wire.closes import Close
 from tests.harness.device import FakeDevice
 from tests.harness.ice import no_servers
 from tests.harness.world import Peer, World, auth, open_peer
@@ -135,7 +135,7 @@ async def test_revoking_the_viewer_closes_socket_and_peer_connection(
     await viewer.frames_at_least(10)
     with world.http() as client:
         assert client.post("/api/v1/auth/logout", headers=auth(token)).status_code == 204
-    assert await viewer.peer.closed_with() == codes.UNAUTHENTICATED
+    assert await viewer.peer.closed_with() == Close.UNAUTHENTICATED
 
     async def video_stopped() -> None:
         # The server closed its peer connection: frames stop (no timing asserted).
@@ -196,6 +196,6 @@ async def test_a_misbehaving_client_does_not_disturb_a_live_stream(
             break
     await offenders[2].send({"type": "subscribe", "device_id": device_id, "mode": "bogus"})
     for offender in offenders:
-        assert await offender.closed_with() == codes.POLICY_VIOLATION
+        assert await offender.closed_with() == Close.POLICY_VIOLATION
     before = viewer.frames
     await viewer.frames_at_least(before + 30)  # the stream beside them kept flowing

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from lensguard.signaling import codes
+from lensguard.wire.closes import Close
 from tests.harness.ice import sample_offer
 from tests.signaling.conftest import Peer, World, open_peer
 from tests.signaling.test_signal import pair
@@ -22,7 +22,7 @@ def without_fingerprints(sdp: str) -> str:
 async def test_binary_frame_closes_with_1003_before_auth(world: World) -> None:
     peer = await open_peer(world, None)
     await peer.ws.send(BINARY)
-    assert await peer.closed_with() == codes.UNSUPPORTED_DATA == 1003
+    assert await peer.closed_with() == Close.UNSUPPORTED_DATA.value == 1003
     assert "KeyError" not in world.server.output()
 
 
@@ -30,7 +30,7 @@ async def test_binary_frame_closes_after_auth(world: World, peers: list[Peer]) -
     operator = world.user(f"op-bin-{uuid.uuid4().hex[:6]}", "operator")
     device_id, device, viewer = await pair(world, peers, operator)
     await viewer.ws.send(b"\x00\x01binary")
-    assert await viewer.closed_with() == codes.UNSUPPORTED_DATA
+    assert await viewer.closed_with() == Close.UNSUPPORTED_DATA
     assert "KeyError" not in world.server.output()
     # Only the offender goes: the device's socket still works.
     await device.send({"type": "leave"})

@@ -7,8 +7,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from lensguard.signaling import codes
-from lensguard.signaling.messages import MAX_SDP_BYTES
+from lensguard.wire.client import MAX_SDP_BYTES
+from lensguard.wire.closes import Close
 from tests.harness.ice import sample_offer
 from tests.signaling.conftest import Peer, World, auth, open_peer
 
@@ -33,19 +33,19 @@ async def pair(world: World, peers: list[Peer], viewer_token: str, site: str = "
 
 async def test_no_auth_message_closes_with_4401(world: World) -> None:
     peer = await open_peer(world, None)
-    assert await peer.closed_with() == codes.UNAUTHENTICATED
+    assert await peer.closed_with() == Close.UNAUTHENTICATED
 
 
 async def test_bad_credential_closes_with_4401(world: World) -> None:
     peer = await open_peer(world, None)
     await peer.send({"type": "auth", "token": "eyJhbGciOiJub25lIn0.e30."})
-    assert await peer.closed_with() == codes.UNAUTHENTICATED
+    assert await peer.closed_with() == Close.UNAUTHENTICATED
 
 
 async def test_first_message_must_be_auth(world: World) -> None:
     peer = await open_peer(world, None)
     await peer.send({"type": "publish"})
-    assert await peer.closed_with() == codes.UNAUTHENTICATED
+    assert await peer.closed_with() == Close.UNAUTHENTICATED
 
 
 async def test_foreign_origin_is_refused_before_accept(world: World) -> None:
@@ -140,7 +140,7 @@ async def test_violations_close_only_the_offender(
     device_id, device, viewer = await pair(world, peers, operator)
     offender = await open_peer(world, world.user(f"bad{abs(hash(frame)) % 10_000}", "viewer"))
     await offender.ws.send(frame)
-    assert await offender.closed_with() == codes.POLICY_VIOLATION
+    assert await offender.closed_with() == Close.POLICY_VIOLATION
     await viewer.send({"type": "control", "device_id": device_id, "command": "stop", "seq": 9})
     assert (await device.recv("control"))["seq"] == 9
 
@@ -152,7 +152,7 @@ async def test_message_flood_closes_with_1008(world: World, peers: list[Peer]) -
             await flooder.send({"type": "leave"})
         except Exception:
             break
-    assert await flooder.closed_with() == codes.POLICY_VIOLATION
+    assert await flooder.closed_with() == Close.POLICY_VIOLATION
 
 
 async def test_logout_closes_the_live_socket(world: World, peers: list[Peer]) -> None:
@@ -160,7 +160,7 @@ async def test_logout_closes_the_live_socket(world: World, peers: list[Peer]) ->
     _, device, viewer = await pair(world, peers, token)
     with world.http() as client:
         assert client.post("/api/v1/auth/logout", headers=auth(token)).status_code == 204
-    assert await viewer.closed_with() == codes.UNAUTHENTICATED
+    assert await viewer.closed_with() == Close.UNAUTHENTICATED
     assert (await device.recv("leave"))["from"] == viewer.id
 
 
@@ -173,7 +173,7 @@ async def test_scope_change_closes_the_stream(world: World, peers: list[Peer]) -
             f"/api/v1/users/{me['id']}", headers=auth(world.admin), json={"sites": ["site-b"]}
         )
         assert changed.status_code == 200
-    assert await viewer.closed_with() == codes.ACCESS_CHANGED
+    assert await viewer.closed_with() == Close.ACCESS_CHANGED
 
 
 async def test_views_and_commands_are_on_the_audit_trail(world: World, peers: list[Peer]) -> None:

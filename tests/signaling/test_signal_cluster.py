@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lensguard.signaling import codes
+from lensguard.wire.closes import Close
 from tests.harness.ice import sample_offer
 from tests.harness.server import start_server, strong_secret
 from tests.signaling.conftest import World, auth, bootstrap_admin, open_peer
@@ -52,7 +52,7 @@ async def test_viewer_on_one_node_reaches_device_on_the_other(
         # Logging out on node B closes the viewer's socket on node A.
         with world_b.http() as client:
             assert client.post("/api/v1/auth/logout", headers=auth(operator)).status_code == 204
-        assert await viewer.closed_with() == codes.UNAUTHENTICATED
+        assert await viewer.closed_with() == Close.UNAUTHENTICATED
     finally:
         for peer in peers:
             await peer.ws.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lensguard.signaling import codes
+from lensguard.wire.closes import Close
 from tests.signaling.conftest import Peer, World, auth, open_peer
 
 pytestmark = pytest.mark.slow
@@ -89,7 +89,7 @@ async def test_a_socket_with_a_bad_token_is_recorded_by_address(world: World) ->
     before = {e["seq"] for e in audit_entries(world, action="auth.rejected")}
     peer = await open_peer(world, None)
     await peer.send({"type": "auth", "token": "eyJhbGciOiJub25lIn0.e30."})
-    assert await peer.closed_with() == codes.UNAUTHENTICATED
+    assert await peer.closed_with() == Close.UNAUTHENTICATED
     new = [e for e in audit_entries(world, action="auth.rejected") if e["seq"] not in before]
     assert len(new) == 1
     [entry] = new
@@ -107,7 +107,7 @@ async def test_a_refused_reauth_is_recorded_against_the_socket_owner(
     viewer = await open_peer(world, world.user(name, "viewer"))
     peers.append(viewer)
     await viewer.send({"type": "reauth", "token": "eyJhbGciOiJub25lIn0.e30."})
-    assert await viewer.closed_with() == codes.UNAUTHENTICATED
+    assert await viewer.closed_with() == Close.UNAUTHENTICATED
     [entry] = [e for e in audit_entries(world, action="auth.rejected") if e["actor_name"] == name]
     assert entry["actor_type"] == "user" and entry["details"]["action"] == "signal_reauth"
     assert entry["details"]["reason"] == "reauth refused"

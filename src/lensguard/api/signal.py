@@ -12,8 +12,8 @@ from lensguard.guard.client import client_address
 from lensguard.monitor.events import emit
 from lensguard.services import Services
 from lensguard.severity import Severity
-from lensguard.signaling import codes
 from lensguard.signaling.session import SignalSession
+from lensguard.wire.closes import Close
 
 router = APIRouter()
 
@@ -38,7 +38,7 @@ async def signal(websocket: WebSocket) -> None:
     if not origin_allowed(origin, websocket, settings.server.allowed_origins):
         emit("signal.origin_refused", severity=Severity.MEDIUM, origin=origin)
         # Closing before accept turns into an HTTP 403 on the handshake.
-        await websocket.close(code=codes.POLICY_VIOLATION, reason="origin not allowed")
+        await websocket.close(code=Close.POLICY_VIOLATION, reason="origin not allowed")
         return
     await websocket.accept()
     address = client_address(websocket.scope, services.trusted_proxies)

@@ -20,6 +20,7 @@ from lensguard.severity import Severity
 from lensguard.store.models import RedactionOverride
 from lensguard.store.streams import active_override
 from lensguard.wire import server
+from lensguard.wire.server import ErrorCode
 
 OVERRIDE = "redaction_override"
 
@@ -29,7 +30,7 @@ class Socket(Protocol):
 
     identity: IdentityContext
 
-    async def error(self, code: str, message: str) -> None: ...
+    async def error(self, code: ErrorCode, message: str) -> None: ...
 
     async def send(self, message: dict[str, Any]) -> None: ...
 
@@ -43,7 +44,7 @@ async def open_grant(
 ) -> RedactionOverride | None:
     """The open grant behind an ``unredacted`` subscribe, or None with the error sent."""
     if mode != "relay":
-        await socket.error("unsupported", "unredacted views go through the relay only")
+        await socket.error(ErrorCode.UNSUPPORTED, "unredacted views go through the relay only")
         return None
     if not can(principal, OVERRIDE, resource):
         emit(
@@ -53,13 +54,13 @@ async def open_grant(
             device_id=device_id,
         )
         await socket.audit("redaction.override.view_start", device_id, "denied")
-        await socket.error("forbidden", refusal(principal, OVERRIDE))
+        await socket.error(ErrorCode.FORBIDDEN, refusal(principal, OVERRIDE))
         return None
     async with socket.identity.db.sessions() as session:
         grant = await active_override(session, user_id=principal.id, device_id=device_id)
     if grant is None:
         await socket.error(
-            "no_grant",
+            ErrorCode.NO_GRANT,
             "no open break-glass grant for this device: request one with a reason "
             f"(POST /api/v1/streams/{device_id}/break-glass)",
         )

@@ -20,9 +20,12 @@ from lensguard.identity.context import IdentityContext
 from lensguard.media.relay import DeviceRelay, ViewerEndpoint
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
-from lensguard.signaling import breakglass, codes
-from lensguard.signaling.messages import Auth, ProtocolViolation, Reauth, parse
+from lensguard.signaling import breakglass
 from lensguard.signaling.violation import Violation
+from lensguard.wire import server
+from lensguard.wire.client import Auth, Reauth, parse_client_message
+from lensguard.wire.closes import Close
+from lensguard.wire.frames import ProtocolError
 
 
 class Socket(Protocol):
@@ -66,7 +69,7 @@ class Credential:
     def require(self) -> Principal:
         """The authenticated principal; a violation before authentication."""
         if self.principal is None:
-            raise Violation(codes.UNAUTHENTICATED, "not authenticated")
+            raise Violation(Close.UNAUTHENTICATED, "not authenticated")
         return self.principal
 
     async def authenticate(self, wait: float) -> None:
@@ -75,20 +78,19 @@ class Credential:
             frame = await asyncio.wait_for(self.socket.receive_text(), wait)
         except TimeoutError:
             raise Violation(
-                codes.UNAUTHENTICATED, "authenticate within the first message"
+                Close.UNAUTHENTICATED, "authenticate within the first message"
             ) from None
-        try:
-            message = parse(frame)
-        except ProtocolViolation as exc:
-            raise Violation(codes.POLICY_VIOLATION, str(exc)[:120]) from None
+        message = parse_client_message(frame)
+        if isinstance(message, ProtocolError):
+            raise Violation.of(message)
         if not isinstance(message, Auth):
-            raise Violation(codes.UNAUTHENTICATED, "the first message must be auth")
+            raise Violation(Close.UNAUTHENTICATED, "the first message must be auth")
         try:
             self.principal = await authenticate_bearer(self.socket.identity, message.token)
         except LensguardError as exc:
             emit("signal.auth_failed", severity=Severity.MEDIUM, reason=exc.detail)
             await self.socket.denied("signal_auth", None, exc.detail)
-            raise Violation(codes.UNAUTHENTICATED, "invalid credential") from None
+            raise Violation(Close.UNAUTHENTICATED, "invalid credential") from None
         self.token = message.token
         self._arm_expiry()
 
@@ -113,7 +115,7 @@ class Credential:
     async def _expired(self) -> None:
         emit("signal.token_expired", connection=self.socket.id, principal=self.require().id)
         await self.socket.shutdown(
-            codes.UNAUTHENTICATED, "access token expired; reauth before expiry"
+            Close.UNAUTHENTICATED, "access token expired; reauth before expiry"
         )
 
     async def reauth(self, message: Reauth) -> None:
@@ -124,7 +126,7 @@ class Credential:
         except LensguardError:
             emit("signal.auth_failed", severity=Severity.MEDIUM, reason="reauth refused")
             await self.socket.denied("signal_reauth", None, "reauth refused", kind=AUTH_REJECTED)
-            raise Violation(codes.UNAUTHENTICATED, "invalid credential") from None
+            raise Violation(Close.UNAUTHENTICATED, "invalid credential") from None
         if (principal.kind, principal.id) != (before.kind, before.id):
             emit(
                 "signal.reauth_mismatch",
@@ -135,12 +137,12 @@ class Credential:
             )
             reason = "reauth must keep the same identity"
             await self.socket.denied("signal_reauth", None, reason, kind=AUTH_REJECTED)
-            raise Violation(codes.UNAUTHENTICATED, reason)
+            raise Violation(Close.UNAUTHENTICATED, reason)
         self.token = message.token
         self._arm_expiry()
         await self.recheck({"reason": "reauth"})
         if not self.socket.closed:
-            await self.socket.send({"type": "reauthed", "expires_at": token_expiry(message.token)})
+            await self.socket.send(server.reauthed(token_expiry(message.token)))
 
     def concerned_by(self, message: dict[str, Any]) -> bool:
         """Whether a revocation message names this socket's principal."""
@@ -165,7 +167,7 @@ class Credential:
             principal = await authenticate_bearer(self.socket.identity, self.token)
         except (Unauthenticated, LensguardError):
             emit("signal.revoked", connection=self.socket.id, reason=message.get("reason"))
-            await self.socket.shutdown(codes.UNAUTHENTICATED, "session revoked")
+            await self.socket.shutdown(Close.UNAUTHENTICATED, "session revoked")
             return
         self.principal = principal
         watching, endpoints = self.socket.viewing()
@@ -173,7 +175,7 @@ class Credential:
             if not can(principal, "camera_view", Resource(kind="device", id=device_id, site=site)):
                 emit("signal.access_changed", connection=self.socket.id, device_id=device_id)
                 await self.socket.shutdown(
-                    codes.ACCESS_CHANGED, "access to the stream was withdrawn"
+                    Close.ACCESS_CHANGED, "access to the stream was withdrawn"
                 )
                 return
         for relay, endpoint in endpoints:

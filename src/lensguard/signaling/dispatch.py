@@ -13,12 +13,13 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from lensguard.access.can import can, refusal
+from lensguard.access.control import CONTROL_ACTIONS
 from lensguard.access.principal import PrincipalKind, Resource
 from lensguard.media.relay import DeviceRelay, RelayError, ViewerEndpoint
 from lensguard.media.sdpcheck import InvalidSdp, check_remote_sdp
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
-from lensguard.signaling import breakglass, codes
+from lensguard.signaling import breakglass
 from lensguard.signaling.limits import (
     CONTROL_BURST,
     CONTROLS_PER_SECOND,
@@ -26,8 +27,14 @@ from lensguard.signaling.limits import (
     MAX_PEERS,
     TokenBucket,
 )
-from lensguard.signaling.messages import (
-    CONTROL_ACTIONS,
+from lensguard.signaling.presence import Attendance
+from lensguard.signaling.violation import Violation
+from lensguard.store.devices import get_device, mark_seen
+from lensguard.store.models import RedactionOverride, StreamSettings
+from lensguard.store.streams import device_settings, stream_policy
+from lensguard.store.types import utcnow
+from lensguard.wire import pairing, server
+from lensguard.wire.client import (
     Answer,
     Auth,
     Candidate,
@@ -35,18 +42,15 @@ from lensguard.signaling.messages import (
     Control,
     Leave,
     Offer,
-    ProtocolViolation,
     Publish,
     Reauth,
     Subscribe,
-    parse,
+    parse_client_message,
 )
-from lensguard.signaling.presence import Attendance
-from lensguard.signaling.violation import Violation
-from lensguard.store.devices import get_device, mark_seen
-from lensguard.store.models import RedactionOverride, StreamSettings
-from lensguard.store.streams import device_settings, stream_policy
-from lensguard.store.types import utcnow
+from lensguard.wire.closes import Close
+from lensguard.wire.frames import ProtocolError
+from lensguard.wire.kinds import Kind, kind_of
+from lensguard.wire.server import ErrorCode
 
 if TYPE_CHECKING:
     from lensguard.signaling.session import SignalSession
@@ -70,30 +74,25 @@ class Dispatcher:
     async def deliver(self, message: dict[str, Any]) -> None:
         """A bus message for this session: apply pairing rules, then pass it on."""
         session = self.session
-        kind = message.get("type")
+        kind = kind_of(message)
         sender = message.get("from")
-        if kind == "join" and isinstance(sender, str):
+        if kind is Kind.JOIN and isinstance(sender, str):
             self._pair(sender)
             await session.bus.publish(
-                f"conn:{sender}",
-                {"type": "joined", "from": session.id, "device_id": session.require().id},
+                f"conn:{sender}", pairing.joined(session.id, session.require().id)
             )
-            await session.send(
-                {k: v for k, v in message.items() if k != "type"} | {"type": "viewer"}
-            )
-        elif kind == "joined" and isinstance(sender, str):
+            await session.send(server.viewer(sender, message["mode"], message["principal"]))
+        elif kind is Kind.JOINED and isinstance(sender, str):
             self._pair(sender)
-            await session.send(
-                {"type": "subscribed", "device_id": message.get("device_id"), "peer": sender}
-            )
-        elif kind in ("offer", "answer", "candidate") and sender in self.peers:
+            await session.send(server.subscribed(message.get("device_id"), sender))
+        elif kind in (Kind.OFFER, Kind.ANSWER, Kind.CANDIDATE) and sender in self.peers:
             await session.send(message)
-        elif kind == "leave" and isinstance(sender, str):
+        elif kind is Kind.LEAVE and isinstance(sender, str):
             self.peers.discard(sender)
-            await session.send({"type": "leave", "from": sender})
-        elif kind in ("control", "settings") and self.published:
+            await session.send(server.leave_from(sender))
+        elif kind in (Kind.CONTROL, Kind.SETTINGS) and self.published:
             await session.send(message)
-        elif kind == "detections" and sender in self.peers:
+        elif kind is Kind.DETECTIONS and sender in self.peers:
             # From the relay endpoint serving this viewer: what the AI chain found.
             if session.hub.metrics is not None:
                 session.hub.metrics.detections.inc(len(message.get("items", [])))
@@ -101,7 +100,7 @@ class Dispatcher:
 
     def _pair(self, peer: str) -> None:
         if len(self.peers) >= MAX_PEERS:
-            raise Violation(codes.POLICY_VIOLATION, "too many peers")
+            raise Violation(Close.POLICY_VIOLATION, "too many peers")
         self.peers.add(peer)
 
     # -- client messages -------------------------------------------------------------
@@ -109,7 +108,7 @@ class Dispatcher:
     async def handle(self, message: ClientMessage) -> None:
         """One parsed client message after authentication."""
         if isinstance(message, Auth):
-            raise Violation(codes.POLICY_VIOLATION, "already authenticated")
+            raise Violation(Close.POLICY_VIOLATION, "already authenticated")
         if isinstance(message, Reauth):
             await self.session.credential.reauth(message)
         elif isinstance(message, Publish):
@@ -138,7 +137,7 @@ class Dispatcher:
         if device is None or not can(principal, "stream_publish", own):
             reason = "only a device may publish, and only its own stream"
             await session.denied("stream_publish", own, reason)
-            await session.error("forbidden", reason)
+            await session.error(ErrorCode.FORBIDDEN, reason)
             return
         await session.listen(f"device:{device.id}")
         emit("stream.publish", device_id=device.id, connection=session.id)
@@ -147,7 +146,7 @@ class Dispatcher:
         self.published = True
         if self.presence is None:
             self.presence = await session.hub.presence.attend(device.id, session.id)
-        await session.send({"type": "published", "device_id": device.id})
+        await session.send(server.published(device.id))
         async with session.identity.db.sessions() as db:
             configured = await db.get(StreamSettings, device.id)
         if configured is not None:
@@ -174,7 +173,7 @@ class Dispatcher:
             asked = resource or Resource(kind="device", id=message.device_id)
             why = refusal(principal, "camera_view", resource) if resource else "no such device"
             await session.denied("camera_view", asked, why)
-            await session.error("not_found", "no such device")
+            await session.error(ErrorCode.NOT_FOUND, "no such device")
             return
         grant: RedactionOverride | None = None
         if message.unredacted:
@@ -185,7 +184,9 @@ class Dispatcher:
                 return
         elif message.mode == "direct" and policy is not None and policy.redact_faces:
             # Peer to peer, the server never sees the pictures: it cannot redact them.
-            await session.error("redacted", "this stream is redacted: watch it with mode relay")
+            await session.error(
+                ErrorCode.REDACTED, "this stream is redacted: watch it with mode relay"
+            )
             return
         if resource.id not in self.watching and session.hub.metrics is not None:
             session.hub.metrics.viewers.inc()
@@ -195,19 +196,14 @@ class Dispatcher:
             return
         receivers = await session.bus.publish(
             f"device:{message.device_id}",
-            {
-                "type": "join",
-                "from": session.id,
-                "mode": message.mode,
-                "principal": {
-                    "kind": principal.kind.value,
-                    "id": principal.id,
-                    "name": principal.name,
-                },
-            },
+            pairing.join(
+                session.id,
+                message.mode,
+                server.principal_info(principal.kind.value, principal.id, principal.name),
+            ),
         )
         if receivers == 0:
-            await session.error("offline", "the device is not connected")
+            await session.error(ErrorCode.OFFLINE, "the device is not connected")
             return
         emit(
             "stream.view_start",
@@ -221,12 +217,12 @@ class Dispatcher:
         session = self.session
         media = session.hub.media
         if media is None:
-            await session.error("unsupported", "this node has no media relay")
+            await session.error(ErrorCode.UNSUPPORTED, "this node has no media relay")
             return
         try:
             relay = await media.relay_for(device_id)
         except RelayError as exc:
-            await session.error("offline", str(exc))
+            await session.error(ErrorCode.OFFLINE, str(exc))
             return
         endpoint = await relay.add_viewer(session.id, self.control_from_datachannel)
         self.endpoints.append((relay, endpoint))
@@ -237,33 +233,34 @@ class Dispatcher:
 
     async def control_from_datachannel(self, frame: str) -> None:
         """A control frame from this viewer's data channel: same checks as signaling."""
-        try:
-            message = parse(frame)
-        except ProtocolViolation as exc:
-            await self.session.error("invalid_control", str(exc)[:120])
+        message = parse_client_message(frame)
+        if isinstance(message, ProtocolError):
+            await self.session.error(ErrorCode.INVALID_CONTROL, message.reason[:120])
             return
         if not isinstance(message, Control):
             await self.session.error(
-                "invalid_control", "the data channel carries control messages only"
+                ErrorCode.INVALID_CONTROL, "the data channel carries control messages only"
             )
             return
         await self._control(message)
 
     async def _relay(self, message: Offer | Answer | Candidate) -> None:
         if message.to not in self.peers:
-            await self.session.error("unknown_peer", "you are not paired with that connection")
+            await self.session.error(
+                ErrorCode.UNKNOWN_PEER, "you are not paired with that connection"
+            )
             return
         if isinstance(message, (Offer, Answer)):
             try:
                 check_remote_sdp(message.sdp)
             except InvalidSdp as exc:
-                await self.session.error("invalid_sdp", str(exc))
+                await self.session.error(ErrorCode.INVALID_SDP, str(exc))
                 return
         if isinstance(message, Candidate):
             self.candidates[message.to] += 1
             if self.candidates[message.to] > MAX_CANDIDATES_PER_PEER:
-                raise Violation(codes.POLICY_VIOLATION, "too many ICE candidates")
-        payload = message.model_dump(exclude={"to"}) | {"from": self.session.id}
+                raise Violation(Close.POLICY_VIOLATION, "too many ICE candidates")
+        payload = server.forwarded(message, self.session.id)
         await self.session.bus.publish(f"conn:{message.to}", payload)
 
     async def _control(self, message: Control) -> None:
@@ -271,7 +268,9 @@ class Dispatcher:
         principal = session.require()
         site = self.watching.get(message.device_id)
         if site is None:
-            await session.error("not_subscribed", "subscribe to the device before controlling it")
+            await session.error(
+                ErrorCode.NOT_SUBSCRIBED, "subscribe to the device before controlling it"
+            )
             return
         action = CONTROL_ACTIONS[message.command]
         resource = Resource(kind="device", id=message.device_id, site=site)
@@ -289,11 +288,11 @@ class Dispatcher:
             await session.denied(
                 action, resource, reason, kind="control.command", command=message.command
             )
-            await session.error("forbidden", reason)
+            await session.error(ErrorCode.FORBIDDEN, reason)
             return
         if not self.controls.take():
             emit("control.rate_limited", principal=principal.id, device_id=message.device_id)
-            await session.error("rate_limited", "too many control commands")
+            await session.error(ErrorCode.RATE_LIMITED, "too many control commands")
             return
         emit(
             "control.command",
@@ -311,19 +310,18 @@ class Dispatcher:
         )
         await session.bus.publish(
             f"device:{message.device_id}",
-            {
-                "type": "control",
+            server.control_from(
                 # Bound by the server: the device learns who really sent the command.
-                "from": {
+                {
                     "kind": principal.kind.value,
                     "id": principal.id,
                     "name": principal.name,
                     "connection": session.id,
                 },
-                "command": message.command,
-                "args": message.args.model_dump(),
-                "seq": message.seq,
-            },
+                message.command,
+                message.args.model_dump(),
+                message.seq,
+            ),
         )
 
     async def _leave(self, message: Leave) -> None:
@@ -331,9 +329,7 @@ class Dispatcher:
         for peer in targets:
             if peer in self.peers:
                 self.peers.discard(peer)
-                await self.session.bus.publish(
-                    f"conn:{peer}", {"type": "leave", "from": self.session.id}
-                )
+                await self.session.bus.publish(f"conn:{peer}", server.leave_from(self.session.id))
 
     # -- the end ---------------------------------------------------------------------
 
@@ -357,4 +353,4 @@ class Dispatcher:
                 await relay.remove_viewer(endpoint)
         for peer in list(self.peers):
             with contextlib.suppress(Exception):
-                await session.bus.publish(f"conn:{peer}", {"type": "leave", "from": session.id})
+                await session.bus.publish(f"conn:{peer}", server.leave_from(session.id))

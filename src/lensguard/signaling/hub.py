@@ -19,9 +19,9 @@ from lensguard.bus.follow import follow
 from lensguard.logs import get_logger
 from lensguard.media.relay import MediaNode
 from lensguard.monitor.metrics import Metrics
-from lensguard.signaling import codes
 from lensguard.signaling.presence import Presence
 from lensguard.store.kv import MemoryStore
+from lensguard.wire.closes import Close
 
 if TYPE_CHECKING:
     from lensguard.signaling.session import SignalSession
@@ -61,7 +61,7 @@ class SignalingHub:
     async def stop(self) -> None:
         """Close every session and stop listening."""
         for session in list(self.sessions.values()):
-            await session.shutdown(codes.GOING_AWAY, "server shutting down")
+            await session.shutdown(Close.GOING_AWAY, "server shutting down")
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

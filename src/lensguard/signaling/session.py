@@ -28,13 +28,16 @@ from lensguard.identity.context import IdentityContext
 from lensguard.media.relay import DeviceRelay, ViewerEndpoint
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
-from lensguard.signaling import codes
 from lensguard.signaling.credential import Credential
 from lensguard.signaling.dispatch import Dispatcher
 from lensguard.signaling.hub import SignalingHub
 from lensguard.signaling.limits import MESSAGE_BURST, MESSAGES_PER_SECOND, TokenBucket
-from lensguard.signaling.messages import ProtocolViolation, parse
 from lensguard.signaling.violation import Violation
+from lensguard.wire import server
+from lensguard.wire.client import parse_client_message
+from lensguard.wire.closes import Close
+from lensguard.wire.frames import ProtocolError
+from lensguard.wire.server import ErrorCode
 
 __all__ = ["SignalSession", "Violation"]
 
@@ -96,29 +99,23 @@ class SignalSession:
             await self.listen(f"conn:{self.id}")
             principal = self.require()
             await self.send(
-                {
-                    "type": "ready",
-                    "id": self.id,
-                    "principal": {
-                        "kind": principal.kind.value,
-                        "id": principal.id,
-                        "name": principal.name,
-                    },
-                }
+                server.ready(
+                    self.id,
+                    server.principal_info(principal.kind.value, principal.id, principal.name),
+                )
             )
             while True:
                 frame = await self.receive_text()
                 if not self.messages.take():
-                    raise Violation(codes.POLICY_VIOLATION, "message rate exceeded")
-                try:
-                    message = parse(frame)
-                except ProtocolViolation as exc:
-                    raise Violation(codes.POLICY_VIOLATION, str(exc)[:120]) from None
+                    raise Violation(Close.POLICY_VIOLATION, "message rate exceeded")
+                message = parse_client_message(frame)
+                if isinstance(message, ProtocolError):
+                    raise Violation.of(message)
                 if self.hub.metrics is not None:
                     self.hub.metrics.signaling_messages.labels(type=message.type).inc()
                 await self.dispatch.handle(message)
         except Violation as exc:
-            self._count_refused("auth" if exc.code == codes.UNAUTHENTICATED else "violation")
+            self._count_refused("auth" if exc.code == Close.UNAUTHENTICATED else "violation")
             emit(
                 "signal.violation",
                 severity=Severity.MEDIUM,
@@ -171,7 +168,7 @@ class SignalSession:
         text = message.get("text")
         if text is None:
             raise Violation(
-                codes.UNSUPPORTED_DATA, "binary frames are not accepted: send JSON text"
+                Close.UNSUPPORTED_DATA, "binary frames are not accepted: send JSON text"
             )
         return str(text)
 
@@ -186,7 +183,7 @@ class SignalSession:
             try:
                 await self.dispatch.deliver(message)
             except Exception:
-                await self.shutdown(codes.INTERNAL_ERROR, "delivery failed")
+                await self.shutdown(Close.INTERNAL_ERROR, "delivery failed")
                 return
 
     # -- outgoing --------------------------------------------------------------------
@@ -201,10 +198,10 @@ class SignalSession:
         if self.hub.metrics is not None:
             self.hub.metrics.signaling_refused.labels(reason=reason).inc()
 
-    async def error(self, code: str, message: str) -> None:
+    async def error(self, code: ErrorCode, message: str) -> None:
         """Tell the client a request was refused (the socket stays open)."""
-        self._count_refused(code)
-        await self.send({"type": "error", "code": code, "message": message})
+        self._count_refused(code.value)
+        await self.send(server.error(code, message))
 
     async def audit(
         self, action: str, device_id: str, outcome: str = "success", **details: Any
