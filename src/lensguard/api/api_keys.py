@@ -20,7 +20,6 @@ from lensguard.monitor.events import emit
 from lensguard.severity import Severity
 from lensguard.store import api_keys as repo
 from lensguard.store.models import ApiKey
-from lensguard.store.types import utcnow
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=problems(AUTHENTICATED))
 Self = Annotated[Principal, requires("account_self")]
@@ -68,7 +67,7 @@ async def create(
             owner_user_id=principal.id,
             secret_hash=apikeys.hash_secret(services.pepper, new.key_id, new.secret),
             scopes=sorted(set(body.scopes)),
-            expires_at=utcnow() + timedelta(days=body.expires_in_days),
+            expires_at=services.clock.now() + timedelta(days=body.expires_in_days),
             rate_limit_per_minute=body.rate_limit_per_minute,
         )
         event = audit_event(
@@ -117,7 +116,7 @@ async def revoke(
             raise NotFound("no such api key")
         action, resource = await key_access(services, session, principal, key)
         authorize(principal, action, resource, hide=True)
-        await repo.revoke_api_key(session, key_id=key_id, at=utcnow())
+        await repo.revoke_api_key(session, key_id=key_id, at=services.clock.now())
         event = audit_event(
             "apikey.revoke",
             by=principal,

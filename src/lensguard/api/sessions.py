@@ -40,7 +40,7 @@ async def list_sessions(
         authorize(principal, "user_management")
         target = None if all_users else user_id
     async with services.db.sessions() as session:
-        found = await refresh.list_sessions(session, user_id=target)
+        found = await refresh.list_sessions(session, user_id=target, now=services.clock.now())
         # Sessions of accounts beyond the caller's reach are left out, as if there were none.
         shown = [
             s

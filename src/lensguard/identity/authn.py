@@ -27,7 +27,6 @@ from lensguard.identity.revocation import session_key, token_key
 from lensguard.store.api_keys import get_api_key, touch_last_used
 from lensguard.store.devices import get_device
 from lensguard.store.models import ApiKey, User
-from lensguard.store.types import utcnow
 from lensguard.store.users import get_user
 
 # What a restricted user (one-time password, MFA not yet enrolled) may still do:
@@ -131,7 +130,7 @@ async def _known_key_id(session: AsyncSession, presented: str) -> str | None:
 
 
 async def _api_key_principal(ctx: IdentityContext, presented: str) -> Principal:
-    now = utcnow()
+    now = ctx.clock.now()
     async with ctx.db.sessions() as session:
         key: ApiKey | None = None
         denied: str | None = None

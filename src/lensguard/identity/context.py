@@ -54,6 +54,8 @@ class IdentityContext(Protocol):
     refresh_key: bytes
     recovery_key: bytes
     audit: AuditLog
+    clock: Clock
+    """The app's clock: session, code and revocation expiry are read from it."""
 
     async def announce(self, **message: Any) -> None:
         """Tell live signaling sessions on every node that access for someone changed."""
@@ -118,7 +120,7 @@ def build_identity(
         throttle = LoginThrottle(RedisStore(redis))
         limiter = RedisRateLimiter(redis, prefix="lg:apikey-rl:", clock=clock.time)
     else:
-        revocations = DatabaseRevocationStore(db)
+        revocations = DatabaseRevocationStore(db, now=clock.now)
         throttle = LoginThrottle(MemoryStore(clock=clock.monotonic))
         limiter = MemoryRateLimiter(clock=clock.time)
     return IdentityParts(

@@ -236,7 +236,7 @@ async def mfa_confirm(ctx: IdentityContext, *, by: Principal, code: str, address
         )
     attempt = await Attempt.begin(ctx, user.username, address)
     secret = totp.unwrap_secret(ctx.wrap_key, user.id, user.totp_pending)
-    step = totp.verify_code(secret, code)
+    step = totp.verify_code(secret, code, at=ctx.clock.time())
     if step is None:
         wrong = Unauthenticated("invalid one-time code")
         raise await _refuse(

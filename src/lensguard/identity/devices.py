@@ -24,7 +24,6 @@ from lensguard.severity import Severity
 from lensguard.store import devices as repo
 from lensguard.store.api_keys import create_api_key
 from lensguard.store.models import ApiKey, Device
-from lensguard.store.types import utcnow
 
 DEVICE_ROLE = "device"
 CREDENTIAL_LIFETIME = timedelta(days=365)
@@ -49,7 +48,7 @@ async def _issue_credential(ctx: IdentityContext, session: AsyncSession, device:
         owner_device_id=device.id,
         secret_hash=apikeys.hash_secret(ctx.pepper, new.key_id, new.secret),
         scopes=sorted(ctx.policy.grants(DEVICE_ROLE)),
-        expires_at=utcnow() + CREDENTIAL_LIFETIME,
+        expires_at=ctx.clock.now() + CREDENTIAL_LIFETIME,
         rate_limit_per_minute=CREDENTIAL_RATE_LIMIT,
     )
     return new.presented
@@ -100,7 +99,7 @@ async def rotate_credential(
         device = await repo.get_device(session, device_id=device_id)
         if device is None:
             raise NotFound("no such device")
-        revoked = await repo.revoke_device_keys(session, device_id=device_id, at=utcnow())
+        revoked = await repo.revoke_device_keys(session, device_id=device_id, at=ctx.clock.now())
         credential = await _issue_credential(ctx, session, device)
         event = audit_event(
             "device.credential_rotate",

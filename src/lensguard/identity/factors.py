@@ -18,7 +18,6 @@ from lensguard.identity.auditing import append
 from lensguard.identity.context import IdentityContext
 from lensguard.store import recovery_codes
 from lensguard.store.models import User
-from lensguard.store.types import utcnow
 from lensguard.store.users import claim_totp_step
 
 
@@ -41,7 +40,7 @@ async def check_factor(ctx: IdentityContext, user: User, code: str) -> Factor | 
     if user.totp_secret is None:
         return None
     secret = totp.unwrap_secret(ctx.wrap_key, user.id, user.totp_secret)
-    step = totp.verify_code(secret, code, last_used_step=user.totp_last_step)
+    step = totp.verify_code(secret, code, at=ctx.clock.time(), last_used_step=user.totp_last_step)
     if step is not None:
         return Factor(FactorKind.TOTP, totp_step=step)
     code_hash = recovery.hash_code(ctx.recovery_key, user.id, code)
@@ -64,7 +63,7 @@ async def claim_factor(
     if factor.recovery_hash is None:
         return False
     claimed = await recovery_codes.claim_code(
-        session, user_id=user.id, code_hash=factor.recovery_hash, at=utcnow()
+        session, user_id=user.id, code_hash=factor.recovery_hash, at=ctx.clock.now()
     )
     if claimed:
         left = await recovery_codes.count_unused(session, user_id=user.id)

@@ -108,6 +108,7 @@ async def login(
             lifetime=ctx.settings.security.authentication.refresh_token_expiry,
             client_address=address,
             user_agent=user_agent,
+            now=ctx.clock.now(),
         )
         details: dict[str, Any] = {"mfa": factor is not None}
         if factor is not None:
@@ -143,7 +144,9 @@ async def _failed(attempt: Attempt, event: str) -> None:
 async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> TokenPair:
     """Rotate a refresh token; reuse revokes the whole family."""
     async with ctx.db.transaction() as session:
-        outcome = await refresh_tokens.rotate(session, key=ctx.refresh_key, presented=presented)
+        outcome = await refresh_tokens.rotate(
+            session, key=ctx.refresh_key, presented=presented, now=ctx.clock.now()
+        )
         user = None
         if outcome.status is refresh_tokens.RefreshStatus.OK and outcome.login is not None:
             user = await get_user(session, user_id=outcome.login.user_id)
@@ -193,7 +196,7 @@ async def end_session(
     async with ctx.db.transaction() as session:
         login_session = await refresh_tokens.get_session(session, session_id=session_id)
         changed = login_session is not None and await refresh_tokens.revoke_session(
-            session, login=login_session, reason=reason
+            session, login=login_session, reason=reason, now=ctx.clock.now()
         )
         if changed and login_session is not None:
             event = audit_event(
@@ -223,7 +226,7 @@ async def end_all_sessions(
 ) -> int:
     """End every active session of ``user_id`` except ``keep``; how many were ended."""
     async with ctx.db.sessions() as session:
-        active = await refresh_tokens.list_sessions(session, user_id=user_id)
+        active = await refresh_tokens.list_sessions(session, user_id=user_id, now=ctx.clock.now())
     ended = 0
     for login_session in active:
         if login_session.id != keep:

@@ -54,9 +54,10 @@ async def start_session(
     lifetime: int,
     client_address: str | None,
     user_agent: str | None,
+    now: datetime | None = None,
 ) -> tuple[LoginSession, str]:
     """Create a login session and its first refresh token (returned in clear once)."""
-    now = utcnow()
+    now = now or utcnow()
     login = LoginSession(
         user_id=user_id,
         created_at=now,
@@ -86,7 +87,9 @@ class RefreshOutcome:
     token: str | None = None
 
 
-async def rotate(session: AsyncSession, *, key: bytes, presented: str) -> RefreshOutcome:
+async def rotate(
+    session: AsyncSession, *, key: bytes, presented: str, now: datetime | None = None
+) -> RefreshOutcome:
     """Consume ``presented`` and issue its successor; on reuse revoke the family.
 
     The caller must commit even when the outcome is REUSED, so the revocation sticks.
@@ -101,7 +104,7 @@ async def rotate(session: AsyncSession, *, key: bytes, presented: str) -> Refres
     if row is None:
         return RefreshOutcome(RefreshStatus.INVALID)
     login = await session.get(LoginSession, row.session_id)
-    now = utcnow()
+    now = now or utcnow()
     if login is None or login.revoked_at is not None or login.expires_at <= now:
         return RefreshOutcome(RefreshStatus.INVALID, login)
     claimed = await session.execute(
@@ -110,18 +113,20 @@ async def rotate(session: AsyncSession, *, key: bytes, presented: str) -> Refres
         .values(used_at=now)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        await revoke_session(session, login=login, reason="refresh_token_reuse")
+        await revoke_session(session, login=login, reason="refresh_token_reuse", now=now)
         return RefreshOutcome(RefreshStatus.REUSED, login)
     login.last_used_at = now
     token = await _add_token(session, key=key, session_id=login.id, parent_id=row.id)
     return RefreshOutcome(RefreshStatus.OK, login, token)
 
 
-async def revoke_session(session: AsyncSession, *, login: LoginSession, reason: str) -> bool:
+async def revoke_session(
+    session: AsyncSession, *, login: LoginSession, reason: str, now: datetime | None = None
+) -> bool:
     """Mark a session revoked; False when it already was."""
     if login.revoked_at is not None:
         return False
-    login.revoked_at = utcnow()
+    login.revoked_at = now or utcnow()
     login.revoked_reason = reason
     await session.flush()
     return True
@@ -133,14 +138,20 @@ async def get_session(session: AsyncSession, *, session_id: str) -> LoginSession
 
 
 async def list_sessions(
-    session: AsyncSession, *, user_id: str | None = None, active_only: bool = True
+    session: AsyncSession,
+    *,
+    user_id: str | None = None,
+    active_only: bool = True,
+    now: datetime | None = None,
 ) -> Sequence[LoginSession]:
     """Sessions of ``user_id`` (all users when None), newest first."""
     query = select(LoginSession).order_by(LoginSession.created_at.desc())
     if user_id is not None:
         query = query.where(LoginSession.user_id == user_id)
     if active_only:
-        query = query.where(LoginSession.revoked_at.is_(None), LoginSession.expires_at > utcnow())
+        query = query.where(
+            LoginSession.revoked_at.is_(None), LoginSession.expires_at > (now or utcnow())
+        )
     return (await session.execute(query)).scalars().all()
 
 

@@ -7,8 +7,8 @@ store error as "cannot decide" and refuse the request (fail closed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -47,11 +47,12 @@ class RevocationStore(Protocol):
 class DatabaseRevocationStore:
     """Revocations as rows; expired rows are ignored and pruned on write."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, now: Callable[[], datetime] = utcnow) -> None:
         self._db = db
+        self._now = now
 
     async def revoke(self, key: str, *, ttl: int) -> None:
-        now = utcnow()
+        now = self._now()
         values = {"key": key, "value": "1", "expires_at": now + timedelta(seconds=ttl)}
         insert = sqlite_insert if is_sqlite(self._db.url) else pg_insert
         stmt = insert(Revocation).values(**values)
@@ -69,7 +70,7 @@ class DatabaseRevocationStore:
             async with self._db.sessions() as session:
                 result = await session.execute(
                     select(Revocation.key)
-                    .where(Revocation.key.in_(list(keys)), Revocation.expires_at > utcnow())
+                    .where(Revocation.key.in_(list(keys)), Revocation.expires_at > self._now())
                     .limit(1)
                 )
                 return result.first() is not None

@@ -32,7 +32,6 @@ from lensguard.signaling.violation import Violation
 from lensguard.store.devices import get_device, mark_seen
 from lensguard.store.models import RedactionOverride, StreamSettings
 from lensguard.store.streams import device_settings, stream_policy
-from lensguard.store.types import utcnow
 from lensguard.wire import pairing, server
 from lensguard.wire.client import (
     Answer,
@@ -132,7 +131,7 @@ class Dispatcher:
                 else None
             )
             if device is not None:
-                await mark_seen(db, device_id=device.id, at=utcnow())
+                await mark_seen(db, device_id=device.id, at=session.clock.now())
         own = Resource(kind="device", id=device.id, site=device.site) if device else None
         if device is None or not can(principal, "stream_publish", own):
             reason = "only a device may publish, and only its own stream"
