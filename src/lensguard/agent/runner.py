@@ -38,10 +38,10 @@ from lensguard.media.ice import RemoteAddresses
 from lensguard.wire.client import Auth, Publish, Reauth
 from lensguard.wire.closes import Close
 from lensguard.wire.kinds import Kind, kind_of
+from lensguard.wire.server import MAX_SERVER_FRAME_BYTES
 
 SIGNAL_PATH = "/v1/signal"
 HANDSHAKE_TIMEOUT = 10.0
-MAX_FRAME_BYTES = 256 * 1024
 STABLE_AFTER = 10.0
 """A link that stayed up this long resets the backoff (a flapping server does not)."""
 log = get_logger("lensguard.agent")
@@ -222,7 +222,7 @@ class Agent:
             ping_interval=5.0,
             ping_timeout=10.0,
             close_timeout=2.0,
-            max_size=MAX_FRAME_BYTES,
+            max_size=MAX_SERVER_FRAME_BYTES,
         ) as ws:
             await ws.send(json.dumps(Auth(token=token).dump()))
             ready = await self._expect(ws, Kind.READY)
