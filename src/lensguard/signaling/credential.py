@@ -74,12 +74,7 @@ class Credential:
 
     async def authenticate(self, wait: float) -> None:
         """Read the first frame, which must be a valid ``auth`` within ``wait`` seconds."""
-        try:
-            frame = await asyncio.wait_for(self.socket.receive_text(), wait)
-        except TimeoutError:
-            raise Violation(
-                Close.UNAUTHENTICATED, "authenticate within the first message"
-            ) from None
+        frame = await self._first_frame(wait)
         message = parse_client_message(frame)
         if isinstance(message, ProtocolError):
             raise Violation.of(message)
@@ -93,6 +88,22 @@ class Credential:
             raise Violation(Close.UNAUTHENTICATED, "invalid credential") from None
         self.token = message.token
         self._arm_expiry()
+
+    async def _first_frame(self, wait: float) -> str:
+        """The first text frame, or a violation once ``wait`` passed on the clock."""
+        receive = asyncio.ensure_future(self.socket.receive_text())
+        deadline = asyncio.ensure_future(self.clock.sleep(wait))
+        try:
+            await asyncio.wait({receive, deadline}, return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            receive.cancel()  # the session itself is being cancelled
+            raise
+        finally:
+            deadline.cancel()
+        if not receive.done():
+            receive.cancel()
+            raise Violation(Close.UNAUTHENTICATED, "authenticate within the first message")
+        return receive.result()
 
     def _arm_expiry(self) -> None:
         """Close the socket (4401) when its access token expires, unless reauth came first.
