@@ -91,9 +91,16 @@ class World:
             env=env,
         )
         assert done.returncode == 0, done.stderr
-        listed = client.get("/api/v1/users", headers=auth(self.admin), params={"limit": 500})
-        listed.raise_for_status()
-        return next(str(u["id"]) for u in listed.json() if u["username"] == name)
+        url: str | None = "/api/v1/users?limit=200"
+        while url is not None:  # the list pages: follow Link rel="next"
+            listed = client.get(url, headers=auth(self.admin))
+            listed.raise_for_status()
+            for user in listed.json():
+                if user["username"] == name:
+                    return str(user["id"])
+            link = listed.headers.get("link")
+            url = link[1 : link.index(">")] if link else None
+        raise LookupError(f"{name} was created but is not listed")
 
     def device(self, name: str, site: str) -> tuple[str, str]:
         """Register a device; returns (device id, credential)."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from lensguard.access.can import can
 from lensguard.access.principal import Grant, Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
+from lensguard.api.pages import Listing, PageDep, stamp
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from lensguard.errors import NotFound, ValidationFailed
@@ -23,6 +24,9 @@ from lensguard.store.models import ApiKey
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=problems(AUTHENTICATED))
 Self = Annotated[Principal, requires("account_self")]
+LISTING: Listing[ApiKey] = Listing(
+    "api-keys", key=lambda k: (stamp(k.created_at), k.id), parts=(str, str)
+)
 
 
 def public(key: ApiKey) -> ApiKeyPublic:
@@ -88,6 +92,7 @@ async def create(
 async def list_keys(
     principal: Self,
     services: ServicesDep,
+    page: PageDep,
     all_users: Annotated[bool, Query(description="Admins: every user's keys")] = False,
 ) -> list[ApiKeyPublic]:
     """Your keys (never their secrets); admins also those of accounts and devices they manage."""
@@ -100,7 +105,7 @@ async def list_keys(
         shown = [
             k for k in found if can(principal, *await key_access(services, session, principal, k))
         ]
-    return [public(k) for k in shown]
+    return [public(k) for k in LISTING.paginate(shown, page)]
 
 
 @router.delete(

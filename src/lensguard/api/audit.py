@@ -6,11 +6,12 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import ServicesDep, requires
+from lensguard.api.pages import next_link
 from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.audit.checkpoint import export_checkpoint
 from lensguard.audit.entry import AuditRow
@@ -111,9 +112,17 @@ class AuditFilter(BaseModel):
 
 @router.get("", summary="Query the audit log", responses=problems(422))
 async def list_entries(
-    _: Reader, services: ServicesDep, params: Annotated[AuditFilter, Query()]
+    _: Reader,
+    services: ServicesDep,
+    params: Annotated[AuditFilter, Query()],
+    request: Request,
+    response: Response,
 ) -> AuditPage:
-    """Entries in sequence order, filtered; page with ``after_seq``."""
+    """Entries in sequence order, filtered; page with ``after_seq`` (or follow ``Link``).
+
+    Its own scheme, kept on purpose (docs/api.md): the sequence number is public,
+    so it is the cursor, and the body carries it for bulk readers.
+    """
     async with services.db.transaction() as session:
         rows = await query(
             session,
@@ -127,6 +136,8 @@ async def list_entries(
             limit=params.limit,
         )
     next_after = rows[-1].seq if len(rows) == params.limit else None
+    if next_after is not None:
+        response.headers["Link"] = next_link(request, after_seq=next_after)
     return AuditPage(items=[_item(r) for r in rows], next_after_seq=next_after)
 
 

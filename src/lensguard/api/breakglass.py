@@ -18,6 +18,7 @@ from sqlalchemy import select
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.devices import visible_device
+from lensguard.api.pages import Listing, PageDep, stamp
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.errors import Conflict, NotFound
 from lensguard.identity.auditing import append, audit_event
@@ -58,6 +59,11 @@ class BreakGlassGrant(BaseModel):
     granted_at: datetime
     expires_at: datetime
     ended_at: datetime | None = None
+
+
+GRANTS: Listing[BreakGlassGrant] = Listing(
+    "break-glass", key=lambda g: (stamp(g.granted_at), g.id), parts=(str, str)
+)
 
 
 def _public(row: RedactionOverride) -> BreakGlassGrant:
@@ -129,7 +135,10 @@ async def grant(
     "/{device_id}/break-glass", summary="List your open grants", responses=problems(404, 422)
 )
 async def mine(
-    device_id: str, principal: Overrider, services: ServicesDep
+    device_id: str,
+    principal: Overrider,
+    services: ServicesDep,
+    page: PageDep,
 ) -> list[BreakGlassGrant]:
     """Your grants on this device that are still open."""
     await visible_device(services, principal, device_id, ACTION)
@@ -146,7 +155,7 @@ async def mine(
                 .order_by(RedactionOverride.granted_at)
             )
         ).scalars()
-        return [_public(r) for r in rows]
+        return GRANTS.paginate([_public(r) for r in rows], page)
 
 
 @router.delete(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 from lensguard.access.can import can
 from lensguard.access.principal import Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
+from lensguard.api.pages import Listing, PageDep
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.schemas import (
     DeviceCreate,
@@ -33,6 +34,9 @@ token_router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=problem
 Viewer = Annotated[Principal, requires("camera_view")]
 Manager = Annotated[Principal, requires("device_manage")]
 Publisher = Annotated[Principal, requires("stream_publish")]
+LISTING: Listing[Device] = Listing(
+    "devices", key=lambda d: (d.site, d.name, d.id), parts=(str, str, str)
+)
 
 
 def resource(device: Device) -> Resource:
@@ -63,12 +67,17 @@ async def visible_device(
     return device
 
 
-@router.get("", summary="List devices")
-async def list_devices(principal: Viewer, services: ServicesDep) -> list[DevicePublic]:
-    """Devices you may watch, each online or not; devices of other sites are not listed."""
+@router.get("", summary="List devices", responses=problems(422))
+async def list_devices(
+    principal: Viewer,
+    services: ServicesDep,
+    page: PageDep,
+) -> list[DevicePublic]:
+    """Devices you may watch, by site and name, each online or not; other sites' are not listed."""
     async with services.db.sessions() as session:
         found = await repo.list_devices(session)
-    return await public(services, [d for d in found if can(principal, "camera_view", resource(d))])
+    shown = [d for d in found if can(principal, "camera_view", resource(d))]
+    return await public(services, LISTING.paginate(shown, page))
 
 
 @router.post("", status_code=201, summary="Register a device", responses=problems(BODY, 409))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
+from lensguard.api.pages import Listing, PageDep
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.errors import NotFound, ValidationFailed
 from lensguard.guard.blocklist import (
@@ -93,11 +94,20 @@ def _refused(message: str) -> ValidationFailed:
     )
 
 
-@router.get("/blocklist", summary="List blocked addresses")
-async def list_blocks(_principal: Manager, services: ServicesDep) -> list[BlockPublic]:
-    """Every blocked address and range that has not expired."""
+LISTING: Listing[BlockEntry] = Listing(
+    "blocklist", key=lambda e: (float(e.created_at), e.target), parts=(float, str)
+)
+
+
+@router.get("/blocklist", summary="List blocked addresses", responses=problems(422))
+async def list_blocks(
+    _principal: Manager,
+    services: ServicesDep,
+    page: PageDep,
+) -> list[BlockPublic]:
+    """Every blocked address and range that has not expired, oldest first."""
     entries = await services.blocklist.list()
-    return [public(e) for e in sorted(entries, key=lambda e: e.created_at)]
+    return [public(e) for e in LISTING.paginate(entries, page)]
 
 
 @router.post("/blocklist", status_code=201, summary="Block an address", responses=problems(BODY))

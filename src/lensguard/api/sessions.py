@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from lensguard.access.can import can
 from lensguard.access.principal import Principal
 from lensguard.api.deps import ServicesDep, authorize, requires
+from lensguard.api.pages import Listing, PageDep, stamp
 from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.api.schemas import SessionPublic
 from lensguard.errors import NotFound
@@ -19,6 +20,9 @@ from lensguard.store.models import LoginSession
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], responses=problems(AUTHENTICATED))
 Self = Annotated[Principal, requires("account_self")]
+LISTING: Listing[LoginSession] = Listing(
+    "sessions", key=lambda s: (stamp(s.created_at), s.id), parts=(str, str), newest_first=True
+)
 
 
 def public(login: LoginSession, principal: Principal) -> SessionPublic:
@@ -31,6 +35,7 @@ def public(login: LoginSession, principal: Principal) -> SessionPublic:
 async def list_sessions(
     principal: Self,
     services: ServicesDep,
+    page: PageDep,
     user_id: Annotated[str | None, Query(max_length=32, description="Admins: whose")] = None,
     all_users: Annotated[bool, Query(description="Admins: every user's sessions")] = False,
 ) -> list[SessionPublic]:
@@ -47,7 +52,7 @@ async def list_sessions(
             for s in found
             if can(principal, *await session_access(services, session, principal, s))
         ]
-    return [public(s, principal) for s in shown]
+    return [public(s, principal) for s in LISTING.paginate(shown, page)]
 
 
 @router.delete(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
+from lensguard.api.pages import Listing, PageDep
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.schemas import Me, UserCreate, UserPublic, UserUpdate
 from lensguard.identity import accounts
@@ -17,6 +18,8 @@ from lensguard.store.models import User
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=problems(AUTHENTICATED))
 Admin = Annotated[Principal, requires("user_management")]
 Self = Annotated[Principal, requires("account_self")]
+# By username, in the database's collation: the store both orders and resumes the list.
+LISTING: Listing[User] = Listing("users", key=lambda u: (u.username,), parts=(str,))
 
 
 def public(user: User) -> UserPublic:
@@ -48,12 +51,15 @@ async def me(principal: Self, services: ServicesDep) -> Me:
 async def list_all(
     principal: Admin,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    page: PageDep,
 ) -> list[UserPublic]:
     """The accounts you may manage, by username; accounts beyond your reach are not listed."""
-    found = await accounts.list_accounts(services, by=principal, limit=limit, offset=offset)
-    return [public(u) for u in found]
+    after = LISTING.decode(page.cursor)
+    # One more than the page, so the database says whether a next page exists.
+    found = await accounts.list_accounts(
+        services, by=principal, limit=page.limit + 1, after=None if after is None else str(after[0])
+    )
+    return [public(u) for u in LISTING.cut(found, page)]
 
 
 @router.post("", status_code=201, summary="Create an account", responses=problems(BODY, 409))

@@ -42,23 +42,20 @@ def may_see(policy: Policy, principal: Principal, user: User) -> bool:
 
 
 async def visible_accounts(
-    ctx: IdentityContext, principal: Principal, *, limit: int, offset: int
+    ctx: IdentityContext, principal: Principal, *, limit: int, after: str | None = None
 ) -> list[User]:
-    """One page, by username, of the accounts ``principal`` may manage; others are skipped."""
+    """Up to ``limit`` accounts ``principal`` may manage, by username after ``after``.
+
+    The others are skipped in the database's order, so a page is cut after the filter.
+    """
     shown: list[User] = []
-    skipped = 0
-    start = 0
     async with ctx.db.sessions() as session:
         while len(shown) < limit:
-            batch: Sequence[User] = await list_users(session, limit=_BATCH, offset=start)
+            batch: Sequence[User] = await list_users(session, limit=_BATCH, after=after)
             for user in batch:
-                if not may_see(ctx.policy, principal, user):
-                    continue
-                if skipped < offset:
-                    skipped += 1
-                elif len(shown) < limit:
+                if len(shown) < limit and may_see(ctx.policy, principal, user):
                     shown.append(user)
             if len(batch) < _BATCH:
                 break
-            start += _BATCH
+            after = batch[-1].username
     return shown

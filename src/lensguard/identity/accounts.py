@@ -104,10 +104,10 @@ async def read_account(ctx: IdentityContext, user_id: str, *, by: Principal) -> 
 
 
 async def list_accounts(
-    ctx: IdentityContext, *, by: Principal, limit: int, offset: int
+    ctx: IdentityContext, *, by: Principal, limit: int, after: str | None = None
 ) -> list[User]:
-    """The accounts ``by`` may manage, by username; the others are not listed."""
-    return await visible_accounts(ctx, by, limit=limit, offset=offset)
+    """Up to ``limit`` accounts ``by`` may manage, by username after ``after``."""
+    return await visible_accounts(ctx, by, limit=limit, after=after)
 
 
 @dataclass(frozen=True)

@@ -61,9 +61,14 @@ async def count_users(session: AsyncSession) -> int:
     return int(result.scalar_one())
 
 
-async def list_users(session: AsyncSession, *, limit: int = 100, offset: int = 0) -> Sequence[User]:
-    """Users ordered by username."""
-    result = await session.execute(select(User).order_by(User.username).limit(limit).offset(offset))
+async def list_users(
+    session: AsyncSession, *, limit: int = 100, offset: int = 0, after: str | None = None
+) -> Sequence[User]:
+    """Users ordered by username; those after the username ``after`` when given."""
+    query = select(User).order_by(User.username)
+    if after is not None:
+        query = query.where(User.username > after)
+    result = await session.execute(query.limit(limit).offset(offset))
     return result.scalars().all()
 
 

@@ -73,21 +73,42 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+async function request(method, url, body) {
   const headers = { Accept: "application/json" };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(API + path, {
+  return fetch(url, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: "omit",
     cache: "no-store",
   });
+}
+
+async function api(method, path, body) {
+  const response = await request(method, API + path, body);
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+// Every item of a list route: its pages are linked by Link: <...>; rel="next".
+const NEXT_PAGE = /^<(\/[^>]*)>;\s*rel="next"$/;
+
+async function apiList(path) {
+  const items = [];
+  let url = `${API}${path}?limit=200`;
+  while (url) {
+    const response = await request("GET", url);
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new ApiError(response.status, data);
+    items.push(...data);
+    const next = NEXT_PAGE.exec(response.headers.get("Link") || "");
+    url = next ? next[1] : null;
+  }
+  return items;
 }
 
 function plainError(err) {
@@ -226,7 +247,7 @@ async function enterConsole() {
 async function loadDevices() {
   let devices;
   try {
-    devices = await api("GET", "/devices");
+    devices = await apiList("/devices");
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return signedOut("Your session has ended. Sign in again.");
     notify(plainError(err));
