@@ -33,6 +33,13 @@ def astronaut_packets(count: int) -> tuple[np.ndarray, list[Any]]:
     return image, packets
 
 
+# The frame budget is a wall-clock limit: on a loaded machine a cold detector's first
+# frame can run past the production 50 ms and be blanked (fail closed), which is right
+# there and a false failure here. Tests of what the stage does to pictures give it all
+# the time it needs; the budget itself is tested on its own (a chain that overruns).
+UNTIMED_MS = 60_000.0
+
+
 async def run_stage(
     chain: Chain, mandatory: bool, count: int = 12
 ) -> tuple[np.ndarray, list[np.ndarray], ProcessingStage]:
@@ -42,6 +49,7 @@ async def run_stage(
         lambda p, k: received.append((p, k)),
         chain=chain,
         mandatory=mandatory,
+        budget_ms=UNTIMED_MS,
         loop=asyncio.get_running_loop(),
     )
     for packet in packets:
@@ -127,6 +135,7 @@ async def test_transcode_redacts_each_frame_it_is_given_in_order() -> None:
         lambda p, k: None,
         chain=build_chain(["face_detect", "pixelate_faces"]),
         mandatory=True,
+        budget_ms=UNTIMED_MS,
         loop=asyncio.get_running_loop(),
     )
     decoder = av.CodecContext.create("vp8", "r")

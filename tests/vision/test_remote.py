@@ -160,23 +160,24 @@ def test_a_late_answer_reuses_padded_detections_then_blanks(
 ) -> None:
     skew = [0.0]  # seconds the detector's clock runs ahead of the real one
     remote = detector(
-        client, stream, timeout_ms=60, reuse_ms=1000, clock=lambda: time.monotonic() + skew[0]
+        client, stream, timeout_ms=60, reuse_ms=60_000, clock=lambda: time.monotonic() + skew[0]
     )
-    first_at = time.monotonic()
+    # The first answer may take as long as the machine needs: only what follows is timed.
+    remote.timeout_ms = 30_000
     (fresh,) = remote.process(image, [], {}).detections
+    remote.timeout_ms = 60
     running.gate.clear()  # the worker hangs from now on
     (reused,) = remote.process(image, [], {}).detections
-    assert time.monotonic() - first_at < 1.0
     assert reused == padded(fresh, (640, 480))
     x, y, w, h = fresh.box
     rx, ry, rw, rh = reused.box
     assert rx < x and ry < y and rx + rw > x + w and ry + rh > y + h
     assert remote.stats.reused == 1
-    skew[0] = 1.05  # the detections are older than reuse_ms now
+    skew[0] = 61.0  # the detections are older than reuse_ms now
     started = time.monotonic()
     with pytest.raises(RemoteTimeout, match="no answer from a worker within 60 ms"):
         remote.process(image, [], {})
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5  # the timeout, not a hang or retries
     assert remote.stats.timeouts == 1 and remote.stats.answered == 1
     # The chain fails closed on it: a blank frame, never the picture.
     chain = Chain([Step(remote), Step(PixelateFaces({}))])
@@ -197,7 +198,7 @@ def test_redis_down_fails_closed_at_once(image: np.ndarray, stream: str) -> None
     started = time.monotonic()
     with pytest.raises(RemoteTimeout):
         remote.process(image, [], {})
-    assert time.monotonic() - started < 0.5  # no retries with back-off
+    assert time.monotonic() - started < 5  # no retries with back-off (those take minutes)
     assert remote.stats.unavailable == 1 and remote.stats.timeouts == 1
     settings = vision_settings(f"redis://127.0.0.1:{free_port()}/0", stream, timeout_ms=35)
     chain = remote_chain_builder(settings)(["face_detect", "pixelate_faces"])
