@@ -2,9 +2,10 @@
 
 Walks the served document (as the authorisation matrix does), so a new route is held
 to the same rules the moment it is served: an explicit summary, exactly one declared
-tag, a schema for its success body, and its errors as problem+json — 401 and 403
-where it needs credentials, 404 where a path names a resource, 422 where it takes
-input. The other direction is checked too: a 405 names every method of its path.
+tag, a schema for its success body (with its ``Link`` header when it pages), and its
+errors as problem+json — 401 and 403 where it needs credentials, 404 where a path
+names a resource, 422 where it takes input. The other direction is checked too: a
+405 names every method of its path.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ def _success_fault(operation: dict[str, Any]) -> str | None:
     return None
 
 
+def _links(operation: dict[str, Any]) -> bool:
+    """Whether the success response documents the ``Link`` header of the next page."""
+    return any(
+        "Link" in response.get("headers", {})
+        for status, response in operation["responses"].items()
+        if status.startswith("2")
+    )
+
+
 def _error_faults(operation: dict[str, Any], route: APIRoute) -> list[str]:
     errors = {int(k): v for k, v in operation["responses"].items() if k[0] in "45"}
     faults = [
@@ -97,6 +107,8 @@ def operation_faults(doc: dict[str, Any], route: APIRoute, operation: dict[str, 
     success = _success_fault(operation)
     if success:
         faults.append(success)
+    if "limit" in {p["name"] for p in operation.get("parameters", [])} and not _links(operation):
+        faults.append("pages (it takes limit) but documents no Link header")
     return faults + _error_faults(operation, route)
 
 
@@ -122,13 +134,14 @@ async def test_the_walk_catches_an_undocumented_operation(document: dict[str, An
         "/api/v1/devices/{device_id}", endpoint=lambda: None, name="read", methods=["GET"]
     )
     bare = {
-        "parameters": [{"name": "device_id", "in": "path"}],
+        "parameters": [{"name": "device_id", "in": "path"}, {"name": "limit", "in": "query"}],
         "responses": {"200": {"description": "ok"}, "404": {"description": "no"}},
     }
     assert operation_faults(document, route, bare) == [
         "has no summary of its own",
         "tags []: expected one of the declared tags",
         "its 200 has no body schema",
+        "pages (it takes limit) but documents no Link header",
         "its 404 is not problem+json",
         "does not document 401",
         "does not document 403",

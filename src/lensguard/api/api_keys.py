@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from lensguard.access.can import can
 from lensguard.access.principal import Grant, Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
-from lensguard.api.pages import Listing, PageDep, stamp
+from lensguard.api.pages import PAGED, Listing, PageDep, stamp
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 from lensguard.errors import NotFound, ValidationFailed
@@ -88,7 +88,7 @@ async def create(
     return ApiKeyCreated(**public(key).model_dump(), key=new.presented)
 
 
-@router.get("", summary="List API keys", responses=problems(422))
+@router.get("", summary="List API keys", responses=PAGED | problems(422))
 async def list_keys(
     principal: Self,
     services: ServicesDep,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import ServicesDep, requires
-from lensguard.api.pages import next_link
+from lensguard.api.pages import PAGED, next_link
 from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.audit.checkpoint import export_checkpoint
 from lensguard.audit.entry import AuditRow
@@ -110,7 +110,7 @@ class AuditFilter(BaseModel):
     limit: int = Field(default=100, ge=1, le=MAX_PAGE)
 
 
-@router.get("", summary="Query the audit log", responses=problems(422))
+@router.get("", summary="Query the audit log", responses=PAGED | problems(422))
 async def list_entries(
     _: Reader,
     services: ServicesDep,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.devices import visible_device
-from lensguard.api.pages import Listing, PageDep, stamp
+from lensguard.api.pages import PAGED, Listing, PageDep, stamp
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.errors import Conflict, NotFound
 from lensguard.identity.auditing import append, audit_event
@@ -132,7 +132,9 @@ async def grant(
 
 
 @router.get(
-    "/{device_id}/break-glass", summary="List your open grants", responses=problems(404, 422)
+    "/{device_id}/break-glass",
+    summary="List your open grants",
+    responses=PAGED | problems(404, 422),
 )
 async def mine(
     device_id: str,

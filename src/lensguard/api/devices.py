@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from lensguard.access.can import can
 from lensguard.access.principal import Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
-from lensguard.api.pages import Listing, PageDep
+from lensguard.api.pages import PAGED, Listing, PageDep
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.schemas import (
     DeviceCreate,
@@ -67,7 +67,7 @@ async def visible_device(
     return device
 
 
-@router.get("", summary="List devices", responses=problems(422))
+@router.get("", summary="List devices", responses=PAGED | problems(422))
 async def list_devices(
     principal: Viewer,
     services: ServicesDep,

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Query, Request, Response
@@ -62,6 +62,17 @@ def page_request(
 
 
 PageDep = Annotated[PageRequest, Depends(page_request)]
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Link": {
+                "description": 'The next page, as <path?query>; rel="next"; absent on the last',
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
+"""The success response of a list route: documents its ``Link`` header (``responses=``)."""
 
 
 def stamp(value: datetime) -> str:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
-from lensguard.api.pages import Listing, PageDep
+from lensguard.api.pages import PAGED, Listing, PageDep
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.errors import NotFound, ValidationFailed
 from lensguard.guard.blocklist import (
@@ -99,7 +99,7 @@ LISTING: Listing[BlockEntry] = Listing(
 )
 
 
-@router.get("/blocklist", summary="List blocked addresses", responses=problems(422))
+@router.get("/blocklist", summary="List blocked addresses", responses=PAGED | problems(422))
 async def list_blocks(
     _principal: Manager,
     services: ServicesDep,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from lensguard.access.can import can
 from lensguard.access.principal import Principal
 from lensguard.api.deps import ServicesDep, authorize, requires
-from lensguard.api.pages import Listing, PageDep, stamp
+from lensguard.api.pages import PAGED, Listing, PageDep, stamp
 from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.api.schemas import SessionPublic
 from lensguard.errors import NotFound
@@ -31,7 +31,7 @@ def public(login: LoginSession, principal: Principal) -> SessionPublic:
     return out
 
 
-@router.get("", summary="List sign-in sessions", responses=problems(422))
+@router.get("", summary="List sign-in sessions", responses=PAGED | problems(422))
 async def list_sessions(
     principal: Self,
     services: ServicesDep,

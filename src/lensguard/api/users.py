@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
-from lensguard.api.pages import Listing, PageDep
+from lensguard.api.pages import PAGED, Listing, PageDep
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.schemas import Me, UserCreate, UserPublic, UserUpdate
 from lensguard.identity import accounts
@@ -47,7 +47,7 @@ async def me(principal: Self, services: ServicesDep) -> Me:
     )
 
 
-@router.get("", summary="List accounts", responses=problems(422))
+@router.get("", summary="List accounts", responses=PAGED | problems(422))
 async def list_all(
     principal: Admin,
     services: ServicesDep,
