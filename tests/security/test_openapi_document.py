@@ -82,6 +82,9 @@ def _error_faults(operation: dict[str, Any], route: APIRoute) -> list[str]:
         if response.get("content", {}).get(PROBLEM_JSON, {}).get("schema", {}).get("$ref")
         != PROBLEM_REF
     ]
+    for status, header in ((401, "WWW-Authenticate"), (429, "Retry-After")):
+        if status in errors and header not in errors[status].get("headers", {}):
+            faults.append(f"its {status} does not document {header}")
     needed: set[int] = set()
     if declared_action(route) != PUBLIC:
         needed |= {401, 403}

@@ -61,11 +61,24 @@ class Problem(BaseModel):
     retry_after: int | None = None
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
+def _problem(description: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": description,
         "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+    if headers:
+        response["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}}
+            for name, text in headers.items()
+        }
+    return response
+
+
+# The headers a problem of that status always carries (docs/errors.md).
+_HEADERS = {
+    401: {"WWW-Authenticate": 'Bearer realm="lensguard"'},
+    429: {"Retry-After": "Seconds to wait before trying again"},
+}
 
 
 _DESCRIPTIONS = {
@@ -83,7 +96,7 @@ _DESCRIPTIONS = {
     503: "A required store is unreachable",
 }
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: _problem(text) for status, text in _DESCRIPTIONS.items()
+    status: _problem(text, _HEADERS.get(status)) for status, text in _DESCRIPTIONS.items()
 }
 """Every problem status lensguard answers, as OpenAPI responses."""
 
