@@ -240,7 +240,9 @@ async def test_allowed_candidates_are_kept(calls: list[Call]) -> None:
     await call.connected(answer)
 
 
-async def test_relay_never_answers_an_offer_without_dtls_fingerprint(calls: list[Call]) -> None:
+async def test_relay_refuses_an_offer_without_dtls_fingerprint_and_says_so(
+    calls: list[Call],
+) -> None:
     call = Call(on_this_host())
     calls.append(call)
     call.viewer.addTransceiver("video", direction="recvonly")
@@ -250,7 +252,9 @@ async def test_relay_never_answers_an_offer_without_dtls_fingerprint(calls: list
         for line in call.viewer.localDescription.sdp.splitlines(keepends=True)
         if not line.startswith("a=fingerprint:")
     )
-    assert await call.offer(sdp=sdp) is None
+    refused = await call.offer(sdp=sdp)
+    assert refused is not None and refused["type"] == "error"
+    assert refused["code"] == "invalid_sdp" and "no DTLS fingerprint" in refused["message"]
     assert call.endpoint is not None and call.endpoint.pc is None
 
 

@@ -45,6 +45,7 @@ from lensguard.vision.processor import Chain
 from lensguard.vision.registry import build_chain
 from lensguard.wire import pairing, server
 from lensguard.wire.kinds import Kind, kind_of
+from lensguard.wire.server import ErrorCode
 
 log = get_logger("lensguard.media")
 RELAY_MIME = "video/vp8"
@@ -149,13 +150,21 @@ class ViewerEndpoint:
             return
         kind = kind_of(message)
         if kind is Kind.OFFER and self.pc is None:
-            await self._answer(str(message.get("sdp", "")))
+            try:
+                await self._answer(str(message.get("sdp", "")))
+            except InvalidSdp as exc:
+                # Told, not left waiting for an answer that will never come.
+                log.warning("relay_offer_refused", device_id=self.relay.device_id)
+                await self.relay.bus.publish(
+                    f"conn:{self.viewer_conn}",
+                    server.error(ErrorCode.INVALID_SDP, str(exc)) | {"from": self.inbox.id},
+                )
         elif kind is Kind.LEAVE:
             await self.relay.remove_viewer(self)
 
     async def _answer(self, sdp: str) -> None:
         ice = self.relay.ice
-        offer = ice.remote_description(sdp, "offer")  # InvalidSdp: logged, never answered
+        offer = ice.remote_description(sdp, "offer")  # InvalidSdp: the viewer is told
         pc = RTCPeerConnection(ice.configuration())
         self.pc = pc
         pc.on("datachannel", self._on_datachannel)

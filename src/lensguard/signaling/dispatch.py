@@ -91,6 +91,9 @@ class Dispatcher:
             await session.send(server.leave_from(sender))
         elif kind in (Kind.CONTROL, Kind.SETTINGS) and self.published:
             await session.send(message)
+        elif kind is Kind.ERROR and sender in self.peers:
+            # A relay endpoint refusing what this viewer sent it (an offer it cannot take).
+            await session.send(message)
         elif kind is Kind.DETECTIONS and sender in self.peers:
             # From the relay endpoint serving this viewer: what the AI chain found.
             if session.hub.metrics is not None:
