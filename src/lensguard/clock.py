@@ -79,7 +79,9 @@ class ManualClock:
 
     Wall and monotonic time move together. ``advance`` fires every timer and wakes
     every sleeper that came due, one at a time in deadline order (ties in the order
-    they were scheduled), letting woken tasks run before the next one fires.
+    they were scheduled), letting woken tasks run before the next one fires. A woken
+    task that goes on to wait for real I/O (a database, a socket) is not waited for:
+    the test awaits that outcome itself, with a timeout.
     """
 
     def __init__(self, start: float | None = None) -> None:
