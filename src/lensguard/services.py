@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +12,6 @@ from lensguard.access.policy import Policy
 from lensguard.audit import AuditLog
 from lensguard.audit.denials import DenialRecorder
 from lensguard.bus.base import Bus
-from lensguard.bus.channels import OVERRIDES, STREAM_CONFIG
 from lensguard.bus.memory import MemoryBus
 from lensguard.bus.redis import RedisBus
 from lensguard.clock import Clock, SystemClock
@@ -41,7 +39,7 @@ from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.signaling.presence import Presence
 from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
-from lensguard.store.streams import StreamPolicy, stream_policy
+from lensguard.streams.room import StreamsRoom
 from lensguard.vision.remote import remote_chain_builder
 
 log = get_logger("lensguard.services")
@@ -80,6 +78,8 @@ class Services:
     recovery_key: bytes
     audit: AuditLog
     """The tamper-evident audit log."""
+    streams: StreamsRoom
+    """Stream policy and break-glass: read, change, grant, end, observe."""
     trusted_proxies: tuple[Network, ...] = field(default=())
     blocklist: Blocklist = field(default_factory=MemoryBlocklist)
     metrics: Metrics = field(default_factory=Metrics)
@@ -108,23 +108,6 @@ class Services:
     async def announce(self, **message: Any) -> None:
         """Tell live signaling sessions on every node that access for someone changed."""
         await revocation_notifier(self.bus)(message)
-
-    async def announce_stream(self, device_id: str) -> None:
-        """Tell relay nodes that a stream's settings changed."""
-        await broadcaster(self.bus)(STREAM_CONFIG, {"device_id": device_id})
-
-    async def tell_device(self, device_id: str, message: dict[str, Any]) -> None:
-        """Send a server message to a device's live connection, on whichever node."""
-        await broadcaster(self.bus)(f"device:{device_id}", message)
-
-    async def announce_site(self, site: str) -> None:
-        """Tell relay nodes that a site's stream policy changed."""
-        await broadcaster(self.bus)(STREAM_CONFIG, {"site": site})
-
-    async def announce_override_end(self, device_id: str, grant_id: str, reason: str) -> None:
-        """Tell relay nodes that a break-glass grant ended before its expiry."""
-        message = {"device_id": device_id, "grant_id": grant_id, "reason": reason}
-        await broadcaster(self.bus)(OVERRIDES, message)
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
@@ -168,6 +151,7 @@ class Services:
         if settings.security.blocklist.block_brute_force:
             identity.throttle.on_address_lock = brute_force_hook(blocklist)
         geoip_path = settings.security.monitoring.geoip_database
+        streams = StreamsRoom(db, identity.audit, bus, clock)
         return cls(
             settings=settings,
             db=db,
@@ -178,7 +162,7 @@ class Services:
                 bus,
                 MediaNode(
                     bus,
-                    stream_policy_loader(db),
+                    streams.policy,
                     chain_builder=remote_chain_builder(settings),
                     ice=IcePolicy.from_settings(settings),
                     clock=clock,
@@ -200,6 +184,7 @@ class Services:
             strikes=strikes,
             geoip=GeoIP.open(geoip_path) if geoip_path is not None else None,
             events=events,
+            streams=streams,
             clock=clock,
             policy=identity.policy,
             tokens=identity.tokens,
@@ -232,25 +217,3 @@ class Services:
             self.geoip.close()
         if self.redis is not None:
             await self.redis.aclose()
-
-
-def stream_policy_loader(db: Database) -> Callable[[str], Awaitable[StreamPolicy | None]]:
-    """How relays read a device's effective stream policy (site rules plus device settings)."""
-
-    async def load(device_id: str) -> StreamPolicy | None:
-        async with db.sessions() as session:
-            return await stream_policy(session, device_id)
-
-    return load
-
-
-def broadcaster(bus: Bus) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
-    """How the API tells every node's relays that stream rules or grants changed."""
-
-    async def publish(channel: str, message: dict[str, Any]) -> None:
-        try:
-            await bus.publish(channel, message)
-        except Exception as exc:
-            log.warning("broadcast_failed", channel=channel, error=type(exc).__name__)
-
-    return publish

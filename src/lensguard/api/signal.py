@@ -46,6 +46,7 @@ async def signal(websocket: WebSocket) -> None:
         websocket,
         hub=services.hub,
         identity=services,
+        streams=services.streams,
         address=address,
         denials=services.denials,
         clock=services.clock,

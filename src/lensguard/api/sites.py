@@ -7,6 +7,7 @@ apply live on every node and are audited.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -15,10 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lensguard.access.principal import Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
-from lensguard.api.streams import check_models
-from lensguard.identity.auditing import append, audit_event
-from lensguard.store.models import SitePolicy
-from lensguard.store.streams import site_device_ids
+from lensguard.streams.room import SiteRules, SiteStreams
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"], responses=problems(AUTHENTICATED))
 Viewer = Annotated[Principal, requires("camera_view")]
@@ -42,21 +40,15 @@ def _site(site: str) -> Resource:
     return Resource(kind="site", site=site)
 
 
-def _public(site: str, row: SitePolicy | None, devices: int) -> SitePolicyPublic:
-    if row is None:
-        return SitePolicyPublic(site=site, devices=devices)
-    return SitePolicyPublic(
-        site=site, redact_faces=row.redact_faces, ai_models=list(row.ai_models), devices=devices
-    )
+def _public(found: SiteStreams) -> SitePolicyPublic:
+    return SitePolicyPublic(site=found.site, devices=found.devices, **asdict(found.rules))
 
 
 @router.get("/{site}/policy", summary="Read a site policy", responses=problems(404, 422))
 async def read(site: SiteName, principal: Viewer, services: ServicesDep) -> SitePolicyPublic:
     """The stream policy of a site in your scope."""
     authorize(principal, "camera_view", _site(site), hide=True)
-    async with services.db.sessions() as session:
-        devices = len(await site_device_ids(session, site))
-        return _public(site, await session.get(SitePolicy, site), devices)
+    return _public(await services.streams.site(site))
 
 
 @router.put("/{site}/policy", summary="Set a site policy", responses=problems(BODY, 404))
@@ -69,25 +61,7 @@ async def update(
 ) -> SitePolicyPublic:
     """Set the site's redaction and processors; every relay of the site applies it live."""
     authorize(principal, "device_manage", _site(site), hide=True)
-    check_models(body.ai_models)
-    async with services.db.transaction() as session:
-        row = await session.get(SitePolicy, site)
-        before = _public(site, row, 0).model_dump(include={"redact_faces", "ai_models"})
-        if row is None:
-            row = SitePolicy(site=site)
-            session.add(row)
-        row.redact_faces, row.ai_models = body.redact_faces, list(body.ai_models)
-        await session.flush()
-        devices = len(await site_device_ids(session, site))
-        event = audit_event(
-            "site.policy.configure",
-            by=principal,
-            address=address,
-            resource_type="site",
-            resource_id=site,
-            before=before,
-            after=body.model_dump(),
-        )
-        await append(services, session, event)
-    await services.announce_site(site)
-    return _public(site, row, devices)
+    rules = SiteRules(**body.model_dump())
+    return _public(
+        await services.streams.configure_site(site, rules, by=principal, address=address)
+    )

@@ -2,26 +2,24 @@
 
 Changes apply live: the relay nodes serving the stream swap their processing chain
 on the next frame (no reconnect for device or viewers). Each change is audited.
+The rules live in the streams room (``streams/room.py``); this router parses,
+authorises and maps.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.devices import visible_device
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
-from lensguard.errors import ValidationFailed
-from lensguard.identity.auditing import append, audit_event
 from lensguard.sizing import parse_resolution
-from lensguard.store.models import StreamSettings
-from lensguard.store.streams import device_settings, stream_policy
-from lensguard.vision.registry import default_registry
+from lensguard.streams.room import DeviceStream, StreamConfig
 
 router = APIRouter(prefix="/api/v1/streams", tags=["streams"], responses=problems(AUTHENTICATED))
 Viewer = Annotated[Principal, requires("camera_view")]
@@ -62,48 +60,9 @@ class StreamPublic(StreamUpdate):
     effective: Effective | None = None
 
 
-def _public(device_id: str, row: StreamSettings | None) -> StreamPublic:
-    if row is None:
-        return StreamPublic(device_id=device_id)
-    return StreamPublic(
-        device_id=device_id,
-        name=row.name,
-        ai_models=list(row.ai_models),
-        redact_faces=row.redact_faces,
-        resolution=row.resolution,
-        bitrate=row.bitrate,
-    )
-
-
-def check_models(names: list[str]) -> None:
-    """Refuse unknown processor names with a 422 that lists the valid ones."""
-    valid = default_registry().names
-    if any(n not in valid for n in names):
-        allowed = ", ".join(valid)
-        # The valid names, never the ones sent: problems do not echo input.
-        raise ValidationFailed(
-            f"ai_models must be among: {allowed}",
-            errors=[
-                {
-                    "field": "body.ai_models",
-                    "message": f"must be among: {allowed}",
-                    "type": "unknown_processor",
-                }
-            ],
-        )
-
-
-@router.get("/{device_id}", summary="Read stream settings", responses=problems(404, 422))
-async def read(device_id: str, principal: Viewer, services: ServicesDep) -> StreamPublic:
-    """The stream settings of a device in your scope."""
-    await visible_device(services, principal, device_id, "camera_view")
-    async with services.db.sessions() as session:
-        public = _public(device_id, await session.get(StreamSettings, device_id))
-        return await _with_effective(session, public)
-
-
-async def _with_effective(session: AsyncSession, public: StreamPublic) -> StreamPublic:
-    policy = await stream_policy(session, public.device_id)
+def _public(stream: DeviceStream) -> StreamPublic:
+    public = StreamPublic(device_id=stream.device_id, **asdict(stream.config))
+    policy = stream.policy
     if policy is not None:
         public.effective = Effective(
             ai_models=list(policy.ai_models),
@@ -111,6 +70,13 @@ async def _with_effective(session: AsyncSession, public: StreamPublic) -> Stream
             redaction_from=policy.redaction_from,
         )
     return public
+
+
+@router.get("/{device_id}", summary="Read stream settings", responses=problems(404, 422))
+async def read(device_id: str, principal: Viewer, services: ServicesDep) -> StreamPublic:
+    """The stream settings of a device in your scope."""
+    await visible_device(services, principal, device_id, "camera_view")
+    return _public(await services.streams.stream(device_id))
 
 
 @router.put("/{device_id}", summary="Set stream settings", responses=problems(BODY, 404))
@@ -123,27 +89,7 @@ async def update(
 ) -> StreamPublic:
     """Set processors, redaction and encoding; relays apply it on the next frame."""
     await visible_device(services, principal, device_id, "device_manage")
-    check_models(body.ai_models)
-    async with services.db.transaction() as session:
-        row = await session.get(StreamSettings, device_id)
-        before = _public(device_id, row).model_dump(exclude={"device_id", "effective"})
-        if row is None:
-            row = StreamSettings(device_id=device_id)
-            session.add(row)
-        for key, value in body.model_dump().items():
-            setattr(row, key, value)
-        await session.flush()
-        event = audit_event(
-            "stream.configure",
-            by=principal,
-            address=address,
-            resource_type="device",
-            resource_id=device_id,
-            before=before,
-            after=body.model_dump(),
-        )
-        await append(services, session, event)
-        public = await _with_effective(session, _public(device_id, row))
-    await services.announce_stream(device_id)
-    await services.tell_device(device_id, device_settings(row))
-    return public
+    config = StreamConfig(**body.model_dump())
+    return _public(
+        await services.streams.configure(device_id, config, by=principal, address=address)
+    )

@@ -1,9 +1,10 @@
 """Break-glass on the signaling socket: the ``unredacted`` subscribe and the raw view's life.
 
-The grant itself is made over HTTP (``api/breakglass.py``). Here a socket proves its
-principal may use one and holds an open grant, the relay endpoint is switched to the
-raw fan-out, and the start and end of the viewing (with its length) go to the audit
-trail and to the viewer (docs/redaction.md).
+The grant itself is made over HTTP (``api/breakglass.py``) by the streams room, which
+also finds a socket's open grant. Here a socket proves its principal may use one and
+holds an open grant, the relay endpoint is switched to the raw fan-out, and the start
+and end of the viewing (with its length) go to the audit trail and to the viewer
+(docs/redaction.md).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from typing import Any, Protocol
 
 from lensguard.access.can import can, refusal
 from lensguard.access.principal import Principal, Resource
-from lensguard.identity.context import IdentityContext
 from lensguard.media.relay import UnredactedEnd, ViewerEndpoint
 from lensguard.monitor.events import emit
 from lensguard.severity import Severity
 from lensguard.store.models import RedactionOverride
-from lensguard.store.streams import active_override
+from lensguard.streams.room import StreamsRoom
 from lensguard.wire import server
 from lensguard.wire.server import ErrorCode
 
@@ -28,7 +28,7 @@ OVERRIDE = "redaction_override"
 class Socket(Protocol):
     """What break-glass needs from a signaling session."""
 
-    identity: IdentityContext
+    streams: StreamsRoom
 
     async def error(self, code: ErrorCode, message: str) -> None: ...
 
@@ -56,8 +56,7 @@ async def open_grant(
         await socket.audit("redaction.override.view_start", device_id, "denied")
         await socket.error(ErrorCode.FORBIDDEN, refusal(principal, OVERRIDE))
         return None
-    async with socket.identity.db.sessions() as session:
-        grant = await active_override(session, user_id=principal.id, device_id=device_id)
+    grant = await socket.streams.active_grant(principal.id, device_id)
     if grant is None:
         await socket.error(
             ErrorCode.NO_GRANT,

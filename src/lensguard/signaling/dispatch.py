@@ -30,8 +30,8 @@ from lensguard.signaling.limits import (
 from lensguard.signaling.presence import Attendance
 from lensguard.signaling.violation import Violation
 from lensguard.store.devices import get_device, mark_seen
-from lensguard.store.models import RedactionOverride, StreamSettings
-from lensguard.store.streams import device_settings, stream_policy
+from lensguard.store.models import RedactionOverride
+from lensguard.store.streams import device_settings
 from lensguard.wire import pairing, server
 from lensguard.wire.client import (
     Answer,
@@ -149,16 +149,14 @@ class Dispatcher:
         if self.presence is None:
             self.presence = await session.hub.presence.attend(device.id, session.id)
         await session.send(server.published(device.id))
-        async with session.identity.db.sessions() as db:
-            configured = await db.get(StreamSettings, device.id)
+        configured = await session.streams.settings(device.id)
         if configured is not None:
             await session.send(device_settings(configured))
 
     async def _subscribe(self, message: Subscribe) -> None:
         session = self.session
         principal = session.require()
-        async with session.identity.db.sessions() as db:
-            policy = await stream_policy(db, message.device_id)
+        policy = await session.streams.policy(message.device_id)
         resource = (
             Resource(kind="device", id=policy.device_id, site=policy.site)
             if policy is not None

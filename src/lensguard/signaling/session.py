@@ -33,6 +33,7 @@ from lensguard.signaling.dispatch import Dispatcher
 from lensguard.signaling.hub import SignalingHub
 from lensguard.signaling.limits import MESSAGE_BURST, MESSAGES_PER_SECOND, TokenBucket
 from lensguard.signaling.violation import Violation
+from lensguard.streams.room import StreamsRoom
 from lensguard.wire import server
 from lensguard.wire.client import parse_client_message
 from lensguard.wire.closes import Close
@@ -51,6 +52,7 @@ class SignalSession:
         *,
         hub: SignalingHub,
         identity: IdentityContext,
+        streams: StreamsRoom,
         address: str | None = None,
         denials: DenialRecorder | None = None,
         clock: Clock | None = None,
@@ -60,6 +62,7 @@ class SignalSession:
         self.hub = hub
         self.bus: Bus = hub.bus
         self.identity = identity
+        self.streams = streams
         self.address = address
         self.denials = denials
         self.clock: Clock = clock or SystemClock()

@@ -1,0 +1,1 @@
+"""The streams room: stream policy and break-glass rules, applied, audited and announced."""
