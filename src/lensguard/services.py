@@ -129,7 +129,7 @@ class Services:
         bus: Bus = RedisBus(redis) if redis is not None else MemoryBus()
         identity = build_identity(settings, db, redis, clock=clock)
         metrics = Metrics()
-        events = EventPublisher()
+        events = EventPublisher(now=clock.now)
         events.subscribe(log_event, name="log")
         events.subscribe(metrics_subscriber(metrics), name="metrics")
         limiter = CountingRateLimiter(limiter, metrics)

@@ -4,6 +4,7 @@ import asyncio
 import io
 import json
 
+from lensguard.clock import ManualClock
 from lensguard.monitor.event import SecurityEvent
 from lensguard.monitor.event_log import log_event
 from lensguard.monitor.events import bound, current_publisher, emit
@@ -121,6 +122,17 @@ def test_emit_goes_to_the_bound_publisher_with_typed_attributes() -> None:
         "127.0.0.1",
     )
     assert event.fields == {"action": "camera_view"}
+
+
+async def test_emit_stamps_events_with_the_publishers_clock() -> None:
+    clock = ManualClock()
+    publisher = EventPublisher(now=clock.now)
+    seen: list[SecurityEvent] = []
+    publisher.subscribe(seen.append, name="seen")
+    await clock.advance(3600)
+    with bound(publisher):
+        emit("auth.refreshed")
+    assert [e.time for e in seen] == [clock.now()]
 
 
 def test_the_log_line_keeps_its_keys(json_logging: io.StringIO) -> None:

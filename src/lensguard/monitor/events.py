@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 from lensguard.monitor.event import Outcome, SecurityEvent
@@ -54,14 +55,18 @@ def emit(
     **fields: Any,
 ) -> None:
     """Publish a security event; ``fields`` are masked wherever they are written."""
-    publish(
-        SecurityEvent(
-            event_type,
-            severity,
-            principal=principal,
-            resource=resource,
-            outcome=outcome,
-            address=address,
-            fields=fields,
-        )
+    publisher = current_publisher.get()
+    event = SecurityEvent(
+        event_type,
+        severity,
+        principal=principal,
+        resource=resource,
+        outcome=outcome,
+        address=address,
+        fields=fields,
+        time=publisher.now() if publisher is not None else datetime.now(UTC),
     )
+    if publisher is None:
+        log_event(event)
+    else:
+        publisher.publish(event)

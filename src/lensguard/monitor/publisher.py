@@ -15,6 +15,7 @@ import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from lensguard.logs import get_logger
 from lensguard.monitor.event import SecurityEvent
@@ -26,6 +27,10 @@ Subscriber = Callable[[SecurityEvent], None]
 log = get_logger("lensguard.monitor.publisher")
 
 
+def _wall_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class _Subscription:
     name: str
@@ -35,7 +40,9 @@ class _Subscription:
 class EventPublisher:
     """Hands each published event to every subscriber, in subscription order."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+        self.now: Callable[[], datetime] = now or _wall_now
+        """When events published here happen (the app's clock; ``emit`` stamps with it)."""
         self._subscriptions: tuple[_Subscription, ...] = ()
         self.failures: Counter[str] = Counter()
         """Events lost per subscriber name because its handler raised."""
