@@ -3,7 +3,8 @@
 Alerting subscribes to the app's event publisher and turns each published event
 into this record (``from_published``), masking fields itself: an alert must never
 carry a secret the log line would not. ``from_log_record`` reads the same record
-back from a ``lensguard.security`` log line (used by tools that read logs).
+back from a ``lensguard.security`` log record or event dict; the server no longer
+calls it (alerts no longer listen to logging), it is kept for reading logs back.
 """
 
 from __future__ import annotations
