@@ -1,6 +1,8 @@
 # lensguard — every target sets up what it needs first.
 #   make run     set up, then start the embedded demo on https://127.0.0.1:8443
-#   make test    set up, then run every test
+#   make test    set up, then run every test (in parallel: TEST_WORKERS, default 4)
+#   make test-fast  unit and API tests on SQLite and the embedded bus (no services)
+#   make soak-tests the media, signaling and e2e suites SOAK_RUNS (20) times in a row
 #   make check   ruff + mypy (strict on src/ and tests/) + lint-imports (the layers, docs/architecture.md)
 #   make bench   run the benchmarks in bench/
 #   make mutate  mutation testing (mutmut) of access/ and identity/; MUTANTS='lensguard.access*' narrows
@@ -11,7 +13,16 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= config/lensguard.dev.yaml
 MODEL  := src/lensguard/vision/models/face_detection_short_range.tflite
 
-.PHONY: setup run test check bench mutate clean system-deps
+# pytest-xdist workers; a file's tests stay on one worker (module fixtures start once).
+# The whole suite waits on servers and browsers, so it runs more workers than cores;
+# the fast suite is all CPU and runs one per core.
+TEST_WORKERS ?= 4
+FAST_WORKERS ?= auto
+XDIST   = -n $(TEST_WORKERS) --dist loadfile
+SOAK_RUNS ?= 20
+SOAK_SUITES ?= tests/media tests/signaling tests/e2e
+
+.PHONY: setup run test test-fast soak-tests check bench mutate clean system-deps
 
 setup: $(STAMP) $(MODEL)
 
@@ -33,7 +44,18 @@ run: setup
 	$(VENV)/bin/lensguard --config $(CONFIG) serve
 
 test: setup system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest --fast -n $(FAST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# Stops at the first red run and says which one it was (docs/testing.md).
+soak-tests: setup system-deps
+	@for i in $$(seq 1 $(SOAK_RUNS)); do \
+	  echo "== soak run $$i of $(SOAK_RUNS)"; \
+	  $(PY) -m pytest -q $(XDIST) -p no:cacheprovider $(SOAK_SUITES) $(PYTEST_ARGS) \
+	    || { echo "soak run $$i of $(SOAK_RUNS) failed"; exit 1; }; \
+	done; echo "$(SOAK_RUNS) runs of $(SOAK_SUITES): all passed"
 
 check: setup
 	$(VENV)/bin/ruff check src tests bench migrations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,6 +22,42 @@ from tests.harness import services
 from tests.harness.server import strong_secret
 from tests.harness.world import World, world_fixture
 
+# `make test-fast` (`pytest --fast`): unit and API tests on SQLite and the embedded bus.
+# Whatever needs a real PostgreSQL, Redis, a child process, aiortc media or Chromium
+# (marked slow or process, or asking for those fixtures) is left to `make test`, which
+# runs everything.
+NEEDS_SERVICES = frozenset({"pg_admin_url", "pg_url", "redis_url", "world"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="only tests that need no PostgreSQL, Redis, child process or slow media",
+    )
+
+
+def needs_services(item: pytest.Item) -> bool:
+    """True when ``item`` is slow or needs a service that `--fast` leaves out."""
+    if any(item.get_closest_marker(name) is not None for name in ("slow", "process")):
+        return True
+    if NEEDS_SERVICES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    return any(isinstance(value, str) and value == "postgres" for value in params)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--fast"):
+        return
+    deselected = [item for item in items if needs_services(item)]
+    left_out = {id(item) for item in deselected}
+    kept = [item for item in items if id(item) not in left_out]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
@@ -36,12 +73,13 @@ def redis_url() -> Iterator[str]:
         yield server.url
 
 
-async def create_pg_database(admin_url: str) -> tuple[str, str]:
-    """Create an empty database; return (its name, its SQLAlchemy asyncpg URL)."""
+async def create_pg_database(admin_url: str, template: str | None = None) -> tuple[str, str]:
+    """Create a database (empty, or a copy of ``template``); return its name and URL."""
     name = f"lg_test_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template is not None else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
     url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=name)
@@ -56,23 +94,46 @@ async def drop_pg_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
-@pytest.fixture
-async def pg_url(pg_admin_url: str) -> AsyncIterator[str]:
-    """A fresh, migrated PostgreSQL database for one test."""
+# Migrations run once per test process, into a template; each test gets a copy of it
+# (CREATE DATABASE ... TEMPLATE, or a file copy), a fresh migrated database in a
+# fraction of the time the migrations take.
+
+
+@pytest.fixture(scope="session")
+async def pg_template(pg_admin_url: str) -> AsyncIterator[str]:
+    """A migrated PostgreSQL database nobody connects to: the copies' template."""
     name, url = await create_pg_database(pg_admin_url)
     await asyncio.to_thread(migrate.upgrade, url)
+    try:
+        yield name
+    finally:
+        await drop_pg_database(pg_admin_url, name)
+
+
+@pytest.fixture
+async def pg_url(pg_admin_url: str, pg_template: str) -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database for one test."""
+    name, url = await create_pg_database(pg_admin_url, template=pg_template)
     try:
         yield url
     finally:
         await drop_pg_database(pg_admin_url, name)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file: the copies' template."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "lensguard.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-async def sqlite_url(tmp_path: Path) -> str:
+async def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     """A fresh, migrated SQLite database for one test."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'lensguard.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
-    return url
+    path = tmp_path / "lensguard.db"
+    shutil.copy2(sqlite_template, path)  # with its mode (0600)
+    return f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

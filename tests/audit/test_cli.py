@@ -19,6 +19,9 @@ from lensguard.store.db import Database
 from tests.audit.support import lensguard_cli, login
 from tests.harness.server import strong_secret
 
+pytestmark = pytest.mark.process  # runs lensguard as a child process
+
+
 ENTRIES = 30
 
 

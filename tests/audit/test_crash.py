@@ -8,11 +8,14 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import select
 
 from lensguard.audit.models import AuditEntry
 from lensguard.store.db import Database
 from tests.audit.support import MASTER, ROOT, login, make_log
+
+pytestmark = pytest.mark.process  # runs lensguard as a child process
 
 ACKNOWLEDGED = 400
 

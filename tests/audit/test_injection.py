@@ -84,6 +84,7 @@ async def test_hostile_names_are_stored_verbatim_and_the_chain_verifies(db: Data
             assert [r.actor_name for r in await query(session, actor=name)] == [name]
 
 
+@pytest.mark.process
 async def test_cli_export_of_hostile_names_is_one_clean_line_per_entry(tmp_path: Path) -> None:
     secret = strong_secret()
     url = f"sqlite+aiosqlite:///{tmp_path / 'lensguard.db'}"

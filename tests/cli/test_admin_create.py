@@ -2,9 +2,13 @@
 
 from pathlib import Path
 
+import pytest
+
 from lensguard.store.db import Database
 from lensguard.store.users import get_user_by_username
 from tests.cli.test_cli import lensguard
+
+pytestmark = pytest.mark.process  # runs lensguard as a child process
 
 
 async def test_cli_created_account_is_folded_and_must_change_its_password(tmp_path: Path) -> None:

@@ -4,10 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from lensguard.cli.context import console, errors
 from tests.harness.server import strong_secret
+
+pytestmark = pytest.mark.process  # runs lensguard as a child process
 
 
 def lensguard(

@@ -17,6 +17,8 @@ import redis
 from tests.cli.test_cli import lensguard
 from tests.harness.ports import free_port
 
+pytestmark = pytest.mark.process  # runs lensguard as a child process
+
 
 @pytest.fixture
 def stream(redis_url: str) -> Iterator[str]:

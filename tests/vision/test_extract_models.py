@@ -12,6 +12,9 @@ import pytest
 
 from lensguard.vision import models
 
+pytestmark = pytest.mark.process  # runs lensguard as a child process
+
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "extract-models.py"
 EXIT_DOWNLOAD = 3
 

@@ -160,6 +160,7 @@ def test_frames_must_be_bgr_uint8(image: np.ndarray) -> None:
         Frame(image)
 
 
+@pytest.mark.process
 def test_the_package_stays_independent_of_the_media_stack() -> None:
     code = (
         "import sys, lensguard.vision;"
