@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from lensguard.app import create_app
+from lensguard.clock import ManualClock
 from lensguard.settings import Settings, load_settings
 from lensguard.store import migrate
 from lensguard.store.db import Database
@@ -151,6 +153,16 @@ async def db(db_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    """A clock that moves only when the test calls ``advance`` (docs/architecture.md).
+
+    It starts at the current whole second, so token claims (whole seconds) and stored
+    datetimes (microseconds) meet the deadlines a test computes exactly.
+    """
+    return ManualClock(start=float(int(time.time())))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from lensguard.app import create_app
+from lensguard.clock import Clock
 from lensguard.identity import accounts
 from lensguard.services import Services
 
@@ -67,8 +68,11 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def build_api(settings: Any, address: str = "198.51.100.10") -> AsyncIterator[Api]:
-    app = create_app(settings)
+async def build_api(
+    settings: Any, address: str = "198.51.100.10", *, clock: Clock | None = None
+) -> AsyncIterator[Api]:
+    """The app on ``settings`` (and ``clock``, the system's by default) with a client."""
+    app = create_app(settings, clock=clock)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 4000))
     async with (
         app.router.lifespan_context(app),

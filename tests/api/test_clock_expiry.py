@@ -11,10 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from lensguard.app import create_app
 from lensguard.clock import ManualClock
 from lensguard.identity.tokens import LEEWAY
-from tests.api.conftest import Api, bearer
+from tests.api.conftest import Api, bearer, build_api
 
 ACCESS = 300
 SESSION = 3_600
@@ -22,22 +21,16 @@ DAY = 86_400
 
 
 @pytest.fixture
-async def turned(make_settings: Any, sqlite_url: str) -> AsyncIterator[tuple[Api, ManualClock]]:
-    clock = ManualClock(start=1_900_000_000.0)
+async def turned(
+    make_settings: Any, sqlite_url: str, manual_clock: ManualClock
+) -> AsyncIterator[tuple[Api, ManualClock]]:
     settings = make_settings(
         database={"url": sqlite_url},
         limits={"requests_per_minute": 100_000},
         security={"authentication": {"token_expiry": ACCESS, "refresh_token_expiry": SESSION}},
     )
-    app = create_app(settings, clock=clock)
-    transport = httpx.ASGITransport(
-        app=app, raise_app_exceptions=False, client=("198.51.100.10", 4000)
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="https://testserver") as http,
-    ):
-        yield Api(app, http), clock
+    async for api in build_api(settings, clock=manual_clock):
+        yield api, manual_clock
 
 
 async def me(api: Api, credential: str) -> int:

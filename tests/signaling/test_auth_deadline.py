@@ -15,9 +15,9 @@ IO_WAIT = 10.0
 
 
 async def test_silence_closes_the_socket_at_the_auth_deadline(
-    make_settings: Any, sqlite_url: str
+    make_settings: Any, sqlite_url: str, manual_clock: ManualClock
 ) -> None:
-    clock = ManualClock()
+    clock = manual_clock
     settings = make_settings(database={"url": sqlite_url}, signaling={"auth_timeout": AUTH_TIMEOUT})
     async with serve_in_process(settings, clock) as server:
         await server.user("late", "viewer")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -82,9 +81,9 @@ def socket_token(server: InProcessServer, connection: str | None) -> str | None:
 
 
 async def test_sockets_end_with_their_token_unless_renewed(
-    make_settings: Any, sqlite_url: str, tmp_path: Path
+    make_settings: Any, sqlite_url: str, tmp_path: Path, manual_clock: ManualClock
 ) -> None:
-    clock = ManualClock(start=float(int(time.time())))  # whole seconds, like token claims
+    clock = manual_clock
     start = clock.time()
     settings = make_settings(
         database={"url": sqlite_url},
