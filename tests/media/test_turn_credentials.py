@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lensguard.clock import ManualClock
 from lensguard.errors import ConfigurationError
 from lensguard.logs import configure_logging
 from lensguard.media.turn import (
@@ -181,3 +182,18 @@ async def test_disabled_turn_answers_an_empty_list(api: Api) -> None:
     response = await api.http.get("/api/v1/turn-credentials", headers=bearer(token))
     assert response.status_code == 200
     assert response.json() == {"ice_servers": [], "ttl": 0}
+
+
+async def test_the_credential_expiry_is_read_from_the_app_clock(
+    make_settings: Any, sqlite_url: str, manual_clock: ManualClock
+) -> None:
+    settings = make_settings(
+        database={"url": sqlite_url}, limits={"requests_per_minute": 100_000}, turn=TURN
+    )
+    async for api in build_api(settings, clock=manual_clock):
+        token = await api.token_for("later", "viewer")
+        await manual_clock.advance(600)
+        response = await api.http.get("/api/v1/turn-credentials", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        expiry = response.json()["ice_servers"][0]["username"].split(":")[0]
+        assert int(expiry) == int(manual_clock.time()) + settings.turn.ttl

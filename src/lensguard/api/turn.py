@@ -58,7 +58,9 @@ async def turn_credentials(
     if not settings.turn.enabled:
         return TurnCredentials(ice_servers=[], ttl=0)
     ttl = settings.turn.ttl
-    credential = mint_credential(turn_secret(settings), principal.id, ttl=ttl)
+    credential = mint_credential(
+        turn_secret(settings), principal.id, ttl=ttl, now=services.clock.time()
+    )
     emit(
         "turn.credentials_issued",
         principal=principal.id,
