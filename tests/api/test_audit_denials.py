@@ -14,6 +14,8 @@ from sqlalchemy import select
 from lensguard.audit import AuditRow
 from lensguard.audit.models import AuditEntry
 from lensguard.audit.query import to_row
+from lensguard.clock import ManualClock
+from lensguard.identity.tokens import LEEWAY
 from lensguard.services import Services
 from lensguard.store.db import Database
 from tests.api.conftest import Api, bearer, build_api
@@ -185,3 +187,24 @@ async def test_shutdown_writes_the_open_windows(make_settings: Any, sqlite_url: 
     finally:
         await db.dispose()
     assert counts == [1, 6]
+
+
+async def test_an_expired_token_is_recorded_as_expired(
+    make_settings: Any, sqlite_url: str, manual_clock: ManualClock
+) -> None:
+    settings = make_settings(database={"url": sqlite_url})
+    async for api in build_api(settings, clock=manual_clock):
+        viewer = await api.token_for("vic", "viewer")
+        assert (await api.http.get("/api/v1/users/me", headers=bearer(viewer))).status_code == 200
+        await manual_clock.advance(settings.security.authentication.token_expiry + LEEWAY)
+        answer = await api.http.get("/api/v1/users/me", headers=bearer(viewer))
+        assert answer.status_code == 401
+        [entry] = await stored(api, "auth.rejected")
+        assert entry.details["reason"] == "expired" and entry.details["count"] == 1
+        assert (entry.outcome, entry.actor_type, entry.source_address) == (
+            "denied",
+            "anonymous",
+            ADDRESS,
+        )
+        # An expired token still names nobody on the record.
+        assert "vic" not in json.dumps(entry.details)
