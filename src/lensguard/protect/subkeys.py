@@ -25,9 +25,18 @@ class Purpose(StrEnum):
     AUDIT_PSEUDONYM = "audit-pseudonym"
     REFRESH_TOKEN = "refresh-token-hash"  # noqa: S105 - a label, not a secret
     RECOVERY_CODE = "mfa-recovery-code-hash"
+    RECORDING_KEK = "recording-key-encryption"
 
 
-def derive(master: str, purpose: Purpose) -> bytes:
-    """A 32-byte key for ``purpose`` from the master secret."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=SALT, info=purpose.value.encode())
+def derive(master: str, purpose: Purpose, *, version: int | None = None) -> bytes:
+    """A 32-byte key for ``purpose`` from the master secret.
+
+    ``version`` gives one purpose a series of keys (key-encryption keys that rotate):
+    version ``n`` is its own HKDF label, so every version is independent of the others.
+    Without it the label is the purpose alone, as it always was.
+    """
+    info = purpose.value if version is None else f"{purpose.value}/v{version}"
+    if version is not None and version < 1:
+        raise ValueError("key versions start at 1")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=SALT, info=info.encode())
     return hkdf.derive(master.encode("utf-8"))

@@ -1,0 +1,1 @@
+"""Recordings: encrypted segments, their keys, their stores and their chained index."""
