@@ -26,7 +26,6 @@ from lensguard.identity.context import REVOCATION_LEEWAY, build_identity
 from lensguard.identity.revocation import RevocationStore
 from lensguard.identity.throttle import LoginThrottle
 from lensguard.identity.tokens import TokenService
-from lensguard.logs import get_logger
 from lensguard.media.ice import IcePolicy
 from lensguard.media.relay import MediaNode
 from lensguard.monitor.event_log import log_event
@@ -41,8 +40,6 @@ from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
 from lensguard.streams.room import StreamsRoom
 from lensguard.vision.remote import remote_chain_builder
-
-log = get_logger("lensguard.services")
 
 
 @dataclass
