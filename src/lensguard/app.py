@@ -47,6 +47,7 @@ from lensguard.guard.headers import SecurityHeadersMiddleware
 from lensguard.guard.throttle import RequestRateLimitMiddleware
 from lensguard.monitor.alerts.runtime import build_alerts
 from lensguard.monitor.event_scope import EventScopeMiddleware
+from lensguard.monitor.events import bound
 from lensguard.monitor.observe import MetricsMiddleware
 from lensguard.services import Services
 from lensguard.settings import Settings
@@ -66,9 +67,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         alerts = build_alerts(
             monitoring.alerts, var_dir=settings.var_dir, threshold=monitoring.alert_threshold
         )
-        if monitoring.enabled:
-            await alerts.start(services.events)
-        await services.start()
         checkpointer = Checkpointer(
             services.audit,
             services.db,
@@ -76,7 +74,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             export_file=settings.audit.export_file or settings.var_dir / "audit-checkpoints.jsonl",
             sleep=services.clock.sleep,
         )
-        checkpointer.start()
+        # Background tasks started here keep this binding: their events reach the app's
+        # publisher however the lifespan is driven (a server, or a test entering it).
+        with bound(services.events):
+            if monitoring.enabled:
+                await alerts.start(services.events)
+            await services.start()
+            checkpointer.start()
         try:
             yield
         finally:
