@@ -75,6 +75,28 @@ CASES = [
         change(holding("investigator", sites=("dock",)), holding("investigator")),
         False,
     ),
+    # The same on the device axis: a break-glass account's devices may narrow, not widen.
+    (
+        GLOBAL,
+        change(
+            holding("investigator", devices=("cam-1", "cam-2")),
+            holding("investigator", devices=("cam-1",)),
+        ),
+        True,
+    ),
+    (
+        GLOBAL,
+        change(
+            holding("investigator", devices=("cam-1",)),
+            holding("investigator", devices=("cam-1", "cam-2")),
+        ),
+        False,
+    ),
+    (
+        GLOBAL,
+        change(holding("investigator", devices=("cam-1",)), holding("investigator")),
+        False,
+    ),
     # What one may grant: inside one's own scope and permissions.
     (GLOBAL, create(holding("admin")), True),
     (SITE_A, create(holding("viewer", sites=("site-a",))), True),
