@@ -199,6 +199,7 @@ class Services:
 
     async def start(self) -> None:
         """Start background listeners (called by the app's lifespan)."""
+        await self.streams.start()
         await self.hub.start()
         if self.hub.media is not None:
             await self.hub.media.start()
@@ -207,6 +208,7 @@ class Services:
     async def close(self) -> None:
         """Release connections."""
         await self.hub.stop()
+        await self.streams.stop()
         await self.denials.stop()  # before the database goes: every counted refusal is written
         await self.bus.close()
         await self.db.dispose()

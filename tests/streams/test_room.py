@@ -26,6 +26,7 @@ PASSWORD = "correct horse battery staple 42"
 @pytest.fixture
 async def services(make_settings: Any, sqlite_url: str) -> AsyncIterator[Services]:
     built = Services.build(make_settings(database={"url": sqlite_url}), clock=ManualClock())
+    await built.streams.start()
     try:
         yield built
     finally:
@@ -65,6 +66,28 @@ async def actions(services: Services) -> list[str]:
         )
 
 
+class Seen:
+    """An observer that collects changes and lets a test wait for the n-th one."""
+
+    def __init__(self) -> None:
+        self.changes: list[StreamChange] = []
+        self._arrived = asyncio.Condition()
+        self._loop = asyncio.get_running_loop()
+
+    def __call__(self, change: StreamChange) -> None:
+        self.changes.append(change)
+        self._loop.create_task(self._wake())
+
+    async def _wake(self) -> None:
+        async with self._arrived:
+            self._arrived.notify_all()
+
+    async def wait_for(self, count: int) -> list[StreamChange]:
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: len(self.changes) >= count), 5)
+        return self.changes
+
+
 async def heard(subscription: Any, count: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     iterator = aiter(subscription)
@@ -77,8 +100,8 @@ async def test_a_change_is_audited_announced_and_observed(services: Services) ->
     room: StreamsRoom = services.streams
     ada = await user(services, "ada")
     cam = await device(services)
-    seen: list[StreamChange] = []
-    room.observe(seen.append)
+    seen = Seen()
+    room.observe(seen)
     bus = await services.bus.subscribe(STREAM_CONFIG, f"device:{cam}")
     try:
         changed = await room.configure(
@@ -92,7 +115,7 @@ async def test_a_change_is_audited_announced_and_observed(services: Services) ->
     assert changed.config.bitrate == 800_000
     assert messages[0] == {"device_id": cam}
     assert messages[1]["type"] == "settings"
-    assert seen == [StreamChange("stream", device_id=cam)]
+    assert await seen.wait_for(1) == [StreamChange("stream", device_id=cam)]
     assert await actions(services) == ["user.create", "stream.configure"]
 
 
@@ -113,20 +136,20 @@ async def test_a_site_floor_redacts_every_device_and_a_broken_observer_is_skippe
 ) -> None:
     ada = await user(services, "ada")
     cam = await device(services, site="yard")
-    seen: list[StreamChange] = []
+    seen = Seen()
 
     def broken(change: StreamChange) -> None:
         raise RuntimeError("observer bug")
 
     services.streams.observe(broken)
-    services.streams.observe(seen.append)
+    services.streams.observe(seen)
     found = await services.streams.configure_site(
         "yard", SiteRules(redact_faces=True), by=ada, address=None
     )
     assert (found.devices, found.rules.redact_faces) == (1, True)
     policy = await services.streams.policy(cam)
     assert policy is not None and policy.redaction_from == "site"
-    assert seen == [StreamChange("site", site="yard")]
+    assert await seen.wait_for(1) == [StreamChange("site", site="yard")]
 
 
 async def test_break_glass_needs_a_redacted_stream(services: Services) -> None:
@@ -177,3 +200,25 @@ async def test_ending_a_grant_is_audited_once_and_announced(services: Services) 
     assert await services.streams.open_grants(cam, ada.id) == []
     ended = [a for a in await actions(services) if a.startswith("redaction.")]
     assert ended == ["redaction.override.grant", "redaction.override.end"]
+
+
+async def test_observers_on_another_node_hear_the_change(services: Services) -> None:
+    # A second node: its own room over the same database and bus.
+    other = StreamsRoom(services.db, services.audit, services.bus, services.clock)
+    await other.start()
+    try:
+        seen = Seen()
+        other.observe(seen)
+        ada = await user(services, "ada")
+        cam = await device(services)
+        await services.streams.configure(cam, StreamConfig(redact_faces=True), by=ada, address=None)
+        grant = await services.streams.grant(
+            cam, by=ada, reason="looking for the intruder", minutes=5, address=None
+        )
+        await services.streams.end_grant(cam, grant.id, by=ada, address=None)
+        assert await seen.wait_for(2) == [
+            StreamChange("stream", device_id=cam),
+            StreamChange("grant_ended", device_id=cam, grant_id=grant.id),
+        ]
+    finally:
+        await other.stop()

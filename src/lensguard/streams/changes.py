@@ -10,12 +10,12 @@ from lensguard.logs import get_logger
 
 log = get_logger("lensguard.streams")
 
-ChangeKind = Literal["stream", "site", "grant_opened", "grant_ended"]
+ChangeKind = Literal["stream", "site", "grant_ended"]
 
 
 @dataclass(frozen=True)
 class StreamChange:
-    """One applied change: a device's settings, a site's policy, or a break-glass grant."""
+    """One applied change: a device's settings, a site's policy, or a grant ended early."""
 
     kind: ChangeKind
     device_id: str | None = None
@@ -27,7 +27,7 @@ Observer = Callable[[StreamChange], None]
 
 
 class Observers:
-    """Change observers on this node, called in order; one that raises is logged and skipped."""
+    """Change observers, called in order; one that raises is logged and skipped."""
 
     def __init__(self) -> None:
         self._observers: tuple[Observer, ...] = ()

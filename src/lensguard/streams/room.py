@@ -1,10 +1,11 @@
 """``StreamsRoom``: the one place stream policy and break-glass rules are applied.
 
 Routers and socket handlers authorise, then call the room. Every change it applies
-is validated, audited in the same transaction, announced on the bus (relays on
-every node swap their processing on the next frame, the publishing device gets
-its encoder settings) and then told to this node's observers (``observe``), which
-is where a recorder learns that what viewers see is about to change.
+is validated, audited in the same transaction and announced on the bus: relays on
+every node swap their processing on the next frame, the publishing device gets its
+encoder settings, and every node's room tells its observers (``observe``), which
+is where a recorder learns that what viewers see is about to change. Observers
+hear what relays hear, from whichever node made the change.
 
 Break-glass grants are rows with an expiry taken from the app's clock; the relay
 ends a raw viewing at that expiry on the same clock, or at once when a grant is
@@ -13,6 +14,8 @@ ended here (the ``OVERRIDES`` message).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -22,8 +25,9 @@ from sqlalchemy import select
 
 from lensguard.access.principal import Principal
 from lensguard.audit import AuditLog
-from lensguard.bus.base import Bus
+from lensguard.bus.base import Bus, Subscription
 from lensguard.bus.channels import OVERRIDES, STREAM_CONFIG
+from lensguard.bus.follow import follow
 from lensguard.clock import Clock
 from lensguard.errors import Conflict, NotFound
 from lensguard.identity.auditing import audit_event
@@ -104,10 +108,63 @@ class StreamsRoom:
         self.bus = bus
         self.clock = clock
         self._observers = Observers()
+        self._listener: asyncio.Task[None] | None = None
 
     def observe(self, observer: Observer) -> Callable[[], None]:
-        """Call ``observer`` after each change this node applies; returns the remover."""
+        """Call ``observer`` after each change on any node (once started); returns the remover."""
         return self._observers.add(observer)
+
+    async def start(self) -> None:
+        """Listen for changes on the bus; changes published after this returns are heard."""
+        if self._listener is not None:
+            return
+        first: Subscription | None
+        try:
+            first = await self.bus.subscribe(STREAM_CONFIG, OVERRIDES)
+        except Exception as exc:  # a node must start with the bus down; ``follow`` retries
+            log.warning("stream_changes_unavailable", error=type(exc).__name__)
+            first = None
+        self._listener = asyncio.create_task(self._listen(first), name="stream changes")
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+
+    async def _listen(self, first: Subscription | None) -> None:
+        if first is not None:
+            try:
+                async for message in first:
+                    self._heard(message)
+            except Exception as exc:
+                log.warning("stream_changes_lost", error=type(exc).__name__)
+            finally:
+                with contextlib.suppress(Exception):
+                    await first.close()
+        # The first subscription ended (or never came): follow renews it with backoff.
+        await asyncio.gather(
+            follow(self.bus, STREAM_CONFIG, self._hear), follow(self.bus, OVERRIDES, self._hear)
+        )
+
+    async def _hear(self, message: dict[str, Any]) -> None:
+        self._heard(message)
+
+    def _heard(self, message: dict[str, Any]) -> None:
+        """Turn a bus announcement into a change for the observers."""
+        device_id, site = message.get("device_id"), message.get("site")
+        grant_id = message.get("grant_id")
+        if grant_id is not None and device_id is not None:
+            change = StreamChange("grant_ended", device_id=str(device_id), grant_id=str(grant_id))
+        elif site is not None:
+            change = StreamChange("site", site=str(site))
+        elif device_id is not None:
+            change = StreamChange("stream", device_id=str(device_id))
+        else:
+            return
+        self._observers.notify(change)
 
     # -- stream policy --------------------------------------------------------------
 
@@ -159,7 +216,6 @@ class StreamsRoom:
             )
         await self._broadcast(STREAM_CONFIG, {"device_id": device_id})
         await self._broadcast(f"device:{device_id}", device_settings(row))
-        self._observers.notify(StreamChange("stream", device_id=device_id))
         return result
 
     async def site(self, site: str) -> SiteStreams:
@@ -193,7 +249,6 @@ class StreamsRoom:
             )
             await self.audit.append(session, event)
         await self._broadcast(STREAM_CONFIG, {"site": site})
-        self._observers.notify(StreamChange("site", site=site))
         return SiteStreams(site, SiteRules.of(row), devices)
 
     # -- break-glass ----------------------------------------------------------------
@@ -238,7 +293,6 @@ class StreamsRoom:
             grant_id=row.id,
             minutes=minutes,
         )
-        self._observers.notify(StreamChange("grant_opened", device_id=device_id, grant_id=row.id))
         return row
 
     async def open_grants(self, device_id: str, user_id: str) -> list[RedactionOverride]:
@@ -286,7 +340,6 @@ class StreamsRoom:
         # Announced even when it had already ended: a relay that missed it catches up.
         message = {"device_id": device_id, "grant_id": grant_id, "reason": "ended"}
         await self._broadcast(OVERRIDES, message)
-        self._observers.notify(StreamChange("grant_ended", device_id=device_id, grant_id=grant_id))
 
     async def _broadcast(self, channel: str, message: dict[str, Any]) -> None:
         # The change is committed: a bus outage delays relays, it must not fail the request.
