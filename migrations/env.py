@@ -9,7 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import lensguard.audit.models  # noqa: F401 - registers the audit tables on Base
+import lensguard.audit.models
+import lensguard.recordings.models  # noqa: F401 - registers the segment index on Base
 from lensguard.store.models import Base
 
 config = context.config

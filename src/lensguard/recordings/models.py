@@ -1,0 +1,58 @@
+"""The segment index table on the shared ``Base`` (one metadata); migration 0010 creates it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lensguard.store.models import Base
+from lensguard.store.types import UTCDateTime, utcnow
+
+STREAMS = ("processed", "raw")
+
+
+class RecordingSegment(Base):
+    """One stored, encrypted segment of a recording, chained to the one before it.
+
+    ``device_id`` has no foreign key on purpose: removing a device must not silently
+    drop the index of its recordings (retention removes keys, files and rows, in
+    that order).
+    """
+
+    __tablename__ = "recording_segments"
+    __table_args__ = (
+        UniqueConstraint("recording_id", "seq"),
+        CheckConstraint("stream IN ('processed', 'raw')", name="stream"),
+        Index("ix_recording_segments_device_time", "device_id", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """The segment id in the store: opaque and path-safe."""
+    recording_id: Mapped[str] = mapped_column(String(32), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    """Position in the recording, from 0."""
+    device_id: Mapped[str] = mapped_column(String(32))
+    stream: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    size: Mapped[int] = mapped_column("bytes", BigInteger)
+    """Stored (encrypted) length."""
+    key_id: Mapped[str] = mapped_column(String(64))
+    kek_version: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """The data key wrapped by KEK ``kek_version``; NULL once shredded."""
+    digest: Mapped[str] = mapped_column(String(64))
+    """SHA-256 (hex) of the stored bytes."""
+    prev_digest: Mapped[str] = mapped_column(String(64))
+    """The chain link of the previous segment (zeros for the first)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
