@@ -7,7 +7,19 @@ from typing import Annotated
 
 import typer
 
-from lensguard.cli import admin, agent, audit, config, db, keys, secret, serve, turn, worker
+from lensguard.cli import (
+    admin,
+    agent,
+    audit,
+    config,
+    db,
+    keys,
+    recordings,
+    secret,
+    serve,
+    turn,
+    worker,
+)
 
 app = typer.Typer(
     name="lensguard",
@@ -50,3 +62,4 @@ app.add_typer(secret.app, name="secret")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(turn.app, name="turn")
+app.add_typer(recordings.app, name="recordings")
