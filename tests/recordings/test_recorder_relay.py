@@ -1,0 +1,100 @@
+"""The recorder on a real relay: a publishing aiortc peer, the relay's fan-out, real PLIs.
+
+The device side speaks the pairing messages on an in-process bus and answers the
+relay's offer with moving bars; the relay receives over loopback ICE and forwards
+packets unchanged. Segments must start on keyframes the relay asked the publisher for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from lensguard.bus.memory import MemoryBus
+from lensguard.clock import ManualClock
+from lensguard.media.addresses import networks
+from lensguard.media.ice import IcePolicy, RemoteAddresses
+from lensguard.media.relay import DeviceRelay
+from lensguard.recordings.recorder import Recorder, RecorderConfig
+from lensguard.recordings.sink import Segment
+from lensguard.wire import pairing, server
+from tests.harness.device import Bars
+from tests.harness.ice import host_blocks, no_servers
+
+pytestmark = pytest.mark.slow
+DEVICE, DEVICE_CONN = "dev-rec", "device-conn"
+
+
+@dataclass
+class Collected:
+    segments: list[Segment] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def segment(self, segment: Segment) -> None:
+        self.segments.append(segment)
+        self.arrived.set()
+
+
+async def serve_device(bus: MemoryBus, pc: RTCPeerConnection) -> asyncio.Task[None]:
+    """Accept the relay's join and answer its offer with a video track (subscribed at once)."""
+    joins = await bus.subscribe(f"device:{DEVICE}")
+    inbox = await bus.subscribe(f"conn:{DEVICE_CONN}")
+    return asyncio.create_task(_answer(bus, pc, joins, inbox))
+
+
+async def _answer(bus: MemoryBus, pc: RTCPeerConnection, joins: Any, inbox: Any) -> None:
+    try:
+        join = await anext(aiter(joins))
+        await bus.publish(f"conn:{join['from']}", pairing.joined(DEVICE_CONN, DEVICE))
+        offer = await anext(aiter(inbox))
+        await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
+        pc.addTrack(Bars())
+        await pc.setLocalDescription(await pc.createAnswer())
+        answer = server.answer_from(DEVICE_CONN, pc.localDescription.sdp)
+        await bus.publish(f"conn:{offer['from']}", answer)
+    finally:
+        await joins.close()
+        await inbox.close()
+
+
+async def test_a_relay_is_recorded_in_keyframe_aligned_segments() -> None:
+    bus = MemoryBus()
+    clock = ManualClock()
+    device = RTCPeerConnection(no_servers())
+    ice = IcePolicy(remote=RemoteAddresses(allowed=networks(host_blocks())))
+    relay = DeviceRelay(bus, DEVICE, lambda _: None, ice=ice, clock=clock)
+    sink = Collected()
+    recorder = Recorder(relay.fanout, sink, clock=clock, config=RecorderConfig(segment_seconds=2.0))
+    serving = await serve_device(bus, device)
+    try:
+        await relay.start()
+        await serving
+        recorder.start()
+
+        async def two_cut() -> None:
+            while len(sink.segments) < 2:
+                sink.arrived.clear()
+                await sink.arrived.wait()
+
+        await asyncio.wait_for(two_cut(), 30)  # real video: about 4 s of it
+        await recorder.stop()
+    finally:
+        await recorder.stop()
+        await relay.close()
+        await device.close()
+    first, second, *rest = sink.segments
+    assert first.end_ms == second.start_ms  # cut at a keyframe: continuous
+    assert 2000 <= first.end_ms - first.start_ms < 4000  # target, plus the PLI's round trip
+    for segment in [first, second, *rest]:
+        with av.open(io.BytesIO(segment.data), "r") as container:
+            frames = list(container.decode(video=0))
+        assert frames[0].key_frame and len(frames) == segment.frames
+        assert (frames[0].width, frames[0].height) == (320, 240)
+        assert frames[0].pts == segment.start_ms
+    assert recorder.stats.failed == 0 and recorder.stats.dropped == 0
