@@ -90,13 +90,20 @@ async def test_relay_redacts_with_detections_from_a_worker(
         items.append(viewer)
         await viewer.watch(device_id)
         await viewer.frames_at_least(30, wait=60)
-        for _ in range(100):
-            if viewer.last is not None and face_change(viewer.last) > 25:
+
+        def redacted_by_the_worker(picture: Any) -> bool:
+            # The face changed and the picture around it survived: pixelated with the
+            # worker's boxes. A frame whose answer came late is blanked instead (fail
+            # closed), which a loaded machine does now and then; it must not pass here.
+            return picture is not None and (
+                face_change(picture) > 25 and picture[400:470, 10:120].mean() > 20
+            )
+
+        for _ in range(150):
+            if redacted_by_the_worker(viewer.last):
                 break
             await asyncio.sleep(0.2)
-        assert viewer.last is not None and face_change(viewer.last) > 25
-        # Not blank: the picture around the face survives (the worker answered in time).
-        assert viewer.last[400:470, 10:120].mean() > 20
+        assert redacted_by_the_worker(viewer.last)
 
         counters: dict[str, Any] = {}
         deadline = time.monotonic() + 20
