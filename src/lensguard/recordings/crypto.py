@@ -132,7 +132,7 @@ class SegmentWriter:
         """Ciphertext bytes handed to the sink so far."""
         sink.write(self._aad)
 
-    def _emit(self, plaintext: bytes, *, last: bool) -> None:
+    def _emit(self, plaintext: bytes | memoryview, *, last: bool) -> None:
         nonce = _nonce(self.header.nonce_prefix, self._index, last)
         chunk = self._aead.encrypt(nonce, plaintext, self._aad)
         self._sink.write(chunk)
@@ -144,11 +144,18 @@ class SegmentWriter:
         if self._closed:
             raise ValueError("segment writer is closed")
         size = self.header.chunk_size
-        self._buffer += data
+        view = memoryview(data)
         # Keep at least one byte back: only close() knows which chunk is the last.
-        while len(self._buffer) > size:
-            self._emit(bytes(self._buffer[:size]), last=False)
-            del self._buffer[:size]
+        if self._buffer and len(self._buffer) + len(view) > size:
+            take = size - len(self._buffer)
+            self._buffer += view[:take]
+            view = view[take:]
+            self._emit(bytes(self._buffer), last=False)
+            self._buffer.clear()
+        while len(view) > size:  # whole chunks straight from the caller's bytes
+            self._emit(view[:size], last=False)
+            view = view[size:]
+        self._buffer += view
 
     def close(self) -> None:
         """Write the last chunk (possibly empty). Does not close the sink."""
