@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,15 @@ async def wait_for_frames(page: Page, at_least: int, wait: float = 20.0) -> int:
     return frames
 
 
+async def arrives(check: Callable[[], bool], what: str, wait: float = 20.0) -> None:
+    """Wait until ``check()`` holds: commands reach the robot when the machine lets them."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} did not arrive within {wait}s")
+        await asyncio.sleep(0.05)
+
+
 async def hold(page: Page, button: str, seconds: float) -> None:
     await page.locator(button).hover()
     await page.mouse.down()
@@ -175,7 +184,10 @@ async def test_operator_watches_and_drives_while_a_viewer_is_refused(
     await operator.screenshot(path=str(tmp_path / "console.png"), full_page=True)
 
     await hold(operator, "#drive-forward", 0.9)
-    await asyncio.sleep(0.5)
+    await arrives(
+        lambda: any(c["command"] == "stop" for c in robot.from_user("e2e-op")),
+        "the stop after the button was released",
+    )
     sent = robot.from_user("e2e-op")
     moves = [c for c in sent if c["command"] == "move"]
     assert len(moves) >= 3, sent  # repeated every 200 ms while held
@@ -291,7 +303,9 @@ async def test_console_drives_a_real_agent_through_the_relay(
         first = await wait_for_frames(page, 5)
         assert await wait_for_frames(page, first + 10) > first
         await hold(page, "#drive-forward", 0.9)
-        await asyncio.sleep(0.5)
+        await arrives(
+            lambda: any(c.name == "move" for c in running.robot.commands), "a move at the robot"
+        )
         applied = [a for a in running.agent.control.history if a.sender.name == "agent-op"]
         assert any(a.command == "move" and a.args.linear == 0.5 for a in applied), applied
         assert any(c.name == "move" and c.linear == 0.5 for c in running.robot.commands)
