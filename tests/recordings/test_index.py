@@ -13,7 +13,7 @@ from lensguard.recordings import index
 from lensguard.recordings.crypto import SegmentIntegrityError
 from lensguard.recordings.keys import KeyRing, KeyUnavailable
 from lensguard.recordings.models import RecordingSegment
-from lensguard.recordings.segments import read_segment, write_segment
+from lensguard.recordings.segments import open_segment, read_segment, write_segment
 from lensguard.recordings.store import SegmentStore, new_segment_id
 from lensguard.recordings.verify import verify_recording
 from lensguard.store.db import Database
@@ -219,3 +219,25 @@ async def test_a_recording_holds_one_device_stream(
             ended_at=START,
             plaintext=b"x",
         )
+
+
+async def test_random_access_reads_only_the_chunks_asked_for(
+    db: Database, segment_store: SegmentStore
+) -> None:
+    ring = KeyRing.from_secret(MASTER)
+    _, rows, plains, _ = await record(db, segment_store, ring, count=1, seal=False)
+    plain, segment_id = plains[0], rows[0].id  # 3000 bytes in 1024-byte chunks
+    async with db.sessions() as session:
+        chunks = await open_segment(session, segment_store, ring, segment_id)
+    assert (chunks.count, chunks.plaintext_size) == (3, len(plain))
+    assert await chunks.chunk(1) == plain[1024:2048]
+    assert await chunks.read(1000, 1100) == plain[1000:2100]
+    assert await chunks.read(2990, 100) == plain[2990:]
+    assert await chunks.read(5000, 10) == b""
+    # A flipped byte in chunk 2 fails only reads that touch chunk 2.
+    data = bytearray(await segment_store.get(segment_id))
+    data[-1] ^= 0x01
+    await segment_store.put(segment_id, bytes(data))
+    assert await chunks.read(0, 2048) == plain[:2048]
+    with pytest.raises(SegmentIntegrityError, match="chunk 2"):
+        await chunks.read(2000, 100)

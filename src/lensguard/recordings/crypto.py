@@ -39,6 +39,8 @@ MAX_CHUNK = 16 * 1024 * 1024
 MAX_KEY_ID = 64
 MAX_CHUNKS = 2**32
 _FIXED = struct.Struct(">4sBI7sB")  # magic, version, chunk size, nonce prefix, key id length
+MAX_HEADER = _FIXED.size + MAX_KEY_ID
+"""No header is longer: reading this many bytes from the start always holds it."""
 
 
 class SegmentIntegrityError(ValueError):
