@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+import boto3
 import pytest
 
 from lensguard.recordings.store import (
@@ -14,6 +15,7 @@ from lensguard.recordings.store import (
     SegmentStore,
     new_segment_id,
 )
+from tests.harness import s3
 
 
 async def test_put_get_size_list_delete(segment_store: SegmentStore) -> None:
@@ -99,3 +101,22 @@ async def test_local_store_failed_write_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         await store.put(segment_id, "not bytes")  # type: ignore[arg-type]
     assert list(root.iterdir()) == []
+
+
+@pytest.mark.process
+def test_moto_harness_serves_s3_on_loopback_and_stops() -> None:
+    server = s3.start_moto()
+    try:
+        assert server.url.startswith("http://127.0.0.1:")
+        client = boto3.client(
+            "s3",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id=s3.ACCESS_KEY,
+            aws_secret_access_key=s3.SECRET_KEY,
+        )
+        client.create_bucket(Bucket="harness")
+        assert [b["Name"] for b in client.list_buckets()["Buckets"]] == ["harness"]
+    finally:
+        server.stop()
+    assert server.process is not None and server.process.poll() is not None
