@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Page, Route, expect
 
 from tests.agent.support import running_agent
 from tests.harness.browser import chromium
@@ -259,6 +259,37 @@ async def test_logout_forgets_the_token_and_wrong_password_is_plain(
         "() => [localStorage.length, sessionStorage.length, document.cookie]"
     )
     assert stored == [0, 0, ""]
+    await page.close()
+
+
+async def test_a_late_answer_for_a_signed_out_session_does_not_replace_signed_out(
+    world: World, browser: BrowserContext
+) -> None:
+    # The device list is held back until the user has signed out; its answer (a 401,
+    # the session is gone) must not turn "You are signed out." into "session ended".
+    world.user("e2e-hasty", "viewer")
+    page = await browser.new_page()
+    signed_out = asyncio.Event()
+    held: list[str] = []
+
+    async def hold_devices(route: Route) -> None:
+        held.append(route.request.url)
+        await signed_out.wait()
+        await route.continue_()
+
+    await page.route(re.compile(r".*/api/v1/devices(\?.*)?$"), hold_devices)
+    await sign_in(page, world.server.base_url, "e2e-hasty", PASSWORD)
+    await expect(page.locator("#console-view")).to_be_visible()
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("alert")).to_have_text("You are signed out.")
+    assert held, "the device list was never asked for"
+    async with page.expect_event("requestfinished", lambda r: "/api/v1/devices" in r.url):
+        signed_out.set()
+    # Let the page's own handling of that answer run (it is a few tasks behind).
+    for _ in range(3):
+        await page.evaluate("() => new Promise((done) => setTimeout(done, 50))")
+    await expect(page.locator("#login-view")).to_be_visible()
+    await expect(page.get_by_role("alert")).to_have_text("You are signed out.")
     await page.close()
 
 

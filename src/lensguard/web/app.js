@@ -22,6 +22,9 @@ const session = {
   refreshTimer: null,
   username: "",
   permissions: [],
+  // Bumped when a session ends: answers to requests made before then are dropped, so a
+  // late 401 for a signed-out session cannot replace "You are signed out."
+  epoch: 0,
 };
 
 const view = {
@@ -141,10 +144,12 @@ function keepTokens(tokens) {
 }
 
 async function refreshTokens() {
+  const epoch = session.epoch;
   try {
-    keepTokens(await api("POST", "/auth/refresh", { refresh_token: session.refreshToken }));
+    const tokens = await api("POST", "/auth/refresh", { refresh_token: session.refreshToken });
+    if (epoch === session.epoch) keepTokens(tokens);
   } catch (err) {
-    signedOut("Your session has ended. Sign in again.");
+    if (epoch === session.epoch) signedOut("Your session has ended. Sign in again.");
   }
 }
 
@@ -214,6 +219,7 @@ async function onPasswordChange(event) {
 }
 
 async function onLogout() {
+  session.epoch += 1; // what is in flight now belongs to the session being ended
   try {
     if (session.token) await api("POST", "/auth/logout");
   } catch (err) {
@@ -223,6 +229,7 @@ async function onLogout() {
 }
 
 function signedOut(message, kind = "error") {
+  session.epoch += 1;
   stopWatching();
   clearTimeout(session.refreshTimer);
   session.token = null;
@@ -235,24 +242,31 @@ function signedOut(message, kind = "error") {
 // ---------------------------------------------------------------- devices
 
 async function enterConsole() {
+  const epoch = session.epoch;
   show("console-view");
+  let permissions = [];
   try {
-    session.permissions = (await api("GET", "/users/me")).permissions;
+    permissions = (await api("GET", "/users/me")).permissions;
   } catch (err) {
-    session.permissions = [];
+    // Shown as nothing permitted; the device list says whether the session still holds.
   }
+  if (epoch !== session.epoch) return;
+  session.permissions = permissions;
   await loadDevices();
 }
 
 async function loadDevices() {
+  const epoch = session.epoch;
   let devices;
   try {
     devices = await apiList("/devices");
   } catch (err) {
+    if (epoch !== session.epoch) return;
     if (err instanceof ApiError && err.status === 401) return signedOut("Your session has ended. Sign in again.");
     notify(plainError(err));
     return;
   }
+  if (epoch !== session.epoch) return;
   const list = $("device-list");
   list.replaceChildren();
   $("devices-empty").hidden = devices.length > 0;
