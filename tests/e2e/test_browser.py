@@ -269,20 +269,19 @@ async def test_a_late_answer_for_a_signed_out_session_does_not_replace_signed_ou
     # the session is gone) must not turn "You are signed out." into "session ended".
     world.user("e2e-hasty", "viewer")
     page = await browser.new_page()
-    signed_out = asyncio.Event()
-    held: list[str] = []
+    signed_out, asked = asyncio.Event(), asyncio.Event()
 
     async def hold_devices(route: Route) -> None:
-        held.append(route.request.url)
+        asked.set()
         await signed_out.wait()
         await route.continue_()
 
     await page.route(re.compile(r".*/api/v1/devices(\?.*)?$"), hold_devices)
     await sign_in(page, world.server.base_url, "e2e-hasty", PASSWORD)
     await expect(page.locator("#console-view")).to_be_visible()
+    await asyncio.wait_for(asked.wait(), 20)  # the device list is on its way
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("alert")).to_have_text("You are signed out.")
-    assert held, "the device list was never asked for"
     async with page.expect_event("requestfinished", lambda r: "/api/v1/devices" in r.url):
         signed_out.set()
     # Let the page's own handling of that answer run (it is a few tasks behind).

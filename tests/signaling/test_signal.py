@@ -136,9 +136,9 @@ async def test_only_devices_publish(world: World, peers: list[Peer]) -> None:
 async def test_violations_close_only_the_offender(
     world: World, peers: list[Peer], frame: str
 ) -> None:
-    operator = world.user(f"op-v{abs(hash(frame)) % 10_000}", "operator")
+    operator = world.user(f"op-v{uuid.uuid4().hex[:10]}", "operator")
     device_id, device, viewer = await pair(world, peers, operator)
-    offender = await open_peer(world, world.user(f"bad{abs(hash(frame)) % 10_000}", "viewer"))
+    offender = await open_peer(world, world.user(f"bad{uuid.uuid4().hex[:10]}", "viewer"))
     await offender.ws.send(frame)
     assert await offender.closed_with() == Close.POLICY_VIOLATION
     await viewer.send({"type": "control", "device_id": device_id, "command": "stop", "seq": 9})
@@ -226,7 +226,7 @@ async def test_device_reads_online_only_while_publishing(world: World, peers: li
 
     def online() -> dict[str, bool]:
         with world.http() as client:
-            listed = client.get("/api/v1/devices", headers=auth(operator)).json()
+            listed = client.get("/api/v1/devices?limit=200", headers=auth(operator)).json()
             one = client.get(f"/api/v1/devices/{device_id}", headers=auth(operator)).json()
         found = {d["id"]: d for d in listed}
         assert found[device_id] == one and one["last_seen_at"] is not None

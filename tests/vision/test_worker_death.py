@@ -28,7 +28,7 @@ import redis
 from lensguard.media.processing import ProcessingStage
 from lensguard.settings import load_settings
 from lensguard.vision import Frame, build_chain
-from lensguard.vision.jobs import GROUP, connect, jobs_key
+from lensguard.vision.jobs import GROUP, STATS_TTL_MS, connect, jobs_key, stats_key
 from lensguard.vision.remote import RemoteDetector, remote_chain_builder
 from lensguard.vision.worker_stats import read_group
 from tests.harness.images import astronaut
@@ -191,6 +191,9 @@ async def test_a_killed_worker_never_lets_the_face_through(
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)
     stage.close()
+    # Read now, not waited for: a dead worker refreshes nothing, so its counters are
+    # gone already or expire on their own within STATS_TTL_MS.
+    victim_ttl = client.pttl(stats_key(stream, victim))
     client.close()
 
     report = lensguard(worker_env(redis_url, stream), "worker", "--stats", "--json")
@@ -207,7 +210,8 @@ async def test_a_killed_worker_never_lets_the_face_through(
 
     assert workers[survivor].returncode == 0, err
     assert f"worker {survivor} stopped: processed" in out
-    assert set(shown) == {survivor}, "the killed worker's counters expired"
+    assert survivor in shown, shown
+    assert victim_ttl == -2 or 0 < victim_ttl <= STATS_TTL_MS, "the dead worker's counters stay"
     assert shown[survivor]["processed"] > before[survivor]["processed"]
     assert shown[survivor]["claimed"] >= 1, shown
     assert shown[survivor]["skipped"] >= 1, shown  # the dead worker's job, stale by then
