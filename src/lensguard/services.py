@@ -33,6 +33,7 @@ from lensguard.monitor.event_metrics import metrics_subscriber
 from lensguard.monitor.geoip import GeoIP
 from lensguard.monitor.metrics import Metrics
 from lensguard.monitor.publisher import EventPublisher
+from lensguard.recordings.vault import RecordingVault
 from lensguard.settings import Settings
 from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.signaling.presence import Presence
@@ -77,6 +78,8 @@ class Services:
     """The tamper-evident audit log."""
     streams: StreamsRoom
     """Stream policy and break-glass: read, change, grant, end, observe."""
+    recordings: RecordingVault
+    """The recording store and key ring: every writer, player and retention job uses it."""
     trusted_proxies: tuple[Network, ...] = field(default=())
     blocklist: Blocklist = field(default_factory=MemoryBlocklist)
     metrics: Metrics = field(default_factory=Metrics)
@@ -149,6 +152,15 @@ class Services:
             identity.throttle.on_address_lock = brute_force_hook(blocklist)
         geoip_path = settings.security.monitoring.geoip_database
         streams = StreamsRoom(db, identity.audit, bus, clock)
+        assert settings.secret_key is not None  # build_identity refused a missing one
+        recordings = RecordingVault.build(
+            settings.recordings,
+            var_dir=settings.var_dir,
+            master_secret=settings.secret_key.get_secret_value(),
+            db=db,
+            audit=identity.audit,
+            events=events,
+        )
         return cls(
             settings=settings,
             db=db,
@@ -182,6 +194,7 @@ class Services:
             geoip=GeoIP.open(geoip_path) if geoip_path is not None else None,
             events=events,
             streams=streams,
+            recordings=recordings,
             clock=clock,
             policy=identity.policy,
             tokens=identity.tokens,

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from lensguard.errors import ConfigurationError
 from lensguard.media.ice_settings import MediaSettings
 from lensguard.monitor.alerts.config import AlertsSettings
+from lensguard.recordings.settings import RecordingSettings
 from lensguard.severity import Severity as Severity  # noqa: PLC0414 - re-exported for now
 
 CONFIG_ENV = "LENSGUARD_CONFIG"
@@ -367,6 +368,8 @@ class Settings(BaseSettings):
     media: MediaSettings = Field(default_factory=MediaSettings)
     """The relay's own ICE: servers and remote addresses it may check (docs/media.md)."""
     vision: VisionSettings = Field(default_factory=VisionSettings)
+    recordings: RecordingSettings = Field(default_factory=RecordingSettings)
+    """Storage and cutting of encrypted recordings (docs/recordings.md)."""
 
     @field_validator("var_dir")
     @classmethod
