@@ -23,7 +23,7 @@ from lensguard.audit.entry import AuditEvent
 from lensguard.audit.log import AuditLog
 from lensguard.audit.models import AuditEntry
 from lensguard.recordings.keys import KeyRing, WrappedKey
-from lensguard.recordings.models import STREAMS, RecordingSegment
+from lensguard.recordings.models import KINDS, STREAMS, RecordingSegment
 from lensguard.recordings.store import check_segment_id
 
 GENESIS = "0" * 64
@@ -38,7 +38,7 @@ def _iso(value: datetime) -> str:
 
 def link(row: RecordingSegment) -> str:
     """The chain link of ``row``: SHA-256 over the previous link and the row's fields."""
-    fields = (
+    fields: tuple[str, ...] = (
         row.prev_digest,
         row.id,
         row.recording_id,
@@ -51,6 +51,10 @@ def link(row: RecordingSegment) -> str:
         row.key_id,
         row.digest,
     )
+    # The class is linked too (so relabelling a clip changes no retention unnoticed);
+    # continuous rows keep the links they had before the class existed.
+    if row.kind != "continuous":
+        fields = (*fields, row.kind)
     return hashlib.sha256("\n".join(fields).encode("utf-8")).hexdigest()
 
 
@@ -105,23 +109,29 @@ async def add_segment(
     ended_at: datetime,
     stored: bytes,
     wrapped: WrappedKey,
+    kind: str = "continuous",
 ) -> RecordingSegment:
     """Index a segment already put in the store, as the next one of its recording."""
     check_segment_id(segment_id)
     check_segment_id(recording_id)
     if stream not in STREAMS:
         raise ValueError("stream is 'processed' or 'raw'")
+    if kind not in KINDS:
+        raise ValueError("kind is 'continuous' or 'event'")
     if ended_at < started_at:
         raise ValueError("a segment cannot end before it starts")
     last = await _last(session, recording_id)
     if last is not None and (last.device_id, last.stream) != (device_id, stream):
         raise ValueError("a recording holds one device's one stream")
+    if last is not None and last.kind != kind:
+        raise ValueError("a recording has one kind")
     row = RecordingSegment(
         id=segment_id,
         recording_id=recording_id,
         seq=0 if last is None else last.seq + 1,
         device_id=device_id,
         stream=stream,
+        kind=kind,
         started_at=started_at,
         ended_at=ended_at,
         size=len(stored),

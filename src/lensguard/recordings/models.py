@@ -19,6 +19,9 @@ from lensguard.store.models import Base
 from lensguard.store.types import UTCDateTime, utcnow
 
 STREAMS = ("processed", "raw")
+KINDS = ("continuous", "event")
+"""Recording classes (retention keeps each for its own time): ``continuous`` video and
+``event`` clips (pre-roll to post-roll around detections, motion and incidents)."""
 
 
 class RecordingSegment(Base):
@@ -33,6 +36,7 @@ class RecordingSegment(Base):
     __table_args__ = (
         UniqueConstraint("recording_id", "seq"),
         CheckConstraint("stream IN ('processed', 'raw')", name="stream"),
+        CheckConstraint("kind IN ('continuous', 'event')", name="kind"),
         Index("ix_recording_segments_device_time", "device_id", "started_at"),
     )
 
@@ -43,6 +47,8 @@ class RecordingSegment(Base):
     """Position in the recording, from 0."""
     device_id: Mapped[str] = mapped_column(String(32))
     stream: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="continuous", server_default="continuous")
+    """The recording's class (``KINDS``); migration 0011 gave existing rows ``continuous``."""
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
     size: Mapped[int] = mapped_column("bytes", BigInteger)

@@ -42,6 +42,7 @@ async def write_segment(
     ended_at: datetime,
     plaintext: bytes,
     chunk_size: int = DEFAULT_CHUNK,
+    kind: str = "continuous",
 ) -> RecordingSegment:
     """Encrypt ``plaintext`` under a new data key, store it, and index it."""
     key, wrapped = ring.new_data_key()
@@ -59,6 +60,7 @@ async def write_segment(
             ended_at=ended_at,
             stored=stored,
             wrapped=wrapped,
+            kind=kind,
         )
 
 

@@ -66,8 +66,13 @@ class RecordingVault:
             settings=settings,
         )
 
-    def sink(self, device_id: str, *, stream: str = "processed") -> EncryptedSink:
-        """A new recording of ``device_id``: each segment encrypted, stored and chained."""
+    def sink(
+        self, device_id: str, *, stream: str = "processed", kind: str = "continuous"
+    ) -> EncryptedSink:
+        """A new recording of ``device_id``: each segment encrypted, stored and chained.
+
+        ``kind`` is the recording's class, ``continuous`` or ``event`` (its retention).
+        """
         return EncryptedSink(
             self.db,
             self.store,
@@ -75,6 +80,7 @@ class RecordingVault:
             self.audit,
             device_id=device_id,
             stream=stream,
+            kind=kind,
             anchor_every=self.settings.anchor_every,
             events=self.events,
         )

@@ -58,6 +58,7 @@ class EncryptedSink:
         *,
         device_id: str,
         stream: str = "processed",
+        kind: str = "continuous",
         anchor_every: int = DEFAULT_ANCHOR_EVERY,
         events: EventPublisher | None = None,
     ) -> None:
@@ -66,6 +67,7 @@ class EncryptedSink:
         self._db, self._store, self._ring, self._audit = db, store, ring, audit
         self.device_id = device_id
         self.stream = stream
+        self.kind = kind
         self.anchor_every = anchor_every
         self._events = events
         self.on_failure: list[Callable[[], None]] = []
@@ -95,6 +97,7 @@ class EncryptedSink:
                 started_at=segment.start,
                 ended_at=segment.end,
                 plaintext=segment.data,
+                kind=self.kind,
             )
         except Exception as exc:
             self.refused += 1
