@@ -35,6 +35,7 @@ BUILT_INS = [
     "face_detect",
     "face_detect_haar",
     "grayscale",
+    "motion_detect",
     "onnx_detect",
     "pixelate_faces",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 from lensguard.vision.errors import InvalidParams, UnknownProcessor
 from lensguard.vision.faces import FaceDetect, FaceDetectHaar
 from lensguard.vision.filters import Blur, BlurFaces, Edges, Grayscale, PixelateFaces
+from lensguard.vision.motion import MotionDetect
 from lensguard.vision.onnx_detect import OnnxDetect
 from lensguard.vision.processor import Chain, Processor, Step
 
@@ -78,6 +79,7 @@ def default_registry(*, models_dir: Path | None = None, onnx_dir: Path | None = 
     registry.register("blur", Blur)
     registry.register("grayscale", Grayscale)
     registry.register("edges", Edges)
+    registry.register("motion_detect", MotionDetect)
     registry.register("onnx_detect", lambda p: OnnxDetect(p, onnx_dir=onnx_dir))
     return registry
 
