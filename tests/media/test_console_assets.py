@@ -62,9 +62,13 @@ async def test_index_is_html_with_the_strict_csp(http: httpx.AsyncClient) -> Non
     assert '<script type="module" src="/static/app.js">' in response.text
 
 
+SCRIPTS = ["app.js", "recordings.js", "player.js", "timeline.js", "watched.js"]
+
+
 @pytest.mark.parametrize(
     ("name", "media_type"),
-    [("app.js", "text/javascript; charset=utf-8"), ("app.css", "text/css; charset=utf-8")],
+    [(name, "text/javascript; charset=utf-8") for name in SCRIPTS]
+    + [("app.css", "text/css; charset=utf-8")],
 )
 async def test_assets_have_their_media_types(
     http: httpx.AsyncClient, name: str, media_type: str
@@ -102,12 +106,26 @@ def test_every_listed_asset_exists() -> None:
         assert source(file_name)
 
 
-def test_script_keeps_the_token_out_of_storage_and_urls() -> None:
-    code = [line for line in source("app.js").splitlines() if not line.lstrip().startswith("//")]
+def test_every_module_the_console_imports_is_served() -> None:
+    imported = set()
+    for name in SCRIPTS:
+        imported |= set(re.findall(r'^import .* from "\./([a-z]+\.js)";$', source(name), re.M))
+    assert imported and imported <= set(ASSETS)
+    assert set(SCRIPTS) == {name for name in ASSETS if name.endswith(".js")}
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_scripts_keep_tokens_out_of_storage_urls_and_markup(name: str) -> None:
+    code = [line for line in source(name).splitlines() if not line.lstrip().startswith("//")]
     script = "\n".join(code)
     for forbidden in ("localStorage", "sessionStorage", "document.cookie", "innerHTML", "eval("):
         assert forbidden not in script, forbidden
     assert not re.search(r"[?&](token|access_token)=", script)
+    assert ".style" not in script and 'setAttribute("style' not in script  # CSP: no inline style
+
+
+def test_app_opens_the_socket_without_the_token_and_relays() -> None:
+    script = source("app.js")
     # The socket URL carries no credential; the token is the first message.
     assert "new WebSocket(`${scheme}//${location.host}/v1/signal`)" in script
     assert re.search(r'^const MODE = "relay";', script, re.MULTILINE)

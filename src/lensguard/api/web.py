@@ -23,6 +23,11 @@ router = APIRouter(dependencies=[requires(PUBLIC)], include_in_schema=False)
 ASSETS = {
     "app.js": ("app.js", "text/javascript; charset=utf-8"),
     "app.css": ("app.css", "text/css; charset=utf-8"),
+    # The Recordings and "Who watched what" sections, imported by app.js.
+    "recordings.js": ("recordings.js", "text/javascript; charset=utf-8"),
+    "player.js": ("player.js", "text/javascript; charset=utf-8"),
+    "timeline.js": ("timeline.js", "text/javascript; charset=utf-8"),
+    "watched.js": ("watched.js", "text/javascript; charset=utf-8"),
 }
 INDEX = ("index.html", "text/html; charset=utf-8")
 

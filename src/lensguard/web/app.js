@@ -4,6 +4,9 @@
 // only (never localStorage, cookies or URLs); the signaling socket receives it in its
 // first message; everything shown from the server goes through textContent.
 
+import { createRecordings } from "./recordings.js";
+import { createAccessLog } from "./watched.js";
+
 // How to watch: "direct" (peer to peer with the device) until the relay media node
 // lands; then this one line becomes "relay".
 // "relay": the server's media node forwards the device's video (and can redact it);
@@ -58,11 +61,30 @@ function setStatus(text) {
   $("viewer-status").textContent = text;
 }
 
+const SECTIONS = ["console-view", "recordings-view", "access-view"];
+
 function show(which) {
-  for (const id of ["login-view", "password-view", "console-view"]) {
+  for (const id of ["login-view", "password-view", ...SECTIONS]) {
     $(id).hidden = id !== which;
   }
   $("who").hidden = which === "login-view";
+  $("tabs").hidden = !SECTIONS.includes(which);
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.setAttribute("aria-pressed", String(tab.dataset.view === which));
+  }
+}
+
+// The sections beside Live, each shown to the users whose permissions it needs.
+let sections = null;
+
+function openSection(which) {
+  const current = SECTIONS.find((id) => !$(id).hidden);
+  if (current === which) return;
+  if (current === "console-view") stopWatching();
+  else if (current) sections[current].leave();
+  clearNotice();
+  show(which);
+  if (which !== "console-view") sections[which].enter();
 }
 
 // ---------------------------------------------------------------- HTTP
@@ -110,6 +132,32 @@ async function apiList(path) {
     items.push(...data);
     const next = NEXT_PAGE.exec(response.headers.get("Link") || "");
     url = next ? next[1] : null;
+  }
+  return items;
+}
+
+// One page of a list route: a JSON array (or {"items": [...]}) and the next page's path.
+async function apiPage(url) {
+  const response = await request("GET", url);
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data);
+  const items = Array.isArray(data) ? data : data.items || [];
+  const link = NEXT_PAGE.exec(response.headers.get("Link") || "");
+  let next = link ? link[1] : null;
+  if (!next && !Array.isArray(data) && data.next_cursor) {
+    const following = new URL(url, location.origin);
+    following.searchParams.set("cursor", data.next_cursor);
+    next = following.pathname + following.search;
+  }
+  return { items, next };
+}
+
+async function apiAll(url) {
+  const items = [];
+  for (let next = url; next; ) {
+    const page = await apiPage(next);
+    items.push(...page.items);
+    next = page.next;
   }
   return items;
 }
@@ -235,6 +283,7 @@ function signedOut(message, kind = "error") {
   session.token = null;
   session.refreshToken = null;
   $("device-list").replaceChildren();
+  for (const section of Object.values(sections)) section.reset();
   show("login-view");
   notify(message, kind);
 }
@@ -252,6 +301,8 @@ async function enterConsole() {
   }
   if (epoch !== session.epoch) return;
   session.permissions = permissions;
+  $("tab-recordings").hidden = !permissions.includes("recording_view");
+  $("tab-access").hidden = !permissions.includes("audit_read");
   await loadDevices();
 }
 
@@ -624,6 +675,26 @@ function start() {
   $("breakglass-form").addEventListener("submit", onBreakGlass);
   $("breakglass-end").addEventListener("click", onEndBreakGlass);
   wireDrivePad();
+  const context = {
+    API,
+    ApiError,
+    session,
+    api,
+    page: apiPage,
+    listAll: apiAll,
+    notify,
+    clearNotice,
+    plainError,
+    signedOut,
+    failed: (err, notFound) => {
+      if (err instanceof ApiError && err.status === 401) signedOut("Your session has ended. Sign in again.");
+      else notify(err instanceof ApiError && err.status === 404 && notFound ? notFound : plainError(err));
+    },
+  };
+  sections = { "recordings-view": createRecordings(context), "access-view": createAccessLog(context) };
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => openSection(tab.dataset.view));
+  }
   show("login-view");
   $("login-username").focus();
 }
