@@ -59,6 +59,7 @@ ControlHandler = Callable[[str], Awaitable[None]]
 SettingsLoader = Callable[[str], Awaitable[StreamPolicy | None]]
 ChainBuilder = Callable[[Sequence[str]], Chain]
 UnredactedEnd = Callable[[str, float, str], Awaitable[None]]
+DetectionListener = Callable[[int | None, list[Any]], None]
 
 
 def relay_codecs() -> list[RTCRtpCodecCapability]:
@@ -278,6 +279,8 @@ class DeviceRelay:
         self.retired: Counter[str] = Counter()
         """Frame counts of processing stages this relay already closed."""
         self._last_detections = 0.0
+        self.detection_listeners: list[DetectionListener] = []
+        """Called on the loop with every frame the chain finished and what it found."""
         self.viewers: dict[str, ViewerEndpoint] = {}
         self.pc: RTCPeerConnection | None = None
         self.device_conn: str | None = None
@@ -381,7 +384,12 @@ class DeviceRelay:
         return sum(1 for e in self.viewers.values() if e.grant_id is not None)
 
     def _detections(self, pts: int | None, detections: list[Any]) -> None:
-        """Tell this relay's viewers what the chain found, at most every 200 ms."""
+        """Tell the listeners what the chain found, and this relay's viewers every 200 ms."""
+        for listener in list(self.detection_listeners):
+            try:
+                listener(pts, detections)
+            except Exception as exc:  # a listener must never hold up the viewers
+                log.warning("relay_detection_listener_failed", error=type(exc).__name__)
         now = self.clock.monotonic()
         if now - self._last_detections < DETECTIONS_INTERVAL or not self.viewers:
             return

@@ -38,6 +38,9 @@ class RecordingSettings(_Section):
     """Target length of a segment; it is cut at the next keyframe after this."""
     anchor_every: int = Field(default=15, ge=1, le=10_000)
     """Segments between anchors of a running recording in the audit chain."""
+    pre_roll_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
+    """Memory an ``on_event`` recorder may hold for its pre-roll (per device); past it the
+    oldest segments go first. It needs about bitrate x (pre-roll + one segment)."""
 
     @model_validator(mode="after")
     def _bucket_for_s3(self) -> RecordingSettings:
