@@ -79,6 +79,8 @@ class _Clip:
 class GateStats:
     """What the gate did, for metrics and tests."""
 
+    received: int = 0
+    """Segments the recorder handed over."""
     buffered_bytes: int = 0
     evicted: int = 0
     """Segments dropped from the pre-roll by the byte cap (not by age)."""
@@ -114,6 +116,8 @@ class EventGate:
         self.post_roll = timedelta(seconds=post_roll)
         self.max_buffer_bytes = max_buffer_bytes
         self.stats = GateStats()
+        self.stream_end: datetime | None = None
+        """When the newest segment handed over ends."""
         self.recordings: list[str] = []
         """Ids of the clips this gate opened, in order."""
         self._buffer: deque[Segment] = deque()
@@ -125,6 +129,7 @@ class EventGate:
         self._closed = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self._progress = asyncio.Event()
 
     @property
     def recording(self) -> str | None:
@@ -167,6 +172,9 @@ class EventGate:
 
     async def segment(self, segment: Segment) -> None:
         """Keep ``segment`` for the pre-roll, or record it in the open clip; never raises."""
+        self.stats.received += 1
+        self.stream_end = segment.end
+        self._progress.set()
         async with self._lock:
             if self._clip is None:
                 if not self._closed:
@@ -188,6 +196,12 @@ class EventGate:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def until_received(self, count: int) -> None:
+        """Wait until the recorder has handed over ``count`` segments."""
+        while self.stats.received < count:
+            self._progress.clear()
+            await self._progress.wait()
 
     async def until_idle(self) -> None:
         """Wait until no clip is open (every clip opened so far is sealed)."""
