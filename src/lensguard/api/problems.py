@@ -77,6 +77,7 @@ def _problem(description: str, headers: Mapping[str, str] | None = None) -> dict
 # The headers a problem of that status always carries (docs/errors.md).
 _HEADERS = {
     401: {"WWW-Authenticate": 'Bearer realm="lensguard"'},
+    416: {"Content-Range": "bytes */N: the size of what was asked for"},
     429: {"Retry-After": "Seconds to wait before trying again"},
 }
 
@@ -88,8 +89,10 @@ _DESCRIPTIONS = {
     404: "No such resource, or outside your scope",
     405: "Method not allowed",
     409: "Conflicts with current state",
+    410: "Gone for good (e.g. a recording whose key was deleted)",
     413: "Request body too large",
     415: "Unsupported request body media type",
+    416: "Range not satisfiable; Content-Range gives the size",
     422: "Invalid input; errors lists each field",
     429: "Rate limited; see Retry-After",
     500: "Internal error",
