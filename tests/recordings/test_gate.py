@@ -207,13 +207,26 @@ async def test_closing_seals_an_open_clip_and_ignores_later_triggers(
 ) -> None:
     vault = make_vault(db, tmp_path)
     gate = gate_on(vault, manual_clock, pre_roll=0.0, post_roll=60.0)
+    hooks: list[str] = []
+
+    async def opened(recording_id: str) -> None:
+        hooks.append(f"open {recording_id}")
+
+    async def sealed_hook(recording_id: str) -> None:
+        hooks.append(f"sealed {recording_id}")
+
+    gate.on_open.append(opened)
+    gate.on_sealed.append(sealed_hook)
+    gate.on_close.append(lambda: hooks.append("closed"))
     await gate.segment(segment(0))
     assert not gate.trigger("motion", "another-device", at(2.0))
     assert gate.recordings == []
     gate.trigger("motion", DEVICE, at(2.0))
     await gate.segment(segment(1))
     await gate.close()
+    await gate.close()
     (clip,) = gate.recordings
+    assert hooks == [f"open {clip}", "closed", f"sealed {clip}"]
     async with db.sessions() as session:
         sealed = await index.latest_anchor(session, clip)
     assert sealed is not None and sealed.sealed and sealed.segments == 1  # 0-2 s not kept

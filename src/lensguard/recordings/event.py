@@ -9,7 +9,7 @@ recordings of the vault's store and keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 
 from lensguard.clock import Clock
 from lensguard.media.relay import DeviceRelay
@@ -27,10 +27,11 @@ def event_gate(
     clock: Clock,
     pre_roll: float,
     post_roll: float,
+    stream: str = "processed",
 ) -> EventGate:
-    """A gate whose clips are ``event`` recordings of ``device_id`` in ``vault``."""
+    """A gate whose clips are ``event`` recordings of ``device_id``'s ``stream`` in ``vault``."""
     return EventGate(
-        lambda: vault.sink(device_id, kind="event"),
+        lambda: vault.sink(device_id, stream=stream, kind="event"),
         device_id=device_id,
         db=vault.db,
         audit=vault.audit,
@@ -39,6 +40,22 @@ def event_gate(
         post_roll=post_roll,
         max_buffer_bytes=vault.settings.pre_roll_max_bytes,
     )
+
+
+def attach_triggers(
+    gate: EventGate,
+    relay: DeviceRelay,
+    *,
+    clock: Clock,
+    events: EventPublisher | None,
+    labels: Collection[str] | None = None,
+) -> None:
+    """Trigger ``gate`` on ``relay``'s detections and ``events``' incidents until it closes."""
+    if gate.device_id != relay.device_id:
+        raise ValueError("the gate records another device")
+    gate.on_close.append(DetectionTrigger(gate, now=clock.now, labels=labels).attach(relay))
+    if events is not None:
+        gate.on_close.append(IncidentTrigger(gate).attach(events))
 
 
 class EventRecording:
@@ -58,10 +75,7 @@ class EventRecording:
             raise ValueError("the gate records another device")
         self.relay, self.gate = relay, gate
         self.recorder = Recorder(relay.fanout, gate, clock=clock, config=config)
-        self.detections = DetectionTrigger(gate, now=clock.now, labels=labels)
-        self.incidents = IncidentTrigger(gate)
-        self._events = events
-        self._detach: list[Callable[[], None]] = []
+        self._clock, self._events, self._labels = clock, events, labels
 
     @property
     def running(self) -> bool:
@@ -72,13 +86,11 @@ class EventRecording:
         if self.recorder.running:
             return
         self.recorder.start()
-        self._detach.append(self.detections.attach(self.relay))
-        if self._events is not None:
-            self._detach.append(self.incidents.attach(self._events))
+        attach_triggers(
+            self.gate, self.relay, clock=self._clock, events=self._events, labels=self._labels
+        )
 
     async def stop(self) -> None:
-        """Stop listening and recording; a clip that is open is sealed with what it has."""
-        while self._detach:
-            self._detach.pop()()
+        """Stop recording and listening; a clip that is open is sealed with what it has."""
         await self.recorder.stop()
         await self.gate.close()

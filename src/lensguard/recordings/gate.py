@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -120,6 +120,12 @@ class EventGate:
         """When the newest segment handed over ends."""
         self.recordings: list[str] = []
         """Ids of the clips this gate opened, in order."""
+        self.on_open: list[Callable[[str], Awaitable[None]]] = []
+        """Awaited with a clip's recording id before its first segment is written."""
+        self.on_sealed: list[Callable[[str], Awaitable[None]]] = []
+        """Awaited with a clip's recording id once it is sealed."""
+        self.on_close: list[Callable[[], None]] = []
+        """Called once when the gate closes (its triggers detach here)."""
         self._buffer: deque[Segment] = deque()
         self._clip: _Clip | None = None
         self._lock = asyncio.Lock()
@@ -185,6 +191,12 @@ class EventGate:
 
     async def close(self) -> None:
         """The recorder stopped: seal the open clip and forget the pre-roll."""
+        if not self._closed:
+            for hook in self.on_close:
+                try:
+                    hook()
+                except Exception as exc:
+                    log.warning("recording_event_hook_failed", error=type(exc).__name__)
         self._closed = True
         self._buffer.clear()
         self.stats.buffered_bytes = 0
@@ -242,6 +254,7 @@ class EventGate:
             return
         if not clip.started:
             clip.started = True
+            await self._hooks(self.on_open, clip)
             await self._record(
                 STARTED,
                 clip,
@@ -265,6 +278,7 @@ class EventGate:
             self._stall.cancel()
             self._stall = None
         await clip.sink.close()
+        await self._hooks(self.on_sealed, clip)
         await self._record(
             ENDED,
             clip,
@@ -311,6 +325,13 @@ class EventGate:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("recording_event_failed", error=type(task.exception()).__name__)
+
+    async def _hooks(self, hooks: list[Callable[[str], Awaitable[None]]], clip: _Clip) -> None:
+        for hook in hooks:
+            try:
+                await hook(clip.sink.recording_id)
+            except Exception as exc:
+                log.error("recording_event_hook_failed", error=type(exc).__name__)
 
     async def _record(self, action: str, clip: _Clip, **details: Any) -> None:
         event = AuditEvent(
