@@ -60,7 +60,11 @@ def link(row: RecordingSegment) -> str:
 
 @dataclass(frozen=True)
 class Anchor:
-    """What the audit chain last said about a recording: how many segments, which head."""
+    """What the audit chain last said about a recording: how many segments, which head.
+
+    ``segments`` counts positions up to the head (the head is segment ``segments - 1``),
+    segments since removed by retention included.
+    """
 
     segments: int
     head: str
@@ -161,6 +165,8 @@ async def anchor(
     if not rows:
         raise LookupError("no such recording")
     head = link(rows[-1])
+    # Positions up to the head: the row count until retention trims the oldest segments.
+    positions = rows[-1].seq + 1
     seq = await audit.append(
         session,
         AuditEvent(
@@ -171,13 +177,13 @@ async def anchor(
             resource_id=recording_id,
             details={
                 "device_id": rows[-1].device_id,
-                "segments": len(rows),
+                "segments": positions,
                 "head": head,
                 "sealed": sealed,
             },
         ),
     )
-    return Anchor(len(rows), head, sealed, seq)
+    return Anchor(positions, head, sealed, seq)
 
 
 async def latest_anchor(session: AsyncSession, recording_id: str) -> Anchor | None:

@@ -4,6 +4,10 @@ A removed segment leaves a gap in the positions or a link that no longer follows
 swapped one breaks the links on both sides; an edited file no longer matches its
 digest; a dropped or added tail no longer matches the anchored head. The anchor rows
 are themselves protected by the audit chain (``lensguard audit verify``).
+
+Segments removed by retention are not problems: each removal is a cut recorded in
+the audit chain (``recording.trimmed``: the positions removed and the link the next
+segment starts from), and the chain is accepted where it resumes at a recorded cut.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lensguard.recordings.index import GENESIS, Anchor, latest_anchor, link, segments_of
 from lensguard.recordings.models import RecordingSegment
 from lensguard.recordings.store import SegmentNotFound, SegmentStore
+from lensguard.recordings.trim import Cut, count_covered, covered, cuts_of
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,8 @@ class RecordingReport:
     segments: int = 0
     anchored: bool = False
     shredded: int = 0
+    trimmed: int = 0
+    """Positions removed lawfully (by retention or quota, each cut audited)."""
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -72,11 +79,15 @@ async def verify_recording(
     report = RecordingReport(recording_id)
     rows = await segments_of(session, recording_id)
     report.segments = len(rows)
+    cuts = await cuts_of(session, recording_id) if rows else []
     prev = GENESIS
-    links: list[str] = []
+    links: dict[int, str] = {}
     expected = 0
     for row in rows:
-        if row.seq != expected:
+        if row.seq != expected and _lawful_cut(cuts, expected, row):
+            report.trimmed += row.seq - expected
+            expected = row.seq
+        elif row.seq != expected:
             gone = (
                 f"segment {expected}"
                 if row.seq == expected + 1
@@ -100,24 +111,41 @@ async def verify_recording(
         report.shredded += shredded
         await _check_bytes(store, report, row, shredded=shredded)
         prev = link(row)
-        links.append(prev)
+        links[row.seq] = prev
         expected += 1
         if progress is not None:
             progress(1)
-    _check_anchor(report, links, await latest_anchor(session, recording_id))
+    _check_anchor(report, links, cuts, await latest_anchor(session, recording_id))
     return report
 
 
-def _check_anchor(report: RecordingReport, links: list[str], anchor: Anchor | None) -> None:
+def _lawful_cut(cuts: list[Cut], expected: int, row: RecordingSegment) -> bool:
+    """True when positions ``expected`` to ``row.seq - 1`` were cut and ``row`` resumes there."""
+    if row.seq < expected or not covered(cuts, expected, row.seq - 1):
+        return False
+    resumes = [cut for cut in cuts if cut.next_seq == row.seq]
+    return bool(resumes) and resumes[-1].next_prev == row.prev_digest
+
+
+def _check_anchor(
+    report: RecordingReport, links: dict[int, str], cuts: list[Cut], anchor: Anchor | None
+) -> None:
     if anchor is None:
         return
     report.anchored = True
     rid = report.recording_id
-    if anchor.segments > len(links):
+    head = anchor.segments - 1
+    last = max(links, default=-1)
+    kept = sum(1 for seq in links if seq <= head)
+    if kept + count_covered(cuts, head) < anchor.segments:
         report.problems.append(
             Problem(rid, f"ends early: the audit chain anchored {anchor.segments} segments")
         )
-    elif links[anchor.segments - 1] != anchor.head:
-        report.problems.append(Problem(rid, "does not match the head anchored in the audit chain"))
-    elif anchor.sealed and len(links) > anchor.segments:
-        report.problems.append(Problem(rid, "has segments added after it was sealed"))
+    elif head in links:
+        if links[head] != anchor.head:
+            report.problems.append(
+                Problem(rid, "does not match the head anchored in the audit chain")
+            )
+        elif anchor.sealed and last > head:
+            report.problems.append(Problem(rid, "has segments added after it was sealed"))
+    # Otherwise the anchored head itself was removed by retention: nothing left to compare.

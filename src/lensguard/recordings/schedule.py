@@ -1,0 +1,111 @@
+"""Retention and the quota, every ``interval_seconds`` on the app's clock.
+
+The retention pass runs on whichever node holds the lease (the others skip that
+turn); the quota check runs on every node with a local store and a quota, since
+each node's disk is its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from lensguard.clock import Clock
+from lensguard.logs import get_logger
+from lensguard.recordings.lease import FileLease, Lease, RedisLease
+from lensguard.recordings.quota import Quota, QuotaReport
+from lensguard.recordings.retention import RetentionJob, RunReport
+from lensguard.recordings.store import LocalStore
+from lensguard.recordings.vault import RecordingVault
+
+log = get_logger("lensguard.recordings")
+
+
+def lease_for(redis: Redis | None, var_dir: Path, ttl: int) -> Lease:
+    """The cluster-wide lease with Redis, a host-wide file lock without."""
+    if redis is not None:
+        return RedisLease(redis, ttl=ttl)
+    return FileLease(var_dir / "retention.lock")
+
+
+def job_for(vault: RecordingVault, *, clock: Clock, lease: Lease) -> RetentionJob:
+    """The retention job over the vault's store and index."""
+    return RetentionJob(
+        vault.db, vault.store, vault.audit, vault.settings.retention, clock=clock, lease=lease
+    )
+
+
+def quota_for(vault: RecordingVault) -> Quota | None:
+    """The quota watcher, when the store is local and a quota is set."""
+    settings = vault.settings.retention
+    if settings.quota_bytes is None or not isinstance(vault.store, LocalStore):
+        return None
+    return Quota(vault.db, vault.store, vault.audit, settings, events=vault.events)
+
+
+@dataclass
+class Turn:
+    """What one scheduled turn did."""
+
+    retention: RunReport | None
+    quota: QuotaReport | None
+
+
+class RetentionSchedule:
+    """A background task: a retention pass and a quota check every interval."""
+
+    def __init__(
+        self, job: RetentionJob, quota: Quota | None, *, clock: Clock, interval: float
+    ) -> None:
+        self.job, self.quota, self.clock, self.interval = job, quota, clock, interval
+        self.turns: list[Turn] = []
+        """The last few hundred turns."""
+        self.count = 0
+        """Turns taken since start."""
+        self._turned = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def turn(self) -> Turn:
+        """Run both now; a failure is logged and retried next interval."""
+        report: RunReport | None = None
+        checked: QuotaReport | None = None
+        try:
+            report = await self.job.run()
+        except Exception as exc:
+            log.error("recording_retention_failed", error=type(exc).__name__)
+        if self.quota is not None:
+            try:
+                checked = await self.quota.check()
+            except Exception as exc:
+                log.error("recording_quota_failed", error=type(exc).__name__)
+        done = Turn(report, checked)
+        self.turns = [*self.turns[-255:], done]
+        self.count += 1
+        self._turned.set()
+        return done
+
+    async def until_turns(self, count: int) -> None:
+        """Wait until ``count`` turns have been taken."""
+        while self.count < count:
+            self._turned.clear()
+            await self._turned.wait()
+
+    async def _loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.interval)
+            await self.turn()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
