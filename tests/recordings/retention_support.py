@@ -53,9 +53,12 @@ async def record(
     device_id: str,
     starts: Sequence[datetime],
     anchor_every: int = 3,
+    kind: str = "continuous",
 ) -> tuple[str, list[RecordingSegment]]:
     """A sealed recording with one segment starting at each of ``starts``."""
-    sink = EncryptedSink(db, store, ring, audit, device_id=device_id, anchor_every=anchor_every)
+    sink = EncryptedSink(
+        db, store, ring, audit, device_id=device_id, anchor_every=anchor_every, kind=kind
+    )
     data = webm()
     for i, start in enumerate(starts):
         await sink.segment(

@@ -234,3 +234,26 @@ async def test_one_run_at_a_time(db: Database, segment_store: SegmentStore, tmp_
     await holder.release()
     done = await job(db, segment_store, audit, clock, lease=FileLease(tmp_path / "l")).run()
     assert done.ran and done.segments == 2
+
+
+async def test_event_clips_are_kept_longer_than_continuous_video(
+    db: Database, segment_store: SegmentStore, tmp_path: Path
+) -> None:
+    ring, audit = KeyRing.from_secret(MASTER), make_log()
+    video, _ = await record(db, segment_store, ring, audit, device_id=DEVICE, starts=daily(2))
+    clip, _ = await record(
+        db, segment_store, ring, audit, device_id=DEVICE, starts=daily(2), kind="event"
+    )
+    lease = FileLease(tmp_path / "l")
+    report = await job(
+        db, segment_store, audit, clock_at(START + timedelta(days=200)), lease=lease
+    ).run()
+    assert report.removed["continuous"].segments == 2
+    assert report.removed["event"].segments == 0
+    assert await rows_of(db, video) == []
+    assert len(await rows_of(db, clip)) == 2
+    later = await job(
+        db, segment_store, audit, clock_at(START + timedelta(days=367)), lease=lease
+    ).run()
+    assert later.removed["event"].segments == 2
+    assert await rows_of(db, clip) == []

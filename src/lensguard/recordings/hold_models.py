@@ -1,6 +1,6 @@
 """Retention's tables on the shared ``Base``: legal holds and per-site retention days.
 
-Migration ``0011_retention`` creates them.
+Migration ``0013_retention`` creates them.
 """
 
 from __future__ import annotations

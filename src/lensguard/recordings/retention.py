@@ -45,9 +45,8 @@ Progress = Callable[[int], None]
 
 
 def class_of(row: RecordingSegment) -> str:
-    """A segment's class; rows written before classes existed are ``continuous``."""
-    value = getattr(row, "kind", None)
-    return value if isinstance(value, str) and value in CLASSES else "continuous"
+    """A segment's class: its recording's ``kind`` (rows from before kinds are ``continuous``)."""
+    return row.kind if row.kind in CLASSES else "continuous"
 
 
 @dataclass
