@@ -8,7 +8,7 @@ as late in the transaction as possible.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -72,14 +72,22 @@ class AuditLog:
         self._clock = clock
 
     @classmethod
-    def from_secret(cls, master: str, **kwargs: Any) -> AuditLog:
-        """An audit log whose three keys are derived from the master secret."""
+    def from_secret(
+        cls, master: str, *, keys: Mapping[Purpose, bytes] | None = None, **kwargs: Any
+    ) -> AuditLog:
+        """An audit log whose three keys are derived from the master secret.
+
+        ``keys`` holds them instead once a rotation has kept them (``lensguard.keyring``):
+        the chain and its checkpoints stay verifiable under every later secret.
+        """
+
+        def key(purpose: Purpose) -> bytes:
+            return keys[purpose] if keys is not None else derive(master, purpose)
+
         return cls(
-            chain_key=derive(master, Purpose.AUDIT_CHAIN),
-            pseudonym_key=derive(master, Purpose.AUDIT_PSEUDONYM),
-            checkpoint_key=Ed25519PrivateKey.from_private_bytes(
-                derive(master, Purpose.AUDIT_CHECKPOINT)
-            ),
+            chain_key=key(Purpose.AUDIT_CHAIN),
+            pseudonym_key=key(Purpose.AUDIT_PSEUDONYM),
+            checkpoint_key=Ed25519PrivateKey.from_private_bytes(key(Purpose.AUDIT_CHECKPOINT)),
             **kwargs,
         )
 

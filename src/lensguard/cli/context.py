@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from lensguard.audit import AuditLog
 from lensguard.bootstrap import resolve_secrets
 from lensguard.errors import ConfigurationError, LensguardError
+from lensguard.keyring.kept import load_purpose_keys
 from lensguard.settings import Settings, load_settings
 
 # No emoji codes: a certificate fingerprint like "27:CD:46" must print as written.
@@ -64,6 +65,7 @@ def audit_log_for(settings: Settings) -> AuditLog:
     resolved = resolve_secrets(settings)
     if resolved.secret_key is None:
         raise ConfigurationError("secret_key is not set")
-    return AuditLog.from_secret(
-        resolved.secret_key.get_secret_value(), checkpoint_every=settings.audit.checkpoint_every
-    )
+    master = resolved.secret_key.get_secret_value()
+    with database_errors():
+        kept = load_purpose_keys(settings.database_url, master)
+    return AuditLog.from_secret(master, keys=kept, checkpoint_every=settings.audit.checkpoint_every)

@@ -27,6 +27,7 @@ from lensguard.identity.revocation import (
 )
 from lensguard.identity.throttle import LoginThrottle
 from lensguard.identity.tokens import TokenService
+from lensguard.keyring.kept import load_purpose_keys
 from lensguard.protect.subkeys import Purpose, derive
 from lensguard.settings import Settings
 from lensguard.store.db import Database
@@ -104,7 +105,9 @@ def build_identity(
 ) -> IdentityParts:
     """Derive keys and choose store implementations (Redis in cluster mode).
 
-    Token times, throttle windows and audit timestamps are read from ``clock``.
+    Token times, throttle windows and audit timestamps are read from ``clock``. The
+    hashing and audit keys come from the database once a secret rotation has kept them
+    (``keyring.kept``); a secret the database does not expect is refused here.
     """
     clock = clock or SystemClock()
     if settings.secret_key is None:
@@ -112,6 +115,7 @@ def build_identity(
     master = settings.secret_key.get_secret_value()
     wrap_key = derive(master, Purpose.WRAP)
     policy = checked_policy(settings)
+    kept = load_purpose_keys(settings.database_url, master)
     hasher = make_hasher()
     revocations: RevocationStore
     limiter: RateLimiter
@@ -140,10 +144,10 @@ def build_identity(
         # Unknown users are checked against this, so timing does not reveal who exists.
         dummy_hash=hash_password(hasher, one_time_password()),
         wrap_key=wrap_key,
-        pepper=derive(master, Purpose.API_KEY_PEPPER),
-        refresh_key=derive(master, Purpose.REFRESH_TOKEN),
-        recovery_key=derive(master, Purpose.RECOVERY_CODE),
+        pepper=kept[Purpose.API_KEY_PEPPER],
+        refresh_key=kept[Purpose.REFRESH_TOKEN],
+        recovery_key=kept[Purpose.RECOVERY_CODE],
         audit=AuditLog.from_secret(
-            master, checkpoint_every=settings.audit.checkpoint_every, clock=clock.now
+            master, keys=kept, checkpoint_every=settings.audit.checkpoint_every, clock=clock.now
         ),
     )

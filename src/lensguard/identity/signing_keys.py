@@ -54,6 +54,11 @@ def _aad(kid: str) -> bytes:
     return f"signing-key:{kid}".encode()
 
 
+def wrap_aad(kid: str) -> bytes:
+    """What the wrapped private half of key ``kid`` is bound to (for re-wrapping it)."""
+    return _aad(kid)
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

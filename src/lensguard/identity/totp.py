@@ -57,6 +57,11 @@ def _aad(user_id: str) -> bytes:
     return f"totp:{user_id}".encode()
 
 
+def wrap_aad(user_id: str) -> bytes:
+    """What a wrapped seed in ``user_id``'s row is bound to (for re-wrapping it)."""
+    return _aad(user_id)
+
+
 def wrap_secret(wrap_key: bytes, user_id: str, secret: str) -> bytes:
     """Encrypt a TOTP seed for storage in ``user_id``'s row."""
     return wrap(wrap_key, secret.encode("ascii"), aad=_aad(user_id))

@@ -26,6 +26,23 @@ class Purpose(StrEnum):
     REFRESH_TOKEN = "refresh-token-hash"  # noqa: S105 - a label, not a secret
     RECOVERY_CODE = "mfa-recovery-code-hash"
     RECORDING_KEK = "recording-key-encryption"
+    KEPT_KEYS = "kept-purpose-keys"
+    """Wraps the keys of the purposes below, stored once a secret has been rotated."""
+    FINGERPRINT = "secret-fingerprint"
+    """A one-way name for a master secret, so the database can say which one it needs."""
+
+
+KEPT_PURPOSES = (
+    Purpose.API_KEY_PEPPER,
+    Purpose.REFRESH_TOKEN,
+    Purpose.RECOVERY_CODE,
+    Purpose.AUDIT_CHAIN,
+    Purpose.AUDIT_PSEUDONYM,
+    Purpose.AUDIT_CHECKPOINT,
+)
+"""Purposes whose keys make one-way hashes, chain HMACs and signatures: their data
+cannot be re-wrapped, so a rotation keeps their keys (stored wrapped) instead of
+deriving new ones (docs/secrets.md)."""
 
 
 def derive(master: str, purpose: Purpose, *, version: int | None = None) -> bytes:

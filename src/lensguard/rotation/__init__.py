@@ -1,0 +1,1 @@
+"""``lensguard secret rotate``: move every stored secret to a new master secret."""

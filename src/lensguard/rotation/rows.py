@@ -1,0 +1,212 @@
+"""The kinds of stored rows a rotation moves, and how each is re-wrapped.
+
+Every kind is walked in primary-key order, so a rotation remembers how far it got as
+one value (the last key moved). Re-wrapping a row first tries the new secret: a row
+already under it is left alone, which makes every step safe to repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lensguard.identity import signing_keys, totp
+from lensguard.protect.subkeys import Purpose, derive
+from lensguard.protect.wrap import UnwrapError, unwrap, wrap
+from lensguard.recordings.index import wrapped_key
+from lensguard.recordings.keys import KeyRing, KeyUnavailable
+from lensguard.recordings.models import RecordingSegment
+from lensguard.store.models import SigningKey, User
+
+
+class Outcome(StrEnum):
+    """What re-wrapping one row did."""
+
+    MOVED = "moved"
+    ALREADY = "already"
+    """It was under the new secret already (a resumed or repeated run)."""
+    UNREADABLE = "unreadable"
+    """It opens under neither secret (altered or foreign); left as it is."""
+
+
+@dataclass
+class MasterKeys:
+    """The keys one master secret gives the stored rows: the wrap key and the KEKs."""
+
+    master: str = field(repr=False)
+    wrap_key: bytes = field(init=False, repr=False)
+    _rings: dict[int, KeyRing] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.wrap_key = derive(self.master, Purpose.WRAP)
+
+    def ring(self, version: int) -> KeyRing:
+        """A key ring holding KEK ``version`` of this secret."""
+        ring = self._rings.get(version)
+        if ring is None:
+            ring = self._rings[version] = KeyRing.from_secret(self.master, versions=(version,))
+        return ring
+
+
+def _opens(key: bytes, wrapped: bytes, aad: bytes) -> bytes | None:
+    try:
+        return unwrap(key, wrapped, aad=aad)
+    except UnwrapError:
+        return None
+
+
+def rewrap_blob(wrapped: bytes, aad: bytes, old: bytes, new: bytes) -> tuple[Outcome, bytes]:
+    """``wrapped`` moved from the ``old`` wrap key to the ``new`` one."""
+    if _opens(new, wrapped, aad) is not None:
+        return Outcome.ALREADY, wrapped
+    plain = _opens(old, wrapped, aad)
+    if plain is None:
+        return Outcome.UNREADABLE, wrapped
+    return Outcome.MOVED, wrap(new, plain, aad=aad)
+
+
+def _worst(outcomes: Sequence[Outcome]) -> Outcome:
+    for outcome in (Outcome.UNREADABLE, Outcome.MOVED):
+        if outcome in outcomes:
+            return outcome
+    return Outcome.ALREADY
+
+
+# -- signing keys
+
+
+async def _signing_after(session: AsyncSession, cursor: str | None, limit: int) -> Sequence[Any]:
+    query = select(SigningKey).order_by(SigningKey.kid).limit(limit)
+    if cursor is not None:
+        query = query.where(SigningKey.kid > cursor)
+    return (await session.execute(query)).scalars().all()
+
+
+def _signing_move(row: Any, old: MasterKeys, new: MasterKeys) -> Outcome:
+    outcome, row.private_key_wrapped = rewrap_blob(
+        row.private_key_wrapped, signing_keys.wrap_aad(row.kid), old.wrap_key, new.wrap_key
+    )
+    return outcome
+
+
+def _signing_opens(row: Any, keys: MasterKeys) -> bool:
+    aad = signing_keys.wrap_aad(row.kid)
+    return _opens(keys.wrap_key, row.private_key_wrapped, aad) is not None
+
+
+# -- TOTP seeds (confirmed and pending)
+
+
+async def _totp_after(session: AsyncSession, cursor: str | None, limit: int) -> Sequence[Any]:
+    query = (
+        select(User)
+        .where(or_(User.totp_secret.is_not(None), User.totp_pending.is_not(None)))
+        .order_by(User.id)
+        .limit(limit)
+    )
+    if cursor is not None:
+        query = query.where(User.id > cursor)
+    return (await session.execute(query)).scalars().all()
+
+
+def _totp_move(row: Any, old: MasterKeys, new: MasterKeys) -> Outcome:
+    aad = totp.wrap_aad(row.id)
+    outcomes = []
+    for column in ("totp_secret", "totp_pending"):
+        value = getattr(row, column)
+        if value is not None:
+            outcome, moved = rewrap_blob(value, aad, old.wrap_key, new.wrap_key)
+            if outcome is Outcome.MOVED:
+                setattr(row, column, moved)
+            outcomes.append(outcome)
+    return _worst(outcomes)
+
+
+def _totp_opens(row: Any, keys: MasterKeys) -> bool:
+    aad = totp.wrap_aad(row.id)
+    values = [v for v in (row.totp_secret, row.totp_pending) if v is not None]
+    return all(_opens(keys.wrap_key, value, aad) is not None for value in values)
+
+
+# -- recording data keys (the video itself is never touched)
+
+
+async def _segments_after(session: AsyncSession, cursor: str | None, limit: int) -> Sequence[Any]:
+    query = (
+        select(RecordingSegment)
+        .where(RecordingSegment.wrapped_key.is_not(None))
+        .order_by(RecordingSegment.id)
+        .limit(limit)
+    )
+    if cursor is not None:
+        query = query.where(RecordingSegment.id > cursor)
+    return (await session.execute(query)).scalars().all()
+
+
+def _data_key(row: Any, keys: MasterKeys) -> bytes | None:
+    try:
+        return keys.ring(row.kek_version).unwrap(wrapped_key(row))
+    except (KeyUnavailable, ValueError):
+        return None
+
+
+def _segment_move(row: Any, old: MasterKeys, new: MasterKeys) -> Outcome:
+    if _data_key(row, new) is not None:
+        return Outcome.ALREADY
+    key = _data_key(row, old)
+    if key is None:
+        return Outcome.UNREADABLE
+    row.wrapped_key = new.ring(row.kek_version).wrap(row.key_id, key).wrapped
+    return Outcome.MOVED
+
+
+def _segment_opens(row: Any, keys: MasterKeys) -> bool:
+    return _data_key(row, keys) is not None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of stored row a rotation moves."""
+
+    name: str
+    """Stored in ``secret_rotations.step``; never renamed."""
+    label: str
+    after: Callable[[AsyncSession, str | None, int], Awaitable[Sequence[Any]]]
+    key: Callable[[Any], str]
+    move: Callable[[Any, MasterKeys, MasterKeys], Outcome]
+    opens: Callable[[Any, MasterKeys], bool]
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        "signing_keys",
+        "token-signing keys",
+        _signing_after,
+        lambda row: str(row.kid),
+        _signing_move,
+        _signing_opens,
+    ),
+    Kind("totp", "TOTP seeds", _totp_after, lambda row: str(row.id), _totp_move, _totp_opens),
+    Kind(
+        "recording_keys",
+        "recording data keys",
+        _segments_after,
+        lambda row: str(row.id),
+        _segment_move,
+        _segment_opens,
+    ),
+)
+STEP_NAMES = tuple(kind.name for kind in KINDS)
+
+
+def kind_named(name: str) -> Kind:
+    """The kind stored as ``name``; ValueError for one this version does not know."""
+    for kind in KINDS:
+        if kind.name == name:
+            return kind
+    raise ValueError(f"unknown rotation step {name!r}")
