@@ -90,7 +90,12 @@ async def playback_app(
     storage: str = "local",
 ) -> AsyncIterator[Api]:
     """The app on ``db_url`` and the manual clock, its recordings in ``storage`` (local, s3)."""
-    settings = make_settings(database={"url": db_url}, limits={"requests_per_minute": 100_000})
+    settings = make_settings(
+        database={"url": db_url},
+        limits={"requests_per_minute": 100_000},
+        # Tokens outlive the grants tests move the clock past (a day is the most allowed).
+        security={"authentication": {"token_expiry": 86_400}},
+    )
     async for api in build_api(settings, clock=clock):
         if storage == "s3":
             api.identity.recordings.store = make_s3_store(request.getfixturevalue("s3_endpoint"))
