@@ -281,6 +281,8 @@ export function createRecordings(ctx) {
         return "Playback stopped: this recording is not available to you any more. The viewing session or the grant behind it has expired or was withdrawn.";
       case 410:
         return "This part of the recording has been deleted (retention or erasure) and cannot be played.";
+      case 503:
+        return "The key for this recording is not available on this server right now. Try again in a moment.";
       default:
         return ctx.plainError(err);
     }

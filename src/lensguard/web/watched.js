@@ -1,9 +1,9 @@
 // "Who watched what": every viewing, seek, download and export of recordings, from the
-// audit log (GET /recordings/access, audit_read). Times are UTC.
+// audit log (GET /recordings/access, audit_read). The day filters select which footage
+// was watched (the recorded range), not when; every row says when. Times are UTC.
 
 const $ = (id) => document.getElementById(id);
 const iso = (ms) => new Date(ms).toISOString();
-const WEEK_MS = 7 * 86_400_000;
 const WORDS = { viewed: "Watched", seeked: "Seeked", downloaded: "Downloaded", exported: "Exported" };
 
 function when(value) {
@@ -11,8 +11,8 @@ function when(value) {
 }
 
 function actorName(actor) {
-  if (actor && typeof actor === "object") return actor.name || actor.username || actor.id || "";
-  return actor || "";
+  if (!actor || typeof actor !== "object") return actor || "";
+  return actor.name || (actor.id ? `${actor.type || "user"} ${actor.id} (name erased)` : actor.type || "");
 }
 
 export function createAccessLog(ctx) {
@@ -20,10 +20,6 @@ export function createAccessLog(ctx) {
 
   async function enter() {
     const epoch = ctx.session.epoch;
-    if (!$("access-from").value) {
-      $("access-from").value = iso(Date.now() - WEEK_MS).slice(0, 10);
-      $("access-to").value = iso(Date.now()).slice(0, 10);
-    }
     let devices = [];
     try {
       devices = await ctx.listAll(`${ctx.API}/devices?limit=200`);
