@@ -24,7 +24,7 @@ from tests.conftest import create_pg_database, drop_pg_database
 from tests.e2e.recorded import Piece, Written, record
 from tests.harness.browser import chromium
 from tests.harness.server import start_server, strong_secret
-from tests.harness.world import PASSWORD, World, bootstrap_admin
+from tests.harness.world import PASSWORD, World, auth, bootstrap_admin
 
 pytestmark = pytest.mark.slow
 # BGR for the encoder; the canvas reads RGB.
@@ -282,3 +282,59 @@ async def test_a_tampered_segment_is_refused_with_a_clear_message(
         await expect(page.locator("#notice")).to_contain_text("failed its integrity check")
     finally:
         stored.write_bytes(original)
+
+
+async def test_withdrawn_access_stops_playback_with_a_plain_message(
+    recorded: Recorded, browser: BrowserContext
+) -> None:
+    world = recorded.world
+    world.user("rec-dock", "operator", sites=["dock"])
+    page = await browser.new_page()
+    await sign_in(page, world.server.base_url, "rec-dock", PASSWORD)
+    await open_day(page, recorded)
+    await click_timeline(page, recorded, 1.0)
+    await settled(page, 1.0)
+    assert looks_like(await picture(page), RED)
+
+    # The account loses the device's site: its next seek is refused, and said so.
+    with world.http() as client:
+        users = client.get("/api/v1/users?limit=200", headers=auth(world.admin)).json()
+        user_id = next(u["id"] for u in users if u["username"] == "rec-dock")
+        client.patch(
+            f"/api/v1/users/{user_id}", headers=auth(world.admin), json={"sites": ["yard"]}
+        ).raise_for_status()
+    await click_timeline(page, recorded, SECOND_AT + 1.0)
+    await expect(page.locator("#notice")).to_contain_text(
+        "Playback stopped: this recording is not available to you any more."
+    )
+    await expect(page.locator("#rec-status")).to_have_text("Stopped.")
+
+
+async def test_an_auditor_sees_who_watched_what(
+    recorded: Recorded, browser: BrowserContext
+) -> None:
+    world = recorded.world
+    # Someone watches and seeks first.
+    watcher = await browser.new_page()
+    await sign_in(watcher, world.server.base_url, "rec-operator", PASSWORD)
+    await open_day(watcher, recorded)
+    await click_timeline(watcher, recorded, 3.0)
+    await settled(watcher, 3.0)
+    await watcher.close()
+
+    world.user("rec-auditor", "admin")
+    page = await browser.new_page()
+    await sign_in(page, world.server.base_url, "rec-auditor", PASSWORD)
+    await page.get_by_role("button", name="Who watched what").click()
+    await expect(page.locator("#access-view")).to_be_visible()
+    await page.locator("#access-device").select_option(label="dock-camera")
+    await page.get_by_role("button", name="Show", exact=True).click()
+    rows = page.locator("#access-rows tr")
+    await expect(rows.first).to_be_visible()
+    texts = await rows.all_inner_texts()
+    watched = [t for t in texts if "rec-operator" in t and "dock-camera" in t]
+    assert any("Watched" in t for t in watched), texts
+    assert any("Seeked" in t for t in watched), texts
+    # Newest first, times in UTC, the footage watched is the day asked for.
+    day = recorded.start.date().isoformat()
+    assert all(day in t for t in watched), watched

@@ -50,6 +50,7 @@ export function createRecordings(ctx) {
     playback: null,
     catalogue: null,
     keySeek: null,
+    seeks: 0, // the latest seek: an older one finishing later says nothing
   };
   const video = $("rec-video");
   const timeline = new Timeline($("rec-timeline"), {
@@ -205,6 +206,8 @@ export function createRecordings(ctx) {
   async function seekTo(wanted, byUser, andPlay = false) {
     if (!state.device || !state.ranges.length) return;
     const epoch = ctx.session.epoch;
+    const mine = ++state.seeks;
+    const latest = () => current(epoch) && mine === state.seeks;
     const at = snap(wanted);
     if (at === null) {
       ctx.notify(`Nothing was recorded after ${clock(wanted)} UTC on this day.`, "info");
@@ -216,21 +219,20 @@ export function createRecordings(ctx) {
     status("Loading…");
     try {
       const playback = await ensurePlayback(epoch);
-      if (!playback) return;
+      if (!playback || !latest()) return;
       let segment = byUser ? null : state.catalogue.holding(at);
       if (!segment) {
         // Every seek a person makes is audited by the server; it names the segment to fetch.
         const answer = await ctx.api("POST", `/recordings/playbacks/${encodeURIComponent(playback.id)}/seeks`, { at: iso(at) });
-        if (!current(epoch)) return;
+        if (!latest()) return;
         segment = answer.segment;
         state.catalogue.add([segment]);
       }
       if (andPlay) player.wantPlay = true;
       await player.seek(at, segment);
-      if (!current(epoch)) return;
-      status(player.wantPlay ? "Playing." : "Paused.");
+      if (latest()) status(player.wantPlay ? "Playing." : "Paused.");
     } catch (err) {
-      if (current(epoch)) playbackFailed(err);
+      if (latest()) playbackFailed(err);
     }
   }
 
@@ -260,7 +262,14 @@ export function createRecordings(ctx) {
       ctx.signedOut("Your session has ended. Sign in again.");
       return;
     }
-    if (err instanceof ctx.ApiError && err.status === 404) state.playback = null;
+    state.seeks += 1; // a seek still under way must not report over this
+    if (err instanceof ctx.ApiError && err.status === 404) {
+      // Access ended: nothing of it stays on screen or buffered; Play asks again.
+      player.reset();
+      state.playback = null;
+    } else {
+      player.pause();
+    }
     ctx.notify(playbackWords(err));
   }
 
