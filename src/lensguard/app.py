@@ -17,6 +17,7 @@ from lensguard.api import (
     health,
     jwks,
     meta,
+    recording,
     recordings,
     recordings_access,
     recordings_download,
@@ -126,6 +127,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         recordings_grants,
         recordings_playback,
         sites,
+        recording,
         turn,
         web,
     ):

@@ -33,6 +33,8 @@ from lensguard.monitor.event_metrics import metrics_subscriber
 from lensguard.monitor.geoip import GeoIP
 from lensguard.monitor.metrics import Metrics
 from lensguard.monitor.publisher import EventPublisher
+from lensguard.recordings.manager import RecordingManager
+from lensguard.recordings.recovery import node_id
 from lensguard.recordings.vault import RecordingVault
 from lensguard.settings import Settings
 from lensguard.signaling.hub import SignalingHub, revocation_notifier
@@ -80,6 +82,8 @@ class Services:
     """Stream policy and break-glass: read, change, grant, end, observe."""
     recordings: RecordingVault
     """The recording store and key ring: every writer, player and retention job uses it."""
+    recorder: RecordingManager
+    """Makes each device's recording policy true on the node holding the device."""
     trusted_proxies: tuple[Network, ...] = field(default=())
     blocklist: Blocklist = field(default_factory=MemoryBlocklist)
     metrics: Metrics = field(default_factory=Metrics)
@@ -161,24 +165,27 @@ class Services:
             audit=identity.audit,
             events=events,
         )
+        media = MediaNode(
+            bus,
+            streams.policy,
+            chain_builder=remote_chain_builder(settings),
+            ice=IcePolicy.from_settings(settings),
+            clock=clock,
+        )
+        hub = SignalingHub(bus, media, metrics=metrics, presence=presence)
+        recorder = RecordingManager(
+            media, recordings, streams.policy, clock=clock, node_id=node_id(settings.var_dir)
+        )
+        hub.on_publish.append(recorder.device_online)
+        hub.on_unpublish.append(recorder.device_offline)
+        streams.observe(lambda change: recorder.changed(change.device_id, change.site))
         return cls(
             settings=settings,
             db=db,
             redis=redis,
             rate_limiter=limiter,
             bus=bus,
-            hub=SignalingHub(
-                bus,
-                MediaNode(
-                    bus,
-                    streams.policy,
-                    chain_builder=remote_chain_builder(settings),
-                    ice=IcePolicy.from_settings(settings),
-                    clock=clock,
-                ),
-                metrics=metrics,
-                presence=presence,
-            ),
+            hub=hub,
             denials=DenialRecorder(
                 identity.audit,
                 db,
@@ -195,6 +202,7 @@ class Services:
             events=events,
             streams=streams,
             recordings=recordings,
+            recorder=recorder,
             clock=clock,
             policy=identity.policy,
             tokens=identity.tokens,
@@ -212,6 +220,7 @@ class Services:
 
     async def start(self) -> None:
         """Start background listeners (called by the app's lifespan)."""
+        await self.recorder.start()  # seals what a crash left open, before devices connect
         await self.streams.start()
         await self.hub.start()
         if self.hub.media is not None:
@@ -220,6 +229,7 @@ class Services:
 
     async def close(self) -> None:
         """Release connections."""
+        await self.recorder.close()  # sealed while the relays and the database are still up
         await self.hub.stop()
         await self.streams.stop()
         await self.denials.stop()  # before the database goes: every counted refusal is written

@@ -16,7 +16,19 @@ async def test_site_policy_is_a_floor_devices_cannot_lower(api: Api) -> None:
     admin = await api.token_for("root", "admin")
     device_id = await device(api, admin, "dock")
     first = await api.http.get("/api/v1/sites/dock/policy", headers=bearer(admin))
-    assert first.json() == {"site": "dock", "redact_faces": False, "ai_models": [], "devices": 1}
+    assert first.json() == {
+        "site": "dock",
+        "redact_faces": False,
+        "ai_models": [],
+        "devices": 1,
+        "recording": {
+            "mode": "off",
+            "pre_roll_seconds": None,
+            "post_roll_seconds": None,
+            "segment_seconds": None,
+            "record_raw": False,
+        },
+    }
     changed = await put(api, admin, "dock", redact_faces=True, ai_models=["grayscale"])
     assert changed.status_code == 200, changed.text
     assert changed.json()["redact_faces"] is True and changed.json()["devices"] == 1
@@ -32,6 +44,14 @@ async def test_site_policy_is_a_floor_devices_cannot_lower(api: Api) -> None:
         "ai_models": ["grayscale", "edges"],
         "redact_faces": True,
         "redaction_from": "site",
+        "recording": {
+            "mode": "off",
+            "mode_from": None,
+            "pre_roll_seconds": 5,
+            "post_roll_seconds": 10,
+            "segment_seconds": 4.0,
+            "record_raw": False,
+        },
     }
 
     await put(api, admin, "dock", redact_faces=False)

@@ -219,7 +219,7 @@ async def segment_media(
         raise NotFound("no such segment")
     vault = services.recordings
     try:
-        served = await serve_segment(vault.store, vault.ring, row, range_header)
+        served = await serve_segment(vault.store, vault.ring_for(row.stream), row, range_header)
     except SegmentTampered:
         await report_tampered(vault, row, by=principal, address=address)
         raise

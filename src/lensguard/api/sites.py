@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lensguard.access.principal import Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
+from lensguard.api.streams import RecordingMode
 from lensguard.streams.room import SiteRules, SiteStreams
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"], responses=problems(AUTHENTICATED))
@@ -24,11 +25,30 @@ Manager = Annotated[Principal, requires("device_manage")]
 SiteName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
 
+class SiteRecording(BaseModel):
+    """The site's recording floor: no device of the site records less than this."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: RecordingMode = Field(
+        default="off", description="off, continuous, on_event or on_demand (a floor)"
+    )
+    pre_roll_seconds: int | None = Field(default=None, ge=0, le=30)
+    post_roll_seconds: int | None = Field(default=None, ge=0, le=300)
+    segment_seconds: float | None = Field(default=None, ge=2.0, le=10.0)
+    record_raw: bool = Field(
+        default=False,
+        description="also record the unredacted feed under its own keys; raw segments "
+        "play only through an audited break-glass grant",
+    )
+
+
 class SitePolicyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     redact_faces: bool = False
     ai_models: list[str] = Field(default_factory=list, max_length=8)
+    recording: SiteRecording = Field(default_factory=SiteRecording)
 
 
 class SitePolicyPublic(SitePolicyUpdate):
@@ -40,8 +60,29 @@ def _site(site: str) -> Resource:
     return Resource(kind="site", site=site)
 
 
+def _rules(body: SitePolicyUpdate) -> SiteRules:
+    recording = body.recording
+    return SiteRules(
+        redact_faces=body.redact_faces,
+        ai_models=list(body.ai_models),
+        recording_mode=recording.mode,
+        pre_roll_seconds=recording.pre_roll_seconds,
+        post_roll_seconds=recording.post_roll_seconds,
+        segment_seconds=recording.segment_seconds,
+        record_raw=recording.record_raw,
+    )
+
+
 def _public(found: SiteStreams) -> SitePolicyPublic:
-    return SitePolicyPublic(site=found.site, devices=found.devices, **asdict(found.rules))
+    rules = asdict(found.rules)
+    recording = SiteRecording(
+        mode=rules.pop("recording_mode"),
+        pre_roll_seconds=rules.pop("pre_roll_seconds"),
+        post_roll_seconds=rules.pop("post_roll_seconds"),
+        segment_seconds=rules.pop("segment_seconds"),
+        record_raw=rules.pop("record_raw"),
+    )
+    return SitePolicyPublic(site=found.site, devices=found.devices, recording=recording, **rules)
 
 
 @router.get("/{site}/policy", summary="Read a site policy", responses=problems(404, 422))
@@ -59,9 +100,8 @@ async def update(
     services: ServicesDep,
     address: AddressDep,
 ) -> SitePolicyPublic:
-    """Set the site's redaction and processors; every relay of the site applies it live."""
+    """Set the site's redaction, processors and recording; every node applies it live."""
     authorize(principal, "device_manage", _site(site), hide=True)
-    rules = SiteRules(**body.model_dump())
     return _public(
-        await services.streams.configure_site(site, rules, by=principal, address=address)
+        await services.streams.configure_site(site, _rules(body), by=principal, address=address)
     )

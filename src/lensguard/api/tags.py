@@ -15,6 +15,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "break-glass", "description": "Audited, time-limited unredacted views"},
     {"name": "recordings", "description": "Recorded video: timeline, playback, grants, access"},
     {"name": "sites", "description": "Stream policy for every device of a site"},
+    {"name": "recording", "description": "Whether a device is recorded; on-demand recordings"},
     {"name": "turn", "description": "Short-lived TURN credentials for WebRTC"},
     {"name": "security", "description": "The IP blocklist"},
     {"name": "audit", "description": "The tamper-evident audit log: query, verify, checkpoint"},

@@ -287,6 +287,9 @@ class DeviceRelay:
         self._receiver: Any = None
         self._on_empty = on_empty
         self._idle: Timer | None = None
+        self._holds: set[object] = set()
+        self.on_close: list[Callable[[DeviceRelay], None]] = []
+        """Called once when the relay closes (a recorder ends its recording here)."""
         self.closed = False
 
     async def start(self) -> None:
@@ -336,7 +339,7 @@ class DeviceRelay:
     def _on_packet(self, packet: Packet, keyframe: bool) -> None:
         # The one place processing sits: raw packets either go straight to the fan-out
         # or through the stage, whose single encoding the fan-out then serves.
-        if self.raw.tracks:
+        if self.raw.tracks or self.raw.taps:
             self.raw.publish(packet, keyframe)
         if self.stage is not None:
             self.stage.push(packet, keyframe)
@@ -435,17 +438,41 @@ class DeviceRelay:
         await endpoint.start()
         return endpoint
 
+    def hold(self, holder: object) -> None:
+        """Keep the relay open without viewers while ``holder`` needs it (a recorder)."""
+        self._holds.add(holder)
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def release(self, holder: object) -> None:
+        """``holder`` no longer needs the relay; it closes after the grace if nobody watches."""
+        if holder not in self._holds:
+            return
+        self._holds.discard(holder)
+        self._arm_idle()
+
+    @property
+    def held(self) -> bool:
+        """Whether something other than a viewer keeps the relay open."""
+        return bool(self._holds)
+
     async def remove_viewer(self, endpoint: ViewerEndpoint) -> None:
         if self.viewers.pop(endpoint.inbox.id, None) is None:
             return
         await endpoint.close()
-        if not self.viewers and not self.closed:
-            self._idle = self.clock.call_later(
-                IDLE_GRACE, lambda: asyncio.ensure_future(self._close_if_idle())
-            )
+        self._arm_idle()
+
+    def _arm_idle(self) -> None:
+        if self.viewers or self._holds or self.closed or self._idle is not None:
+            return
+        self._idle = self.clock.call_later(
+            IDLE_GRACE, lambda: asyncio.ensure_future(self._close_if_idle())
+        )
 
     async def _close_if_idle(self) -> None:
-        if not self.viewers:
+        self._idle = None
+        if not self.viewers and not self._holds:
             await self.close()
 
     async def close(self) -> None:
@@ -453,7 +480,15 @@ class DeviceRelay:
         if self.closed:
             return
         self.closed = True
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         self._on_empty(self)
+        for hook in self.on_close:
+            try:
+                hook(self)
+            except Exception as exc:
+                log.warning("relay_close_hook_failed", error=type(exc).__name__)
         for endpoint in list(self.viewers.values()):
             with contextlib.suppress(Exception):
                 await self.bus.publish(

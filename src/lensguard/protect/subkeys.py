@@ -26,6 +26,8 @@ class Purpose(StrEnum):
     REFRESH_TOKEN = "refresh-token-hash"  # noqa: S105 - a label, not a secret
     RECOVERY_CODE = "mfa-recovery-code-hash"
     RECORDING_KEK = "recording-key-encryption"
+    RECORDING_RAW_KEK = "recording-raw-key-encryption"
+    """The unredacted stream's own KEKs: a processed-stream key never opens raw video."""
     KEPT_KEYS = "kept-purpose-keys"
     """Wraps the keys of the purposes below, stored once a secret has been rotated."""
     FINGERPRINT = "secret-fingerprint"

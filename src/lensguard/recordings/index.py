@@ -158,9 +158,18 @@ def wrapped_key(row: RecordingSegment) -> WrappedKey | None:
 
 
 async def anchor(
-    session: AsyncSession, audit: AuditLog, recording_id: str, *, sealed: bool = False
+    session: AsyncSession,
+    audit: AuditLog,
+    recording_id: str,
+    *,
+    sealed: bool = False,
+    reason: str | None = None,
 ) -> Anchor:
-    """Write the recording's head to the audit chain (``sealed`` when it has ended)."""
+    """Write the recording's head to the audit chain (``sealed`` when it has ended).
+
+    ``reason`` says why a recording was sealed other than by its recorder
+    (``interrupted``: its node died while it ran, see ``recovery.py``).
+    """
     rows = await segments_of(session, recording_id)
     if not rows:
         raise LookupError("no such recording")
@@ -180,7 +189,8 @@ async def anchor(
                 "segments": positions,
                 "head": head,
                 "sealed": sealed,
-            },
+            }
+            | ({"reason": reason} if reason is not None else {}),
         ),
     )
     return Anchor(positions, head, sealed, seq)

@@ -61,13 +61,21 @@ class KeyRing:
 
     @classmethod
     def from_secret(
-        cls, master: str, *, versions: Iterable[int] = (1,), current: int | None = None
+        cls,
+        master: str,
+        *,
+        versions: Iterable[int] = (1,),
+        current: int | None = None,
+        purpose: Purpose = Purpose.RECORDING_KEK,
     ) -> KeyRing:
-        """A ring of the given KEK versions derived from the master secret."""
+        """A ring of the given KEK versions derived from the master secret.
+
+        ``purpose`` is ``RECORDING_RAW_KEK`` for the unredacted stream's own ring.
+        """
         known = sorted(set(versions))
         if not known:
             raise ValueError("a key ring needs at least one KEK version")
-        keks = {v: derive(master, Purpose.RECORDING_KEK, version=v) for v in known}
+        keks = {v: derive(master, purpose, version=v) for v in known}
         return cls(keks, current=known[-1] if current is None else current)
 
     @property

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -62,3 +63,37 @@ class RecordingSegment(Base):
     prev_digest: Mapped[str] = mapped_column(String(64))
     """The chain link of the previous segment (zeros for the first)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OpenRecording(Base):
+    """A recording a node is running now: removed when it is sealed.
+
+    A node that dies leaves its rows; at start-up it seals those recordings as
+    ``interrupted`` (``recordings/recovery.py``). ``node_id`` keeps one node from
+    sealing another's live recordings in a cluster.
+    """
+
+    __tablename__ = "recordings_open"
+
+    recording_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(32), index=True)
+    stream: Mapped[str] = mapped_column(String(16))
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecordingDemand(Base):
+    """An on-demand recording a person started: recorded until someone stops it.
+
+    Kept in the database so any node may take the request and the node holding the
+    device (which may be another) records; it also survives that node's restart.
+    """
+
+    __tablename__ = "recording_demands"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """Who started it (kept as an id: the audit log names them)."""
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

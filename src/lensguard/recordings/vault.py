@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lensguard.audit import AuditLog
 from lensguard.monitor.publisher import EventPublisher
+from lensguard.protect.subkeys import Purpose
 from lensguard.recordings.keys import KeyRing
 from lensguard.recordings.s3 import S3Store
 from lensguard.recordings.settings import RecordingSettings
@@ -41,9 +42,20 @@ class RecordingVault:
     db: Database
     store: SegmentStore
     ring: KeyRing
+    """The processed stream's KEKs (what viewers see)."""
     audit: AuditLog
     events: EventPublisher
     settings: RecordingSettings
+    raw_ring: KeyRing | None = None
+    """The raw stream's own KEKs (``Purpose.RECORDING_RAW_KEK``); built with the vault."""
+
+    def ring_for(self, stream: str) -> KeyRing:
+        """The ring that opens ``stream``'s segments: raw video has keys of its own."""
+        if stream == "raw":
+            if self.raw_ring is None:
+                raise LookupError("this vault holds no key ring for the raw stream")
+            return self.raw_ring
+        return self.ring
 
     @classmethod
     def build(
@@ -64,6 +76,7 @@ class RecordingVault:
             audit=audit,
             events=events,
             settings=settings,
+            raw_ring=KeyRing.from_secret(master_secret, purpose=Purpose.RECORDING_RAW_KEK),
         )
 
     def sink(
@@ -72,11 +85,12 @@ class RecordingVault:
         """A new recording of ``device_id``: each segment encrypted, stored and chained.
 
         ``kind`` is the recording's class, ``continuous`` or ``event`` (its retention).
+        ``stream="raw"`` (a site's ``record_raw``) wraps its data keys under the raw ring.
         """
         return EncryptedSink(
             self.db,
             self.store,
-            self.ring,
+            self.ring_for(stream),
             self.audit,
             device_id=device_id,
             stream=stream,

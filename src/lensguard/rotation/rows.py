@@ -40,16 +40,19 @@ class MasterKeys:
 
     master: str = field(repr=False)
     wrap_key: bytes = field(init=False, repr=False)
-    _rings: dict[int, KeyRing] = field(default_factory=dict, repr=False)
+    _rings: dict[tuple[int, str], KeyRing] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.wrap_key = derive(self.master, Purpose.WRAP)
 
-    def ring(self, version: int) -> KeyRing:
-        """A key ring holding KEK ``version`` of this secret."""
-        ring = self._rings.get(version)
+    def ring(self, version: int, stream: str = "processed") -> KeyRing:
+        """A key ring holding KEK ``version`` of this secret (raw video has KEKs of its own)."""
+        ring = self._rings.get((version, stream))
         if ring is None:
-            ring = self._rings[version] = KeyRing.from_secret(self.master, versions=(version,))
+            purpose = Purpose.RECORDING_RAW_KEK if stream == "raw" else Purpose.RECORDING_KEK
+            ring = self._rings[(version, stream)] = KeyRing.from_secret(
+                self.master, versions=(version,), purpose=purpose
+            )
         return ring
 
 
@@ -150,7 +153,7 @@ async def _segments_after(session: AsyncSession, cursor: str | None, limit: int)
 
 def _data_key(row: Any, keys: MasterKeys) -> bytes | None:
     try:
-        return keys.ring(row.kek_version).unwrap(wrapped_key(row))
+        return keys.ring(row.kek_version, row.stream).unwrap(wrapped_key(row))
     except (KeyUnavailable, ValueError):
         return None
 
@@ -161,7 +164,7 @@ def _segment_move(row: Any, old: MasterKeys, new: MasterKeys) -> Outcome:
     key = _data_key(row, old)
     if key is None:
         return Outcome.UNREADABLE
-    row.wrapped_key = new.ring(row.kek_version).wrap(row.key_id, key).wrapped
+    row.wrapped_key = new.ring(row.kek_version, row.stream).wrap(row.key_id, key).wrapped
     return Outcome.MOVED
 
 

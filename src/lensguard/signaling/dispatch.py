@@ -148,6 +148,7 @@ class Dispatcher:
         self.published = True
         if self.presence is None:
             self.presence = await session.hub.presence.attend(device.id, session.id)
+            session.hub.published(device.id, session.id)
         await session.send(server.published(device.id))
         configured = await session.streams.settings(device.id)
         if configured is not None:
@@ -337,6 +338,7 @@ class Dispatcher:
         """The device is no longer online through this socket."""
         if self.presence is not None:
             await self.presence.end()
+            self.session.hub.unpublished(self.presence.device_id, self.session.id)
 
     async def close(self) -> None:
         """Stop every view (audited), drop relay endpoints, and tell paired peers."""

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from lensguard.signaling.session import SignalSession
 
 log = get_logger("lensguard.signaling")
+DeviceHook = Callable[[str, str], None]
+"""Told a device id and its connection id; must not block (schedule work instead)."""
 
 
 class SignalingHub:
@@ -47,6 +49,26 @@ class SignalingHub:
         """Which devices are connected, on any node (shared with the device API)."""
         self.sessions: dict[str, SignalSession] = {}
         self._listener: asyncio.Task[None] | None = None
+        self.on_publish: list[DeviceHook] = []
+        """Called with (device id, connection id) when a device publishes through this node."""
+        self.on_unpublish: list[DeviceHook] = []
+        """Called with (device id, connection id) when that connection ends."""
+
+    def published(self, device_id: str, connection: str) -> None:
+        """A device publishes through ``connection`` here: tell the hooks (never raises)."""
+        self._tell(self.on_publish, device_id, connection)
+
+    def unpublished(self, device_id: str, connection: str) -> None:
+        """The publishing ``connection`` of a device ended: tell the hooks (never raises)."""
+        self._tell(self.on_unpublish, device_id, connection)
+
+    @staticmethod
+    def _tell(hooks: list[DeviceHook], device_id: str, connection: str) -> None:
+        for hook in hooks:
+            try:
+                hook(device_id, connection)
+            except Exception as exc:
+                log.warning("device_hook_failed", error=type(exc).__name__)
 
     async def start(self) -> None:
         """Listen for revocations in the background (idempotent).

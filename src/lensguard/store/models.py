@@ -6,7 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, MetaData, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lensguard.store.types import UTCDateTime, utcnow
@@ -166,6 +177,12 @@ class StreamSettings(Base):
     resolution: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
     """An upper bound ``WxH`` for the picture (scaled down to fit); None: the source's size."""
     bitrate: Mapped[int] = mapped_column(Integer, default=1_500_000)
+    recording_mode: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
+    """off, continuous, on_event or on_demand; the site's mode is a floor (store/streams.py)."""
+    pre_roll_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    post_roll_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    segment_seconds: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
+    """None: the site's, else the ``recordings.segment_seconds`` setting."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -178,6 +195,12 @@ class SitePolicy(Base):
     redact_faces: Mapped[bool] = mapped_column(Boolean, default=False)
     ai_models: Mapped[list[str]] = mapped_column(JSON, default=list)
     """Processors run on every stream of the site, before the device's own."""
+    recording_mode: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
+    pre_roll_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    post_roll_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
+    segment_seconds: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
+    record_raw: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Also record the unredacted feed, under its own keys (site policy only)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

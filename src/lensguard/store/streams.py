@@ -1,8 +1,10 @@
 """Stream rules as relays apply them: a site's policy combined with its device's settings.
 
 A site's policy is a floor: when it redacts faces, no device of the site can turn
-redaction off, and its processors run before the device's own. Break-glass grants
-(``RedactionOverride``) are looked up here too.
+redaction off, and its processors run before the device's own. Recording works the
+same way (``recording_policy``): the modes are ranked off < on_demand < on_event <
+continuous and the device's mode counts only where it records more than the site's.
+Break-glass grants (``RedactionOverride``) are looked up here too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,59 @@ from lensguard.store.types import utcnow
 from lensguard.wire import server
 
 DEFAULT_BITRATE = 1_500_000
+RECORDING_MODES = ("off", "on_demand", "on_event", "continuous")
+"""Recording modes from least to most recorded: the effective mode is the higher one."""
+DEFAULT_PRE_ROLL = 5
+DEFAULT_POST_ROLL = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingPolicy:
+    """What the node holding a device records of it."""
+
+    mode: str = "off"
+    mode_from: str | None = None
+    """``site`` or ``device``: whose mode this is (None when off)."""
+    pre_roll_seconds: int = DEFAULT_PRE_ROLL
+    post_roll_seconds: int = DEFAULT_POST_ROLL
+    segment_seconds: float | None = None
+    """None: the ``recordings.segment_seconds`` setting."""
+    record_raw: bool = False
+    """Also record the unredacted feed (a site's choice alone)."""
+
+
+def _rank(mode: str) -> int:
+    return RECORDING_MODES.index(mode) if mode in RECORDING_MODES else 0
+
+
+def recording_policy(settings: StreamSettings | None, site: SitePolicy | None) -> RecordingPolicy:
+    """The recording a device gets: the site's as a floor, the device's where it is more.
+
+    The mode is the higher ranked of the two (a site that records continuously cannot
+    be lowered by a device; a device may record where its site does not). Pre- and
+    post-roll are the longer of the two (a longer clip records more), and a device's
+    own segment length wins over the site's. ``record_raw`` is the site's alone.
+    """
+    site_mode = site.recording_mode if site is not None else "off"
+    own_mode = settings.recording_mode if settings is not None else "off"
+    mode, source = site_mode, "site"
+    if _rank(own_mode) > _rank(site_mode):
+        mode, source = own_mode, "device"
+    rolls = [r for r in (site, settings) if r is not None]
+    pre = [r.pre_roll_seconds for r in rolls if r.pre_roll_seconds is not None]
+    post = [r.post_roll_seconds for r in rolls if r.post_roll_seconds is not None]
+    segment = next(
+        (r.segment_seconds for r in (settings, site) if r is not None and r.segment_seconds),
+        None,
+    )
+    return RecordingPolicy(
+        mode=mode if mode in RECORDING_MODES else "off",
+        mode_from=None if mode == "off" else source,
+        pre_roll_seconds=max(pre) if pre else DEFAULT_PRE_ROLL,
+        post_roll_seconds=max(post) if post else DEFAULT_POST_ROLL,
+        segment_seconds=segment,
+        record_raw=bool(site is not None and site.record_raw),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +91,7 @@ class StreamPolicy:
     bitrate: int = DEFAULT_BITRATE
     resolution: tuple[int, int] | None = None
     """Upper bound for the processed picture (None: the source's own size)."""
+    recording: RecordingPolicy = RecordingPolicy()
 
 
 def combine(
@@ -60,6 +116,7 @@ def combine(
             if settings is not None and settings.resolution
             else None
         ),
+        recording=recording_policy(settings, site),
     )
 
 

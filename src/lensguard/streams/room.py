@@ -45,7 +45,7 @@ from lensguard.store.streams import (
     stream_policy,
 )
 from lensguard.streams.changes import Observer, Observers, StreamChange
-from lensguard.streams.validation import check_models, check_resolution
+from lensguard.streams.validation import check_models, check_recording, check_resolution
 
 log = get_logger("lensguard.streams")
 
@@ -59,13 +59,27 @@ class StreamConfig:
     redact_faces: bool = False
     resolution: str | None = None
     bitrate: int = DEFAULT_BITRATE
+    recording_mode: str = "off"
+    pre_roll_seconds: int | None = None
+    post_roll_seconds: int | None = None
+    segment_seconds: float | None = None
 
     @classmethod
     def of(cls, row: StreamSettings | None) -> StreamConfig:
         """The settings a row holds (the defaults when the device has none)."""
         if row is None:
             return cls()
-        return cls(row.name, list(row.ai_models), row.redact_faces, row.resolution, row.bitrate)
+        return cls(
+            row.name,
+            list(row.ai_models),
+            row.redact_faces,
+            row.resolution,
+            row.bitrate,
+            row.recording_mode,
+            row.pre_roll_seconds,
+            row.post_roll_seconds,
+            row.segment_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -74,11 +88,26 @@ class SiteRules:
 
     redact_faces: bool = False
     ai_models: list[str] = field(default_factory=list)
+    recording_mode: str = "off"
+    pre_roll_seconds: int | None = None
+    post_roll_seconds: int | None = None
+    segment_seconds: float | None = None
+    record_raw: bool = False
 
     @classmethod
     def of(cls, row: SitePolicy | None) -> SiteRules:
         """The rules a row holds (the defaults when the site has none)."""
-        return cls() if row is None else cls(row.redact_faces, list(row.ai_models))
+        if row is None:
+            return cls()
+        return cls(
+            row.redact_faces,
+            list(row.ai_models),
+            row.recording_mode,
+            row.pre_roll_seconds,
+            row.post_roll_seconds,
+            row.segment_seconds,
+            row.record_raw,
+        )
 
 
 @dataclass(frozen=True)
@@ -192,6 +221,12 @@ class StreamsRoom:
         """Validate, store and audit a device's settings, then announce them live."""
         check_models(config.ai_models)
         check_resolution(config.resolution)
+        check_recording(
+            config.recording_mode,
+            config.pre_roll_seconds,
+            config.post_roll_seconds,
+            config.segment_seconds,
+        )
         async with self.db.transaction() as session:
             row = await session.get(StreamSettings, device_id)
             before = asdict(StreamConfig.of(row))
@@ -229,13 +264,20 @@ class StreamsRoom:
     ) -> SiteStreams:
         """Validate, store and audit a site's rules, then announce them to every relay."""
         check_models(rules.ai_models)
+        check_recording(
+            rules.recording_mode,
+            rules.pre_roll_seconds,
+            rules.post_roll_seconds,
+            rules.segment_seconds,
+        )
         async with self.db.transaction() as session:
             row = await session.get(SitePolicy, site)
             before = asdict(SiteRules.of(row))
             if row is None:
                 row = SitePolicy(site=site)
                 session.add(row)
-            row.redact_faces, row.ai_models = rules.redact_faces, list(rules.ai_models)
+            for key, value in asdict(rules).items():
+                setattr(row, key, value)
             await session.flush()
             devices = len(await site_device_ids(session, site))
             event = audit_event(
