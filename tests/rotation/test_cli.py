@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import sqlite3
 import subprocess
@@ -51,8 +52,8 @@ def secret_file(path: Path, value: str) -> Path:
     return path
 
 
-async def make_deployment(tmp_path: Path) -> tuple[Path, Path, str]:
-    """A database holding ``ROWS`` wrapped data keys under a first secret, and its config."""
+async def make_deployment(tmp_path: Path, rows: int = ROWS) -> tuple[Path, Path, str]:
+    """A database holding ``rows`` wrapped data keys under a first secret, and its config."""
     db_file = tmp_path / "lensguard.db"
     url = f"sqlite+aiosqlite:///{db_file}"
     await asyncio.to_thread(migrate.upgrade, url)
@@ -64,7 +65,7 @@ async def make_deployment(tmp_path: Path) -> tuple[Path, Path, str]:
     db = Database(url)
     try:
         async with db.transaction() as session:
-            for seq in range(ROWS):
+            for seq in range(rows):
                 _key, wrapped = ring.new_data_key()
                 session.add(
                     RecordingSegment(
@@ -156,3 +157,39 @@ def test_help_explains_the_steps_and_generate_stays(tmp_path: Path) -> None:
         assert step in text
     generated = run(config, "generate")
     assert generated.returncode == 0 and len(generated.stdout.strip()) == 64
+
+
+def test_on_a_terminal_a_progress_bar_counts_each_kind(tmp_path: Path) -> None:
+    config, _db_file, _old = asyncio.run(make_deployment(tmp_path, rows=300))
+    new_file = secret_file(tmp_path / "new.key", strong_secret())
+    terminal, child_side = os.openpty()
+    child = subprocess.Popen(
+        lensguard(config, "rotate", "--new-secret-file", str(new_file), "--batch", "10"),
+        stdout=subprocess.PIPE,
+        stderr=child_side,
+        env={**clean_env(), "COLUMNS": "120"},
+    )
+    os.close(child_side)
+    shown = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(terminal, 65536)
+            except OSError as exc:  # EIO: the child closed its end
+                if exc.errno != errno.EIO:
+                    raise
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(terminal)
+        assert child.stdout is not None
+        out = child.stdout.read().decode()
+        child.stdout.close()
+        assert child.wait(timeout=300) == 0
+    text = shown.decode(errors="replace")
+    for label in ("token-signing keys", "TOTP seeds", "recording data keys"):
+        assert label in text
+    assert "300/300" in text
+    assert "300 secrets moved" in out

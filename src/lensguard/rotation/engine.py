@@ -217,7 +217,8 @@ class Rotation:
     async def _move_all(self, rotation_id: int) -> None:
         while True:
             async with self.db.transaction() as session:
-                rotation = await session.get(SecretRotation, rotation_id)
+                # Locked: a second run of the command waits instead of moving the same rows.
+                rotation = await session.get(SecretRotation, rotation_id, with_for_update=True)
                 assert rotation is not None
                 if rotation.step is None:
                     return
@@ -287,10 +288,8 @@ async def _walk(db: Database, kind: Kind, batch: int) -> Any:
 
 async def count_rows(db: Database) -> dict[str, int]:
     """How many rows of each kind a rotation walks (for a progress bar)."""
-    counts = {}
-    for kind in KINDS:
-        counts[kind.name] = sum([1 async for _ in _walk(db, kind, MAX_BATCH)])
-    return counts
+    async with db.sessions() as session:
+        return {kind.name: await kind.count(session) for kind in KINDS}
 
 
 async def rotation_status(db: Database, master: str, *, batch: int = 1000) -> RotationStatus:

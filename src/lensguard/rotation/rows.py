@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.identity import signing_keys, totp
@@ -80,6 +80,11 @@ def _worst(outcomes: Sequence[Outcome]) -> Outcome:
     return Outcome.ALREADY
 
 
+async def _count(session: AsyncSession, entity: Any, *where: ColumnElement[bool]) -> int:
+    query = select(func.count()).select_from(entity).where(*where)
+    return int((await session.execute(query)).scalar_one())
+
+
 # -- signing keys
 
 
@@ -88,6 +93,10 @@ async def _signing_after(session: AsyncSession, cursor: str | None, limit: int) 
     if cursor is not None:
         query = query.where(SigningKey.kid > cursor)
     return (await session.execute(query)).scalars().all()
+
+
+async def _signing_count(session: AsyncSession) -> int:
+    return await _count(session, SigningKey)
 
 
 def _signing_move(row: Any, old: MasterKeys, new: MasterKeys) -> Outcome:
@@ -115,6 +124,12 @@ async def _totp_after(session: AsyncSession, cursor: str | None, limit: int) -> 
     if cursor is not None:
         query = query.where(User.id > cursor)
     return (await session.execute(query)).scalars().all()
+
+
+async def _totp_count(session: AsyncSession) -> int:
+    return await _count(
+        session, User, or_(User.totp_secret.is_not(None), User.totp_pending.is_not(None))
+    )
 
 
 def _totp_move(row: Any, old: MasterKeys, new: MasterKeys) -> Outcome:
@@ -151,6 +166,10 @@ async def _segments_after(session: AsyncSession, cursor: str | None, limit: int)
     return (await session.execute(query)).scalars().all()
 
 
+async def _segments_count(session: AsyncSession) -> int:
+    return await _count(session, RecordingSegment, RecordingSegment.wrapped_key.is_not(None))
+
+
 def _data_key(row: Any, keys: MasterKeys) -> bytes | None:
     try:
         return keys.ring(row.kek_version, row.stream).unwrap(wrapped_key(row))
@@ -179,6 +198,7 @@ class Kind:
     name: str
     """Stored in ``secret_rotations.step``; never renamed."""
     label: str
+    count: Callable[[AsyncSession], Awaitable[int]]
     after: Callable[[AsyncSession, str | None, int], Awaitable[Sequence[Any]]]
     key: Callable[[Any], str]
     move: Callable[[Any, MasterKeys, MasterKeys], Outcome]
@@ -189,15 +209,25 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         "signing_keys",
         "token-signing keys",
+        _signing_count,
         _signing_after,
         lambda row: str(row.kid),
         _signing_move,
         _signing_opens,
     ),
-    Kind("totp", "TOTP seeds", _totp_after, lambda row: str(row.id), _totp_move, _totp_opens),
+    Kind(
+        "totp",
+        "TOTP seeds",
+        _totp_count,
+        _totp_after,
+        lambda row: str(row.id),
+        _totp_move,
+        _totp_opens,
+    ),
     Kind(
         "recording_keys",
         "recording data keys",
+        _segments_count,
         _segments_after,
         lambda row: str(row.id),
         _segment_move,
