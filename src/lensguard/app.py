@@ -23,6 +23,7 @@ from lensguard.api import (
     recordings_download,
     recordings_grants,
     recordings_playback,
+    retention,
     roles,
     sessions,
     signal,
@@ -55,6 +56,7 @@ from lensguard.monitor.alerts.runtime import build_alerts
 from lensguard.monitor.event_scope import EventScopeMiddleware
 from lensguard.monitor.events import bound
 from lensguard.monitor.observe import MetricsMiddleware
+from lensguard.recordings.schedule import schedule_for
 from lensguard.services import Services
 from lensguard.settings import Settings
 
@@ -80,6 +82,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             export_file=settings.audit.export_file or settings.var_dir / "audit-checkpoints.jsonl",
             sleep=services.clock.sleep,
         )
+        retention = (
+            schedule_for(
+                services.recordings,
+                clock=services.clock,
+                redis=services.redis,
+                var_dir=settings.var_dir,
+            )
+            if settings.recordings.retention.enabled
+            else None
+        )
         # Background tasks started here keep this binding: their events reach the app's
         # publisher however the lifespan is driven (a server, or a test entering it).
         with bound(services.events):
@@ -87,9 +99,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                 await alerts.start(services.events)
             await services.start()
             checkpointer.start()
+            if retention is not None:
+                retention.start()
         try:
             yield
         finally:
+            if retention is not None:
+                await retention.stop()
             await checkpointer.stop()
             await alerts.stop()
             await services.close()
@@ -126,6 +142,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         recordings_download,
         recordings_grants,
         recordings_playback,
+        retention,
         sites,
         recording,
         turn,

@@ -16,6 +16,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "recordings", "description": "Recorded video: timeline, playback, grants, access"},
     {"name": "sites", "description": "Stream policy for every device of a site"},
     {"name": "recording", "description": "Whether a device is recorded; on-demand recordings"},
+    {"name": "retention", "description": "How long recordings are kept, and legal holds"},
     {"name": "turn", "description": "Short-lived TURN credentials for WebRTC"},
     {"name": "security", "description": "The IP blocklist"},
     {"name": "audit", "description": "The tamper-evident audit log: query, verify, checkpoint"},

@@ -12,6 +12,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lensguard.cli.context import console, database_errors, errors, friendly_errors, settings_from
+from lensguard.cli.retention import HELP as RETENTION_HELP
+from lensguard.cli.retention import retention
 from lensguard.logs import configure_logging
 from lensguard.recordings.index import recording_ids, segment_count
 from lensguard.recordings.store import LocalStore, SegmentStore, check_segment_id
@@ -151,3 +153,6 @@ def verify(
         console.print(f"{len(broken):,} of {summary} are broken", markup=False)
         raise typer.Exit(1)
     console.print(f"OK: {summary}", markup=False)
+
+
+app.command("retention", help=RETENTION_HELP)(retention)

@@ -167,7 +167,8 @@ class RetentionJob:
             return report
         try:
             await self._pass(report, progress)
-            if not dry_run:
+            # A run that found nothing expired is logged only, not audited every interval.
+            if not dry_run and (report.segments or report.held.segments):
                 await self._audit(report)
         finally:
             if not dry_run:

@@ -47,6 +47,20 @@ def quota_for(vault: RecordingVault) -> Quota | None:
     return Quota(vault.db, vault.store, vault.audit, settings, events=vault.events)
 
 
+def schedule_for(
+    vault: RecordingVault, *, clock: Clock, redis: Redis | None, var_dir: Path
+) -> RetentionSchedule:
+    """The app's schedule: retention under the cluster lease, the quota on this node."""
+    settings = vault.settings.retention
+    lease = lease_for(redis, var_dir, settings.lease_seconds)
+    return RetentionSchedule(
+        job_for(vault, clock=clock, lease=lease),
+        quota_for(vault),
+        clock=clock,
+        interval=settings.interval_seconds,
+    )
+
+
 @dataclass
 class Turn:
     """What one scheduled turn did."""
