@@ -101,6 +101,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             checkpointer.start()
             if retention is not None:
                 retention.start()
+            _app.state.retention = retention
         try:
             yield
         finally:
