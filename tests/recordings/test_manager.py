@@ -25,8 +25,8 @@ from lensguard.agent.sources import SyntheticScene
 from lensguard.clock import ManualClock
 from lensguard.media.relay import IDLE_GRACE
 from lensguard.recordings import index
+from lensguard.recordings.gate import EventGate
 from lensguard.recordings.keys import KeyUnavailable
-from lensguard.recordings.manager import PendingGate
 from lensguard.recordings.models import OpenRecording, RecordingSegment
 from lensguard.recordings.segments import read_segment
 from lensguard.recordings.verify import verify_recording
@@ -227,7 +227,7 @@ def _first(rows: list[Any], recording_id: str) -> Any:
     return min(r.started_at for r in rows if r.recording_id == recording_id)
 
 
-async def test_on_demand_with_raw_on_s3_and_on_event_pending(
+async def test_on_demand_with_raw_on_s3_and_on_event_without_an_event(
     make_settings: Any,
     sqlite_url: str,
     tmp_path: Path,
@@ -297,7 +297,7 @@ async def test_on_demand_with_raw_on_s3_and_on_event_pending(
             with pytest.raises(KeyUnavailable):
                 await _read(services, raw[0].id, "processed")
 
-            # on_event: a recorder runs into the event gate's seam, which keeps nothing yet.
+            # on_event: a recorder runs into the event gate, which keeps nothing without an event.
             await put(
                 server, admin, "/api/v1/sites/vault/policy", {"recording": {"mode": "on_event"}}
             )
@@ -308,5 +308,5 @@ async def test_on_demand_with_raw_on_s3_and_on_event_pending(
 
             await until(gated)
             (stream,) = services.recorder.streams(device_id)
-            assert isinstance(stream.sink, PendingGate) and stream.recording_id is None
+            assert isinstance(stream.sink, EventGate) and stream.recording_id is None
             assert len(await segments(services, device_id)) == len(processed)

@@ -4,20 +4,27 @@ The recorder taps the relay's processed fan-out (what viewers see) and hands eve
 segment to an ``EventGate``; the relay's detections (motion included) and the app's
 HIGH incidents naming the device trigger it. Nothing is stored until a trigger.
 ``event_gate`` builds the gate on a ``RecordingVault``: clips are ``event``
-recordings of the vault's store and keys.
+recordings of the vault's store and keys. The recording manager runs ``on_event``
+devices this way (``RecordingManager.on_event_sink``): ``attach_triggers`` feeds the
+gate, and ``track_open`` gives each clip a row in ``recordings_open`` while it runs,
+so a node killed mid-clip seals it as interrupted at its next start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
+from sqlalchemy import delete
+
 from lensguard.clock import Clock
 from lensguard.media.relay import DeviceRelay
 from lensguard.monitor.publisher import EventPublisher
 from lensguard.recordings.gate import EventGate
+from lensguard.recordings.models import OpenRecording
 from lensguard.recordings.recorder import Recorder, RecorderConfig
 from lensguard.recordings.triggers import DetectionTrigger, IncidentTrigger
 from lensguard.recordings.vault import RecordingVault
+from lensguard.store.db import Database
 
 
 def event_gate(
@@ -56,6 +63,31 @@ def attach_triggers(
     gate.on_close.append(DetectionTrigger(gate, now=clock.now, labels=labels).attach(relay))
     if events is not None:
         gate.on_close.append(IncidentTrigger(gate).attach(events))
+
+
+def track_open(gate: EventGate, db: Database, *, node_id: str, clock: Clock, stream: str) -> None:
+    """Keep a ``recordings_open`` row for each of ``gate``'s clips from open to seal."""
+
+    async def opened(recording_id: str) -> None:
+        async with db.transaction() as session:
+            session.add(
+                OpenRecording(
+                    recording_id=recording_id,
+                    device_id=gate.device_id,
+                    stream=stream,
+                    node_id=node_id,
+                    started_at=clock.now(),
+                )
+            )
+
+    async def sealed(recording_id: str) -> None:
+        async with db.transaction() as session:
+            await session.execute(
+                delete(OpenRecording).where(OpenRecording.recording_id == recording_id)
+            )
+
+    gate.on_open.append(opened)
+    gate.on_sealed.append(sealed)
 
 
 class EventRecording:

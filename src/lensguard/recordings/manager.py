@@ -38,10 +38,12 @@ from lensguard.logs import get_logger
 from lensguard.media.fanout import EncodedFanout
 from lensguard.media.relay import DeviceRelay, MediaNode
 from lensguard.recordings.demand import demand_of
+from lensguard.recordings.event import attach_triggers, event_gate, track_open
+from lensguard.recordings.gate import EventGate
 from lensguard.recordings.models import OpenRecording
 from lensguard.recordings.recorder import Recorder, RecorderConfig
 from lensguard.recordings.recovery import Recovered, recover
-from lensguard.recordings.sink import Segment, SegmentSink
+from lensguard.recordings.sink import SegmentSink
 from lensguard.recordings.vault import RecordingVault
 from lensguard.recordings.writer import Recording
 from lensguard.store.streams import RecordingPolicy, StreamPolicy
@@ -75,19 +77,6 @@ class RecordingStatus:
     """An on-demand request is running (``POST .../recording``)."""
 
 
-class PendingGate:
-    """The on_event sink until the event gate is wired in: it keeps nothing."""
-
-    def __init__(self, device_id: str, stream: str) -> None:
-        self.device_id = device_id
-        self.stream = stream
-        self.discarded = 0
-        log.info("recording_on_event_pending", device_id=device_id, stream=stream)
-
-    async def segment(self, segment: Segment) -> None:
-        self.discarded += 1
-
-
 class _Stream:
     """One running recording of one fan-out (processed or raw)."""
 
@@ -105,7 +94,9 @@ class _Stream:
 
     @property
     def recording_id(self) -> str | None:
-        return self.recording.sink.recording_id if self.recording is not None else None
+        if self.recording is not None:
+            return self.recording.sink.recording_id
+        return self.sink.recording if isinstance(self.sink, EventGate) else None  # a clip
 
     async def stop(self) -> None:
         if self.recording is not None:
@@ -224,12 +215,22 @@ class RecordingManager:
 
     # -- the on_event seam ------------------------------------------------------------
 
-    def on_event_sink(self, device_id: str, *, stream: str, policy: RecordingPolicy) -> SegmentSink:
-        """The sink an ``on_event`` recorder hands segments to (the event gate's seam).
-
-        ``policy`` carries pre- and post-roll. Until the gate is wired in, nothing is kept.
-        """
-        return PendingGate(device_id, stream)
+    def on_event_sink(
+        self, relay: DeviceRelay, *, stream: str, policy: RecordingPolicy
+    ) -> EventGate:
+        """The sink of an ``on_event`` recorder: an event gate with the policy's pre- and
+        post-roll, triggered by ``relay``'s detections and the app's HIGH incidents."""
+        gate = event_gate(
+            self.vault,
+            relay.device_id,
+            clock=self._clock,
+            pre_roll=policy.pre_roll_seconds,
+            post_roll=policy.post_roll_seconds,
+            stream=stream,
+        )
+        track_open(gate, self.vault.db, node_id=self.node_id, clock=self._clock, stream=stream)
+        attach_triggers(gate, relay, clock=self._clock, events=self.vault.events)
+        return gate
 
     # -- status, from the database (any node answers) ------------------------------------
 
@@ -324,9 +325,9 @@ class RecordingManager:
         relay.hold(self)
         relay.on_close.append(self._relay_closed)
         config = RecorderConfig(segment_seconds=wanted.segment_seconds)
-        streams = [await self._open(device_id, relay.fanout, "processed", wanted, config)]
+        streams = [await self._open(relay, relay.fanout, "processed", wanted, config)]
         if wanted.raw:
-            streams.append(await self._open(device_id, relay.raw, "raw", wanted, config))
+            streams.append(await self._open(relay, relay.raw, "raw", wanted, config))
         self._running[device_id] = _Running(wanted, relay, connection, streams)
         log.info(
             "recording_started",
@@ -338,14 +339,15 @@ class RecordingManager:
 
     async def _open(
         self,
-        device_id: str,
+        relay: DeviceRelay,
         fanout: EncodedFanout,
         stream: str,
         wanted: Wanted,
         config: RecorderConfig,
     ) -> _Stream:
+        device_id = relay.device_id
         if wanted.gated:
-            sink = self.on_event_sink(device_id, stream=stream, policy=wanted.policy)
+            sink = self.on_event_sink(relay, stream=stream, policy=wanted.policy)
             recorder = Recorder(fanout, sink, clock=self._clock, config=config)
             recorder.start()
             return _Stream(stream, recorder, None, sink)
