@@ -54,7 +54,7 @@ async def record(
             await write_segment(
                 vault.db,
                 vault.store,
-                vault.ring,
+                vault.ring_for(stream),
                 recording_id=recording_id,
                 device_id=device_id,
                 stream=stream,

@@ -85,7 +85,7 @@ async def download(
             segments = await read_range(
                 session,
                 vault.store,
-                vault.ring,
+                vault.ring_for("processed"),
                 device.id,
                 start=span.start,
                 end=span.end,
