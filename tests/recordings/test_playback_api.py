@@ -212,3 +212,23 @@ async def test_a_shredded_segment_is_gone(api: Api) -> None:
         f"{PLAYBACKS}/{playback}/segments/{rows[1].id}", headers=bearer(admin)
     )
     assert still.status_code == 200
+
+
+async def test_a_playback_lasts_an_hour_on_the_clock(api: Api, manual_clock: ManualClock) -> None:
+    admin, device, rows = await setup(api)
+    playback = await open_playback(api, admin, device, rows)
+    url = f"{PLAYBACKS}/{playback}/segments/{rows[0].id}"
+    await manual_clock.advance(3599)
+    assert (await api.http.get(url, headers=bearer(admin))).status_code == 200
+    await manual_clock.advance(1)
+    ended = await api.http.get(url, headers=bearer(admin))
+    assert ended.status_code == 404
+    assert "lasts an hour" in ended.json()["detail"]
+    seek = await api.http.post(
+        f"{PLAYBACKS}/{playback}/seeks",
+        headers=bearer(admin),
+        json={"at": rows[0].started_at.isoformat()},
+    )
+    assert seek.status_code == 404
+    ended_rows = [(o, d["reason"]) for a, o, d in await actions(api) if a.endswith("ended")]
+    assert ended_rows == [("denied", "expired")]
