@@ -13,6 +13,7 @@ from lensguard.cli import (
     audit,
     config,
     db,
+    evidence,
     keys,
     recordings,
     secret,
@@ -63,3 +64,4 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(turn.app, name="turn")
 app.add_typer(recordings.app, name="recordings")
+app.add_typer(evidence.app, name="evidence")

@@ -4,8 +4,10 @@
 refuses more than ``max_bytes`` of stored segments, and for each row fetches the
 stored bytes, checks them against the row (size and SHA-256), checks the chain link
 to the segment before it when both are in the range, and decrypts them (every chunk
-authenticates). Nothing unverified is returned. ``clip_range`` turns the result into
-one playable WebM (``clip.py``): what range downloads and evidence exports use.
+authenticates). Nothing unverified is returned: a segment that fails raises
+``TamperedSegment`` (a ``SegmentIntegrityError`` naming its row). ``clip_range``
+turns the result into one playable WebM (``clip.py``): what range downloads and
+evidence exports use.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ class NothingRecorded(LookupError):
 
 class RangeTooLarge(ValueError):
     """Raised when the segments of a range hold more than the limit allows."""
+
+
+class TamperedSegment(SegmentIntegrityError):
+    """A segment of the range failed verification; ``row`` is its index row."""
+
+    def __init__(self, row: RecordingSegment, reason: str) -> None:
+        super().__init__(f"segment {row.id} {reason}")
+        self.row = row
 
 
 @dataclass(frozen=True)
@@ -97,14 +107,18 @@ async def read_range(
         try:
             stored = await store.get(row.id)
         except SegmentNotFound:
-            raise SegmentIntegrityError(f"segment {row.id} is missing from the store") from None
+            raise TamperedSegment(row, "is missing from the store") from None
         stored_sha = hashlib.sha256(stored).hexdigest()
         if len(stored) != row.size or stored_sha != row.digest:
-            raise SegmentIntegrityError(f"segment {row.id} differs from the index")
+            raise TamperedSegment(row, "differs from the index")
         before = previous.get(row.recording_id)
         if before is not None and (before.row.seq + 1 != row.seq or row.prev_digest != before.link):
-            raise SegmentIntegrityError(f"segment {row.id} does not follow the one before it")
-        plaintext = decrypt(ring.unwrap(wrapped_key(row)), stored)
+            raise TamperedSegment(row, "does not follow the one before it")
+        key = ring.unwrap(wrapped_key(row))
+        try:
+            plaintext = decrypt(key, stored)
+        except SegmentIntegrityError:
+            raise TamperedSegment(row, "does not decrypt (a chunk failed to verify)") from None
         segment = RangeSegment(
             row=row,
             plaintext=plaintext,

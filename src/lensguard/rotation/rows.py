@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lensguard.identity import signing_keys, totp
 from lensguard.protect.subkeys import Purpose, derive
 from lensguard.protect.wrap import UnwrapError, unwrap, wrap
+from lensguard.recordings import evidence_keys
+from lensguard.recordings.export_models import EvidenceKey, RecordingExport
 from lensguard.recordings.index import wrapped_key
-from lensguard.recordings.keys import KeyRing, KeyUnavailable
+from lensguard.recordings.keys import KeyRing, KeyUnavailable, WrappedKey
 from lensguard.recordings.models import RecordingSegment
 from lensguard.store.models import SigningKey, User
 
@@ -191,6 +193,72 @@ def _segment_opens(row: Any, keys: MasterKeys) -> bool:
     return _data_key(row, keys) is not None
 
 
+# -- evidence signing keys and evidence bundles' data keys
+
+
+async def _evidence_after(session: AsyncSession, cursor: str | None, limit: int) -> Sequence[Any]:
+    query = select(EvidenceKey).order_by(EvidenceKey.kid).limit(limit)
+    if cursor is not None:
+        query = query.where(EvidenceKey.kid > cursor)
+    return (await session.execute(query)).scalars().all()
+
+
+async def _evidence_count(session: AsyncSession) -> int:
+    return await _count(session, EvidenceKey)
+
+
+def _evidence_move(row: Any, old: MasterKeys, new: MasterKeys) -> Outcome:
+    outcome, row.private_key_wrapped = rewrap_blob(
+        row.private_key_wrapped, evidence_keys.wrap_aad(row.kid), old.wrap_key, new.wrap_key
+    )
+    return outcome
+
+
+def _evidence_opens(row: Any, keys: MasterKeys) -> bool:
+    aad = evidence_keys.wrap_aad(row.kid)
+    return _opens(keys.wrap_key, row.private_key_wrapped, aad) is not None
+
+
+async def _exports_after(session: AsyncSession, cursor: str | None, limit: int) -> Sequence[Any]:
+    query = (
+        select(RecordingExport)
+        .where(RecordingExport.wrapped_key.is_not(None))
+        .order_by(RecordingExport.id)
+        .limit(limit)
+    )
+    if cursor is not None:
+        query = query.where(RecordingExport.id > cursor)
+    return (await session.execute(query)).scalars().all()
+
+
+async def _exports_count(session: AsyncSession) -> int:
+    return await _count(session, RecordingExport, RecordingExport.wrapped_key.is_not(None))
+
+
+def _export_key(row: Any, keys: MasterKeys) -> bytes | None:
+    if row.wrapped_key is None:
+        return None
+    try:
+        wrapped = WrappedKey(row.key_id, row.kek_version, row.wrapped_key)
+        return keys.ring(row.kek_version, row.stream).unwrap(wrapped)
+    except (KeyUnavailable, ValueError):
+        return None
+
+
+def _export_move(row: Any, old: MasterKeys, new: MasterKeys) -> Outcome:
+    if _export_key(row, new) is not None:
+        return Outcome.ALREADY
+    key = _export_key(row, old)
+    if key is None:
+        return Outcome.UNREADABLE
+    row.wrapped_key = new.ring(row.kek_version, row.stream).wrap(row.key_id, key).wrapped
+    return Outcome.MOVED
+
+
+def _export_opens(row: Any, keys: MasterKeys) -> bool:
+    return _export_key(row, keys) is not None
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of stored row a rotation moves."""
@@ -232,6 +300,24 @@ KINDS: tuple[Kind, ...] = (
         lambda row: str(row.id),
         _segment_move,
         _segment_opens,
+    ),
+    Kind(
+        "evidence_keys",
+        "evidence signing keys",
+        _evidence_count,
+        _evidence_after,
+        lambda row: str(row.kid),
+        _evidence_move,
+        _evidence_opens,
+    ),
+    Kind(
+        "evidence_bundles",
+        "evidence bundle keys",
+        _exports_count,
+        _exports_after,
+        lambda row: str(row.id),
+        _export_move,
+        _export_opens,
     ),
 )
 STEP_NAMES = tuple(kind.name for kind in KINDS)
