@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.recordings.models import RecordingSegment
@@ -38,7 +38,7 @@ class Listed:
     after_gap: bool
 
 
-def _overlapping(device_id: str, stream: str, span: Span) -> list[object]:
+def _overlapping(device_id: str, stream: str, span: Span) -> list[ColumnElement[bool]]:
     return [
         RecordingSegment.device_id == device_id,
         RecordingSegment.stream == stream,
@@ -89,7 +89,7 @@ async def segments_in(
     if not spans:
         return []
     query = select(RecordingSegment).where(
-        or_(*(and_(*_overlapping(device_id, stream, span)) for span in spans))  # type: ignore[arg-type]
+        or_(*(and_(*_overlapping(device_id, stream, span)) for span in spans))
     )
     if after is not None:
         at, last_id = after
@@ -160,7 +160,7 @@ async def recorded_ranges(
     for span in spans:
         result = await session.execute(
             select(RecordingSegment.started_at, RecordingSegment.ended_at).where(
-                *_overlapping(device_id, stream, span)  # type: ignore[arg-type]
+                *_overlapping(device_id, stream, span)
             )
         )
         for started, ended in result.all():
