@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from lensguard.keyring.kept import load_purpose_keys
+from lensguard.protect.subkeys import Purpose
 from lensguard.recordings.keys import KeyRing
 from lensguard.recordings.models import RecordingSegment
 from lensguard.recordings.segments import write_segment
@@ -39,6 +40,8 @@ class Deployment:
     refresh_token: str = ""
     access_token: str = ""
     segments: dict[str, bytes] = field(default_factory=dict)
+    raw_segments: dict[str, bytes] = field(default_factory=dict)
+    """A site's ``record_raw`` segments: data keys under the raw stream's own KEKs."""
 
     @property
     def url(self) -> str:
@@ -97,6 +100,21 @@ async def populate(settings: Settings, tmp_path: Path) -> Deployment:
                 plaintext=plaintext,
             )
             deployment.segments[row.id] = plaintext
+        raw_ring = KeyRing.from_secret(deployment.secret, purpose=Purpose.RECORDING_RAW_KEK)
+        for i in range(2):
+            plaintext = os.urandom(3000)
+            row = await write_segment(
+                db,
+                deployment.store,
+                raw_ring,
+                recording_id="q" * 32,
+                device_id="d" * 32,
+                stream="raw",
+                started_at=START + timedelta(seconds=4 * i),
+                ended_at=START + timedelta(seconds=4 * (i + 1)),
+                plaintext=plaintext,
+            )
+            deployment.raw_segments[row.id] = plaintext
     finally:
         await db.dispose()
     return deployment

@@ -12,6 +12,7 @@ from lensguard.app import create_app
 from lensguard.audit import AuditLog
 from lensguard.errors import ConfigurationError
 from lensguard.keyring.models import KeptKey, SecretRotation
+from lensguard.protect.subkeys import Purpose
 from lensguard.recordings.keys import KeyRing, KeyUnavailable
 from lensguard.recordings.segments import read_segment
 from lensguard.rotation.engine import Rotation, rotation_status
@@ -46,6 +47,10 @@ async def check_works_under(deployment: Deployment, secret: str) -> None:
             for segment_id, plaintext in deployment.segments.items():
                 ring = KeyRing.from_secret(secret)
                 assert await read_segment(session, deployment.store, ring, segment_id) == plaintext
+            raw_ring = KeyRing.from_secret(secret, purpose=Purpose.RECORDING_RAW_KEK)
+            for segment_id, plaintext in deployment.raw_segments.items():
+                opened = await read_segment(session, deployment.store, raw_ring, segment_id)
+                assert opened == plaintext
         log = AuditLog.from_secret(secret, keys=audit_keys(deployment.url, secret))
         report = await log.verify(db)
         assert report.ok, report.reason
@@ -79,7 +84,7 @@ async def test_a_rotated_deployment_keeps_working_under_the_new_secret_alone(
     old, new = deployment.secret, strong_secret()
     report = await rotate(deployment.url, old, new)
     # Two signing keys, two users with seeds (one pending), five data keys.
-    assert (report.moved, report.unreadable, report.resumed) == (9, 0, False)
+    assert (report.moved, report.unreadable, report.resumed) == (11, 0, False)
     await check_works_under(deployment, new)
     with pytest.raises(ConfigurationError, match="not the secret the stored secrets were last"):
         create_app(deployment.under(old))
@@ -129,7 +134,7 @@ async def test_a_crash_part_way_resumes_where_it_stopped(deployment: Deployment)
     with pytest.raises(ConfigurationError, match="unfinished rotation moves between two other"):
         await rotate(deployment.url, old, strong_secret())
     report = await rotate(deployment.url, old, new, batch=2)
-    assert (report.moved, report.resumed) == (9, True)
+    assert (report.moved, report.resumed) == (11, True)
     await check_works_under(deployment, new)
 
 
@@ -160,7 +165,7 @@ async def test_a_second_rotation_moves_on_and_the_audit_chain_still_verifies(
     with pytest.raises(ConfigurationError, match="not the one the stored secrets were last"):
         await rotate(deployment.url, first, third)
     report = await rotate(deployment.url, second, third)
-    assert (report.moved, report.unreadable) == (9, 0)
+    assert (report.moved, report.unreadable) == (11, 0)
     await check_works_under(deployment, third)
     for stale in (first, second):
         with pytest.raises(ConfigurationError):
