@@ -118,6 +118,12 @@ async def test_an_export_downloads_as_a_bundle_that_verifies_with_the_jwks(api: 
     assert exported["start"] == rows[1].started_at.isoformat()
     (downloaded,) = await audited(api, "recording.export_downloaded")
     assert downloaded["export_id"] == made["id"]
+    listing = await api.http.get(
+        "/api/v1/recordings/access", headers=bearer(admin), params={"device_id": device}
+    )
+    assert listing.status_code == 200, listing.text
+    (listed,) = [i for i in listing.json()["items"] if i["action"] == "exported"]
+    assert listed["actor"]["name"] == "ada" and listed["start"] is not None
 
     # A second export's custody record holds the first export.
     again = await export(api, admin, device, rows)
