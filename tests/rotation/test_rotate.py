@@ -153,6 +153,9 @@ async def test_a_wrong_old_secret_changes_nothing(deployment: Deployment) -> Non
         await db.dispose()
     with pytest.raises(ConfigurationError, match="the new secret is the old one"):
         await rotate(deployment.url, deployment.secret, deployment.secret)
+    # A node given the next secret before the rotation ran stops at start-up.
+    with pytest.raises(ConfigurationError, match="differs from the one that wrapped the active"):
+        create_app(deployment.under(strong_secret()))
 
 
 async def test_a_second_rotation_moves_on_and_the_audit_chain_still_verifies(

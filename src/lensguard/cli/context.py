@@ -15,7 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from lensguard.audit import AuditLog
 from lensguard.bootstrap import resolve_secrets
 from lensguard.errors import ConfigurationError, LensguardError
+from lensguard.identity.signing_keys import wrap_key_check
 from lensguard.keyring.kept import load_purpose_keys
+from lensguard.protect.subkeys import Purpose, derive
 from lensguard.settings import Settings, load_settings
 
 # No emoji codes: a certificate fingerprint like "27:CD:46" must print as written.
@@ -66,6 +68,7 @@ def audit_log_for(settings: Settings) -> AuditLog:
     if resolved.secret_key is None:
         raise ConfigurationError("secret_key is not set")
     master = resolved.secret_key.get_secret_value()
+    check = wrap_key_check(derive(master, Purpose.WRAP))
     with database_errors():
-        kept = load_purpose_keys(settings.database_url, master)
+        kept = load_purpose_keys(settings.database_url, master, probe=check)
     return AuditLog.from_secret(master, keys=kept, checkpoint_every=settings.audit.checkpoint_every)

@@ -25,6 +25,7 @@ from lensguard.identity.revocation import (
     RedisRevocationStore,
     RevocationStore,
 )
+from lensguard.identity.signing_keys import wrap_key_check
 from lensguard.identity.throttle import LoginThrottle
 from lensguard.identity.tokens import TokenService
 from lensguard.keyring.kept import load_purpose_keys
@@ -115,7 +116,7 @@ def build_identity(
     master = settings.secret_key.get_secret_value()
     wrap_key = derive(master, Purpose.WRAP)
     policy = checked_policy(settings)
-    kept = load_purpose_keys(settings.database_url, master)
+    kept = load_purpose_keys(settings.database_url, master, probe=wrap_key_check(wrap_key))
     hasher = make_hasher()
     revocations: RevocationStore
     limiter: RateLimiter

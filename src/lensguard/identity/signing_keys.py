@@ -12,7 +12,7 @@ import base64
 import binascii
 import math
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,6 +150,29 @@ async def active_signing_key(session: AsyncSession) -> SigningKey | None:
         .limit(1)
     )
     return result.scalar_one_or_none()
+
+
+def wrap_key_check(wrap_key: bytes) -> Callable[[AsyncSession], Awaitable[None]]:
+    """A start-up check that ``wrap_key`` opens the active signing key (if there is one).
+
+    Raises ``ConfigurationError``: a node on another master secret must stop at start,
+    not sign with a key it cannot open or chain audit entries under the wrong key.
+    """
+
+    async def check(session: AsyncSession) -> None:
+        active = await active_signing_key(session)
+        if active is None:
+            return
+        try:
+            unwrap(wrap_key, active.private_key_wrapped, aad=_aad(active.kid))
+        except UnwrapError:
+            raise ConfigurationError(
+                "the secret_key differs from the one that wrapped the active signing key: "
+                "it is not the secret the stored secrets are under (run `lensguard secret "
+                "rotate` to move them to a new one; docs/secrets.md)"
+            ) from None
+
+    return check
 
 
 async def published_signing_keys(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,6 +30,8 @@ from lensguard.store.db import Database, is_sqlite
 
 _AAD_LABEL = "lensguard/kept-key"
 FINGERPRINT_CHARS = 32
+Probe = Callable[[AsyncSession], Awaitable[None]]
+"""A check that the secret opens what is stored; raises ``ConfigurationError`` if not."""
 HOW_TO_RESUME = (
     "run `lensguard secret rotate` again with the same secrets to finish it "
     "(see `lensguard secret rotate --help`)"
@@ -115,7 +117,7 @@ async def purpose_keys(session: AsyncSession, master: str) -> dict[Purpose, byte
     return derived_keys(master) if stored is None else stored
 
 
-async def _load(url: str, master: str) -> dict[Purpose, bytes]:
+async def _load(url: str, master: str, probe: Probe | None) -> dict[Purpose, bytes]:
     db = Database(url)
     try:
         async with db.engine.connect() as conn:
@@ -126,7 +128,10 @@ async def _load(url: str, master: str) -> dict[Purpose, bytes]:
             # A schema older than rotation: nothing can have been rotated yet.
             return derived_keys(master)
         async with db.sessions() as session:
-            return await purpose_keys(session, master)
+            keys = await purpose_keys(session, master)
+            if probe is not None:
+                await probe(session)
+            return keys
     finally:
         await db.dispose()
 
@@ -139,8 +144,14 @@ def _no_database_yet(url: str) -> bool:
     return not Path(name).is_file()
 
 
-def load_purpose_keys(url: str, master: str) -> Mapping[Purpose, bytes]:
+def load_purpose_keys(
+    url: str, master: str, *, probe: Probe | None = None
+) -> Mapping[Purpose, bytes]:
     """``purpose_keys`` for the database at ``url``, from synchronous code.
+
+    ``probe`` then checks that ``master`` opens a stored secret: before any rotation
+    that is what tells a node given the next secret too early (its audit entries
+    would be chained under the wrong key) from one given the right one.
 
     Runs on its own thread and event loop with its own engine, so it can be called
     while another loop runs (an app built inside a test or a server's start-up).
@@ -150,4 +161,4 @@ def load_purpose_keys(url: str, master: str) -> Mapping[Purpose, bytes]:
     if _no_database_yet(url):
         return derived_keys(master)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kept-keys") as pool:
-        return pool.submit(asyncio.run, _load(url, master)).result()
+        return pool.submit(asyncio.run, _load(url, master, probe)).result()
