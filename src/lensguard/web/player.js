@@ -37,7 +37,9 @@ export class SegmentPlayer {
     video.addEventListener("timeupdate", () => this.onTimeUpdate());
     video.addEventListener("waiting", () => this.unstick());
     video.addEventListener("ended", () => {
-      if (this.run && this.run.ended) this.hooks.onEnd();
+      if (!this.run || !this.run.ended) return;
+      this.wantPlay = false; // a seek after the end shows its frame; Play goes on from there
+      this.hooks.onEnd();
     });
   }
 
@@ -104,6 +106,7 @@ export class SegmentPlayer {
       if (run.appended.has(segment.id)) {
         this.video.currentTime = here;
         run.target = null;
+        if (this.wantPlay) this.video.play().catch(() => {}); // also after "ended"
       }
       await this.trim(run, here - BEHIND_S, here + AHEAD_S * 2);
     }
