@@ -10,6 +10,7 @@ picture back from a canvas: the colour says which segment is on screen.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
@@ -338,3 +340,38 @@ async def test_an_auditor_sees_who_watched_what(
     # Newest first, times in UTC, the footage watched is the day asked for.
     day = recorded.start.date().isoformat()
     assert all(day in t for t in watched), watched
+
+
+async def test_an_exporter_downloads_a_range_that_plays(
+    recorded: Recorded, browser: BrowserContext, tmp_path: Path
+) -> None:
+    world = recorded.world
+    world.user("rec-exporter", "admin")
+    page = await browser.new_page()
+    await sign_in(page, world.server.base_url, "rec-exporter", PASSWORD)
+    await open_day(page, recorded)
+    await expect(page.locator("#rec-download")).to_be_visible()
+    # From the red segment into the blue one.
+    start = datetime.fromtimestamp(at(recorded, 1) / 1000, UTC).strftime("%H:%M:%S")
+    end = datetime.fromtimestamp(at(recorded, 5) / 1000, UTC).strftime("%H:%M:%S")
+    await page.locator("#rec-dl-start").fill(start)
+    await page.locator("#rec-dl-end").fill(end)
+    async with page.expect_download() as waiting:
+        await page.get_by_role("button", name="Download range").click()
+    download = await waiting.value
+    assert re.fullmatch(r"[A-Za-z0-9._-]+\.webm", download.suggested_filename)
+    saved = tmp_path / "range.webm"
+    await download.save_as(saved)
+    data = saved.read_bytes()
+    assert data[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a WebM file
+    with av.open(io.BytesIO(data), "r") as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) >= 90  # three seconds and more at 30 fps
+    first, last = (list(f.reshape(-1, 3).mean(axis=0)) for f in (frames[0], frames[-1]))
+    assert looks_like(first, RED) and looks_like(last, BLUE), (first, last)
+    await expect(page.locator("#rec-dl-status")).to_contain_text("The download is audited.")
+
+    await page.get_by_role("button", name="Who watched what").click()
+    rows = page.locator("#access-rows tr")
+    await expect(rows.first).to_contain_text("rec-exporter")
+    assert "Downloaded" in await rows.first.inner_text()
