@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from lensguard.audit.models import AuditEntry
 from lensguard.clock import ManualClock
+from lensguard.identity.auditing import audit_event
 from lensguard.recordings.models import RecordingSegment
 from tests.api.conftest import Api, bearer
 from tests.recordings.playback_support import add_device, playback_app, record, span
@@ -190,6 +191,23 @@ async def test_a_role_grant_and_who_watched_what(api: Api) -> None:
         ("viewed", otto_id),
     ]
     assert items[0]["start"] == items[0]["end"]
+    # An evidence export's row (as the export writes it) is listed as "exported".
+    exported = audit_event(
+        "recording.exported",
+        resource_type="device",
+        resource_id=device,
+        export_id="0" * 32,
+        start=rows[0].started_at.isoformat(),
+        end=rows[1].ended_at.isoformat(),
+    )
+    async with api.identity.db.transaction() as session:
+        await api.identity.audit.append(session, exported)
+    listed = await api.http.get(
+        "/api/v1/recordings/access", headers=bearer(admin), params={"device_id": device}
+    )
+    first = listed.json()["items"][0]
+    assert (first["action"], first["actor"]["type"]) == ("exported", "system")
+    assert first["start"] == rows[0].started_at.isoformat().replace("+00:00", "Z")
     paged = await api.http.get(
         "/api/v1/recordings/access", headers=bearer(admin), params={"device_id": device, "limit": 1}
     )

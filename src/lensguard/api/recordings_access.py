@@ -1,7 +1,8 @@
 """``GET /api/v1/recordings/access``: who watched what, read from the audit log.
 
 Every view, seek, download and evidence export of recordings is an audit row
-(``recording.viewed``, ``.seeked``, ``.downloaded``, ``.exported``) naming who, which
+(``recording.viewed``, ``.seeked``, ``.downloaded``, ``.exported``, and
+``.export_downloaded``, listed as a download) naming who, which
 device and which time range; this lists them newest first, filtered by device, by
 user and by the recorded range watched (entries whose range overlaps ``[start, end)``;
 a seek's range is its one instant). Needs ``audit_read``.
@@ -34,6 +35,7 @@ ACTIONS = {
     "recording.seeked": "seeked",
     "recording.downloaded": "downloaded",
     "recording.exported": "exported",
+    "recording.export_downloaded": "downloaded",
 }
 ID = r"^[A-Za-z0-9_-]{1,64}$"
 BATCH = 500
