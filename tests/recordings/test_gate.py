@@ -103,9 +103,9 @@ async def test_no_event_no_recording_and_the_pre_roll_is_bounded(
     gate = gate_on(vault, manual_clock)
     for i in range(20):
         await gate.segment(segment(i))
-    # Only segments ending within 5 s of the newest one are kept: 36-38, 38-40 (and 34-36
-    # ends exactly 6 s before, so is gone): what a trigger now could still need.
-    assert gate.stats.buffered_bytes == 3 * 1500 and gate.recording is None
+    # Only segments ending within 5 s of the newest one's start (38 s) are kept: 32-34 to
+    # 38-40; 30-32 ends 6 s before it, so is gone. What a trigger now could still need.
+    assert gate.stats.buffered_bytes == 4 * 1500 and gate.recording is None
     await manual_clock.advance(3600)
     await gate.close()
     assert gate.stats.buffered_bytes == 0 and gate.recordings == []
@@ -166,6 +166,19 @@ async def test_a_burst_of_triggers_is_one_clip_from_pre_roll_to_post_roll(
     await gate.until_idle()
     second = [r for r in await rows(db) if r.recording_id == gate.recordings[1]]
     assert [r.started_at for r in second] == [at(s) for s in range(34, 46, 2)]
+
+
+async def test_an_event_reported_after_its_segment_was_cut_still_gets_its_pre_roll(
+    db: Database, tmp_path: Path, manual_clock: ManualClock
+) -> None:
+    vault = make_vault(db, tmp_path)
+    gate = gate_on(vault, manual_clock, pre_roll=2.0, post_roll=0.0)
+    for i in range(6):  # 0 s to 12 s
+        await gate.segment(segment(i))
+    gate.trigger("incident:robot.tamper", DEVICE, at(10.5))  # in 10-12 s, already cut
+    await gate.until_idle()
+    # 8.5 s is in 8-10 s, older than the pre-roll of the newest segment's end.
+    assert [r.started_at for r in await rows(db)] == [at(8), at(10)]
 
 
 async def test_the_byte_cap_drops_the_oldest_pre_roll(

@@ -1,7 +1,8 @@
 """``EventGate``: the sink of an ``on_event`` recorder, which records only around events.
 
 The recorder hands it every finished segment. While nothing has happened the gate
-keeps the segments of the last ``pre_roll`` seconds in memory, never anywhere else
+keeps the segments of the last ``pre_roll`` seconds (and one more, for events reported
+a moment late) in memory, never anywhere else
 (they are plaintext; a cap of ``max_buffer_bytes`` drops the oldest first), and
 forgets older ones. ``trigger(reason, device_id, at)`` opens a new recording (a sink
 from ``open_sink``, class ``event``): the kept segments that end after
@@ -223,8 +224,10 @@ class EventGate:
         self._buffer.append(segment)
         self.stats.buffered_bytes += len(segment.data)
         # Only what a trigger could still ask for: segments ending within the pre-roll
-        # of the newest one (the recorder's open segment covers the time after it).
-        since = segment.end - self.pre_roll
+        # of the newest one's start. The recorder's open segment covers the time after
+        # it; the newest one's length is slack for an event reported after its segment
+        # was cut (a detection or an incident arrives a moment after the frame).
+        since = segment.start - self.pre_roll
         while self._buffer and self._buffer[0].end <= since:
             self._forget()
         while self._buffer and self.stats.buffered_bytes > self.max_buffer_bytes:
