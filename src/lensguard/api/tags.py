@@ -13,7 +13,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "devices", "description": "Robots and cameras: register, rotate, remove"},
     {"name": "streams", "description": "Per-stream processors, redaction and encoding"},
     {"name": "break-glass", "description": "Audited, time-limited unredacted views"},
-    {"name": "recordings", "description": "Recorded video: timeline, playback, grants, access"},
+    {"name": "recordings", "description": "Recorded video: playback, exports, grants, access"},
     {"name": "sites", "description": "Stream policy for every device of a site"},
     {"name": "recording", "description": "Whether a device is recorded; on-demand recordings"},
     {"name": "retention", "description": "How long recordings are kept, and legal holds"},
