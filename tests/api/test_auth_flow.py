@@ -21,6 +21,7 @@ async def test_login_me_logout(api_both: Api) -> None:
         "camera_view",
         "basic_control",
         "recording_view",
+        "recording_manage",
     }
 
     out = await api.http.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"]))
