@@ -14,6 +14,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -34,6 +35,8 @@ from lensguard.recordings.bundle import (
 )
 from lensguard.recordings.bundle_check import check_bundle
 from lensguard.recordings.clip import ClipSource, build_clip
+from lensguard.recordings.index import GENESIS, link
+from lensguard.recordings.models import RecordingSegment
 from lensguard.recordings.readme import readme_text
 from tests.recordings.recorded import at, segments_of
 from tests.recordings.vp8 import encode
@@ -42,27 +45,76 @@ KID = "evidence-test-key"
 KEY = Ed25519PrivateKey.generate()
 
 
-def files() -> dict[str, bytes]:
+def listed(rows: list[RecordingSegment]) -> list[dict[str, Any]]:
+    """Segment rows as a manifest lists them."""
+    return [
+        {
+            "id": row.id,
+            "recording_id": row.recording_id,
+            "seq": row.seq,
+            "kind": row.kind,
+            "start": row.started_at.isoformat(timespec="microseconds"),
+            "end": row.ended_at.isoformat(timespec="microseconds"),
+            "stored_bytes": row.size,
+            "stored_sha256": row.digest,
+            "key_id": row.key_id,
+            "prev_link": row.prev_digest,
+            "link": link(row),
+        }
+        for row in rows
+    ]
+
+
+def chained(count: int) -> list[RecordingSegment]:
+    rows: list[RecordingSegment] = []
+    for seq in range(count):
+        rows.append(
+            RecordingSegment(
+                id=f"s{seq}",
+                recording_id="r",
+                seq=seq,
+                device_id="dev-1",
+                stream="processed",
+                started_at=at(seq * 1000),
+                ended_at=at((seq + 1) * 1000),
+                size=1000 + seq,
+                key_id="k",
+                digest=sha256_hex(bytes([seq])),
+                prev_digest=link(rows[-1]) if rows else GENESIS,
+                kind="continuous",
+            )
+        )
+    return rows
+
+
+def files(*, anchored: bool = True, head: str | None = None) -> dict[str, bytes]:
     segments = segments_of(encode(60, keyframes=(0, 30)), per=30, start=at(0))
     clip = build_clip([ClipSource(s.start, s.data) for s in segments], at(0), at(2000))
+    rows = chained(2)
+    anchor = {"segments": 2, "head": head or link(rows[-1]), "sealed": True, "audit_seq": 8}
     manifest = {
         "device_id": "dev-1",
+        "stream": "processed",
         "clip": {"sha256": sha256_hex(clip.data), "bytes": len(clip.data)},
-        "segments": [
-            {"id": "s0", "recording_id": "r", "seq": 0, "prev_link": "0" * 64, "link": "a" * 64},
-            {"id": "s1", "recording_id": "r", "seq": 1, "prev_link": "a" * 64, "link": "b" * 64},
-        ],
+        "segments": listed(rows),
+        "recordings": [{"recording_id": "r", "anchor": anchor}],
     }
-    custody = {
-        "entries": [
-            {"seq": 7, "prev_hash": "1" * 64, "entry_hash": "2" * 64},
-            {"seq": 8, "prev_hash": "2" * 64, "entry_hash": "3" * 64},
-        ]
-    }
+    entries: list[dict[str, Any]] = [{"seq": 7, "prev_hash": "1" * 64, "entry_hash": "2" * 64}]
+    if anchored:
+        entries.append(
+            {
+                "seq": 8,
+                "action": "recording.anchored",
+                "resource_id": "r",
+                "details": {"head": anchor["head"]},
+                "prev_hash": "2" * 64,
+                "entry_hash": "3" * 64,
+            }
+        )
     return {
         CLIP: clip.data,
         MANIFEST: canonical_json(manifest),
-        CUSTODY: canonical_json(custody),
+        CUSTODY: canonical_json({"entries": entries}),
         README: readme_text(export_id="x1", kid=KID).encode(),
     }
 
@@ -120,7 +172,8 @@ def test_a_changed_byte_in_any_file_is_named(bundle: bytes, name: str) -> None:
     contents[name] = flipped(data, offset)
     report = check_bundle(rezip(contents), keys={KID: KEY.public_key()})
     assert not report.ok
-    assert {p.file for p in report.problems} == {name}, report.problems
+    # The changed file is named first; a changed manifest may break what it lists too.
+    assert report.problems[0].file == name, report.problems
     if name == SIGNATURE:
         assert [p.message for p in report.problems] == [
             f"signature does not verify with key '{KID}'"
@@ -159,6 +212,26 @@ def test_a_wrong_key_missing_or_extra_files_fail(bundle: bytes) -> None:
     assert next(str(p) for p in check_bundle(b"not a zip", key=other).problems).startswith(
         "bundle: not a readable zip file"
     )
+
+
+def test_the_chain_and_the_anchor_are_checked_too() -> None:
+    # Signed by the right key, but not what the index and the audit chain hold.
+    unanchored = write_bundle(files(anchored=False), kid=KID, private_key=KEY)
+    assert [str(p) for p in check_bundle(unanchored, key=KEY.public_key()).problems] == [
+        "custody.json: does not hold the anchor of recording r"
+    ]
+    elsewhere = write_bundle(files(head="f" * 64), kid=KID, private_key=KEY)
+    assert [str(p) for p in check_bundle(elsewhere, key=KEY.public_key()).problems] == [
+        "manifest.json: recording r does not end on its anchored head"
+    ]
+    contents = files()
+    manifest = json.loads(contents[MANIFEST])
+    manifest["segments"][1]["stored_sha256"] = "0" * 64
+    contents[MANIFEST] = canonical_json(manifest)
+    relisted = write_bundle(contents, kid=KID, private_key=KEY)
+    assert [str(p) for p in check_bundle(relisted, key=KEY.public_key()).problems] == [
+        "manifest.json: segment s1: its link is not what its fields make"
+    ]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

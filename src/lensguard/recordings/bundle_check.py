@@ -4,9 +4,12 @@
 ``MAX_MEMBER`` bytes), then checks, in order: that ``signature.json`` names a key
 given and its Ed25519 signature verifies over the statement; that the statement is
 the one its digests make; that every signed file's SHA-256 is the signed one; that
-the manifest's clip digest and size match ``clip.webm``; that the manifest's segments
-chain (each segment's previous link is the one before it); and that the custody
-entries' audit hashes follow each other where their sequence numbers do. Every
+the manifest's clip digest and size match ``clip.webm``; that each segment's chain
+link is the one its listed fields make (``index.link``, as the server computes it)
+and follows the one before it; that each recording's anchor is in the custody
+record with the same head, and a range that reaches the anchored segment ends on that
+head; and that the custody entries' audit hashes follow each other where their
+sequence numbers do. Every
 problem names the file it is in. It needs no database, no server and no secret.
 """
 
@@ -20,6 +23,7 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -37,6 +41,8 @@ from lensguard.recordings.bundle import (
     sha256_hex,
     statement,
 )
+from lensguard.recordings.index import ANCHOR_ACTION, link
+from lensguard.recordings.models import RecordingSegment
 
 MAX_MEMBER = 4 * 1024**3
 """The largest file a bundle may hold (a clip of the longest export fits well inside)."""
@@ -60,6 +66,8 @@ class BundleReport:
 
     kid: str | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
+    last_segments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The last listed segment of each recording (filled by the manifest check)."""
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -176,6 +184,10 @@ def _manifest(manifest: dict[str, Any], clip: bytes | None, report: BundleReport
         if not isinstance(segment, dict):
             report.fail(MANIFEST, "holds a segment that is not an object")
             return
+        if _link_of(manifest, segment) != segment.get("link"):
+            report.fail(
+                MANIFEST, f"segment {segment.get('id')}: its link is not what its fields make"
+            )
         before = last.get(str(segment.get("recording_id")))
         if before is not None and (
             segment.get("seq") != before.get("seq", -2) + 1
@@ -183,6 +195,61 @@ def _manifest(manifest: dict[str, Any], clip: bytes | None, report: BundleReport
         ):
             report.fail(MANIFEST, f"segment {segment.get('id')} does not follow the one before it")
         last[str(segment.get("recording_id"))] = segment
+    report.last_segments = last
+
+
+def _link_of(manifest: dict[str, Any], segment: dict[str, Any]) -> str | None:
+    """The chain link the server would compute for ``segment``; None when it cannot."""
+    try:
+        row = RecordingSegment(
+            id=str(segment["id"]),
+            recording_id=str(segment["recording_id"]),
+            seq=int(segment["seq"]),
+            device_id=str(manifest["device_id"]),
+            stream=str(manifest["stream"]),
+            started_at=datetime.fromisoformat(str(segment["start"])),
+            ended_at=datetime.fromisoformat(str(segment["end"])),
+            size=int(segment["stored_bytes"]),
+            key_id=str(segment["key_id"]),
+            digest=str(segment["stored_sha256"]),
+            prev_digest=str(segment["prev_link"]),
+            kind=str(segment.get("kind", "continuous")),
+        )
+        return link(row)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _anchors(manifest: dict[str, Any], custody: dict[str, Any], report: BundleReport) -> None:
+    """Each recording's anchor is in the custody record; a range at the anchor ends on it."""
+    entries = custody.get("entries")
+    by_seq = (
+        {e.get("seq"): e for e in entries if isinstance(e, dict)}
+        if isinstance(entries, list)
+        else {}
+    )
+    recordings = manifest.get("recordings")
+    for item in recordings if isinstance(recordings, list) else []:
+        anchor = item.get("anchor") if isinstance(item, dict) else None
+        if not isinstance(anchor, dict):
+            continue
+        recording = item.get("recording_id")
+        entry = by_seq.get(anchor.get("audit_seq"))
+        details = entry.get("details") if isinstance(entry, dict) else None
+        if (
+            not isinstance(entry, dict)
+            or entry.get("action") != ANCHOR_ACTION
+            or entry.get("resource_id") != recording
+            or not isinstance(details, dict)
+            or details.get("head") != anchor.get("head")
+        ):
+            report.fail(CUSTODY, f"does not hold the anchor of recording {recording}")
+            continue
+        tail = report.last_segments.get(str(recording))
+        count = anchor.get("segments")
+        reaches = tail is not None and isinstance(count, int) and tail.get("seq") == count - 1
+        if reaches and tail is not None and tail.get("link") != anchor.get("head"):
+            report.fail(MANIFEST, f"recording {recording} does not end on its anchored head")
 
 
 def _custody(custody: dict[str, Any], report: BundleReport) -> None:
@@ -226,4 +293,6 @@ def check_bundle(
     custody = _json(files, CUSTODY, report)
     if custody is not None:
         _custody(custody, report)
+        if manifest is not None:
+            _anchors(manifest, custody, report)
     return report
