@@ -63,6 +63,16 @@ class Wanted:
     segment_seconds: float
     raw: bool
     policy: RecordingPolicy = field(compare=False)
+    rolls: tuple[int, int] = (0, 0)
+    """Pre- and post-roll of a gated recording: a change starts a new gate with them."""
+
+    @classmethod
+    def of(cls, rules: RecordingPolicy, default_segment: float) -> Wanted:
+        """What ``rules`` record (for a mode that records: continuous, on_event, on_demand)."""
+        gated = rules.mode == "on_event"
+        rolls = (rules.pre_roll_seconds, rules.post_roll_seconds) if gated else (0, 0)
+        segment = rules.segment_seconds or default_segment
+        return cls(gated, segment, rules.record_raw, rules, rolls)
 
 
 @dataclass(frozen=True)
@@ -309,8 +319,7 @@ class RecordingManager:
                     return None
         elif rules.mode not in ("continuous", "on_event"):
             return None
-        segment = rules.segment_seconds or self.vault.settings.segment_seconds
-        return Wanted(rules.mode == "on_event", segment, rules.record_raw, rules)
+        return Wanted.of(rules, self.vault.settings.segment_seconds)
 
     async def _begin(self, device_id: str, wanted: Wanted) -> None:
         connection = self._online[device_id]
