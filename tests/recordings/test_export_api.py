@@ -31,7 +31,9 @@ from lensguard.recordings.export import STORE_PREFIX
 from lensguard.recordings.models import RecordingSegment
 from lensguard.severity import Severity
 from tests.api.conftest import Api, bearer
-from tests.recordings.playback_support import add_device, playback_app, record, span
+from tests.recordings.playback_support import add_device, playback_app, span
+from tests.recordings.recorded import FPS, segments_of
+from tests.recordings.vp8 import encode
 
 EXPORTS = "/api/v1/recordings/exports"
 REASON = "case 2026-1204: request from the site's security lead"
@@ -54,11 +56,17 @@ async def audited(api: Api, action: str) -> list[dict[str, Any]]:
 
 
 async def setup(api: Api) -> tuple[str, str, list[RecordingSegment]]:
+    """A device with 4 s of real VP8 recorded through the app's EncryptedSink, sealed."""
     admin = await api.token_for("ada", "admin")
     device = await add_device(api, admin, "gate", "dock")
-    rows = await record(api, device, api.identity.clock.now() - timedelta(hours=1), 4)
-    async with api.identity.db.transaction() as session:
-        await index.anchor(session, api.identity.audit, rows[0].recording_id, sealed=True)
+    frames = encode(4 * FPS, keyframes=(0, 30, 60, 90), size=(160, 120))
+    start = api.identity.clock.now() - timedelta(hours=1)
+    sink = api.identity.recordings.sink(device)
+    for segment in segments_of(frames, per=FPS, start=start):
+        await sink.segment(segment)
+    assert await sink.close() is not None and sink.written == 4
+    async with api.identity.db.sessions() as session:
+        rows = list(await index.segments_of(session, sink.recording_id))
     return admin, device, rows
 
 
