@@ -18,6 +18,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from lensguard.api.jwks import EVIDENCE_CACHE_SECONDS
 from lensguard.audit.models import AuditEntry
 from lensguard.clock import ManualClock
 from lensguard.identity.signing_keys import public_key_from_jwk
@@ -203,7 +204,9 @@ async def test_a_tampered_segment_or_bundle_is_refused_and_reported(api: Api) ->
     assert len(await audited(api, "recording.exported")) == 1
 
 
-async def test_tokens_never_verify_with_the_evidence_key(api: Api) -> None:
+async def test_tokens_never_verify_with_the_evidence_key(
+    api: Api, manual_clock: ManualClock
+) -> None:
     admin = await api.token_for("ada", "admin")
     keys = EvidenceKeys(api.identity.db, wrap_key=api.identity.wrap_key)
     signer = await keys.signing_key(api.identity.clock.now())
@@ -221,7 +224,14 @@ async def test_tokens_never_verify_with_the_evidence_key(api: Api) -> None:
         api.identity.clock.now()
     )
     assert again.kid == signer.kid
+
+    async def listed() -> set[str]:
+        jwks = (await api.http.get("/.well-known/jwks.json")).json()["keys"]
+        return {k["kid"] for k in jwks}
+
+    assert signer.kid in await listed()
     rotated = await keys.rotate(api.identity.clock.now())
-    listed = {k["kid"] for k in (await api.http.get("/.well-known/jwks.json")).json()["keys"]}
-    assert {signer.kid, rotated} <= listed
+    assert rotated not in await listed()  # served from the app's few-second cache
+    await manual_clock.advance(EVIDENCE_CACHE_SECONDS)
+    assert {signer.kid, rotated} <= await listed()
     assert (await keys.signing_key(api.identity.clock.now())).kid == rotated
