@@ -375,3 +375,54 @@ async def test_an_exporter_downloads_a_range_that_plays(
     rows = page.locator("#access-rows tr")
     await expect(rows.first).to_contain_text("rec-exporter")
     assert "Downloaded" in await rows.first.inner_text()
+
+
+async def test_a_shared_range_plays_for_its_grantee_until_revoked(
+    recorded: Recorded, browser: BrowserContext
+) -> None:
+    world = recorded.world
+    world.user("rec-yard", "operator", sites=["yard"])  # the dock is outside its scope
+    with world.http() as client:
+        users = client.get("/api/v1/users?limit=200", headers=auth(world.admin)).json()
+        user_id = next(u["id"] for u in users if u["username"] == "rec-yard")
+        _, start, _ = recorded.recordings[0].segments[0]
+        _, _, end = recorded.recordings[0].segments[1]
+        grant = client.post(
+            "/api/v1/recordings/grants",
+            headers=auth(world.admin),
+            json={
+                "device_id": recorded.device_id,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "user_id": user_id,
+                "hours": 1,
+            },
+        )
+        grant.raise_for_status()
+    page = await browser.new_page()
+    await sign_in(page, world.server.base_url, "rec-yard", PASSWORD)
+    await page.get_by_role("button", name="Recordings", exact=True).click()
+    option = page.locator("#rec-device option")
+    await expect(option).to_have_count(1)
+    await expect(option).to_contain_text("dock-camera (dock), shared with you until")
+    await expect(page.get_by_label("Day (UTC)")).to_have_value(start.date().isoformat())
+    await page.get_by_role("button", name="Show recordings").click()
+    # Only the shared range: the red and green segments.
+    await expect(page.locator("#rec-status")).to_contain_text("1 recorded range, 4 s in all.")
+    await page.get_by_role("button", name="Play", exact=True).click()
+    await page.wait_for_function(
+        "() => { const v = document.getElementById('rec-video');"
+        " return v.currentTime > 0.3 && v.readyState >= 2; }",
+        timeout=20_000,
+    )
+    assert looks_like(await picture(page), RED)
+
+    # Revoked: the next seek is refused, and the page says why in plain words.
+    with world.http() as client:
+        client.delete(
+            f"/api/v1/recordings/grants/{grant.json()['id']}", headers=auth(world.admin)
+        ).raise_for_status()
+    await click_timeline(page, recorded, 3.0)
+    await expect(page.locator("#notice")).to_contain_text(
+        "The viewing session or the grant behind it has expired or was withdrawn."
+    )

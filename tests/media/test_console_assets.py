@@ -62,7 +62,7 @@ async def test_index_is_html_with_the_strict_csp(http: httpx.AsyncClient) -> Non
     assert '<script type="module" src="/static/app.js">' in response.text
 
 
-SCRIPTS = ["app.js", "recordings.js", "player.js", "timeline.js", "watched.js"]
+SCRIPTS = ["app.js", "recordings.js", "player.js", "timeline.js", "watched.js", "download.js"]
 
 
 @pytest.mark.parametrize(

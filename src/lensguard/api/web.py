@@ -28,6 +28,7 @@ ASSETS = {
     "player.js": ("player.js", "text/javascript; charset=utf-8"),
     "timeline.js": ("timeline.js", "text/javascript; charset=utf-8"),
     "watched.js": ("watched.js", "text/javascript; charset=utf-8"),
+    "download.js": ("download.js", "text/javascript; charset=utf-8"),
 }
 INDEX = ("index.html", "text/html; charset=utf-8")
 

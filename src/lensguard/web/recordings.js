@@ -2,6 +2,7 @@
 // through MSE (player.js) and the download of a range. Times are UTC throughout.
 
 import { PlaybackError, SegmentPlayer } from "./player.js";
+import { download } from "./download.js";
 import { Timeline, clock, DAY_MS } from "./timeline.js";
 
 const STREAM = "processed";
@@ -95,13 +96,22 @@ export function createRecordings(ctx) {
     $("rec-download").hidden = !ctx.session.permissions.includes("recording_export");
     if (!$("rec-day").value) $("rec-day").value = iso(Date.now()).slice(0, 10);
     let devices;
+    let shared = [];
     try {
       devices = await ctx.listAll(`${ctx.API}/devices?limit=200`);
+      // Ranges shared with you by a grant: often of devices outside your own scope.
+      shared = await ctx.listAll(`${ctx.API}/recordings/shared?limit=200`).catch(() => []);
     } catch (err) {
       if (current(epoch)) ctx.failed(err);
       return;
     }
     if (!current(epoch)) return;
+    const known = new Set(devices.map((d) => d.id));
+    for (const grant of shared) {
+      if (known.has(grant.device_id)) continue;
+      known.add(grant.device_id);
+      devices.push({ id: grant.device_id, name: grant.device_name, site: grant.site, shared: grant });
+    }
     state.devices = devices;
     const select = $("rec-device");
     const chosen = select.value;
@@ -109,11 +119,20 @@ export function createRecordings(ctx) {
     for (const device of devices) {
       const option = document.createElement("option");
       option.value = device.id;
-      option.textContent = `${device.name} (${device.site})`;
+      option.textContent = device.shared
+        ? `${device.name} (${device.site}), shared with you until ${device.shared.expires_at.slice(0, 16).replace("T", " ")} UTC`
+        : `${device.name} (${device.site})`;
       select.append(option);
     }
     if (chosen && devices.some((d) => d.id === chosen)) select.value = chosen;
     $("rec-empty").hidden = devices.length > 0;
+    onDevice();
+  }
+
+  // A shared range opens on its own first day.
+  function onDevice() {
+    const device = state.devices.find((d) => d.id === $("rec-device").value);
+    if (device && device.shared) $("rec-day").value = device.shared.start.slice(0, 10);
   }
 
   async function onShow(event) {
@@ -340,51 +359,6 @@ export function createRecordings(ctx) {
     state.keySeek = setTimeout(() => seekTo(at, true), KEY_SEEK_DELAY_MS);
   }
 
-  // ------------------------------------------------------------ download
-
-  async function onDownload(event) {
-    event.preventDefault();
-    ctx.clearNotice();
-    const epoch = ctx.session.epoch;
-    if (!state.device) return;
-    const start = Date.parse(`${iso(state.day).slice(0, 10)}T${$("rec-dl-start").value}Z`);
-    const end = Date.parse(`${iso(state.day).slice(0, 10)}T${$("rec-dl-end").value}Z`);
-    if (Number.isNaN(start) || Number.isNaN(end) || end <= start) {
-      ctx.notify("The end of the range must come after its start.");
-      return;
-    }
-    const button = $("rec-dl-submit");
-    button.disabled = true;
-    $("rec-dl-status").textContent = "Preparing the file…";
-    try {
-      const query = new URLSearchParams({ device_id: state.device.id, start: iso(start), end: iso(end) });
-      const response = await fetch(`${ctx.API}/recordings/download?${query}`, {
-        headers: { Authorization: `Bearer ${ctx.session.token}`, Accept: "video/webm" },
-        credentials: "omit",
-        cache: "no-store",
-      });
-      if (!response.ok) throw new ctx.ApiError(response.status, await response.json().catch(() => ({})));
-      const blob = await response.blob();
-      if (!current(epoch)) return;
-      const named = /filename="?([A-Za-z0-9._-]+)"?/.exec(response.headers.get("Content-Disposition") || "");
-      const link = document.createElement("a");
-      link.href = URL.createObjectURL(blob);
-      link.download = named ? named[1] : `${state.device.name}-${clock(start)}.webm`.replace(/[^A-Za-z0-9._-]/g, "_");
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
-      $("rec-dl-status").textContent = `Downloaded ${link.download} (${(blob.size / 1e6).toFixed(1)} MB). The download is audited.`;
-    } catch (err) {
-      if (!current(epoch)) return;
-      $("rec-dl-status").textContent = "";
-      if (err instanceof ctx.ApiError && err.status === 404) ctx.notify("Nothing recorded in that range is within your access.");
-      else ctx.notify(err instanceof ctx.ApiError ? playbackWords(err) : ctx.plainError(err));
-    } finally {
-      button.disabled = false;
-    }
-  }
-
   // ------------------------------------------------------------ lifecycle
 
   function stop() {
@@ -411,10 +385,13 @@ export function createRecordings(ctx) {
   }
 
   $("rec-form").addEventListener("submit", onShow);
+  $("rec-device").addEventListener("change", onDevice);
   $("rec-play").addEventListener("click", onPlay);
   $("rec-speed").addEventListener("change", onSpeed);
   $("rec-timeline").addEventListener("keydown", onTimelineKey);
-  $("rec-download-form").addEventListener("submit", onDownload);
+  $("rec-download-form").addEventListener("submit", (event) =>
+    download(event, ctx, { device: state.device, day: state.day, words: playbackWords }),
+  );
   video.addEventListener("pause", () => setPlaying(false));
   video.addEventListener("playing", () => setPlaying(true));
   if (!SegmentPlayer.supported()) $("rec-unsupported").hidden = false;
