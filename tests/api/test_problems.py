@@ -129,10 +129,13 @@ async def test_429_with_retry_after(make_settings: Any, sqlite_url: str) -> None
 
 
 async def test_unreachable_database_is_a_503_not_a_500(make_settings: Any) -> None:
+    from lensguard.store.db import Database
     from tests.harness.ports import free_port
 
+    # Start-up needs the database (the stored keys are there); here it goes away after.
+    app = create_app(make_settings())
     dead = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none"
-    app = create_app(make_settings(database={"url": dead}))
+    app.state.services.db = Database(dead)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="https://t") as http:
         response = await http.post(
@@ -140,6 +143,19 @@ async def test_unreachable_database_is_a_503_not_a_500(make_settings: Any) -> No
         )
     body = assert_problem(response, 503)
     assert body["type"] == "urn:lensguard:problem:service-unavailable"
+
+
+def test_a_node_whose_database_is_down_at_start_says_so(make_settings: Any) -> None:
+    from lensguard.errors import ConfigurationError
+    from tests.harness.ports import free_port
+
+    port = free_port()
+    dead = f"postgresql+asyncpg://postgres:hunter2-not-shown@127.0.0.1:{port}/none"
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(make_settings(database={"url": dead}))
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}/none cannot be reached" in message
+    assert "hunter2-not-shown" not in message
 
 
 async def test_405_lists_every_allowed_method(problem_client: httpx.AsyncClient) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,4 +162,13 @@ def load_purpose_keys(
     if _no_database_yet(url):
         return derived_keys(master)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kept-keys") as pool:
-        return pool.submit(asyncio.run, _load(url, master, probe)).result()
+        try:
+            return pool.submit(asyncio.run, _load(url, master, probe)).result()
+        except (OSError, sqlalchemy_exc.OperationalError, sqlalchemy_exc.InterfaceError) as exc:
+            # Which keys this node holds is in the database (after a rotation they are no
+            # longer the ones the secret derives): without it the node cannot start.
+            where = make_url(url).render_as_string(hide_password=True)
+            raise ConfigurationError(
+                f"the database at {where} cannot be reached to load the stored keys "
+                f"({type(exc).__name__}); start it or fix database.url, then start again"
+            ) from None
