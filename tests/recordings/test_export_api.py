@@ -11,6 +11,7 @@ import json
 import zipfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import av
@@ -29,7 +30,11 @@ from lensguard.recordings.bundle import CLIP, CUSTODY, MANIFEST
 from lensguard.recordings.bundle_check import check_bundle
 from lensguard.recordings.evidence_keys import EvidenceKeys
 from lensguard.recordings.export import STORE_PREFIX
+from lensguard.recordings.lease import FileLease
 from lensguard.recordings.models import RecordingSegment
+from lensguard.recordings.schedule import job_for
+from lensguard.recordings.settings import RetentionSettings
+from lensguard.recordings.store import SegmentNotFound
 from lensguard.severity import Severity
 from tests.api.conftest import Api, bearer
 from tests.recordings.playback_support import add_device, playback_app, span
@@ -235,3 +240,26 @@ async def test_tokens_never_verify_with_the_evidence_key(
     await manual_clock.advance(EVIDENCE_CACHE_SECONDS)
     assert {signer.kid, rotated} <= await listed()
     assert (await keys.signing_key(api.identity.clock.now())).kid == rotated
+
+
+async def test_an_expired_export_is_a_404_like_one_never_made(
+    api: Api, manual_clock: ManualClock, tmp_path: Path
+) -> None:
+    admin, device, rows = await setup(api)
+    made = (await export(api, admin, device, rows)).json()
+    url = f"{EXPORTS}/{made['id']}"
+    assert (await api.http.get(url, headers=bearer(admin))).status_code == 200
+    days = RetentionSettings().days.export
+    later = ManualClock(start=manual_clock.time() + (days + 1) * 86_400)
+    vault = api.identity.recordings
+    report = await job_for(vault, clock=later, lease=FileLease(tmp_path / "l")).run()
+    assert report.bundles == 1
+
+    expired = await api.http.get(url, headers=bearer(admin))
+    missing = await api.http.get(f"{EXPORTS}/{'f' * 32}", headers=bearer(admin))
+    assert expired.status_code == missing.status_code == 404
+    assert expired.json()["detail"] == missing.json()["detail"]
+    with pytest.raises(SegmentNotFound):
+        await vault.store.get(STORE_PREFIX + made["id"])
+    (gone,) = await audited(api, "recording.export_expired")
+    assert gone["bundle_sha256"] == made["sha256"]

@@ -78,7 +78,7 @@ async def test_expired_segments_go_and_what_is_left_verifies(
     assert run["removed"] == {
         "continuous": {"segments": 6, "bytes": 6 * rows[0].size},
         "event": {"segments": 0, "bytes": 0},
-        "export": {"segments": 0, "bytes": 0},
+        "export": {"segments": 0, "bytes": 0, "bundles": 0},
     }
     cuts = await audit_details(db, TRIM_ACTION)
     assert sorted((c["first_seq"], c["last_seq"], c["next_seq"] or -1) for c in cuts) == [

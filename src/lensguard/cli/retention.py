@@ -96,12 +96,19 @@ def _print(report: RunReport) -> None:
     verb = "would remove" if report.dry_run else "removed"
     if report.devices:
         table = Table(
-            "device", "segments", "bytes", "oldest", "newest", title=f"{verb}, per device"
+            "device",
+            "segments",
+            "bundles",
+            "bytes",
+            "oldest",
+            "newest",
+            title=f"{verb}, per device",
         )
         for device_id, tally in sorted(report.devices.items()):
             table.add_row(
                 escape(device_id),
                 f"{tally.segments:,}",
+                f"{tally.bundles:,}",
                 human_bytes(tally.bytes),
                 _stamp(tally.oldest),
                 _stamp(tally.newest),
@@ -112,7 +119,9 @@ def _print(report: RunReport) -> None:
     )
     console.print(
         f"{verb} {report.segments:,} segments, {human_bytes(report.bytes)}: {per_class}; "
-        f"{report.held.segments:,} expired segments kept under legal hold",
+        f"{report.held.segments:,} expired segments kept under legal hold; "
+        f"{verb} {report.bundles:,} evidence bundles, "
+        f"{report.held.bundles:,} expired bundles kept under legal hold",
         markup=False,
     )
 

@@ -51,8 +51,11 @@ class Holds:
 
     def covers(self, row: RecordingSegment) -> bool:
         """True when an active hold keeps ``row``."""
-        spans = self._spans.get(row.device_id, ())
-        return any(span.touches(row.started_at, row.ended_at) for span in spans)
+        return self.covers_range(row.device_id, row.started_at, row.ended_at)
+
+    def covers_range(self, device_id: str, start: datetime, end: datetime) -> bool:
+        """True when an active hold of ``device_id`` touches ``start`` to ``end``."""
+        return any(span.touches(start, end) for span in self._spans.get(device_id, ()))
 
     @classmethod
     async def load(cls, session: AsyncSession) -> Holds:

@@ -12,6 +12,9 @@ at any point is finished by the next. One node of a cluster runs the job at a ti
 (``lease.py``). Every run is audited (``recording.retention_run``) with what it
 removed per class and how many held segments it kept. ``dry_run`` removes nothing
 and reports what would go, per device.
+
+Evidence bundles expire in the same run, under class ``export``, counted as
+``bundles`` (``export_retention.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ from lensguard.audit.entry import AuditEvent
 from lensguard.audit.log import AuditLog
 from lensguard.clock import Clock
 from lensguard.logs import get_logger
+from lensguard.recordings.export_models import RecordingExport
+from lensguard.recordings.export_retention import (
+    EXPORT_CLASS,
+    expired,
+    held,
+    page_of_exports,
+    remove_export,
+)
 from lensguard.recordings.holds import Holds, all_site_days
 from lensguard.recordings.lease import Lease
 from lensguard.recordings.models import RecordingSegment
@@ -41,7 +52,7 @@ log = get_logger("lensguard.recordings")
 RUN_ACTION = "recording.retention_run"
 
 Progress = Callable[[int], None]
-"""Called with the number of segments just handled (removed or, in a dry run, counted)."""
+"""Called with the number of segments or bundles just handled (removed or counted)."""
 
 
 def class_of(row: RecordingSegment) -> str:
@@ -51,13 +62,15 @@ def class_of(row: RecordingSegment) -> str:
 
 @dataclass
 class Tally:
-    """Segments and stored bytes."""
+    """Segments, evidence bundles and their stored bytes."""
 
     segments: int = 0
     bytes: int = 0
+    bundles: int = 0
 
-    def add(self, segments: int, size: int) -> None:
+    def add(self, segments: int, size: int, *, bundles: int = 0) -> None:
         self.segments += segments
+        self.bundles += bundles
         self.bytes += size
 
 
@@ -70,7 +83,13 @@ class DeviceTally(Tally):
 
     def cover(self, run: Run) -> None:
         self.add(len(run.rows), run.size)
-        first, last = run.rows[0].started_at, run.rows[-1].ended_at
+        self._span(run.rows[0].started_at, run.rows[-1].ended_at)
+
+    def cover_bundle(self, row: RecordingExport) -> None:
+        self.add(0, row.size, bundles=1)
+        self._span(row.starts_at, row.ends_at)
+
+    def _span(self, first: datetime, last: datetime) -> None:
         self.oldest = first if self.oldest is None else min(self.oldest, first)
         self.newest = last if self.newest is None else max(self.newest, last)
 
@@ -85,7 +104,7 @@ class RunReport:
     """False when another node held the lease (nothing was looked at)."""
     removed: dict[str, Tally] = field(default_factory=lambda: {c: Tally() for c in CLASSES})
     held: Tally = field(default_factory=Tally)
-    """Expired segments kept because a legal hold covers them."""
+    """Expired segments (and bundles) kept because a legal hold covers them."""
     devices: dict[str, DeviceTally] = field(default_factory=dict)
     cuts: int = 0
 
@@ -97,16 +116,30 @@ class RunReport:
     def bytes(self) -> int:
         return sum(t.bytes for t in self.removed.values())
 
+    @property
+    def bundles(self) -> int:
+        return self.removed[EXPORT_CLASS].bundles
+
+    @property
+    def found(self) -> bool:
+        """True when anything expired (removed or kept under hold)."""
+        return bool(self.segments or self.bundles or self.held.segments or self.held.bundles)
+
     def details(self) -> dict[str, Any]:
         """The counts for the audit entry (no device names, no times beyond the run's)."""
+        removed: dict[str, dict[str, int]] = {}
+        for cls, t in self.removed.items():
+            removed[cls] = {"segments": t.segments, "bytes": t.bytes}
+            if cls == EXPORT_CLASS:
+                removed[cls]["bundles"] = t.bundles
         return {
-            "removed": {
-                cls: {"segments": t.segments, "bytes": t.bytes} for cls, t in self.removed.items()
-            },
+            "removed": removed,
             "segments": self.segments,
             "bytes": self.bytes,
+            "bundles": self.bundles,
             "held_skipped": self.held.segments,
             "held_bytes": self.held.bytes,
+            "held_bundles": self.held.bundles,
             "devices": len(self.devices),
             "cuts": self.cuts,
         }
@@ -126,8 +159,11 @@ class Policy:
         return self.sites.get(site, self.defaults).of(cls) if site else self.defaults.of(cls)
 
     def shortest(self) -> int:
-        every = [self.defaults, *self.sites.values()]
-        return min(d.of(c) for d in every for c in CLASSES)
+        return min(self.shortest_of(c) for c in CLASSES)
+
+    def shortest_of(self, cls: str) -> int:
+        """The fewest days of ``cls`` anywhere (the global setting or any site's)."""
+        return min(d.of(cls) for d in [self.defaults, *self.sites.values()])
 
     @classmethod
     async def load(cls, session: AsyncSession, defaults: RetentionDays) -> Policy:
@@ -168,7 +204,7 @@ class RetentionJob:
         try:
             await self._pass(report, progress)
             # A run that found nothing expired is logged only, not audited every interval.
-            if not dry_run and (report.segments or report.held.segments):
+            if not dry_run and report.found:
                 await self._audit(report)
         finally:
             if not dry_run:
@@ -190,6 +226,38 @@ class RetentionJob:
             recordings = list(found.scalars().all())
         for recording_id in recordings:
             await self._recording(recording_id, policy, now, report, progress)
+        await self._exports(policy, now, report, progress)
+
+    async def _exports(
+        self, policy: Policy, now: datetime, report: RunReport, progress: Progress | None
+    ) -> None:
+        """Expire evidence bundles, a page at a time in id order (held ones stay)."""
+        built_by = now - timedelta(days=policy.shortest_of(EXPORT_CLASS))
+        after: str | None = None
+        while True:
+            async with self.db.sessions() as session:
+                page = list(
+                    await page_of_exports(
+                        session, built_by=built_by, after=after, limit=self.settings.batch
+                    )
+                )
+            if not page:
+                return
+            for row in page:
+                if not expired(row, policy.days(row.device_id, EXPORT_CLASS), now):
+                    continue
+                if held(policy.holds, row):
+                    report.held.add(0, row.size, bundles=1)
+                    continue
+                if not report.dry_run:
+                    await remove_export(self.db, self.store, self.audit, row, crash=self.crash)
+                report.removed[EXPORT_CLASS].add(0, row.size, bundles=1)
+                report.devices.setdefault(row.device_id, DeviceTally()).cover_bundle(row)
+                if progress is not None:
+                    progress(1)
+            after = page[-1].id
+            if not report.dry_run and not await self.lease.renew():
+                raise RuntimeError("the retention lease was lost; the next run carries on")
 
     async def _recording(
         self,
