@@ -15,6 +15,7 @@ from lensguard.cli import (
     db,
     evidence,
     keys,
+    privacy,
     recordings,
     secret,
     serve,
@@ -65,3 +66,4 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(turn.app, name="turn")
 app.add_typer(recordings.app, name="recordings")
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(privacy.app, name="privacy")

@@ -1,0 +1,1 @@
+"""Data classification as code: every stored column's class, purpose and retention."""

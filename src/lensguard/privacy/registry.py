@@ -1,0 +1,427 @@
+"""The classification of every stored column (docs/privacy.md).
+
+A test walks the live schema against ``REGISTRY``: a new column fails it until it is
+classified here, a dropped one until its entry goes.
+"""
+
+from __future__ import annotations
+
+from lensguard.privacy.classes import Column, DataClass, Table
+
+
+def _p(why: str, note: str = "", retention: str | None = None) -> Column:
+    return Column(DataClass.PERSONAL, why, note=note, retention=retention)
+
+
+def _s(why: str, encrypted: bool = False, note: str = "") -> Column:
+    return Column(DataClass.SENSITIVE, why, encrypted=encrypted, note=note)
+
+
+def _u(why: str) -> Column:
+    return Column(DataClass.PUBLIC, why)
+
+
+_ACCOUNT = "kept while the account exists"
+_CREATED = _u("when the row was written")
+_USER_REF = "names the user it concerns (a users.id)"
+
+REGISTRY: dict[str, Table] = {
+    "users": Table(
+        purpose="Operator accounts: sign-in, roles and the sites and devices each may touch.",
+        retention=_ACCOUNT,
+        columns={
+            "id": _p("stable account id that other rows refer to"),
+            "username": _p("the name the person signs in with and is shown as"),
+            "username_skeleton": _p("folded username that stops look-alike names"),
+            "password_hash": _s("verifies the password"),
+            "role": _u("what the account may do"),
+            "disabled": _u("a disabled account cannot sign in"),
+            "must_change_password": _u("forces a new password at next sign-in"),
+            "sites": _u("sites the account may touch"),
+            "devices": _u("devices the account may touch"),
+            "totp_secret": _s("second factor seed", encrypted=True, note="wrapped key"),
+            "totp_pending": _s("seed being enrolled", encrypted=True, note="wrapped key"),
+            "totp_last_step": _u("stops a TOTP code being replayed"),
+            "created_at": _CREATED,
+            "updated_at": _u("when the account last changed"),
+        },
+    ),
+    "login_sessions": Table(
+        purpose="Signed-in browser sessions, so that a user can see and revoke them.",
+        retention="until the session expires or is revoked; kept while the account exists",
+        columns={
+            "id": _u("session id"),
+            "user_id": _p(_USER_REF),
+            "created_at": _CREATED,
+            "last_used_at": _p("when the person last used the session"),
+            "expires_at": _u("end of the session"),
+            "revoked_at": _u("when it was revoked"),
+            "revoked_reason": _u("why it was revoked"),
+            "client_address": _p("IP address the session signed in from (security review)"),
+            "user_agent": _p("browser the session signed in with (security review)"),
+        },
+    ),
+    "refresh_tokens": Table(
+        purpose="Rotating refresh tokens of a session; reuse revokes the session.",
+        retention="with its login session",
+        columns={
+            "id": _u("token id"),
+            "session_id": _u("the session it belongs to"),
+            "token_hash": _s("verifies the token"),
+            "parent_id": _u("token it replaced, for reuse detection"),
+            "created_at": _CREATED,
+            "used_at": _u("when it was exchanged"),
+        },
+    ),
+    "recovery_codes": Table(
+        purpose="One-time recovery codes for a lost second factor.",
+        retention=_ACCOUNT,
+        columns={
+            "id": _u("code id"),
+            "user_id": _p(_USER_REF),
+            "code_hash": _s("verifies the code"),
+            "created_at": _CREATED,
+            "used_at": _u("when it was used"),
+        },
+    ),
+    "api_keys": Table(
+        purpose="Keys for scripts and devices, with scopes and a rate limit.",
+        retention="until revoked or expired; kept while the owner exists",
+        columns={
+            "id": _u("key id"),
+            "name": _u("label the owner chose"),
+            "owner_user_id": _p(_USER_REF),
+            "owner_device_id": _u("device that owns the key"),
+            "secret_hash": _s("verifies the key"),
+            "scopes": _u("what the key may do"),
+            "rate_limit_per_minute": _u("its request limit"),
+            "created_at": _CREATED,
+            "expires_at": _u("end of validity"),
+            "last_used_at": _u("when the key was last used"),
+            "revoked_at": _u("when it was revoked"),
+        },
+    ),
+    "devices": Table(
+        purpose="Registered robots and cameras.",
+        retention="kept while the device is registered",
+        columns={
+            "id": _u("device id"),
+            "name": _u("device name"),
+            "site": _u("site the device belongs to"),
+            "kind": _u("robot or camera"),
+            "capabilities": _u("what the device can stream"),
+            "created_at": _CREATED,
+            "last_seen_at": _u("last contact from the device"),
+        },
+    ),
+    "stream_settings": Table(
+        purpose="Per-stream settings: models, face redaction, quality, recording mode.",
+        retention="kept while the device is registered",
+        columns={
+            "device_id": _u("device"),
+            "name": _u("stream name"),
+            "ai_models": _u("models run on the stream"),
+            "redact_faces": _u("whether faces are blurred"),
+            "resolution": _u("resolution"),
+            "bitrate": _u("bitrate"),
+            "recording_mode": _u("off, continuous or on_event"),
+            "pre_roll_seconds": _u("pre-roll of on_event recording"),
+            "post_roll_seconds": _u("post-roll of on_event recording"),
+            "segment_seconds": _u("segment length"),
+            "updated_at": _u("last change"),
+        },
+    ),
+    "site_policies": Table(
+        purpose="Per-site defaults for redaction, models and recording.",
+        retention="kept while the site is configured",
+        columns={
+            "site": _u("site"),
+            "redact_faces": _u("whether faces are blurred"),
+            "ai_models": _u("models allowed"),
+            "recording_mode": _u("default recording mode"),
+            "pre_roll_seconds": _u("default pre-roll"),
+            "post_roll_seconds": _u("default post-roll"),
+            "segment_seconds": _u("default segment length"),
+            "record_raw": _u("whether unredacted video may be recorded"),
+            "updated_at": _u("last change"),
+        },
+    ),
+    "site_retention": Table(
+        purpose="Per-site retention days for recordings.",
+        retention="kept while the site is configured",
+        columns={
+            "site": _u("site"),
+            "continuous_days": _u("days continuous video is kept"),
+            "event_days": _u("days event video is kept"),
+            "export_days": _u("days exports are kept"),
+            "updated_by": _p("who changed the retention (accountability)"),
+            "updated_at": _u("last change"),
+        },
+    ),
+    "redaction_overrides": Table(
+        purpose="Time-boxed permission for a user to see a stream unredacted.",
+        retention="kept for accountability after it ends; the audit chain keeps the decision",
+        columns={
+            "id": _u("override id"),
+            "device_id": _u("device"),
+            "user_id": _p(_USER_REF),
+            "reason": _p("free-text justification; may name people"),
+            "granted_at": _u("start"),
+            "expires_at": _u("end"),
+            "ended_at": _u("early end"),
+        },
+    ),
+    "recording_demands": Table(
+        purpose="Who is watching a device live, so that on-demand recording runs.",
+        retention="while the viewer watches",
+        columns={
+            "device_id": _u("device"),
+            "user_id": _p(_USER_REF),
+            "since": _p("since when the person has been watching"),
+        },
+    ),
+    "revocations": Table(
+        purpose="Revoked tokens and one-time values until they would have expired.",
+        retention="until expires_at",
+        columns={
+            "key": _u("what is revoked (token id or nonce)"),
+            "value": _u("revocation marker"),
+            "expires_at": _u("when the row can go"),
+        },
+    ),
+    "recording_segments": Table(
+        purpose="Index of recorded video segments; the video (people on camera) is in the "
+        "segment store, each segment encrypted with its own key.",
+        retention="recordings.retention: days per class (continuous, event, export) per "
+        "site, legal holds aside",
+        where=("database", "segment_store"),
+        columns={
+            "id": _u("segment id"),
+            "recording_id": _u("recording it belongs to"),
+            "seq": _u("order within the recording"),
+            "device_id": _u("device that recorded it"),
+            "stream": _u("stream"),
+            "kind": _u("retention class"),
+            "started_at": _u("start"),
+            "ended_at": _u("end"),
+            "bytes": _u("size"),
+            "key_id": _u("which key-encryption key wraps its key"),
+            "kek_version": _u("version of that key"),
+            "wrapped_key": _s("the segment's data key", encrypted=True, note="wrapped key"),
+            "digest": _u("hash of the stored segment (tamper evidence)"),
+            "prev_digest": _u("hash of the previous segment (chain)"),
+            "created_at": _CREATED,
+        },
+    ),
+    "recordings_open": Table(
+        purpose="Recordings in progress and the node writing each.",
+        retention="while the recording runs",
+        columns={
+            "recording_id": _u("recording"),
+            "device_id": _u("device"),
+            "stream": _u("stream"),
+            "node_id": _u("node writing it"),
+            "started_at": _u("start"),
+        },
+    ),
+    "recording_playbacks": Table(
+        purpose="Who played back which recorded range (accountability).",
+        retention="kept with the recordings it covers; the audit chain keeps the access",
+        columns={
+            "id": _u("playback id"),
+            "viewer_id": _p("the person who played it back"),
+            "device_id": _u("device"),
+            "stream": _u("stream"),
+            "starts_at": _u("range start"),
+            "ends_at": _u("range end"),
+            "grant_id": _u("grant that allowed it"),
+            "created_at": _CREATED,
+            "expires_at": _u("end of the playback window"),
+            "ended_at": _u("when it ended"),
+        },
+    ),
+    "recording_grants": Table(
+        purpose="Time-boxed access to recorded ranges for a user.",
+        retention="until revoked or expired; kept for accountability",
+        columns={
+            "id": _u("grant id"),
+            "device_id": _u("device"),
+            "starts_at": _u("range start"),
+            "ends_at": _u("range end"),
+            "user_id": _p(_USER_REF),
+            "role": _u("role granted"),
+            "created_by": _p("who granted it"),
+            "created_at": _CREATED,
+            "expires_at": _u("end of the grant"),
+            "revoked_at": _u("when it was revoked"),
+        },
+    ),
+    "legal_holds": Table(
+        purpose="Recorded ranges retention must not delete.",
+        retention="kept after release for accountability",
+        columns={
+            "id": _u("hold id"),
+            "device_id": _u("device"),
+            "site": _u("site"),
+            "range_start": _u("range start"),
+            "range_end": _u("range end"),
+            "reason": _p("free-text reason; may name people or cases"),
+            "created_by": _p("who placed the hold"),
+            "created_at": _CREATED,
+            "released_at": _u("when it was released"),
+            "released_by": _p("who released it"),
+            "release_reason": _p("free-text reason; may name people or cases"),
+        },
+    ),
+    "recording_exports": Table(
+        purpose="Signed evidence exports of recorded ranges.",
+        retention="recordings.retention export days (site_retention.export_days)",
+        where=("database", "segment_store"),
+        columns={
+            "id": _u("export id"),
+            "device_id": _u("device"),
+            "stream": _u("stream"),
+            "starts_at": _u("range start"),
+            "ends_at": _u("range end"),
+            "reason": _p("free-text reason; may name people or cases"),
+            "created_by": _p("who exported it"),
+            "created_at": _CREATED,
+            "kid": _u("signing key"),
+            "bytes": _u("size"),
+            "digest": _u("hash of the export"),
+            "key_id": _u("which key-encryption key wraps its key"),
+            "kek_version": _u("version of that key"),
+            "wrapped_key": _s("the export's data key", encrypted=True, note="wrapped key"),
+        },
+    ),
+    "signing_keys": Table(
+        purpose="Keys that sign tokens.",
+        retention="kept after retirement while tokens it signed may be checked",
+        columns={
+            "kid": _u("key id"),
+            "algorithm": _u("algorithm"),
+            "public_jwk": _u("public key"),
+            "private_key_wrapped": _s("private key", encrypted=True, note="wrapped key"),
+            "created_at": _CREATED,
+            "retired_at": _u("when it stopped signing"),
+        },
+    ),
+    "evidence_keys": Table(
+        purpose="Keys that sign evidence exports.",
+        retention="kept after retirement while exports it signed may be checked",
+        columns={
+            "kid": _u("key id"),
+            "public_jwk": _u("public key"),
+            "private_key_wrapped": _s("private key", encrypted=True, note="wrapped key"),
+            "created_at": _CREATED,
+            "retired_at": _u("when it stopped signing"),
+        },
+    ),
+    "secret_kept_keys": Table(
+        purpose="Sub-keys kept across a master-secret rotation.",
+        retention="until the rotation that needs them finishes",
+        columns={
+            "purpose": _u("what the key is for"),
+            "wrapped": _s("the key", encrypted=True, note="wrapped key"),
+            "created_at": _CREATED,
+        },
+    ),
+    "secret_rotations": Table(
+        purpose="Progress of master-secret rotations.",
+        retention="kept as a record of rotations",
+        columns={
+            "id": _u("rotation id"),
+            "old_fingerprint": _u("fingerprint of the old secret"),
+            "new_fingerprint": _u("fingerprint of the new secret"),
+            "state": _u("state"),
+            "step": _u("step"),
+            "cursor": _u("resume point"),
+            "moved": _u("rows re-wrapped"),
+            "unreadable": _u("rows that could not be read"),
+            "started_at": _u("start"),
+            "finished_at": _u("end"),
+        },
+    ),
+    "audit_log": Table(
+        purpose="Tamper-evident record of security-relevant actions (hash chain).",
+        retention="kept for good (the chain must verify); personal fields can be erased, "
+        "leaving personal_digest",
+        where=("database", "audit_checkpoints"),
+        columns={
+            "seq": _u("position in the chain"),
+            "ts": _u("when it happened"),
+            "actor_type": _u("user, api key, device or system"),
+            "actor_ref": _u("kind of reference"),
+            "actor_id": _p("who acted"),
+            "actor_name": _p("name of who acted, as it was then"),
+            "source_address": _p("IP address the action came from"),
+            "personal_digest": _u("hash of the personal fields, so erasure keeps the chain"),
+            "personal_erased": _u("whether the personal fields were erased"),
+            "action": _u("what was done"),
+            "resource_type": _u("kind of thing acted on"),
+            "resource_id": _u("thing acted on"),
+            "outcome": _u("allowed, denied or failed"),
+            "details": _p("structured details; may name people"),
+            "prev_hash": _u("hash of the previous entry"),
+            "entry_hash": _u("hash of this entry"),
+        },
+    ),
+    "audit_head": Table(
+        purpose="The audit chain's head, so appends stay linear.",
+        retention="kept for good",
+        columns={
+            "id": _u("single row"),
+            "last_seq": _u("last position"),
+            "last_hash": _u("last hash"),
+        },
+    ),
+    "audit_checkpoints": Table(
+        purpose="Signed checkpoints of the audit chain.",
+        retention="kept for good; also appended to the checkpoints file",
+        where=("database", "audit_checkpoints"),
+        columns={
+            "seq": _u("position checkpointed"),
+            "entry_hash": _u("hash at that position"),
+            "ts": _u("when it was signed"),
+            "signature": _u("signature"),
+            "key_id": _u("signing key"),
+        },
+    ),
+}
+
+NOT_YET_ENCRYPTED: frozenset[str] = frozenset(
+    {
+        # Field encryption of personal columns is open work (issue 14). Each entry here is
+        # a personal column stored in clear in the database (the database file or server
+        # may still be encrypted on disk). The field-encryption work removes entries; a new
+        # personal column must be encrypted or listed here with its reason.
+        "users.id",  # primary key other rows join on; pseudonymous id
+        "users.username",  # looked up at sign-in
+        "users.username_skeleton",  # looked up at sign-in
+        "login_sessions.user_id",
+        "login_sessions.last_used_at",
+        "login_sessions.client_address",
+        "login_sessions.user_agent",
+        "recovery_codes.user_id",
+        "api_keys.owner_user_id",
+        "site_retention.updated_by",
+        "redaction_overrides.user_id",
+        "redaction_overrides.reason",
+        "recording_demands.user_id",
+        "recording_demands.since",
+        "recording_playbacks.viewer_id",
+        "recording_grants.user_id",
+        "recording_grants.created_by",
+        "legal_holds.reason",
+        "legal_holds.created_by",
+        "legal_holds.released_by",
+        "legal_holds.release_reason",
+        "recording_exports.reason",
+        "recording_exports.created_by",
+        "audit_log.actor_id",  # hashed into the chain; erasable (personal_erased)
+        "audit_log.actor_name",
+        "audit_log.source_address",
+        "audit_log.details",
+    }
+)
+"""Personal columns stored unencrypted today: the field-encryption work list."""
