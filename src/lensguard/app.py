@@ -75,7 +75,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         monitoring = settings.security.monitoring
         alerts = build_alerts(
-            monitoring.alerts, var_dir=settings.var_dir, threshold=monitoring.alert_threshold
+            monitoring.alerts,
+            var_dir=settings.var_dir,
+            threshold=monitoring.alert_threshold,
+            dev=settings.is_dev,
         )
         checkpointer = Checkpointer(
             services.audit,

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from lensguard.monitor.alerts.destination import parse_destination
 from lensguard.monitor.alerts.signing import MIN_SECRET_BYTES
+from lensguard.monitor.alerts.smsformat import check_number, check_template
+from lensguard.severity import Severity
 
 
 class _Section(BaseModel):
@@ -128,10 +130,69 @@ class SiemSettings(_Section):
         return self
 
 
+class SmsAlertSettings(_Section):
+    """SMS through an HTTP gateway: a templated POST per recipient."""
+
+    # Numbers are personal data and the secret is a credential: errors name fields, not inputs.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    url: str
+    """The gateway; https unless the server runs in dev mode."""
+    recipients: list[str] = Field(min_length=1, max_length=50)
+    """E.164 numbers (``+`` and 7-15 digits); logged masked only."""
+    template: dict[str, str]
+    """Body fields; values may use ``$to``, ``$text`` and ``$severity``."""
+    encoding: Literal["json", "form"] = "json"
+    auth: Literal["bearer", "hmac"]
+    secret: SecretStr
+    """Bearer token, or the HMAC-SHA256 key (32+ bytes) for ``X-Lensguard-Signature``."""
+    min_severity: Severity = Severity.HIGH
+    max_length: int = Field(default=160, ge=20, le=480)
+    rate_per_recipient: int = Field(default=10, ge=1, le=1_000)
+    """At most this many SMS per recipient per ``rate_window`` seconds."""
+    rate_window: float = Field(default=3600.0, gt=0, le=86_400)
+    allow_private: bool = False
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff: float = Field(default=1.0, gt=0, le=60)
+    ca_file: Path | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _safe_url(cls, value: str) -> str:
+        parse_destination(value)
+        return value
+
+    @field_validator("recipients")
+    @classmethod
+    def _e164(cls, value: list[str]) -> list[str]:
+        for number in value:
+            check_number(number)
+        if len(set(value)) != len(value):
+            raise ValueError("recipients must not repeat")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: dict[str, str]) -> dict[str, str]:
+        check_template(value)
+        return value
+
+    @model_validator(mode="after")
+    def _secret_fits(self) -> SmsAlertSettings:
+        size = len(self.secret.get_secret_value().encode("utf-8"))
+        if self.auth == "hmac" and size < MIN_SECRET_BYTES:
+            raise ValueError(f"an hmac secret needs at least {MIN_SECRET_BYTES} bytes")
+        if size == 0:
+            raise ValueError("the bearer token is empty")
+        return self
+
+
 class AlertsSettings(_Section):
     """``security.monitoring.alerts``: live alert sinks and the SIEM forwarder."""
 
     webhooks: list[WebhookAlertSettings] = Field(default_factory=list)
     smtp: SmtpAlertSettings | None = None
     syslog: SyslogAlertSettings | None = None
+    sms: SmsAlertSettings | None = None
     siem: SiemSettings | None = None

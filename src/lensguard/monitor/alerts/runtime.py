@@ -11,6 +11,7 @@ from lensguard.errors import ConfigurationError
 from lensguard.monitor.alerts.config import (
     AlertsSettings,
     SignedHttpSettings,
+    SmsAlertSettings,
     SyslogAlertSettings,
     WebhookAlertSettings,
 )
@@ -20,6 +21,7 @@ from lensguard.monitor.alerts.event import SecurityEvent
 from lensguard.monitor.alerts.forwarder import SiemForwarder
 from lensguard.monitor.alerts.queue import DurableQueue
 from lensguard.monitor.alerts.sink import AlertSink, BatchSink
+from lensguard.monitor.alerts.sms import SmsAuth, SmsSink
 from lensguard.monitor.alerts.smtp import SmtpSink
 from lensguard.monitor.alerts.syslog import SyslogSink
 from lensguard.monitor.alerts.webhook import WebhookSink
@@ -59,6 +61,27 @@ def _syslog(config: SyslogAlertSettings) -> SyslogSink:
         app_name=config.app_name,
         facility=config.facility,
         tls_context=_tls(config.ca_file) if config.transport == "tls" else None,
+    )
+
+
+def _sms(config: SmsAlertSettings, resolver: Resolver | None, *, dev: bool) -> SmsSink:
+    return SmsSink(
+        config.url,
+        config.recipients,
+        config.template,
+        SmsAuth(config.auth, config.secret.get_secret_value().encode("utf-8")),
+        encoding=config.encoding,
+        min_severity=config.min_severity,
+        max_length=config.max_length,
+        rate_per_recipient=config.rate_per_recipient,
+        rate_window=config.rate_window,
+        allow_http=dev,
+        allow_private=config.allow_private,
+        timeout=config.timeout,
+        max_attempts=config.max_attempts,
+        backoff=config.backoff,
+        tls_context=_tls(config.ca_file),
+        resolver=resolver,
     )
 
 
@@ -114,8 +137,12 @@ def build_alerts(
     var_dir: Path,
     threshold: Severity,
     resolver: Resolver | None = None,
+    dev: bool = False,
 ) -> Alerts:
-    """Create (without connecting) the sinks, dispatcher and forwarder ``config`` asks for."""
+    """Create (without connecting) the sinks, dispatcher and forwarder ``config`` asks for.
+
+    ``dev`` allows a plain-http SMS gateway (a local stand-in); otherwise it must be https.
+    """
     sinks: list[AlertSink] = [_webhook(hook, resolver) for hook in config.webhooks]
     if config.smtp is not None:
         smtp = config.smtp
@@ -134,6 +161,11 @@ def build_alerts(
         )
     if config.syslog is not None:
         sinks.append(_syslog(config.syslog))
+    if config.sms is not None:
+        try:
+            sinks.append(_sms(config.sms, resolver, dev=dev))
+        except ValueError as exc:
+            raise ConfigurationError(f"security.monitoring.alerts.sms: {exc}") from exc
     dispatcher = AlertDispatcher(sinks, threshold=threshold) if sinks else None
     queue: DurableQueue | None = None
     forwarder: SiemForwarder | None = None

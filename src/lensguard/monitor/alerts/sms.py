@@ -1,0 +1,241 @@
+"""SMS alerts through a provider-neutral HTTP gateway: one templated POST per recipient.
+
+The gateway URL, body template and auth are configured; nothing provider-specific lives
+here. Phone numbers are personal data, so logs and errors only ever carry them masked.
+Delivery retries like the webhook sink: network errors, 5xx and 429 are retried with
+backoff, any other 4xx and redirects are permanent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from string import Template
+from typing import Literal
+from urllib.parse import urlencode
+
+import httpx
+import structlog
+
+from lensguard import __version__
+from lensguard.clock import Clock, SystemClock
+from lensguard.monitor.alerts.destination import (
+    Resolver,
+    check_destination,
+    literal_address,
+    parse_destination,
+)
+from lensguard.monitor.alerts.errors import (
+    DeliveryFailed,
+    DeliveryRejected,
+    UnresolvableDestination,
+    UnsafeDestination,
+)
+from lensguard.monitor.alerts.event import SecurityEvent, at_least
+from lensguard.monitor.alerts.sink import backoff_delay
+from lensguard.monitor.alerts.smsformat import check_number, check_template, mask_number
+from lensguard.monitor.alerts.webhook import _retry_after
+from lensguard.severity import Severity
+
+SIGNATURE_HEADER = "X-Lensguard-Signature"
+ELLIPSIS = "\u2026"
+
+_log = structlog.get_logger("lensguard.monitor.alerts.sms")
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def alert_text(event: SecurityEvent) -> str:
+    """One line for a phone: severity, event name and its (already masked) fields."""
+    details = " ".join(f"{key}={value}" for key, value in event.fields.items())
+    return f"[{event.severity.value}] {event.name} {details}".strip()
+
+
+def hmac_header(secret: bytes, body: bytes, timestamp: int) -> str:
+    """``t=<ts>,v1=<hex HMAC-SHA256(secret, "<ts>." + body)>``, as webhooks are signed."""
+    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+@dataclass(frozen=True)
+class SmsAuth:
+    """Either a bearer token or an HMAC key; the value is only read when a request is built."""
+
+    kind: Literal["bearer", "hmac"]
+    secret: bytes
+
+    def __repr__(self) -> str:
+        return f"SmsAuth({self.kind}, ***)"
+
+
+class SmsSink:
+    """POSTs the rendered template to the gateway once per recipient."""
+
+    def __init__(
+        self,
+        url: str,
+        recipients: Sequence[str],
+        template: Mapping[str, str],
+        auth: SmsAuth,
+        *,
+        encoding: Literal["json", "form"] = "json",
+        min_severity: Severity = Severity.HIGH,
+        max_length: int = 160,
+        rate_per_recipient: int = 10,
+        rate_window: float = 3600.0,
+        allow_http: bool = False,
+        allow_private: bool = False,
+        timeout: float = 10.0,
+        max_attempts: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        tls_context: ssl.SSLContext | None = None,
+        resolver: Resolver | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if max_length < 2:
+            raise ValueError("max_length must be at least 2")
+        self._url = parse_destination(url)
+        if self._url.scheme != "https" and not allow_http:
+            raise UnsafeDestination("the SMS gateway URL must be https outside dev mode")
+        if not recipients:
+            raise ValueError("an SMS sink needs at least one recipient")
+        self._recipients = [check_number(number) for number in recipients]
+        self._template = {key: Template(value) for key, value in check_template(template).items()}
+        self._auth = auth
+        self._encoding = encoding
+        self._min_severity = min_severity
+        self._max_length = max_length
+        self._rate = rate_per_recipient
+        self._window = rate_window
+        self._sent: dict[str, list[float]] = {}
+        self._allow_private = allow_private
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._resolver = resolver
+        self._clock = clock or SystemClock()
+        self._host_header = self._url.netloc.decode("ascii")
+        host = self._url.raw_host.decode("ascii")
+        self._sni = None if literal_address(host) is not None else host
+        self.name = f"sms {self._url.scheme}://{self._host_header}"
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            verify=tls_context or ssl.create_default_context(),
+            headers={"User-Agent": f"lensguard/{__version__}"},
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"<SmsSink {self.name}>"
+
+    def render(self, to: str, event: SecurityEvent) -> bytes:
+        """The request body for ``to``, text bounded to ``max_length`` characters."""
+        values = {
+            "to": to,
+            "text": truncate(alert_text(event), self._max_length),
+            "severity": event.severity.value,
+        }
+        fields = {key: value.substitute(values) for key, value in self._template.items()}
+        if self._encoding == "form":
+            return urlencode(fields).encode("ascii")
+        return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    async def send(self, event: SecurityEvent) -> None:
+        """Send to every recipient within its rate if severe enough; raise when any failed."""
+        if not at_least(event.severity, self._min_severity):
+            return
+        failures: list[str] = []
+        for number in self._recipients:
+            masked = mask_number(number)
+            if not self._allow(number):
+                _log.warning("sms_rate_limited", sink=self.name, to=masked, alert_id=event.id)
+                continue
+            try:
+                await self._deliver(self.render(number, event))
+            except DeliveryFailed as exc:
+                failures.append(f"{masked}: {exc}")
+                _log.warning("sms_delivery_failed", sink=self.name, to=masked, error=str(exc))
+            else:
+                _log.info("sms_sent", sink=self.name, to=masked, alert_id=event.id)
+        if failures:
+            raise DeliveryFailed("; ".join(failures))
+
+    async def aclose(self) -> None:
+        """Close pooled connections."""
+        await self._client.aclose()
+
+    def _allow(self, number: str) -> bool:
+        now = self._clock.monotonic()
+        recent = [t for t in self._sent.get(number, []) if now - t < self._window]
+        if len(recent) >= self._rate:
+            self._sent[number] = recent
+            return False
+        recent.append(now)
+        self._sent[number] = recent
+        return True
+
+    async def _deliver(self, body: bytes) -> None:
+        last = "no attempt made"
+        for attempt in range(1, self._max_attempts + 1):
+            delay = backoff_delay(attempt, base=self._backoff, cap=self._max_backoff)
+            try:
+                status, retry_after = await self._attempt(body)
+            except UnresolvableDestination as exc:
+                last = str(exc)
+            except httpx.TransportError as exc:
+                last = f"network error: {type(exc).__name__}"
+            else:
+                if 200 <= status < 300:
+                    return
+                if 300 <= status < 400:
+                    raise DeliveryRejected(f"{self.name} answered {status}; redirects are refused")
+                if status < 500 and status != 429:
+                    raise DeliveryRejected(f"{self.name} refused the SMS with status {status}")
+                last = f"status {status}"
+                if retry_after is not None:
+                    delay = min(max(delay, retry_after), self._max_backoff)
+            if attempt < self._max_attempts:
+                await self._clock.sleep(delay)
+        raise DeliveryFailed(f"{self.name} failed after {self._max_attempts} attempts: {last}")
+
+    def _headers(self, body: bytes) -> dict[str, str]:
+        content_type = (
+            "application/x-www-form-urlencoded" if self._encoding == "form" else "application/json"
+        )
+        headers = {"Host": self._host_header, "Content-Type": content_type}
+        if self._auth.kind == "bearer":
+            headers["Authorization"] = f"Bearer {self._auth.secret.decode('utf-8')}"
+        else:
+            timestamp = int(self._clock.time())
+            headers[SIGNATURE_HEADER] = hmac_header(self._auth.secret, body, timestamp)
+        return headers
+
+    async def _attempt(self, body: bytes) -> tuple[int, float | None]:
+        addresses = await check_destination(
+            self._url, allow_private=self._allow_private, resolver=self._resolver
+        )
+        request = self._client.build_request(
+            "POST",
+            self._url.copy_with(host=str(addresses[0])),
+            content=body,
+            headers=self._headers(body),
+            extensions={"sni_hostname": self._sni} if self._sni else {},
+        )
+        response = await self._client.send(request, stream=True)
+        try:
+            return response.status_code, _retry_after(response.headers.get("retry-after"))
+        finally:
+            await response.aclose()
