@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from lensguard.privacy.classes import DataClass
-from lensguard.privacy.registry import NOT_YET_ENCRYPTED, REGISTRY
+from lensguard.privacy.registry import HASHED, NOT_YET_ENCRYPTED, REGISTRY
 from lensguard.settings import Settings
 
 SCHEMA = "lensguard.privacy.inventory/1"
@@ -86,7 +86,9 @@ def encryption_status(table: dict[str, Any]) -> str:
         cols = table["columns"][cls.value]
         if cols:
             enc = sum(1 for c in cols if c["encrypted"])
-            parts.append(f"{cls.value}: {enc}/{len(cols)} encrypted")
+            hashed = sum(1 for c in cols if c["note"] == HASHED)
+            text = f"{cls.value}: {enc}/{len(cols)} encrypted"
+            parts.append(f"{text}, {hashed} hashed" if hashed else text)
     if "segment_store" in table["where"]:
         parts.append("video: encrypted")
     return "; ".join(parts) or "nothing personal"

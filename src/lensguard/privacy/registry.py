@@ -24,6 +24,8 @@ def _u(why: str) -> Column:
 _ACCOUNT = "kept while the account exists"
 _CREATED = _u("when the row was written")
 _USER_REF = "names the user it concerns (a users.id)"
+HASHED = "stored only as a one-way hash"
+_ERASABLE = "kept with the entry until erased on request (personal_erased)"
 
 REGISTRY: dict[str, Table] = {
     "users": Table(
@@ -33,7 +35,7 @@ REGISTRY: dict[str, Table] = {
             "id": _p("stable account id that other rows refer to"),
             "username": _p("the name the person signs in with and is shown as"),
             "username_skeleton": _p("folded username that stops look-alike names"),
-            "password_hash": _s("verifies the password"),
+            "password_hash": _s("verifies the password", note=HASHED),
             "role": _u("what the account may do"),
             "disabled": _u("a disabled account cannot sign in"),
             "must_change_password": _u("forces a new password at next sign-in"),
@@ -67,7 +69,7 @@ REGISTRY: dict[str, Table] = {
         columns={
             "id": _u("token id"),
             "session_id": _u("the session it belongs to"),
-            "token_hash": _s("verifies the token"),
+            "token_hash": _s("verifies the token", note=HASHED),
             "parent_id": _u("token it replaced, for reuse detection"),
             "created_at": _CREATED,
             "used_at": _u("when it was exchanged"),
@@ -79,7 +81,7 @@ REGISTRY: dict[str, Table] = {
         columns={
             "id": _u("code id"),
             "user_id": _p(_USER_REF),
-            "code_hash": _s("verifies the code"),
+            "code_hash": _s("verifies the code", note=HASHED),
             "created_at": _CREATED,
             "used_at": _u("when it was used"),
         },
@@ -92,7 +94,7 @@ REGISTRY: dict[str, Table] = {
             "name": _u("label the owner chose"),
             "owner_user_id": _p(_USER_REF),
             "owner_device_id": _u("device that owns the key"),
-            "secret_hash": _s("verifies the key"),
+            "secret_hash": _s("verifies the key", note=HASHED),
             "scopes": _u("what the key may do"),
             "rate_limit_per_minute": _u("its request limit"),
             "created_at": _CREATED,
@@ -352,16 +354,19 @@ REGISTRY: dict[str, Table] = {
             "ts": _u("when it happened"),
             "actor_type": _u("user, api key, device or system"),
             "actor_ref": _u("kind of reference"),
-            "actor_id": _p("who acted"),
-            "actor_name": _p("name of who acted, as it was then"),
-            "source_address": _p("IP address the action came from"),
+            "actor_id": _p("who acted", retention=_ERASABLE),
+            "actor_name": _p("name of who acted, as it was then", retention=_ERASABLE),
+            "source_address": _p("IP address the action came from", retention=_ERASABLE),
             "personal_digest": _u("hash of the personal fields, so erasure keeps the chain"),
             "personal_erased": _u("whether the personal fields were erased"),
             "action": _u("what was done"),
             "resource_type": _u("kind of thing acted on"),
             "resource_id": _u("thing acted on"),
             "outcome": _u("allowed, denied or failed"),
-            "details": _p("structured details; may name people"),
+            "details": _p(
+                "structured details; may name people",
+                note="not covered by erasure",
+            ),
             "prev_hash": _u("hash of the previous entry"),
             "entry_hash": _u("hash of this entry"),
         },
