@@ -23,6 +23,8 @@ from lensguard.monitor.alerts.event import SecurityEvent
 from lensguard.monitor.alerts.runtime import build_alerts
 from lensguard.monitor.alerts.sms import SIGNATURE_HEADER, SmsAuth, SmsSink
 from lensguard.monitor.alerts.smsformat import mask_number
+from lensguard.monitor.events import bound, emit
+from lensguard.monitor.publisher import EventPublisher
 from lensguard.settings import Severity
 from tests.monitor.receivers import HttpReceiver, Response
 
@@ -205,6 +207,8 @@ def settings(**overrides: Any) -> dict[str, Any]:
         ({"auth": "hmac", "secret": "short"}, "at least 32 bytes"),
         ({"url": "ftp://sms.example.net/"}, "is not http or https"),
         ({"max_length": 1000}, "less than or equal to 480"),
+        ({"secret": "tok\r\nX-Injected: 1"}, "visible ASCII"),
+        ({"secret": ""}, "visible ASCII"),
     ],
 )
 def test_settings_refuse_bad_values_clearly(overrides: dict[str, Any], message: str) -> None:
@@ -225,3 +229,23 @@ def test_build_alerts_requires_https_unless_dev(tmp_path: Any) -> None:
         build_alerts(config, var_dir=tmp_path, threshold=Severity.LOW)
     alerts = build_alerts(config, var_dir=tmp_path, threshold=Severity.LOW, dev=True)
     assert [sink.name for sink in alerts.sinks] == ["sms http://sms.example.net"]
+
+
+async def test_emitted_alert_reaches_the_gateway_through_the_dispatcher(tmp_path: Any) -> None:
+    async with HttpReceiver() as gateway:
+        config = AlertsSettings.model_validate(
+            {"sms": settings(url=gateway.url, allow_private=True, min_severity="critical")}
+        )
+        alerts = build_alerts(config, var_dir=tmp_path, threshold=Severity.HIGH, dev=True)
+        publisher = EventPublisher()
+        await alerts.start(publisher)
+        try:
+            with bound(publisher):
+                emit("auth.mfa_disabled", severity=Severity.HIGH, user_id="u1")
+                emit("audit.chain_broken", severity=Severity.CRITICAL, table="audit")
+            await gateway.wait_for_requests(1)
+        finally:
+            await alerts.stop()
+    (request,) = gateway.requests
+    assert request.json()["to"] == ADA
+    assert request.json()["message"].startswith("[critical] audit.chain_broken")

@@ -180,11 +180,13 @@ class SmsAlertSettings(_Section):
 
     @model_validator(mode="after")
     def _secret_fits(self) -> SmsAlertSettings:
-        size = len(self.secret.get_secret_value().encode("utf-8"))
-        if self.auth == "hmac" and size < MIN_SECRET_BYTES:
+        if self.auth == "hmac" and len(self.secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"an hmac secret needs at least {MIN_SECRET_BYTES} bytes")
-        if size == 0:
-            raise ValueError("the bearer token is empty")
+        token = self.secret.get_secret_value()
+        if self.auth == "bearer" and not (
+            token and token.isascii() and token.isprintable() and " " not in token
+        ):
+            raise ValueError("the bearer token must be non-empty visible ASCII (RFC 6750)")
         return self
 
 
