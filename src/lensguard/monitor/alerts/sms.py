@@ -8,8 +8,6 @@ backoff, any other 4xx and redirects are permanent.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import ssl
 from collections.abc import Mapping, Sequence
@@ -23,6 +21,7 @@ import structlog
 
 from lensguard import __version__
 from lensguard.clock import Clock, SystemClock
+from lensguard.monitor.alerts import signing
 from lensguard.monitor.alerts.destination import (
     Resolver,
     check_destination,
@@ -41,7 +40,7 @@ from lensguard.monitor.alerts.smsformat import check_number, check_template, mas
 from lensguard.monitor.alerts.webhook import _retry_after
 from lensguard.severity import Severity
 
-SIGNATURE_HEADER = "X-Lensguard-Signature"
+SIGNATURE_HEADER = signing.HEADER
 ELLIPSIS = "\u2026"
 
 _log = structlog.get_logger("lensguard.monitor.alerts.sms")
@@ -56,12 +55,6 @@ def alert_text(event: SecurityEvent) -> str:
     """One line for a phone: severity, event name and its (already masked) fields."""
     details = " ".join(f"{key}={value}" for key, value in event.fields.items())
     return f"[{event.severity.value}] {event.name} {details}".strip()
-
-
-def hmac_header(secret: bytes, body: bytes, timestamp: int) -> str:
-    """``t=<ts>,v1=<hex HMAC-SHA256(secret, "<ts>." + body)>``, as webhooks are signed."""
-    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
 
 
 @dataclass(frozen=True)
@@ -220,7 +213,7 @@ class SmsSink:
             headers["Authorization"] = f"Bearer {self._auth.secret.decode('utf-8')}"
         else:
             timestamp = int(self._clock.time())
-            headers[SIGNATURE_HEADER] = hmac_header(self._auth.secret, body, timestamp)
+            headers[SIGNATURE_HEADER] = signing.sign(self._auth.secret, body, timestamp=timestamp)
         return headers
 
     async def _attempt(self, body: bytes) -> tuple[int, float | None]:
