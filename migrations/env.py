@@ -14,6 +14,7 @@ import lensguard.keyring.models
 import lensguard.recordings.hold_models
 import lensguard.recordings.models  # noqa: F401 - registers the segment index on Base
 from lensguard.store.models import Base
+from lensguard.store.tls import engine_options
 
 config = context.config
 target_metadata = Base.metadata
@@ -45,7 +46,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_async_engine(_url())
+    url, connect_args = engine_options(_url())
+    engine = create_async_engine(url, connect_args=connect_args)
     try:
         async with engine.connect() as conn:
             await conn.run_sync(_run)

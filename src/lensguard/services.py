@@ -120,9 +120,9 @@ class Services:
         db = Database(settings.database_url, echo=settings.database.echo)
         redis: Redis | None = None
         limiter: RateLimiter
-        if settings.redis.url is not None:
+        if settings.redis_url is not None:
             redis = Redis.from_url(
-                settings.redis.url.get_secret_value(),
+                settings.redis_url,
                 socket_connect_timeout=2,
                 socket_timeout=5,
                 health_check_interval=30,

@@ -23,6 +23,7 @@ from lensguard.media.ice_settings import MediaSettings
 from lensguard.monitor.alerts.config import AlertsSettings
 from lensguard.recordings.settings import RecordingSettings
 from lensguard.severity import Severity as Severity  # noqa: PLC0414 - re-exported for now
+from lensguard.tls_settings import TLSMode, TLSSettings, with_database_tls, with_redis_tls
 
 CONFIG_ENV = "LENSGUARD_CONFIG"
 MIN_SECRET_LENGTH = 32
@@ -85,11 +86,15 @@ class DatabaseSettings(_Section):
     url: str | None = None
     """SQLAlchemy URL; unset means SQLite at ``<var_dir>/lensguard.db``."""
     echo: bool = False
+    tls: TLSSettings = Field(default_factory=TLSSettings)
+    """TLS towards PostgreSQL (docs/deployment.md)."""
 
 
 class RedisSettings(_Section):
     url: SecretStr | None = None
     """``redis://`` URL (may carry a password, hence secret); unset means embedded mode."""
+    tls: TLSSettings = Field(default_factory=TLSSettings)
+    """TLS towards Redis; turns ``redis://`` into ``rediss://`` (docs/deployment.md)."""
 
 
 class AuthenticationSettings(_Section):
@@ -392,8 +397,27 @@ class Settings(BaseSettings):
     def database_url(self) -> str:
         """The effective SQLAlchemy URL."""
         if self.database.url:
-            return self.database.url
+            return with_database_tls(self.database.url, self.database.tls)
         return f"sqlite+aiosqlite:///{self.var_dir / 'lensguard.db'}"
+
+    @model_validator(mode="after")
+    def _strong_tls(self) -> Settings:
+        if self.is_dev:
+            return self
+        for key, tls in (("database.tls", self.database.tls), ("redis.tls", self.redis.tls)):
+            if tls.enabled and tls.mode is not TLSMode.VERIFY_FULL:
+                raise ValueError(
+                    f"{key}.mode {tls.mode.value} does not check the server's name and is "
+                    "only accepted in dev mode: use verify-full with ca_file"
+                )
+        return self
+
+    @property
+    def redis_url(self) -> str | None:
+        """The effective Redis URL, carrying the TLS options of ``redis.tls``."""
+        if self.redis.url is None:
+            return None
+        return with_redis_tls(self.redis.url.get_secret_value(), self.redis.tls)
 
     @property
     def is_dev(self) -> bool:

@@ -65,10 +65,10 @@ async def _run(settings: Settings, *, dry_run: bool, bar: Progress | None) -> Ru
     resolved = resolve_secrets(settings)
     db = Database(settings.database_url)
     redis = None
-    if settings.redis.url is not None:
+    if settings.redis_url is not None:
         from redis.asyncio import Redis
 
-        redis = Redis.from_url(settings.redis.url.get_secret_value())
+        redis = Redis.from_url(settings.redis_url)
     retention = resolved.recordings.retention
     job = RetentionJob(
         db,

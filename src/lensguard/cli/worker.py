@@ -41,13 +41,14 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 def _redis_url(settings: Settings) -> str:
-    if settings.redis.url is None:
+    url = settings.redis_url
+    if url is None:
         raise _fail(
             "the vision worker needs Redis: set redis.url (LENSGUARD_REDIS__URL), the same "
             "Redis the servers use with vision.workers on",
             EXIT_CONFIG,
         )
-    return settings.redis.url.get_secret_value()
+    return url
 
 
 def _print_stats(info: GroupInfo, stream: str, as_json: bool) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from lensguard.private import ensure_private_file
+from lensguard.store.tls import engine_options
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -73,7 +74,10 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
         if not is_sqlite(url):
             kwargs.update(pool_size=10, max_overflow=20, pool_timeout=10)
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        engine_url, connect_args = engine_options(url)
+        if connect_args:
+            kwargs["connect_args"] = connect_args
+        self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
         if is_sqlite(url):
             prepare_sqlite_file(url)
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)

@@ -314,13 +314,14 @@ def remote_chain_builder(
     vision = settings.vision
     if not vision.workers:
         return local.build_chain
-    if settings.redis.url is None:
+    url = settings.redis_url
+    if url is None:
         raise ConfigurationError(
             "vision.workers needs Redis: set redis.url (LENSGUARD_REDIS__URL) to the Redis "
             "the `lensguard worker` processes read, or turn vision.workers off"
         )
     client = connect(
-        settings.redis.url.get_secret_value(),
+        url,
         timeout_s=vision.timeout_ms / 1000.0 + SOCKET_MARGIN_S,
     )
     registry = Registry()
