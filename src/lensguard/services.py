@@ -15,6 +15,7 @@ from lensguard.bus.base import Bus
 from lensguard.bus.memory import MemoryBus
 from lensguard.bus.redis import RedisBus
 from lensguard.clock import Clock, SystemClock
+from lensguard.errors import ConfigurationError
 from lensguard.guard.blocking import brute_force_hook
 from lensguard.guard.blocklist import Blocklist, MemoryBlocklist
 from lensguard.guard.blocklist_file import FileBlocklist
@@ -42,6 +43,7 @@ from lensguard.signaling.presence import Presence
 from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
 from lensguard.streams.room import StreamsRoom
+from lensguard.tls_settings import unreadable_files
 from lensguard.vision.remote import remote_chain_builder
 
 
@@ -117,6 +119,11 @@ class Services:
     def build(cls, settings: Settings, *, clock: Clock | None = None) -> Services:
         """Create clients (no connection is opened until first use)."""
         clock = clock or SystemClock()
+        problems = unreadable_files(settings.database.tls, "database") + unreadable_files(
+            settings.redis.tls, "redis"
+        )
+        if problems:
+            raise ConfigurationError("; ".join(problems))
         db = Database(settings.database_url, echo=settings.database.echo)
         redis: Redis | None = None
         limiter: RateLimiter

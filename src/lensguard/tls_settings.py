@@ -56,6 +56,27 @@ class TLSSettings(BaseModel):
         return self
 
 
+def unreadable_files(tls: TLSSettings, section: str) -> list[str]:
+    """What is wrong with the files ``tls`` names, one line each (empty when all read).
+
+    Checked at start-up: the libraries would otherwise fail at the first connection,
+    with an error that names neither the setting nor the file.
+    """
+    if not tls.enabled:
+        return []
+    problems = []
+    for name in ("ca_file", "cert_file", "key_file"):
+        path: Path | None = getattr(tls, name)
+        if path is None:
+            continue
+        try:
+            with path.open("rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            problems.append(f"{section}.tls.{name}: cannot read {path}: {exc.strerror or exc}")
+    return problems
+
+
 def _with_query(url: str, extra: dict[str, str]) -> str:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -71,3 +73,31 @@ def test_redis_url_becomes_rediss_with_the_ca() -> None:
     for part in ("ssl_ca_certs=%2Fca.pem", "ssl_check_hostname=true", "ssl_certfile=%2Fc.pem"):
         assert part in url
     assert Settings(mode="dev").redis_url is None
+
+
+def test_a_tls_file_that_cannot_be_read_stops_start_up_naming_the_setting(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    from lensguard.app import create_app
+    from lensguard.errors import ConfigurationError
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read yet\n")
+    missing = tmp_path / "nowhere" / "client.pem"
+    settings = make_settings(
+        redis={
+            "url": "redis://127.0.0.1:1/0",
+            "tls": {
+                "enabled": True,
+                "ca_file": str(ca),
+                "cert_file": str(missing),
+                "key_file": str(missing),
+            },
+        }
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(settings)
+    message = str(caught.value)
+    assert f"redis.tls.cert_file: cannot read {missing}: No such file or directory" in message
+    assert f"redis.tls.key_file: cannot read {missing}" in message
+    assert "ca_file" not in message  # the CA is there
