@@ -35,9 +35,9 @@ from lensguard.monitor.alerts.errors import (
     UnsafeDestination,
 )
 from lensguard.monitor.alerts.event import SecurityEvent, at_least
+from lensguard.monitor.alerts.retry_after import retry_after_seconds
 from lensguard.monitor.alerts.sink import backoff_delay
 from lensguard.monitor.alerts.smsformat import check_number, check_template, mask_number
-from lensguard.monitor.alerts.webhook import _retry_after
 from lensguard.severity import Severity
 
 SIGNATURE_HEADER = signing.HEADER
@@ -229,6 +229,6 @@ class SmsSink:
         )
         response = await self._client.send(request, stream=True)
         try:
-            return response.status_code, _retry_after(response.headers.get("retry-after"))
+            return response.status_code, retry_after_seconds(response.headers.get("retry-after"))
         finally:
             await response.aclose()

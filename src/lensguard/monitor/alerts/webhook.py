@@ -12,8 +12,6 @@ import asyncio
 import json
 import ssl
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -32,23 +30,10 @@ from lensguard.monitor.alerts.errors import (
     UnsafeDestination,
 )
 from lensguard.monitor.alerts.event import QueuedEvent, SecurityEvent
+from lensguard.monitor.alerts.retry_after import retry_after_seconds
 from lensguard.monitor.alerts.sink import backoff_delay
 
 __all__ = ["UnsafeDestination", "WebhookSink", "check_destination"]
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _body(data: object) -> bytes:
@@ -157,6 +142,6 @@ class WebhookSink:
         # Streamed and closed unread: a hostile receiver cannot make us buffer a huge body.
         response = await self._client.send(request, stream=True)
         try:
-            return response.status_code, _retry_after(response.headers.get("retry-after"))
+            return response.status_code, retry_after_seconds(response.headers.get("retry-after"))
         finally:
             await response.aclose()
