@@ -30,13 +30,10 @@ from lensguard.monitor.alerts.destination import (
 )
 from lensguard.monitor.alerts.errors import (
     DeliveryFailed,
-    DeliveryRejected,
-    UnresolvableDestination,
     UnsafeDestination,
 )
 from lensguard.monitor.alerts.event import SecurityEvent, at_least
-from lensguard.monitor.alerts.retry_after import retry_after_seconds
-from lensguard.monitor.alerts.sink import backoff_delay
+from lensguard.monitor.alerts.http_delivery import deliver_with_retries, retry_after_seconds
 from lensguard.monitor.alerts.smsformat import check_number, check_template, mask_number
 from lensguard.severity import Severity
 
@@ -181,28 +178,16 @@ class SmsSink:
         return True
 
     async def _deliver(self, body: bytes) -> None:
-        last = "no attempt made"
-        for attempt in range(1, self._max_attempts + 1):
-            delay = backoff_delay(attempt, base=self._backoff, cap=self._max_backoff)
-            try:
-                status, retry_after = await self._attempt(body)
-            except UnresolvableDestination as exc:
-                last = str(exc)
-            except httpx.TransportError as exc:
-                last = f"network error: {type(exc).__name__}"
-            else:
-                if 200 <= status < 300:
-                    return
-                if 300 <= status < 400:
-                    raise DeliveryRejected(f"{self.name} answered {status}; redirects are refused")
-                if status < 500 and status != 429:
-                    raise DeliveryRejected(f"{self.name} refused the SMS with status {status}")
-                last = f"status {status}"
-                if retry_after is not None:
-                    delay = min(max(delay, retry_after), self._max_backoff)
-            if attempt < self._max_attempts:
-                await self._clock.sleep(delay)
-        raise DeliveryFailed(f"{self.name} failed after {self._max_attempts} attempts: {last}")
+        await deliver_with_retries(
+            lambda: self._attempt(body),
+            name=self.name,
+            what="the SMS",
+            max_attempts=self._max_attempts,
+            backoff=self._backoff,
+            max_backoff=self._max_backoff,
+            sleep=self._clock.sleep,
+            network_error=lambda exc: f"network error: {type(exc).__name__}",
+        )
 
     def _headers(self, body: bytes) -> dict[str, str]:
         content_type = (
