@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -24,13 +23,14 @@ from aiortc import (
     RTCRtpSender,
 )
 
-from lensguard.bus.base import Bus, Subscription
+from lensguard.bus.base import Bus
 from lensguard.bus.channels import OVERRIDES, STREAM_CONFIG
 from lensguard.bus.follow import follow
 from lensguard.clock import Clock, SystemClock, Timer
 from lensguard.logs import get_logger
 from lensguard.media.fanout import EncodedFanout
 from lensguard.media.ice import IcePolicy
+from lensguard.media.inbox import BusInbox
 from lensguard.media.passthrough import (
     Packet,
     PacketTrack,
@@ -76,59 +76,13 @@ class RelayError(RuntimeError):
     """Raised when the device cannot be reached or does not answer."""
 
 
-class _Inbox:
-    """A bus channel of our own, with waiters for specific replies."""
-
-    def __init__(self, bus: Bus, name: str) -> None:
-        self.bus = bus
-        self.id = f"{name}-{secrets.token_urlsafe(9)}"
-        self._sub: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[Any]]] = []
-        self.on_message: Callable[[dict[str, Any]], Awaitable[None]] | None = None
-
-    async def open(self) -> None:
-        self._sub = await self.bus.subscribe(f"conn:{self.id}")
-        self._task = asyncio.create_task(self._pump(self._sub))
-
-    async def _pump(self, sub: Subscription) -> None:
-        async for message in sub:
-            for match, future in list(self._waiters):
-                if not future.done() and match(message):
-                    future.set_result(message)
-                    break
-            else:
-                if self.on_message is not None:
-                    try:
-                        await self.on_message(message)
-                    except Exception as exc:
-                        log.warning("relay_message_failed", error=type(exc).__name__)
-
-    async def wait_for(self, match: Callable[[dict[str, Any]], bool], limit: float) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        entry = (match, future)
-        self._waiters.append(entry)
-        try:
-            return await asyncio.wait_for(future, limit)
-        finally:
-            self._waiters.remove(entry)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        if self._sub is not None:
-            await self._sub.close()
-
-
 class ViewerEndpoint:
     """The node's peer connection towards one viewer."""
 
     def __init__(self, relay: DeviceRelay, viewer_conn: str, on_control: ControlHandler) -> None:
         self.relay = relay
         self.viewer_conn = viewer_conn
-        self.inbox = _Inbox(relay.bus, "media")
+        self.inbox = BusInbox(relay.bus, "media")
         self.inbox.on_message = self._on_message
         self.pc: RTCPeerConnection | None = None
         self.track: PacketTrack | None = None
@@ -268,7 +222,7 @@ class DeviceRelay:
         self.device_id = device_id
         self.ice = ice or IcePolicy()
         self.clock: Clock = clock or SystemClock()
-        self.inbox = _Inbox(bus, "relay")
+        self.inbox = BusInbox(bus, "relay")
         self.inbox.on_message = self._on_message
         self.fanout = EncodedFanout(self._request_keyframe)
         # The device's own encoding, for break-glass viewers only: it bypasses processing.
