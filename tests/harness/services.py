@@ -57,21 +57,39 @@ def _pg_bin(name: str) -> str:
     return found
 
 
-def start_postgres() -> Server:
-    """initdb + postgres on a free port in a temporary directory (trust auth, loopback)."""
-    workdir = Path(tempfile.mkdtemp(prefix="lg-pg-"))
+@dataclass(frozen=True)
+class Cluster:
+    """A new, initialised PostgreSQL data directory, owned by the user that will run it."""
+
+    workdir: Path
+    data: Path
+    run_as: list[str]
+    uid: int | None
+    """The owner to give files the server must read (None: we are that user)."""
+    gid: int | None
+
+    def own(self, *paths: Path) -> None:
+        """Give ``paths`` to the server's user (PostgreSQL refuses to run as root)."""
+        if self.uid is not None and self.gid is not None:
+            for path in paths:
+                os.chown(path, self.uid, self.gid)
+
+
+def init_cluster(prefix: str = "lg-pg-") -> Cluster:
+    """``initdb`` in a new temporary directory (trust auth, UTF-8)."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     data = workdir / "data"
-    port = free_port()
     run_as: list[str] = []
+    uid = gid = None
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        user = "postgres"
         try:
-            entry = pwd.getpwnam(user)
+            entry = pwd.getpwnam("postgres")
         except KeyError:
-            user, entry = "nobody", pwd.getpwnam("nobody")
-        os.chown(workdir, entry.pw_uid, entry.pw_gid)
+            entry = pwd.getpwnam("nobody")
+        uid, gid = entry.pw_uid, entry.pw_gid
+        os.chown(workdir, uid, gid)
         os.chmod(workdir, 0o700)
-        run_as = ["runuser", "-u", user, "--"]
+        run_as = ["runuser", "-u", entry.pw_name, "--"]
     subprocess.run(
         [
             *run_as,
@@ -89,33 +107,41 @@ def start_postgres() -> Server:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return Cluster(workdir, data, run_as, uid, gid)
+
+
+def run_cluster(cluster: Cluster, settings: dict[str, str], url: str) -> Server:
+    """Start ``postgres`` on ``cluster`` with ``settings``; ``url`` names its port as ``{port}``."""
+    port = free_port()
+    options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
     process = subprocess.Popen(
         [
-            *run_as,
+            *cluster.run_as,
             _pg_bin("postgres"),
             "-D",
-            str(data),
+            str(cluster.data),
             "-p",
             str(port),
             "-k",
-            str(workdir),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=on",
-            "-c",
-            "max_connections=200",
+            str(cluster.workdir),
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    server = Server(f"postgresql://postgres@127.0.0.1:{port}/postgres", process, workdir)
+    server = Server(url.format(port=port), process, cluster.workdir)
     try:
         wait_for_port(port, timeout=60)
     except TimeoutError:
         server.stop()
         raise
     return server
+
+
+def start_postgres() -> Server:
+    """initdb + postgres on a free port in a temporary directory (trust auth, loopback)."""
+    settings = {"listen_addresses": "127.0.0.1", "fsync": "on", "max_connections": "200"}
+    return run_cluster(init_cluster(), settings, "postgresql://postgres@127.0.0.1:{port}/postgres")
 
 
 def start_redis() -> Server:

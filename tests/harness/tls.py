@@ -7,11 +7,8 @@ hostname mismatch under verify-full while the chain itself is fine.
 from __future__ import annotations
 
 import datetime
-import os
-import pwd
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.harness.ports import free_port, wait_for_port
-from tests.harness.services import Server, _pg_bin
+from tests.harness.services import Server, _pg_bin, init_cluster, run_cluster
 
 _DAY = datetime.timedelta(days=1)
 
@@ -157,34 +154,15 @@ hostssl all all ::1/128 trust
 
 def start_tls_postgres(pki: Pki) -> Server:
     """A throwaway cluster that accepts only TLS; user ``certuser`` needs a client cert."""
-    workdir = Path(tempfile.mkdtemp(prefix="lg-pgtls-"))
-    data = workdir / "data"
-    certs = workdir / "certs"
+    cluster = init_cluster("lg-pgtls-")
+    certs = cluster.workdir / "certs"
     certs.mkdir()
     for source in (pki.ca, pki.server_cert, pki.server_key):
         shutil.copy(source, certs / source.name)
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        try:
-            entry = pwd.getpwnam("postgres")
-        except KeyError:
-            entry = pwd.getpwnam("nobody")
-        for path in (workdir, certs, *certs.iterdir()):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-        os.chmod(workdir, 0o700)
-        run_as = ["runuser", "-u", entry.pw_name, "--"]
     (certs / pki.server_key.name).chmod(0o600)
     hba = certs / "pg_hba.conf"
     hba.write_text(PG_HBA, encoding="utf-8")
-    if run_as:
-        os.chown(hba, entry.pw_uid, entry.pw_gid)
-    subprocess.run(
-        [*run_as, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    port = free_port()
+    cluster.own(certs, *certs.iterdir())
     settings = {
         "listen_addresses": "127.0.0.1,::1",
         "ssl": "on",
@@ -194,29 +172,7 @@ def start_tls_postgres(pki: Pki) -> Server:
         "hba_file": str(hba),
         "fsync": "off",
     }
-    options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
-    process = subprocess.Popen(
-        [
-            *run_as,
-            _pg_bin("postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(workdir),
-            *options,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = Server(f"postgresql+asyncpg://postgres@localhost:{port}/postgres", process, workdir)
-    try:
-        wait_for_port(port, timeout=30)
-    except TimeoutError:
-        server.stop()
-        raise
-    return server
+    return run_cluster(cluster, settings, "postgresql+asyncpg://postgres@localhost:{port}/postgres")
 
 
 def start_tls_redis(pki: Pki) -> Server:
