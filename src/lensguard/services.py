@@ -43,6 +43,7 @@ from lensguard.signaling.presence import Presence
 from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
 from lensguard.streams.room import StreamsRoom
+from lensguard.threats.detection import DetectionPublisher
 from lensguard.tls_settings import unreadable_files
 from lensguard.vision.remote import remote_chain_builder
 
@@ -93,6 +94,7 @@ class Services:
     """Suspicious-request strikes per address (shared by nodes in cluster mode)."""
     geoip: GeoIP | None = None
     events: EventPublisher = field(default_factory=EventPublisher)
+    detections: DetectionPublisher = field(default_factory=DetectionPublisher)
     """The one stream of security events (the JSON log and metrics subscribe at build)."""
     clock: Clock = field(default_factory=SystemClock)
     """The one source of time for every timer, expiry and throttle (turned by hand in tests)."""

@@ -19,10 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lensguard.errors import ConfigurationError
+from lensguard.incidents.settings import IncidentSettings
 from lensguard.media.ice_settings import MediaSettings
 from lensguard.monitor.alerts.config import AlertsSettings
 from lensguard.recordings.settings import RecordingSettings
 from lensguard.severity import Severity as Severity  # noqa: PLC0414 - re-exported for now
+from lensguard.threats.settings import ThreatSettings
 from lensguard.tls_settings import TLSMode, TLSSettings, with_database_tls, with_redis_tls
 
 CONFIG_ENV = "LENSGUARD_CONFIG"
@@ -375,6 +377,10 @@ class Settings(BaseSettings):
     vision: VisionSettings = Field(default_factory=VisionSettings)
     recordings: RecordingSettings = Field(default_factory=RecordingSettings)
     """Storage and cutting of encrypted recordings (docs/recordings.md)."""
+    threats: ThreatSettings = Field(default_factory=ThreatSettings)
+    """Threat detection, the anomaly model and automatic responses (docs/threats.md)."""
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+    """Incident grouping, escalation and playbooks (docs/threats.md)."""
 
     @field_validator("var_dir")
     @classmethod

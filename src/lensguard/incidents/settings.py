@@ -1,0 +1,15 @@
+"""``IncidentSettings``: incident grouping window, escalation, playbook folder.
+
+Imports nothing from ``lensguard.settings`` (which imports this module) and nothing
+heavier than pydantic.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class IncidentSettings(BaseModel):
+    """Incident grouping window, escalation, playbook folder."""
+
+    model_config = ConfigDict(extra="forbid")
