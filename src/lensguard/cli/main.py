@@ -11,6 +11,7 @@ from lensguard.cli import (
     admin,
     agent,
     audit,
+    compliance,
     config,
     db,
     evidence,
@@ -67,3 +68,4 @@ app.add_typer(turn.app, name="turn")
 app.add_typer(recordings.app, name="recordings")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(compliance.app, name="compliance")
