@@ -13,12 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from lensguard.access.principal import ALL, Principal
+from lensguard.access.principal import ALL, Grant, Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
-from lensguard.errors import Conflict, Forbidden
+from lensguard.errors import Conflict
 from lensguard.identity import accounts
 from lensguard.identity.auditing import audit_event, record
+from lensguard.identity.enforce import authorize
 from lensguard.privacy.access_review import (
     REVIEW_ACTION,
     AccessReview,
@@ -36,9 +37,11 @@ Officer = Annotated[Principal, requires(ACTION)]
 DayCount = Annotated[int, Query(ge=1, le=3_650)]
 
 
-def _whole_scope(principal: Principal) -> None:
-    if ALL not in principal.sites or ALL not in principal.devices:
-        raise Forbidden("the access review covers every account: it needs a scope of all sites")
+EVERY_ACCOUNT = Resource(
+    kind="accounts", holds=Grant(sites=frozenset({ALL}), devices=frozenset({ALL}))
+)
+"""The review reads every account: ``can()`` lets only a principal scoped to all sites
+and devices touch what holds all of them (``access.delegation``)."""
 
 
 class DisableStale(BaseModel):
@@ -83,7 +86,7 @@ async def access_review(
     The JSON is documented in docs/privacy.md (*Access review*). Each call is recorded
     in the audit log as a review.
     """
-    _whole_scope(principal)
+    authorize(principal, ACTION, EVERY_ACCOUNT)
     options = ReviewOptions(stale_days, key_unused_days, device_days)
     review = await _review(services, options)
     await record(
@@ -112,7 +115,7 @@ async def disable_stale(
     Refused whole (409) when one of them is not stale now, is the caller, or when the
     change would leave no enabled administrator.
     """
-    _whole_scope(principal)
+    authorize(principal, ACTION, EVERY_ACCOUNT)
     review = await _review(services, ReviewOptions(stale_days=body.stale_days))
     wanted = list(dict.fromkeys(body.user_ids))
     try:
