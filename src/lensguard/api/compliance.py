@@ -8,7 +8,8 @@ counts); the last one dates the next review due.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,9 @@ from lensguard.identity.enforce import authorize
 from lensguard.privacy.access_review import (
     REVIEW_ACTION,
     AccessReview,
+    AccountRow,
+    DeviceRow,
+    KeyRow,
     ReviewOptions,
     build_review,
 )
@@ -42,6 +46,22 @@ EVERY_ACCOUNT = Resource(
 )
 """The review reads every account: ``can()`` lets only a principal scoped to all sites
 and devices touch what holds all of them (``access.delegation``)."""
+
+
+class AccessReviewBody(BaseModel):
+    """The access review (docs/privacy.md, *Access review*)."""
+
+    at: datetime
+    options: ReviewOptions
+    summary: dict[str, int]
+    last_review: datetime | None
+    next_due: datetime
+    due: bool
+    accounts: list[AccountRow]
+    stale_accounts: list[str]
+    privileged_without_mfa: list[str]
+    unused_api_keys: list[KeyRow]
+    idle_devices: list[DeviceRow]
 
 
 class DisableStale(BaseModel):
@@ -79,7 +99,7 @@ async def access_review(
     stale_days: DayCount = 90,
     key_unused_days: DayCount = 90,
     device_days: DayCount = 30,
-) -> dict[str, Any]:
+) -> AccessReviewBody:
     """Accounts with role, scope, MFA and last sign-in; stale accounts; unused API keys;
     privileged accounts; idle devices; when the last review was and when one is due.
 
@@ -99,7 +119,7 @@ async def access_review(
             summary=dict(review.summary),
         ),
     )
-    return review.as_json()
+    return AccessReviewBody.model_validate(review.as_json())
 
 
 @router.post(

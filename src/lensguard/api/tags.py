@@ -19,6 +19,7 @@ TAGS: list[dict[str, Any]] = [
     {"name": "retention", "description": "How long recordings are kept, and legal holds"},
     {"name": "turn", "description": "Short-lived TURN credentials for WebRTC"},
     {"name": "security", "description": "The IP blocklist"},
+    {"name": "compliance", "description": "Access review: accounts, stale accounts, unused keys"},
     {"name": "audit", "description": "The tamper-evident audit log: query, verify, checkpoint"},
     {"name": "monitoring", "description": "Prometheus metrics"},
     {"name": "health", "description": "Liveness and readiness probes"},
