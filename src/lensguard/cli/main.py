@@ -20,6 +20,7 @@ from lensguard.cli import (
     recordings,
     secret,
     serve,
+    threats,
     turn,
     worker,
 )
@@ -69,3 +70,4 @@ app.add_typer(recordings.app, name="recordings")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(compliance.app, name="compliance")
+app.add_typer(threats.app, name="threats")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class SecurityEvent:
     """What happened (``type``), how bad, who, to what, how it ended, from where, when.
@@ -37,6 +42,8 @@ class SecurityEvent:
     address: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
     time: datetime = field(default_factory=_now)
+    id: str = field(default_factory=_new_id)
+    """Unique per event: alerts, the SIEM and detections name the event by it."""
 
     def log_fields(self) -> dict[str, Any]:
         """The fields of the event's log line: the typed attributes that are set, then the rest."""

@@ -142,7 +142,13 @@ class Dispatcher:
             await session.error(ErrorCode.FORBIDDEN, reason)
             return
         await session.listen(f"device:{device.id}")
-        emit("stream.publish", device_id=device.id, connection=session.id)
+        emit(
+            "stream.publish",
+            principal=principal.id,
+            address=session.address,
+            device_id=device.id,
+            connection=session.id,
+        )
         if session.hub.metrics is not None and not self.published:
             session.hub.metrics.online_devices.inc()
         self.published = True

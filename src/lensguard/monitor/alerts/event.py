@@ -62,7 +62,9 @@ class SecurityEvent:
     @classmethod
     def from_published(cls, event: published.SecurityEvent) -> SecurityEvent:
         """The alert record of a published event (fields as its log line names them)."""
-        return cls(event.type, event.severity, event.time, _clean_fields(event.log_fields()))
+        return cls(
+            event.type, event.severity, event.time, _clean_fields(event.log_fields()), event.id
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape every sink sends (``time`` in RFC 3339, UTC)."""
