@@ -54,7 +54,8 @@ class OffHoursRule(_Rule):
     """Data access in an hour a principal has (almost) never used before.
 
     Judged only once the principal has ``min_history`` accesses on record; the hour
-    counts as unusual when it and its two neighbours hold less than ``share`` of them.
+    counts as unusual when it and the two hours either side hold less than ``share``
+    of them.
     """
 
     min_history: int = Field(default=200, ge=10, le=1_000_000)

@@ -12,7 +12,8 @@ from lensguard.threats.rule import Finding, crossed, over
 from lensguard.threats.windows import Windows
 
 FAILED_SIGN_IN = frozenset({"auth.login_failed", "auth.mfa_failed"})
-SIGNED_IN = frozenset({"auth.login_succeeded", "auth.refreshed"})
+SIGNED_IN = frozenset({"auth.login_succeeded"})
+"""Sign-ins only: a refresh comes from wherever a browser left open is, not the person."""
 REUSED_REFRESH = "auth.refresh_reuse_detected"
 EARTH_RADIUS_KM = 6371.0
 

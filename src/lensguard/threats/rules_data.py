@@ -12,8 +12,10 @@ from lensguard.threats.windows import Windows
 
 EGRESS = "data.egress"
 """Bytes of recordings, evidence bundles or audit entries handed to a principal."""
-ACCESS = frozenset({EGRESS, "stream.view_start", "auth.login_succeeded"})
+ACCESS = frozenset({EGRESS, "stream.view_start", "auth.login_succeeded", "http.request"})
 """What counts as a principal using the system, for its usual hours."""
+SPAN = 2
+"""Hours either side that count as "near": working hours drift by an hour or two."""
 
 
 class Exfiltration:
@@ -43,7 +45,7 @@ class Exfiltration:
 
 class OffHours:
     """Access in an hour of the day (UTC) that a principal with a long enough history has
-    almost never used (``off_hours_access``)."""
+    almost never used, nor the two hours either side (``off_hours_access``)."""
 
     name: ClassVar[str] = "off_hours"
     kinds: ClassVar[tuple[str, ...]] = ("off_hours_access",)
@@ -62,7 +64,7 @@ class OffHours:
         total = sum(counts)
         if total < self.rule.min_history:
             return []
-        near = counts[(hour - 1) % 24] + counts[hour] + counts[(hour + 1) % 24]
+        near = sum(counts[(hour + step) % 24] for step in range(-SPAN, SPAN + 1))
         if near >= self.rule.share * total:
             return []
         details = {"hour": hour, "history": total, "in_hour": counts[hour]}
