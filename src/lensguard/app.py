@@ -62,6 +62,7 @@ from lensguard.monitor.observe import MetricsMiddleware
 from lensguard.recordings.schedule import schedule_for
 from lensguard.services import Services
 from lensguard.settings import Settings
+from lensguard.threats.requests import RequestObserverMiddleware, refused_injection_score
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -179,7 +180,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         per_minute=settings.limits.requests_per_minute,
         trusted_proxies=services.trusted_proxies,
         clock=services.clock,
+        throttled_per_minute=settings.threats.responses.throttle_per_minute,
     )
+    if services.threats is not None:
+        app.add_middleware(
+            RequestObserverMiddleware,
+            monitor=services.threats,
+            trusted_proxies=services.trusted_proxies,
+            clock=services.clock,
+        )
     suspicious = settings.security.monitoring.suspicious_requests
     if suspicious.enabled:
         app.add_middleware(
@@ -191,6 +200,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             metrics=services.metrics,
             geoip=services.geoip,
             clock=services.clock,
+            refuse_score=refused_injection_score(settings.threats),
         )
     app.add_middleware(
         BlocklistMiddleware,

@@ -129,3 +129,11 @@ class Blocked(LensguardError):
     status = 403
     slug = "blocked"
     title = "Blocked"
+
+
+class SuspiciousRequest(LensguardError):
+    """A request scored as an injection attempt, refused before routing (``block_request``)."""
+
+    status = 400
+    slug = "suspicious-request"
+    title = "Suspicious request"

@@ -44,6 +44,8 @@ from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
 from lensguard.streams.room import StreamsRoom
 from lensguard.threats.detection import DetectionPublisher
+from lensguard.threats.monitor import ThreatMonitor
+from lensguard.threats.responses import Responder
 from lensguard.tls_settings import unreadable_files
 from lensguard.vision.remote import remote_chain_builder
 
@@ -96,6 +98,10 @@ class Services:
     events: EventPublisher = field(default_factory=EventPublisher)
     detections: DetectionPublisher = field(default_factory=DetectionPublisher)
     """The one stream of security events (the JSON log and metrics subscribe at build)."""
+    threats: ThreatMonitor | None = None
+    """The detectors over ``events`` and requests; their detections go to ``detections``."""
+    responder: Responder | None = None
+    """The automatic responses to ``detections`` (set by ``build``)."""
     clock: Clock = field(default_factory=SystemClock)
     """The one source of time for every timer, expiry and throttle (turned by hand in tests)."""
 
@@ -164,6 +170,9 @@ class Services:
         if settings.security.blocklist.block_brute_force:
             identity.throttle.on_address_lock = brute_force_hook(blocklist)
         geoip_path = settings.security.monitoring.geoip_database
+        geoip = GeoIP.open(geoip_path) if geoip_path is not None else None
+        detections = DetectionPublisher()
+        threats = _threat_monitor(settings, redis, detections, geoip)
         streams = StreamsRoom(db, identity.audit, bus, clock)
         assert settings.secret_key is not None  # build_identity refused a missing one
         recordings = RecordingVault.build(
@@ -188,7 +197,7 @@ class Services:
         hub.on_publish.append(recorder.device_online)
         hub.on_unpublish.append(recorder.device_offline)
         streams.observe(lambda change: recorder.changed(change.device_id, change.site))
-        return cls(
+        services = cls(
             settings=settings,
             db=db,
             redis=redis,
@@ -207,8 +216,10 @@ class Services:
             blocklist=blocklist,
             metrics=metrics,
             strikes=strikes,
-            geoip=GeoIP.open(geoip_path) if geoip_path is not None else None,
+            geoip=geoip,
             events=events,
+            detections=detections,
+            threats=threats,
             streams=streams,
             recordings=recordings,
             recorder=recorder,
@@ -226,6 +237,8 @@ class Services:
             recovery_key=identity.recovery_key,
             audit=identity.audit,
         )
+        services.responder = Responder(settings.threats.responses, services, blocklist)
+        return services
 
     async def start(self) -> None:
         """Start background listeners (called by the app's lifespan)."""
@@ -235,9 +248,17 @@ class Services:
         if self.hub.media is not None:
             await self.hub.media.start()
         self.denials.start()
+        if self.responder is not None:
+            self.responder.start(self.detections)
+        if self.threats is not None:
+            self.threats.start(self.events)
 
     async def close(self) -> None:
         """Release connections."""
+        if self.threats is not None:
+            await self.threats.stop()
+        if self.responder is not None:
+            await self.responder.stop()
         await self.recorder.close()  # sealed while the relays and the database are still up
         await self.hub.stop()
         await self.streams.stop()
@@ -248,3 +269,17 @@ class Services:
             self.geoip.close()
         if self.redis is not None:
             await self.redis.aclose()
+
+
+def _threat_monitor(
+    settings: Settings, redis: Redis | None, detections: DetectionPublisher, geoip: GeoIP | None
+) -> ThreatMonitor | None:
+    """The live detectors, publishing to ``detections`` (None when detection is off)."""
+    if not settings.threats.detectors.enabled:
+        return None
+    return ThreatMonitor.build(
+        settings.threats,
+        redis=redis,
+        publisher=detections,
+        locate=geoip.lookup if geoip is not None else None,
+    )

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lensguard.access.principal import Principal
-from lensguard.api.deps import ServicesDep, requires
+from lensguard.api.deps import ServicesDep, request_address, requires
+from lensguard.api.egress import egress
 from lensguard.api.pages import PAGED, next_link
 from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.audit.checkpoint import export_checkpoint
@@ -112,7 +113,7 @@ class AuditFilter(BaseModel):
 
 @router.get("", summary="Query the audit log", responses=PAGED | problems(422))
 async def list_entries(
-    _: Reader,
+    principal: Reader,
     services: ServicesDep,
     params: Annotated[AuditFilter, Query()],
     request: Request,
@@ -138,7 +139,11 @@ async def list_entries(
     next_after = rows[-1].seq if len(rows) == params.limit else None
     if next_after is not None:
         response.headers["Link"] = next_link(request, after_seq=next_after)
-    return AuditPage(items=[_item(r) for r in rows], next_after_seq=next_after)
+    page = AuditPage(items=[_item(r) for r in rows], next_after_seq=next_after)
+    if rows:
+        size = len(page.model_dump_json())
+        egress(principal, request_address(request), size, "audit_read", entries=len(rows))
+    return page
 
 
 @router.get("/verify", summary="Verify the audit chain")

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Response
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
+from lensguard.api.egress import egress
 from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.api.recordings_scope import EXPORT, device_resource, get_device, window
 from lensguard.errors import NotFound, ValidationFailed
@@ -132,6 +133,7 @@ async def download(
     )
     async with services.db.transaction() as session:
         await services.audit.append(session, event)
+    egress(principal, address, len(clip.data), "recording_download", device_id=device.id)
     name = f"recording-{device.id}-{_stamp(clip.start)}.webm"
     return Response(
         content=clip.data,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
+from lensguard.api.egress import egress
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.recordings_scope import (
     EXPORT,
@@ -246,6 +247,7 @@ async def download(
     )
     async with services.db.transaction() as session:
         await services.audit.append(session, event)
+    egress(principal, address, len(bundle), "export_download", device_id=row.device_id)
     return Response(
         content=bundle,
         media_type="application/zip",

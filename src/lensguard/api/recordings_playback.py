@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
+from lensguard.api.egress import egress
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.api.recordings_live import expiry, live_playback, span_of
 from lensguard.api.recordings_scope import (
@@ -223,6 +224,7 @@ async def segment_media(
     except SegmentTampered:
         await report_tampered(vault, row, by=principal, address=address)
         raise
+    egress(principal, address, len(served.data), "recording_segment", device_id=row.device_id)
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
     if served.partial:
         headers["Content-Range"] = served.content_range

@@ -14,7 +14,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lensguard.clock import Clock, SystemClock
 from lensguard.errors import Blocked
-from lensguard.guard.blocklist import BlockEntry, Blocklist, ProtectedAddress, parse_address
+from lensguard.guard.blocklist import (
+    THROTTLE_PREFIX,
+    THROTTLED,
+    BlockEntry,
+    Blocklist,
+    ProtectedAddress,
+    parse_address,
+)
 from lensguard.guard.client import Network, client_address
 from lensguard.guard.ratelimit import MemoryRateLimiter
 from lensguard.logs import get_logger
@@ -73,6 +80,11 @@ class BlocklistMiddleware:
         address = client_address(scope, self.trusted)
         entry = await self._lookup(address)
         if entry is None:
+            await self.app(scope, receive, send)
+            return
+        if entry.reason.startswith(THROTTLE_PREFIX):
+            # Throttled, not blocked: the rate limiter gives it the smaller budget.
+            scope.setdefault("state", {})[THROTTLED] = True
             await self.app(scope, receive, send)
             return
         if self.metrics is not None:

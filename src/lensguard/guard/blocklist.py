@@ -20,6 +20,10 @@ from lensguard.ip import parse_address as parse_address  # noqa: PLC0414 - re-ex
 from lensguard.ip import unmap
 
 MAX_RANGES = 1_000
+THROTTLE_PREFIX = "throttle:"
+"""An entry whose reason starts with this throttles the address instead of blocking it."""
+THROTTLED = "lensguard.throttled"
+"""The ASGI scope ``state`` key the blocklist middleware sets for a throttled address."""
 """Ranges are scanned on every request; more than this belongs in a firewall."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lensguard.clock import Clock, SystemClock
+from lensguard.errors import SuspiciousRequest
 from lensguard.guard.blocking import auto_block, refuse
 from lensguard.guard.blocklist import Blocklist
 from lensguard.guard.client import Network, client_address
@@ -20,8 +21,10 @@ from lensguard.logs import get_logger
 from lensguard.monitor.events import emit
 from lensguard.monitor.geoip import GeoIP, locate
 from lensguard.monitor.metrics import Metrics
+from lensguard.problem_json import error_response
 from lensguard.settings import Severity, SuspiciousRequestSettings
 from lensguard.store.kv import ExpiringStore
+from lensguard.wire.closes import Close
 
 log = get_logger("lensguard.guard")
 REASON = "suspicious_requests"
@@ -29,6 +32,17 @@ EVENTS_PER_MINUTE = 20
 """Per address: enough to see what an attacker tries, not enough to flood the log."""
 MAX_LOGGED_CHARS = 256
 WARN_EVERY_SECONDS = 30.0
+
+
+async def refuse_request(scope: Scope, receive: Receive, send: Send) -> None:
+    """Refuse one suspicious request: 400 problem+json, or WebSocket close 1008."""
+    if scope["type"] == "websocket":
+        await send(
+            {"type": "websocket.close", "code": Close.POLICY_VIOLATION.value, "reason": "refused"}
+        )
+        return
+    err = SuspiciousRequest("this request looks like an injection attempt and was refused")
+    await error_response(err, instance=None)(scope, receive, send)
 
 
 def severity_for(value: int) -> Severity:
@@ -59,9 +73,12 @@ class SuspiciousRequestMiddleware:
         metrics: Metrics | None = None,
         geoip: GeoIP | None = None,
         clock: Clock | None = None,
+        refuse_score: int | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
+        self.refuse_score = refuse_score
+        """Refuse requests scoring at least this (the ``block_request`` response); None: never."""
         self.blocklist = blocklist
         self.strikes = strikes
         self.trusted = trusted_proxies
@@ -80,6 +97,9 @@ class SuspiciousRequestMiddleware:
         finding = score(path, query)
         if finding.score and await self._report(scope, path, query, finding):
             await refuse(scope, receive, send)
+            return
+        if finding.score and self.refuse_score is not None and finding.score >= self.refuse_score:
+            await refuse_request(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

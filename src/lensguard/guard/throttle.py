@@ -6,6 +6,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lensguard.clock import Clock, SystemClock
 from lensguard.errors import RateLimited
+from lensguard.guard.blocklist import THROTTLED
 from lensguard.guard.client import Network, client_address
 from lensguard.guard.ratelimit import Decision, MemoryRateLimiter, RateLimiter
 from lensguard.logs import get_logger
@@ -34,31 +35,36 @@ class RequestRateLimitMiddleware:
         per_minute: int,
         trusted_proxies: tuple[Network, ...],
         clock: Clock | None = None,
+        throttled_per_minute: int = 60,
     ) -> None:
         self.app = app
         self.limiter = limiter
+        self.throttled_per_minute = throttled_per_minute
         self.clock = clock or SystemClock()
         self.fallback = MemoryRateLimiter(clock=self.clock.time)
         self.per_minute = per_minute
         self.trusted = trusted_proxies
         self._warned_at = 0.0
 
-    async def _hit(self, key: str) -> Decision:
+    async def _hit(self, key: str, limit: int) -> Decision:
         try:
-            return await self.limiter.hit(key, limit=self.per_minute, window=WINDOW_SECONDS)
+            return await self.limiter.hit(key, limit=limit, window=WINDOW_SECONDS)
         except Exception as exc:
             now = self.clock.monotonic()
             if now - self._warned_at > WARN_EVERY_SECONDS:
                 self._warned_at = now
                 log.warning("rate_limit_store_unavailable", error=type(exc).__name__)
-            return await self.fallback.hit(key, limit=self.per_minute, window=WINDOW_SECONDS)
+            return await self.fallback.hit(key, limit=limit, window=WINDOW_SECONDS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         address = client_address(scope, self.trusted)
-        decision = await self._hit(f"ip:{address}")
+        if scope.get("state", {}).get(THROTTLED):
+            decision = await self._hit(f"throttled:{address}", self.throttled_per_minute)
+        else:
+            decision = await self._hit(f"ip:{address}", self.per_minute)
         if decision.allowed:
             await self.app(scope, receive, send)
             return

@@ -46,8 +46,9 @@ class GeoIP:
             ) from exc
         return cls(reader)
 
-    def lookup(self, address: str) -> dict[str, str]:
-        """``country`` (ISO code) and ``city`` (English name) where the database knows them."""
+    def lookup(self, address: str) -> dict[str, str | float]:
+        """``country`` (ISO code), ``city`` (English name), ``latitude`` and ``longitude``
+        where the database knows them."""
         ip = parse_address(address)
         if ip is None:
             return {}
@@ -57,13 +58,18 @@ class GeoIP:
             return {}  # e.g. an IPv6 address in an IPv4-only database
         if not isinstance(record, Mapping):
             return {}
-        found: dict[str, str] = {}
+        found: dict[str, str | float] = {}
         country = _text(record, "country", "iso_code")
         if country is not None:
             found["country"] = country
         city = _text(record, "city", "names", "en")
         if city is not None:
             found["city"] = city
+        location = record.get("location")
+        if isinstance(location, Mapping):
+            lat, lon = location.get("latitude"), location.get("longitude")
+            if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
+                found["latitude"], found["longitude"] = float(lat), float(lon)
         return found
 
     def close(self) -> None:
