@@ -174,6 +174,10 @@ def make_settings(tmp_path: Path) -> Any:
             "mode": "production",
             "var_dir": str(tmp_path / "var"),
             "secret_key": strong_secret(),
+            # Detection runs everywhere; automatic responses only watch, so that a test
+            # walking every route as a viewer is not isolated as an escalation attempt.
+            # tests/threats turns them on (a ``threats`` override replaces this).
+            "threats": {"responses": {"monitor_only": True}},
         }
         base.update(overrides)
         return load_settings(None, **base)

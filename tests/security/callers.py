@@ -127,6 +127,9 @@ async def module_api(root: Path) -> AsyncIterator[Api]:
         secret_key=strong_secret(),
         database={"url": url},
         limits={"requests_per_minute": 100_000},
+        # Walking every route as every caller is one long escalation attempt: the
+        # responses watch only (as in tests/conftest.make_settings).
+        threats={"responses": {"monitor_only": True}},
     )
     async for api in build_api(settings):
         yield api

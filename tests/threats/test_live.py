@@ -52,7 +52,7 @@ def seen(services: Services) -> list[Detection]:
 async def node(
     make_settings: Any, db_url: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[Api]:
-    overrides: dict[str, Any] = getattr(request, "param", {})
+    overrides: dict[str, Any] = {"threats": {}, **getattr(request, "param", {})}
     settings = make_settings(
         database={"url": db_url}, limits={"requests_per_minute": 100_000}, **overrides
     )
@@ -223,6 +223,7 @@ async def test_a_source_spread_over_two_nodes_adds_up(
             database={"url": pg_url},
             redis={"url": redis_url},
             limits={"requests_per_minute": 100_000},
+            threats={},
         )
 
     async for a in build_api(settings("a"), address=address):

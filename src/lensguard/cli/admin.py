@@ -7,13 +7,26 @@ import sys
 from typing import Annotated
 
 import typer
+from redis.asyncio import Redis
 
-from lensguard.cli.context import console, errors, friendly_errors, settings_from
+from lensguard.audit.entry import AuditEvent
+from lensguard.cli.context import (
+    audit_log_for,
+    console,
+    database_errors,
+    errors,
+    friendly_errors,
+    settings_from,
+)
+from lensguard.errors import NotFound
+from lensguard.guard.blocklist_file import FileBlocklist
+from lensguard.guard.blocklist_redis import RedisBlocklist
 from lensguard.identity.passwords import hash_password, make_hasher
-from lensguard.identity.usernames import new_username
+from lensguard.identity.usernames import fold, new_username
 from lensguard.logs import configure_logging
+from lensguard.settings import Settings
 from lensguard.store.db import Database
-from lensguard.store.users import create_user
+from lensguard.store.users import create_user, get_user_by_username
 
 app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 MIN_PASSWORD = 12
@@ -67,3 +80,68 @@ def create(
     with friendly_errors():
         asyncio.run(_create(settings.database_url, username, password, role))
     console.print(f"created {role} {username!r}")
+
+
+async def _unblock(settings: Settings, address: str) -> bool:
+    if settings.redis_url is None:
+        return await FileBlocklist(settings.var_dir / "blocklist.jsonl").unblock(address)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        return await RedisBlocklist(redis).unblock(address)
+    finally:
+        await redis.aclose()
+
+
+async def _unlock(settings: Settings, username: str, address: str | None) -> list[str]:
+    done: list[str] = []
+    db = Database(settings.database_url)
+    log = audit_log_for(settings)
+    try:
+        async with db.transaction() as session:
+            user = await get_user_by_username(session, username=username)
+            if user is None:
+                raise NotFound(f"no account named {username!r}")
+            if user.disabled:
+                user.disabled = False
+                done.append(f"enabled {username!r}")
+            unblocked = address is not None and await _unblock(settings, address)
+            if unblocked:
+                done.append(f"unblocked {address}")
+            await log.append(
+                session,
+                AuditEvent(
+                    action="admin.unlock",
+                    outcome="success",
+                    actor_type="system",
+                    resource_type="user",
+                    resource_id=user.id,
+                    details={"via": "cli", "done": done, "address": address},
+                ),
+            )
+    finally:
+        await db.dispose()
+    return done
+
+
+@app.command("unlock")
+def unlock(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="The account to enable again.")],
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Also lift the block or throttle on this address."),
+    ] = None,
+) -> None:
+    """Enable an account an automatic response (or anyone) disabled, from the server's shell.
+
+    The way back when a response isolated the administrators you would use to undo it:
+    the account is enabled again (its old sessions and API keys stay revoked, so it signs
+    in afresh), and `--address` lifts a block on the address you connect from. Audited as
+    `admin.unlock`. In embedded mode the address is lifted in the journal: restart the
+    server (or wait out the block) for a running one to see it.
+    """
+    settings = settings_from(ctx)
+    configure_logging("WARNING")
+    with friendly_errors(), database_errors():
+        done = asyncio.run(_unlock(settings, fold(username), address))
+    console.print("; ".join(done) if done else f"{username!r} was neither disabled nor blocked")
