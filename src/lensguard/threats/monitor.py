@@ -15,26 +15,24 @@ database is configured, for the impossible-travel rule.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
 
-from lensguard.logs import get_logger
 from lensguard.monitor.event import SecurityEvent
 from lensguard.monitor.publisher import EventPublisher
 from lensguard.threats.detection import DetectionPublisher
 from lensguard.threats.engine import ThreatEngine, build_rules
+from lensguard.threats.inbox import Inbox
 from lensguard.threats.observation import Observation, from_event
 from lensguard.threats.rules_auth import SIGNED_IN
 from lensguard.threats.rules_traffic import REQUEST, RequestRate
 from lensguard.threats.settings import ThreatSettings
 from lensguard.threats.windows import MemoryWindows, RedisWindows, Windows
 
-log = get_logger("lensguard.threats.monitor")
 QUEUE_SIZE = 10_000
 Locate = Callable[[str], Mapping[str, Any]]
 
@@ -53,11 +51,13 @@ class ThreatMonitor:
         self.events = events
         self.requests = requests
         self._locate = locate
-        self._maxsize = maxsize
-        self._queue: asyncio.Queue[Observation] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._inbox: Inbox[Observation] = Inbox(self._judge, name="threat monitor", maxsize=maxsize)
         self._unsubscribe: Callable[[], None] | None = None
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Observations lost because the queue was full (or the monitor not running)."""
+        return self._inbox.dropped
 
     @classmethod
     def build(
@@ -89,8 +89,7 @@ class ThreatMonitor:
 
     def start(self, events: EventPublisher) -> None:
         """Subscribe to ``events`` and start judging (on the running loop)."""
-        self._queue = asyncio.Queue(self._maxsize)
-        self._task = asyncio.create_task(self._run(), name="threat monitor")
+        self._inbox.start()
         self._unsubscribe = events.subscribe(self.offer_event, name="threats")
 
     async def stop(self) -> None:
@@ -98,38 +97,20 @@ class ThreatMonitor:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._queue is not None:
-            self.dropped += self._queue.qsize()
-        self._queue = None
+        await self._inbox.stop()
 
     def offer_event(self, event: SecurityEvent) -> None:
         """The publisher subscriber: queue the event's observation."""
-        self._offer(from_event(event))
+        self._inbox.offer(from_event(event))
 
     def offer_request(self, *, address: str, at: float, method: str, route: str) -> None:
         """One served request (from the middleware)."""
         fields = {"method": method, "route": route}
-        self._offer(Observation(uuid.uuid4().hex, REQUEST, at, address, None, None, fields))
-
-    def _offer(self, observation: Observation) -> None:
-        queue = self._queue
-        if queue is None:
-            self.dropped += 1
-            return
-        try:
-            queue.put_nowait(observation)
-        except asyncio.QueueFull:
-            self.dropped += 1
+        self._inbox.offer(Observation(uuid.uuid4().hex, REQUEST, at, address, None, None, fields))
 
     async def drained(self) -> None:
         """Wait until everything queued has been judged."""
-        if self._queue is not None:
-            await self._queue.join()
+        await self._inbox.drained()
 
     def _placed(self, observation: Observation) -> Observation:
         if (
@@ -142,27 +123,8 @@ class ThreatMonitor:
         found = self._locate(observation.address)
         if not found:
             return observation
-        fields = {**observation.fields, **found}
-        return Observation(
-            observation.id,
-            observation.type,
-            observation.at,
-            observation.address,
-            observation.account,
-            observation.outcome,
-            fields,
-        )
+        return replace(observation, fields={**observation.fields, **found})
 
-    async def _run(self) -> None:
-        queue = self._queue
-        if queue is None:
-            return
-        while True:
-            observation = await queue.get()
-            try:
-                engine = self.requests if observation.type == REQUEST else self.events
-                await engine.observe(self._placed(observation))
-            except Exception as exc:  # the windows' store failed; the engine isolates rules
-                log.warning("threat_monitor_failed", error=type(exc).__name__)
-            finally:
-                queue.task_done()
+    async def _judge(self, observation: Observation) -> None:
+        engine = self.requests if observation.type == REQUEST else self.events
+        await engine.observe(self._placed(observation))

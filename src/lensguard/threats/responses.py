@@ -24,10 +24,9 @@ against. docs/threats.md says how each response is reversed.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -39,13 +38,12 @@ from lensguard.identity import accounts
 from lensguard.identity.auditing import audit_event, record
 from lensguard.identity.context import IdentityContext
 from lensguard.identity.login import end_all_sessions
-from lensguard.logs import get_logger
 from lensguard.monitor.events import emit
 from lensguard.store.models import User
 from lensguard.threats.detection import Detection, DetectionPublisher
+from lensguard.threats.inbox import Inbox
 from lensguard.threats.response_settings import ResponseSettings
 
-log = get_logger("lensguard.threats.responses")
 QUEUE_SIZE = 1_000
 SHOWN_EVENT_IDS = 20
 ADMIN_ROLE = "admin"
@@ -87,60 +85,32 @@ class Responder:
         self.blocklist = blocklist
         self._allow = [ipaddress.ip_network(n, strict=False) for n in settings.allow_addresses]
         self._principals = frozenset(settings.allow_principals)
-        self._maxsize = maxsize
-        self._queue: asyncio.Queue[Detection] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._unsubscribe: object = None
-        self.dropped = 0
+        self._inbox: Inbox[Detection] = Inbox(
+            self.respond, name="threat responder", maxsize=maxsize
+        )
+        self._unsubscribe: Callable[[], None] | None = None
         self.outcomes: Counter[str] = Counter()
+
+    @property
+    def dropped(self) -> int:
+        """Detections lost because the queue was full (or the responder not running)."""
+        return self._inbox.dropped
 
     def start(self, detections: DetectionPublisher) -> None:
         """Subscribe to ``detections`` and start responding (on the running loop)."""
-        self._queue = asyncio.Queue(self._maxsize)
-        self._task = asyncio.create_task(self._run(), name="threat responder")
-        self._unsubscribe = detections.subscribe(self.offer, name="responses")
+        self._inbox.start()
+        self._unsubscribe = detections.subscribe(self._inbox.offer, name="responses")
 
     async def stop(self) -> None:
         """Stop responding; detections still queued are dropped (and counted)."""
-        if callable(self._unsubscribe):
+        if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._queue is not None:
-            self.dropped += self._queue.qsize()
-        self._queue = None
-
-    def offer(self, detection: Detection) -> None:
-        """The detection subscriber: queue ``detection`` if there is room."""
-        if self._queue is None:
-            self.dropped += 1
-            return
-        try:
-            self._queue.put_nowait(detection)
-        except asyncio.QueueFull:
-            self.dropped += 1
+        await self._inbox.stop()
 
     async def drained(self) -> None:
         """Wait until every queued detection has been responded to."""
-        if self._queue is not None:
-            await self._queue.join()
-
-    async def _run(self) -> None:
-        queue = self._queue
-        if queue is None:
-            return
-        while True:
-            detection = await queue.get()
-            try:
-                await self.respond(detection)
-            except Exception as exc:
-                log.warning("threat_response_failed", kind=detection.kind, error=type(exc).__name__)
-            finally:
-                queue.task_done()
+        await self._inbox.drained()
 
     def _allowlisted(self, detection: Detection) -> bool:
         if detection.principal is not None and detection.principal in self._principals:
