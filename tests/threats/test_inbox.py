@@ -4,6 +4,7 @@ swallows the cancellation (as some Redis client versions do mid-command)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from lensguard.threats.inbox import Inbox
 
@@ -31,10 +32,8 @@ async def test_stop_ends_a_task_whose_handler_swallowed_the_cancellation() -> No
 
     async def stubborn(_: int) -> None:
         started.set()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):  # swallowed: back for the next item
             await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            pass  # swallowed: the task goes back for the next item
 
     inbox: Inbox[int] = Inbox(stubborn, name="test", maxsize=10)
     inbox.start()
