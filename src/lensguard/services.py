@@ -46,6 +46,7 @@ from lensguard.streams.room import StreamsRoom
 from lensguard.threats.detection import DetectionPublisher
 from lensguard.threats.monitor import ThreatMonitor
 from lensguard.threats.responses import Responder
+from lensguard.threats.training import load_model
 from lensguard.tls_settings import unreadable_files
 from lensguard.vision.remote import remote_chain_builder
 
@@ -277,9 +278,14 @@ def _threat_monitor(
     """The live detectors, publishing to ``detections`` (None when detection is off)."""
     if not settings.threats.detectors.enabled:
         return None
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    model = (
+        load_model(settings.var_dir, settings.threats.model, secret) if secret is not None else None
+    )
     return ThreatMonitor.build(
         settings.threats,
         redis=redis,
         publisher=detections,
         locate=geoip.lookup if geoip is not None else None,
+        model=model,
     )

@@ -4,30 +4,65 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from lensguard.cli.context import errors, settings_from
-from lensguard.threats.engine import ThreatEngine
+from lensguard.bootstrap import resolve_secrets
+from lensguard.cli.context import (
+    console,
+    database_errors,
+    errors,
+    friendly_errors,
+    settings_from,
+)
+from lensguard.settings import Settings
+from lensguard.store.db import Database
+from lensguard.threats.engine import ThreatEngine, build_rules
+from lensguard.threats.model import AnomalyModel, ModelError
+from lensguard.threats.observation import Observation
 from lensguard.threats.replay import ReplayReport, replay
+from lensguard.threats.rules_model import Anomaly
+from lensguard.threats.training import (
+    audit_observations,
+    file_observations,
+    load_model,
+    model_key,
+    model_path,
+    rows_of,
+)
 from lensguard.threats.windows import MemoryWindows
 
 app = typer.Typer(
-    help="Threat detection: replay events through the detectors (docs/threats.md).",
+    help="Threat detection: train the anomaly model, replay events (docs/threats.md).",
     no_args_is_help=True,
 )
 SHOWN_ERRORS = 20
 
 
-def _engine(ctx: typer.Context) -> ThreatEngine:
-    settings = settings_from(ctx).threats
+def _resolved(ctx: typer.Context) -> Settings:
+    with friendly_errors():
+        return resolve_secrets(settings_from(ctx))
+    raise AssertionError("unreachable")  # pragma: no cover - friendly_errors exits
+
+
+def _engine(ctx: typer.Context, *, with_model: bool) -> ThreatEngine:
+    settings = _resolved(ctx) if with_model else settings_from(ctx)
+    threats = settings.threats
+    rules: list[Any] = build_rules(threats.detectors)
+    if with_model and settings.secret_key is not None:
+        model = load_model(settings.var_dir, threats.model, settings.secret_key.get_secret_value())
+        if model is not None:
+            rules.append(Anomaly(model, threshold=threats.model.threshold, in_thread=False))
+            errors.print(f"with the anomaly model ({model.trained.rows} training windows)")
     return ThreatEngine(
-        MemoryWindows(max_keys=settings.detectors.max_keys),
-        detectors=settings.detectors,
-        responses=settings.responses,
+        MemoryWindows(max_keys=threats.detectors.max_keys),
+        detectors=threats.detectors,
+        responses=threats.responses,
+        rules=rules,
     )
 
 
@@ -74,6 +109,13 @@ def replay_command(
             dir_okay=False,
         ),
     ] = None,
+    model: Annotated[
+        bool,
+        typer.Option(
+            "--model/--no-model",
+            help="Also score feature windows with the trained anomaly model, if there is one.",
+        ),
+    ] = True,
 ) -> None:
     """Run the live detectors over EVENTS and write one JSON line per detection.
 
@@ -82,7 +124,7 @@ def replay_command(
     standard error with their line number and skipped. The thresholds are the
     configured ones (`threats.detectors`).
     """
-    engine = _engine(ctx)
+    engine = _engine(ctx, with_model=model)
     if output is None:
         report = _run(events, engine, sys.stdout)
     else:
@@ -92,4 +134,97 @@ def replay_command(
     errors.print(
         f"{report.events} events, {report.detections} detections ({kinds}); "
         f"{report.malformed} malformed line(s) skipped"
+    )
+
+
+SPANS = {"m": 60, "h": 3_600, "d": 86_400}
+
+
+def _span(text: str) -> timedelta:
+    number, unit = text[:-1], text[-1:]
+    if unit not in SPANS or not number.isdigit() or not 0 < int(number) <= 100_000:
+        raise typer.BadParameter("write a count and a unit: 90m, 12h or 30d")
+    return timedelta(seconds=int(number) * SPANS[unit])
+
+
+def _observed(
+    settings: Settings, since: timedelta, events: Path | None, bar: Progress | None
+) -> list[Observation]:
+    found: list[Observation] = []
+    task = bar.add_task("reading", total=None) if bar is not None else None
+    if events is not None:
+
+        def skipped(number: int, reason: str) -> None:
+            errors.print(f"[yellow]{events}:{number}:[/yellow] skipped: {reason}")
+
+        with events.open("rb") as lines:
+            for observation in file_observations(lines, skipped):
+                found.append(observation)
+                if bar is not None and task is not None and len(found) % 1000 == 0:
+                    bar.update(task, completed=len(found))
+        return found
+
+    async def read() -> None:
+        db = Database(settings.database_url)
+        try:
+            async for observation in audit_observations(db, datetime.now(UTC) - since):
+                found.append(observation)
+                if bar is not None and task is not None and len(found) % 1000 == 0:
+                    bar.update(task, completed=len(found))
+        finally:
+            await db.dispose()
+
+    with database_errors():
+        asyncio.run(read())
+    return found
+
+
+@app.command("train")
+def train(
+    ctx: typer.Context,
+    since: Annotated[
+        str, typer.Option(help="How much audit history to learn from: 90m, 12h, 30d.")
+    ] = "30d",
+    events: Annotated[
+        Path | None,
+        typer.Option(
+            help="Learn from this JSON Lines file of events instead of the audit log.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Fit the anomaly model's baseline from history and store it, signed, in var_dir.
+
+    The history should be ordinary use: windows like it score about 0.5, windows unlike
+    it towards 1 (`threats.model.threshold` decides which are detections). The file
+    names its feature schema, window length and training range; the server refuses a
+    file it did not sign. Restart the server to use a new model.
+    """
+    span = _span(since)
+    settings = _resolved(ctx)
+    if settings.secret_key is None:
+        errors.print("[red]error:[/red] secret_key is not set; the model file is signed with it")
+        raise typer.Exit(2)
+    model_settings = settings.threats.model
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}"))
+    with Progress(*columns, console=errors, transient=True, disable=not errors.is_terminal) as bar:
+        observed = _observed(settings, span, events, bar)
+        bar.add_task("fitting", total=None)
+        rows = rows_of(observed, model_settings.window_seconds)
+        try:
+            fitted = AnomalyModel.fit(
+                rows, window_seconds=model_settings.window_seconds, trees=model_settings.trees
+            )
+        except ModelError as exc:
+            errors.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+    path = model_path(settings.var_dir, model_settings)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    fitted.save(path, model_key(settings.secret_key.get_secret_value()))
+    first = datetime.fromtimestamp(fitted.trained.trained_from, UTC)
+    last = datetime.fromtimestamp(fitted.trained.trained_to, UTC)
+    console.print(
+        f"trained on {len(observed):,} events in {len(rows):,} windows "
+        f"({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC); wrote {path}"
     )

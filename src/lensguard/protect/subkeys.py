@@ -32,6 +32,8 @@ class Purpose(StrEnum):
     """Wraps the keys of the purposes below, stored once a secret has been rotated."""
     FINGERPRINT = "secret-fingerprint"
     """A one-way name for a master secret, so the database can say which one it needs."""
+    THREAT_MODEL = "threat-model-signing"
+    """Signs the anomaly model file: the server unpickles only what it wrote itself."""
 
 
 KEPT_PURPOSES = (

@@ -96,15 +96,28 @@ class ThreatEngine:
                 await self._failed(rule, event, exc)
                 continue
             for finding in findings:
-                detection = await self._admit(finding, event)
+                detection = await self._admit(finding, event.at, event.id)
                 if detection is not None:
                     raised.append(detection)
         return raised
 
-    async def _admit(self, finding: Finding, event: Observation) -> Detection | None:
+    async def finish(self, at: float) -> list[Detection]:
+        """The end of the input (a replay): rules holding open windows judge them."""
+        raised: list[Detection] = []
+        for rule in self.rules:
+            finish = getattr(rule, "finish", None)
+            if finish is None:
+                continue
+            for finding in await finish():
+                detection = await self._admit(finding, at, None)
+                if detection is not None:
+                    raised.append(detection)
+        return raised
+
+    async def _admit(self, finding: Finding, at: float, event_id: str | None) -> Detection | None:
         cooldown = float(self.detectors.cooldown_seconds)
         key = f"cd:{finding.kind}:{finding.subject}"
-        if not await self.windows.once(key, event.at, cooldown):
+        if not await self.windows.once(key, at, cooldown):
             return None
         severity, response = self._stamps.get(finding.kind, (Severity.MEDIUM, "alert_and_monitor"))
         detection = Detection(
@@ -114,9 +127,9 @@ class ThreatEngine:
             response=response,
             address=finding.address,
             principal=finding.principal,
-            event_ids=finding.event_ids or (event.id,),
+            event_ids=finding.event_ids or ((event_id,) if event_id else ()),
             details=dict(finding.details),
-            time=datetime.fromtimestamp(event.at, UTC),
+            time=datetime.fromtimestamp(at, UTC),
         )
         self.detected[finding.kind] += 1
         self.publisher.publish(detection)

@@ -27,8 +27,10 @@ from lensguard.monitor.publisher import EventPublisher
 from lensguard.threats.detection import DetectionPublisher
 from lensguard.threats.engine import ThreatEngine, build_rules
 from lensguard.threats.inbox import Inbox
+from lensguard.threats.model import AnomalyModel
 from lensguard.threats.observation import Observation, from_event
 from lensguard.threats.rules_auth import SIGNED_IN
+from lensguard.threats.rules_model import Anomaly
 from lensguard.threats.rules_traffic import REQUEST, RequestRate
 from lensguard.threats.settings import ThreatSettings
 from lensguard.threats.windows import MemoryWindows, RedisWindows, Windows
@@ -67,14 +69,18 @@ class ThreatMonitor:
         redis: Redis | None,
         publisher: DetectionPublisher,
         locate: Locate | None = None,
+        model: AnomalyModel | None = None,
     ) -> ThreatMonitor:
-        """The monitor for ``settings``: shared windows in Redis when there is one."""
+        """The monitor for ``settings``: shared windows in Redis when there is one, and the
+        anomaly rule over security events when a trained ``model`` is given."""
         detectors, responses = settings.detectors, settings.responses
         local = MemoryWindows(max_keys=detectors.max_keys)
         shared: Windows = local if redis is None else RedisWindows(redis)
         rules = build_rules(detectors)
         on_requests = [r for r in rules if isinstance(r, RequestRate)]
-        on_events = [r for r in rules if not isinstance(r, RequestRate)]
+        on_events: list[Any] = [r for r in rules if not isinstance(r, RequestRate)]
+        if model is not None:
+            on_events.append(Anomaly(model, threshold=settings.model.threshold))
 
         def engine(windows: Windows, chosen: list[Any]) -> ThreatEngine:
             return ThreatEngine(

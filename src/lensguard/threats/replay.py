@@ -71,6 +71,7 @@ async def replay(
 ) -> ReplayReport:
     """Run ``engine`` over ``lines``; ``write`` gets each detection's JSON line."""
     report = ReplayReport()
+    last = 0.0
     for number, line in enumerate(lines, start=1):
         report.lines = number
         if progress is not None:
@@ -87,8 +88,16 @@ async def replay(
                 on_error(number, str(exc))
             continue
         report.events += 1
-        for detection in await engine.observe(event):
-            report.detections += 1
-            report.kinds[detection.kind] = report.kinds.get(detection.kind, 0) + 1
-            write(json.dumps(detection_json(detection), separators=(",", ":")) + "\n")
+        last = max(last, event.at)
+        _written(report, await engine.observe(event), write)
+    _written(report, await engine.finish(last), write)
     return report
+
+
+def _written(
+    report: ReplayReport, detections: list[Detection], write: Callable[[str], object]
+) -> None:
+    for detection in detections:
+        report.detections += 1
+        report.kinds[detection.kind] = report.kinds.get(detection.kind, 0) + 1
+        write(json.dumps(detection_json(detection), separators=(",", ":")) + "\n")
