@@ -103,8 +103,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """Every problem status lensguard answers, as OpenAPI responses."""
 
-ANY_ROUTE = (429, 500)
-"""What any operation may answer: the per-address rate limit, and a bug."""
+ANY_ROUTE = (400, 429, 500)
+"""What any operation may answer: a request refused as an injection attempt
+(``suspicious-request``, docs/threats.md), the per-address rate limit, and a bug."""
 AUTHENTICATED = (401, 403, 503)
 """What a route that needs credentials may answer (503: the revocation store is down)."""
 BODY = (413, 415, 422)
