@@ -6,6 +6,8 @@ heavier than pydantic.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -13,3 +15,6 @@ class IncidentSettings(BaseModel):
     """Incident grouping window, escalation, playbook folder."""
 
     model_config = ConfigDict(extra="forbid")
+
+    playbook_dir: Path | None = None
+    """YAML playbooks that add to the shipped ones or replace them by kind (docs/threats.md)."""
