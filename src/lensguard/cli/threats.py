@@ -10,6 +10,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from lensguard.bootstrap import resolve_secrets
 from lensguard.cli.context import (
@@ -19,6 +20,7 @@ from lensguard.cli.context import (
     friendly_errors,
     settings_from,
 )
+from lensguard.incidents.playbook import PlaybookError, load_all
 from lensguard.settings import Settings
 from lensguard.store.db import Database
 from lensguard.threats.engine import ThreatEngine, build_rules
@@ -37,7 +39,8 @@ from lensguard.threats.training import (
 from lensguard.threats.windows import MemoryWindows
 
 app = typer.Typer(
-    help="Threat detection: train the anomaly model, replay events (docs/threats.md).",
+    help="Threat detection: train the anomaly model, replay events, check playbooks "
+    "(docs/threats.md).",
     no_args_is_help=True,
 )
 SHOWN_ERRORS = 20
@@ -228,3 +231,45 @@ def train(
         f"trained on {len(observed):,} events in {len(rows):,} windows "
         f"({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC); wrote {path}"
     )
+
+
+@app.command("playbooks")
+def playbooks(
+    ctx: typer.Context,
+    folder: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir",
+            help="Check this folder of playbooks (default: incidents.playbook_dir).",
+            file_okay=False,
+            exists=True,
+        ),
+    ] = None,
+) -> None:
+    """Check and list the incident playbooks: the shipped ones and your folder's.
+
+    A playbook with an unknown step, phase or key, or a cycle through `after`, is
+    reported with its file and line and the command exits 2.
+    """
+    chosen = folder if folder is not None else settings_from(ctx).incidents.playbook_dir
+    try:
+        found = load_all(chosen)
+    except PlaybookError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    table = Table(title=f"Playbooks ({len(found)})")
+    for name in ("kind", "severity", "answers", "steps", "automatic", "deadline", "file"):
+        table.add_column(name)
+    for kind, book in sorted(found.items()):
+        automatic = sum(step.automatic for step in book.steps)
+        deadline = f"{book.notify_within_hours} h" if book.notify_within_hours else ""
+        table.add_row(
+            kind,
+            book.severity.value,
+            ", ".join(book.detections),
+            str(len(book.steps)),
+            str(automatic),
+            deadline,
+            Path(book.source).name,
+        )
+    console.print(table)
