@@ -14,7 +14,8 @@ pytestmark = pytest.mark.process  # runs lensguard as a child process
 def test_playbooks_are_listed_and_a_bad_one_is_named(tmp_path: Path) -> None:
     folder = tmp_path / "playbooks"
     folder.mkdir()
-    listed = lensguard(tmp_path, "threats", "playbooks", "--dir", str(folder))
+    wide = {"COLUMNS": "200"}  # one table row per line
+    listed = lensguard(tmp_path, "threats", "playbooks", "--dir", str(folder), env=wide)
     assert listed.returncode == 0, listed.stderr
     assert "Playbooks (7)" in listed.stdout and "data_breach" in listed.stdout
     (folder / "ours.yaml").write_text(
