@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import lensguard.audit.models
+import lensguard.incidents.models
 import lensguard.keyring.models
 import lensguard.recordings.hold_models
 import lensguard.recordings.models  # noqa: F401 - registers the segment index on Base

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -27,6 +28,9 @@ from lensguard.identity.context import REVOCATION_LEEWAY, build_identity
 from lensguard.identity.revocation import RevocationStore
 from lensguard.identity.throttle import LoginThrottle
 from lensguard.identity.tokens import TokenService
+from lensguard.incidents.book import IncidentBook
+from lensguard.incidents.grouping import IncidentGrouper
+from lensguard.incidents.playbook import PlaybookError, load_all
 from lensguard.media.ice import IcePolicy
 from lensguard.media.relay import MediaNode
 from lensguard.monitor.event_log import log_event
@@ -103,6 +107,8 @@ class Services:
     """The detectors over ``events`` and requests; their detections go to ``detections``."""
     responder: Responder | None = None
     """The automatic responses to ``detections`` (set by ``build``)."""
+    incidents: IncidentGrouper | None = None
+    """Files ``detections`` under incidents (docs/threats.md)."""
     clock: Clock = field(default_factory=SystemClock)
     """The one source of time for every timer, expiry and throttle (turned by hand in tests)."""
 
@@ -239,6 +245,7 @@ class Services:
             audit=identity.audit,
         )
         services.responder = Responder(settings.threats.responses, services, blocklist)
+        services.incidents = _incident_grouper(settings, db, identity.audit)
         return services
 
     async def start(self) -> None:
@@ -251,8 +258,17 @@ class Services:
         self.denials.start()
         if self.responder is not None:
             self.responder.start(self.detections)
+        if self.incidents is not None:
+            self.incidents.start(self.detections)
         if self.threats is not None:
             self.threats.start(self.events)
+
+    async def threats_settled(self) -> None:
+        """Wait until every queued observation is judged, every detection responded to
+        and filed under an incident."""
+        for stage in (self.threats, self.responder, self.incidents):
+            if stage is not None:
+                await stage.drained()
 
     async def close(self) -> None:
         """Release connections."""
@@ -260,6 +276,8 @@ class Services:
             await self.threats.stop()
         if self.responder is not None:
             await self.responder.stop()
+        if self.incidents is not None:
+            await self.incidents.stop()
         await self.recorder.close()  # sealed while the relays and the database are still up
         await self.hub.stop()
         await self.streams.stop()
@@ -289,3 +307,16 @@ def _threat_monitor(
         locate=geoip.lookup if geoip is not None else None,
         model=model,
     )
+
+
+def _incident_grouper(settings: Settings, db: Database, audit: AuditLog) -> IncidentGrouper | None:
+    """The incident grouper on the playbooks (a bad playbook stops start-up, with its line)."""
+    chosen = settings.incidents
+    if not chosen.enabled:
+        return None
+    try:
+        playbooks = load_all(chosen.playbook_dir)
+    except PlaybookError as exc:
+        raise ConfigurationError(f"incidents.playbook_dir: {exc}") from None
+    window = timedelta(minutes=chosen.group_minutes)
+    return IncidentGrouper(IncidentBook(db, audit, playbooks, group_window=window))

@@ -38,10 +38,7 @@ async def test_failures_from_elsewhere_do_not_lock_the_real_user_out(
         assert (await attempt(attacker, PASSWORD)).status_code == 429
         # Building the second app reads its stored keys synchronously, blocking this
         # loop: let the first app's detectors finish their audit writes first.
-        services = attacker.identity
-        assert services.threats is not None and services.responder is not None
-        await services.threats.drained()
-        await services.responder.drained()
+        await attacker.identity.threats_settled()
         # Same database, another client address: the real user signs in.
         async for user in build_api(settings, address="198.51.100.20"):
             assert (await attempt(user, PASSWORD)).status_code == 200

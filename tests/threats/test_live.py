@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from lensguard.audit.models import AuditEntry
+from lensguard.incidents.models import Incident
 from lensguard.services import Services
 from lensguard.severity import Severity
 from lensguard.store.users import get_user_by_username
@@ -30,8 +31,8 @@ def fresh_address() -> str:
 async def settled(services: Services) -> None:
     """Every queued observation judged and every detection responded to."""
     assert services.threats is not None and services.responder is not None
-    await services.threats.drained()
-    await services.responder.drained()
+    assert services.incidents is not None
+    await services.threats_settled()
 
 
 async def responses(services: Services) -> list[dict[str, Any]]:
@@ -82,6 +83,9 @@ async def test_brute_force_blocks_the_address_and_is_audited(node: Api) -> None:
     (audited,) = await responses(services)
     assert audited["kind"] == "brute_force" and audited["status"] == "applied"
     assert audited["response"] == "block_ip"
+    async with services.db.sessions() as session:
+        (incident,) = await session.scalars(select(Incident))
+    assert (incident.kind, incident.address, incident.detections) == ("brute_force", address, 1)
 
 
 @pytest.mark.parametrize(

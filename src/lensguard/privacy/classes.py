@@ -52,6 +52,7 @@ MODEL_MODULES = (
     "lensguard.recordings.export_models",
     "lensguard.keyring.models",
     "lensguard.audit.models",
+    "lensguard.incidents.models",
 )
 """Every module that declares tables; importing them fills ``Base.metadata``."""
 

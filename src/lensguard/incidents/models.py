@@ -1,0 +1,84 @@
+"""Incident tables on the shared ``Base``; migration 0017 creates them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lensguard.store.models import Base, new_id
+from lensguard.store.types import UTCDateTime
+
+STATES = (
+    "open",
+    "triaged",
+    "contained",
+    "eradicated",
+    "recovered",
+    "closed",
+    "false_positive",
+)
+ENTRY_KINDS = ("opened", "detection", "state", "comment", "step", "owner")
+
+
+class Incident(Base):
+    """One incident: what, how bad, about whom, where it stands."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('open', 'triaged', 'contained', 'eradicated', 'recovered', 'closed', "
+            "'false_positive')",
+            name="state",
+        ),
+        CheckConstraint("severity IN ('low', 'medium', 'high', 'critical')", name="severity"),
+        Index("ix_incidents_group", "group_key", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(64))
+    """The playbook's kind, or ``unclassified``."""
+    title: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    group_key: Mapped[str] = mapped_column(String(600))
+    """Source address and principal: detections about the same pair join one incident."""
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    principal: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    owner_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    opened_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    """Who opened it by hand; NULL when detections did."""
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """The newest detection (grouping looks at it)."""
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    notify_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """The notification deadline its playbook sets (GDPR: 72 h for a breach)."""
+    detections: Mapped[int] = mapped_column(default=0)
+    entries: Mapped[int] = mapped_column(default=0)
+    """Timeline entries so far: the next entry's ``n``."""
+
+
+class IncidentEntry(Base):
+    """One line of an incident's timeline (each is also an audit entry)."""
+
+    __tablename__ = "incident_entries"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('opened', 'detection', 'state', 'comment', 'step', 'owner')", name="kind"
+        ),
+        Index("ix_incident_entries_incident", "incident_id", "n", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incidents.id", ondelete="CASCADE")
+    )
+    n: Mapped[int] = mapped_column()
+    """Position in the incident's timeline, from 0."""
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    """JSON: the detection, the state change, the comment, the step."""
