@@ -31,16 +31,19 @@ async def book(db_url: str) -> AsyncIterator[IncidentBook]:
         await db.dispose()
 
 
-def detection(kind: str, at: timedelta, **who: str) -> Detection:
+def detection(
+    kind: str, at: timedelta, *, address: str | None = None, principal: str | None = None
+) -> Detection:
     severity = Severity.CRITICAL if kind == "privilege_escalation" else Severity.HIGH
     return Detection(
         kind=kind,
         severity=severity,
         score=0.9,
         response="block_ip",
+        address=address,
+        principal=principal,
         event_ids=(f"e-{kind}-{at.seconds}",),
         time=T0 + at,
-        **who,
     )
 
 
