@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,10 +133,30 @@ def run_cluster(cluster: Cluster, settings: dict[str, str], url: str) -> Server:
     server = Server(url.format(port=port), process, cluster.workdir)
     try:
         wait_for_port(port, timeout=60)
+        wait_until_accepting(port, timeout=60)
     except TimeoutError:
         server.stop()
         raise
     return server
+
+
+def wait_until_accepting(port: int, *, timeout: float) -> None:
+    """Block until PostgreSQL on ``port`` accepts sessions, not only TCP connections.
+
+    The postmaster listens before start-up is over and meanwhile refuses every session
+    with "the database system is starting up"; ``pg_isready`` exits 0 only once it
+    accepts them.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = subprocess.run(
+            [_pg_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port), "-t", "5"],
+            check=False,
+        )
+        if ready.returncode == 0:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"PostgreSQL on port {port} did not accept sessions within {timeout}s")
 
 
 def start_postgres() -> Server:
