@@ -15,6 +15,7 @@ from lensguard.cli import (
     config,
     db,
     evidence,
+    incidents,
     keys,
     privacy,
     recordings,
@@ -71,3 +72,4 @@ app.add_typer(evidence.app, name="evidence")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(compliance.app, name="compliance")
 app.add_typer(threats.app, name="threats")
+app.add_typer(incidents.app, name="incidents")
