@@ -33,7 +33,7 @@ async def test_stop_ends_a_task_whose_handler_swallowed_the_cancellation() -> No
     async def stubborn(_: int) -> None:
         started.set()
         with contextlib.suppress(asyncio.CancelledError):  # swallowed: back for the next item
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # never set: only a cancellation ends it
 
     inbox: Inbox[int] = Inbox(stubborn, name="test", maxsize=10)
     inbox.start()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from lensguard.incidents.book import IncidentBook
 from lensguard.threats.detection import Detection, DetectionPublisher
 from lensguard.threats.inbox import Inbox
@@ -17,20 +15,15 @@ class IncidentGrouper:
     def __init__(self, book: IncidentBook, *, maxsize: int = QUEUE_SIZE) -> None:
         self.book = book
         self._inbox: Inbox[Detection] = Inbox(book.record, name="incidents", maxsize=maxsize)
-        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def dropped(self) -> int:
         return self._inbox.dropped
 
     def start(self, detections: DetectionPublisher) -> None:
-        self._inbox.start()
-        self._unsubscribe = detections.subscribe(self._inbox.offer, name="incidents")
+        self._inbox.attach(detections)
 
     async def stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         await self._inbox.stop()
 
     async def drained(self) -> None:

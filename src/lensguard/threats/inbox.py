@@ -12,13 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from lensguard.logs import get_logger
 
 log = get_logger("lensguard.threats.inbox")
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 STOP_WAIT_SECONDS = 5.0
+
+
+class Source(Protocol[T_co]):
+    """A publisher an inbox can subscribe to (``DetectionPublisher`` and the like)."""
+
+    def subscribe(self, handler: Callable[[T_co], None], *, name: str) -> Callable[[], None]: ...
 
 
 class Inbox(Generic[T]):
@@ -33,6 +40,7 @@ class Inbox(Generic[T]):
         self._queue: asyncio.Queue[T] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._unsubscribe: Callable[[], None] | None = None
         self.dropped = 0
         self.failed = 0
 
@@ -46,8 +54,16 @@ class Inbox(Generic[T]):
         self._queue = asyncio.Queue(self._maxsize)
         self._task = asyncio.create_task(self._run(), name=self._name)
 
+    def attach(self, source: Source[T]) -> None:
+        """Start, and take every item ``source`` publishes (``stop`` unsubscribes)."""
+        self.start()
+        self._unsubscribe = source.subscribe(self.offer, name=self._name)
+
     async def stop(self) -> None:
-        """End the task; items still queued are dropped (and counted)."""
+        """Unsubscribe, end the task; items still queued are dropped (and counted)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._closing = True
         task, self._task = self._task, None
         while task is not None and not task.done():

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -38,6 +37,7 @@ from lensguard.identity import accounts
 from lensguard.identity.auditing import audit_event, record
 from lensguard.identity.context import IdentityContext
 from lensguard.identity.login import end_all_sessions
+from lensguard.ip import parse_address
 from lensguard.monitor.events import emit
 from lensguard.store.models import User
 from lensguard.threats.detection import Detection, DetectionPublisher
@@ -85,10 +85,7 @@ class Responder:
         self.blocklist = blocklist
         self._allow = [ipaddress.ip_network(n, strict=False) for n in settings.allow_addresses]
         self._principals = frozenset(settings.allow_principals)
-        self._inbox: Inbox[Detection] = Inbox(
-            self.respond, name="threat responder", maxsize=maxsize
-        )
-        self._unsubscribe: Callable[[], None] | None = None
+        self._inbox: Inbox[Detection] = Inbox(self.respond, name="responses", maxsize=maxsize)
         self.outcomes: Counter[str] = Counter()
 
     @property
@@ -98,14 +95,10 @@ class Responder:
 
     def start(self, detections: DetectionPublisher) -> None:
         """Subscribe to ``detections`` and start responding (on the running loop)."""
-        self._inbox.start()
-        self._unsubscribe = detections.subscribe(self._inbox.offer, name="responses")
+        self._inbox.attach(detections)
 
     async def stop(self) -> None:
         """Stop responding; detections still queued are dropped (and counted)."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         await self._inbox.stop()
 
     async def drained(self) -> None:
@@ -117,11 +110,8 @@ class Responder:
             return True
         if detection.address is None or not self._allow:
             return False
-        try:
-            ip = ipaddress.ip_address(detection.address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._allow)
+        ip = parse_address(detection.address)
+        return ip is not None and any(ip in network for network in self._allow)
 
     async def respond(self, detection: Detection) -> Outcome:
         """Run the response, publish the detection and audit what was done."""

@@ -10,22 +10,14 @@ the traffic it serves.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from typing import ClassVar
 
+from lensguard.ip import parse_address
 from lensguard.threats.features import FEATURES, Aggregator, Row
 from lensguard.threats.model import AnomalyModel
 from lensguard.threats.observation import Observation
 from lensguard.threats.rule import Finding
 from lensguard.threats.windows import Windows
-
-
-def _is_address(subject: str) -> bool:
-    try:
-        ipaddress.ip_address(subject)
-    except ValueError:
-        return False
-    return True
 
 
 class Anomaly:
@@ -61,7 +53,7 @@ class Anomaly:
         for row, score in zip(rows, scores, strict=True):
             if score < self.threshold:
                 continue
-            address = row.subject if _is_address(row.subject) else None
+            address = row.subject if parse_address(row.subject) is not None else None
             principal = None if address else row.subject
             details = {
                 "window_start": row.start,
