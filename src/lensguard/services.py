@@ -28,7 +28,9 @@ from lensguard.identity.context import REVOCATION_LEEWAY, build_identity
 from lensguard.identity.revocation import RevocationStore
 from lensguard.identity.throttle import LoginThrottle
 from lensguard.identity.tokens import TokenService
+from lensguard.incidents.actions import StepActions
 from lensguard.incidents.book import IncidentBook
+from lensguard.incidents.escalation import Escalator
 from lensguard.incidents.grouping import IncidentGrouper
 from lensguard.incidents.playbook import PlaybookError, load_all
 from lensguard.media.ice import IcePolicy
@@ -94,6 +96,8 @@ class Services:
     """The recording store and key ring: every writer, player and retention job uses it."""
     recorder: RecordingManager
     """Makes each device's recording policy true on the node holding the device."""
+    incident_book: IncidentBook
+    """Incidents and their timelines, on the loaded playbooks (docs/threats.md)."""
     trusted_proxies: tuple[Network, ...] = field(default=())
     blocklist: Blocklist = field(default_factory=MemoryBlocklist)
     metrics: Metrics = field(default_factory=Metrics)
@@ -108,7 +112,11 @@ class Services:
     responder: Responder | None = None
     """The automatic responses to ``detections`` (set by ``build``)."""
     incidents: IncidentGrouper | None = None
-    """Files ``detections`` under incidents (docs/threats.md)."""
+    """Files ``detections`` under incidents (None when ``incidents.enabled`` is false)."""
+    step_actions: StepActions | None = None
+    """What a playbook's automatic steps do (set by ``build``)."""
+    escalator: Escalator | None = None
+    """Alerts the next level about unacknowledged critical incidents (set by ``build``)."""
     clock: Clock = field(default_factory=SystemClock)
     """The one source of time for every timer, expiry and throttle (turned by hand in tests)."""
 
@@ -230,6 +238,7 @@ class Services:
             streams=streams,
             recordings=recordings,
             recorder=recorder,
+            incident_book=_incident_book(settings, db, identity.audit),
             clock=clock,
             policy=identity.policy,
             tokens=identity.tokens,
@@ -245,8 +254,20 @@ class Services:
             audit=identity.audit,
         )
         services.responder = Responder(settings.threats.responses, services, blocklist)
-        services.incidents = _incident_grouper(settings, db, identity.audit)
+        services._wire_incidents()
         return services
+
+    def _wire_incidents(self) -> None:
+        chosen = self.settings.incidents
+        if chosen.enabled:
+            self.incidents = IncidentGrouper(self.incident_book)
+        self.step_actions = StepActions(self, self.blocklist, chosen)
+        self.escalator = Escalator(
+            self.incident_book,
+            chosen.escalation,
+            clock=self.clock,
+            every_seconds=chosen.escalation_check_seconds,
+        )
 
     async def start(self) -> None:
         """Start background listeners (called by the app's lifespan)."""
@@ -262,6 +283,8 @@ class Services:
             self.incidents.start(self.detections)
         if self.threats is not None:
             self.threats.start(self.events)
+        if self.escalator is not None:
+            self.escalator.start()
 
     async def threats_settled(self) -> None:
         """Wait until every queued observation is judged, every detection responded to
@@ -278,6 +301,8 @@ class Services:
             await self.responder.stop()
         if self.incidents is not None:
             await self.incidents.stop()
+        if self.escalator is not None:
+            await self.escalator.stop()
         await self.recorder.close()  # sealed while the relays and the database are still up
         await self.hub.stop()
         await self.streams.stop()
@@ -309,14 +334,12 @@ def _threat_monitor(
     )
 
 
-def _incident_grouper(settings: Settings, db: Database, audit: AuditLog) -> IncidentGrouper | None:
-    """The incident grouper on the playbooks (a bad playbook stops start-up, with its line)."""
+def _incident_book(settings: Settings, db: Database, audit: AuditLog) -> IncidentBook:
+    """The incident book on the playbooks (a bad playbook stops start-up, with its line)."""
     chosen = settings.incidents
-    if not chosen.enabled:
-        return None
     try:
         playbooks = load_all(chosen.playbook_dir)
     except PlaybookError as exc:
         raise ConfigurationError(f"incidents.playbook_dir: {exc}") from None
     window = timedelta(minutes=chosen.group_minutes)
-    return IncidentGrouper(IncidentBook(db, audit, playbooks, group_window=window))
+    return IncidentBook(db, audit, playbooks, group_window=window)

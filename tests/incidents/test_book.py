@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from lensguard.audit.models import AuditEntry
+from lensguard.errors import NotFound
 from lensguard.incidents.book import UNCLASSIFIED, Actor, IncidentBook
 from lensguard.incidents.playbook import load_all
 from lensguard.incidents.states import BadMove, State
@@ -123,7 +124,7 @@ async def test_by_hand_along_the_flow_with_comments(book: IncidentBook) -> None:
     ]
     with pytest.raises(ValueError, match="no playbook for 'nonsense'"):
         await book.open(kind="nonsense", title="x", severity=Severity.LOW, at=T0, actor=OFFICER)
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         await book.comment("missing", "x", at=T0, actor=OFFICER)
 
 

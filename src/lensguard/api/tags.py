@@ -19,6 +19,10 @@ TAGS: list[dict[str, Any]] = [
     {"name": "retention", "description": "How long recordings are kept, and legal holds"},
     {"name": "turn", "description": "Short-lived TURN credentials for WebRTC"},
     {"name": "security", "description": "The IP blocklist"},
+    {
+        "name": "incidents",
+        "description": "Incidents: timeline, playbook steps, owner, notification clock",
+    },
     {"name": "compliance", "description": "Access review: accounts, stale accounts, unused keys"},
     {"name": "audit", "description": "The tamper-evident audit log: query, verify, checkpoint"},
     {"name": "monitoring", "description": "Prometheus metrics"},

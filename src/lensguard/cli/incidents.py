@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from lensguard.cli.context import audit_log_for, console, database_errors, errors, settings_from
-from lensguard.incidents.book import SYSTEM, IncidentBook
+from lensguard.incidents.book import SHELL, IncidentBook
 from lensguard.incidents.models import Incident, IncidentEntry
 from lensguard.incidents.playbook import load_all
 from lensguard.incidents.states import BadMove, State
@@ -123,7 +123,7 @@ def open_incident(
 
     async def work(book: IncidentBook) -> Incident:
         return await book.open(
-            kind=kind, title=title, severity=severity, at=datetime.now(UTC), actor=SYSTEM
+            kind=kind, title=title, severity=severity, at=datetime.now(UTC), actor=SHELL
         )
 
     console.print(f"opened {_run(ctx, work).id}")
@@ -140,7 +140,7 @@ def move_incident(
 
     async def work(book: IncidentBook) -> Incident:
         return await book.change_state(
-            incident_id, state, at=datetime.now(UTC), actor=SYSTEM, note=note
+            incident_id, state, at=datetime.now(UTC), actor=SHELL, note=note
         )
 
     console.print(f"{incident_id} is now {_run(ctx, work).state}")

@@ -18,20 +18,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.audit import AuditEvent, AuditLog
+from lensguard.errors import NotFound
 from lensguard.incidents.models import Incident, IncidentEntry
 from lensguard.incidents.playbook import Playbook
 from lensguard.incidents.states import State, move
+from lensguard.incidents.steps import runnable
 from lensguard.severity import Severity
 from lensguard.store.db import Database
 from lensguard.threats.detection import Detection
 
 UNCLASSIFIED = "unclassified"
 _RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
-_RUNNING = [s.value for s in State if s not in (State.CLOSED, State.FALSE_POSITIVE)]
+RUNNING = [s.value for s in State if s not in (State.CLOSED, State.FALSE_POSITIVE)]
 
 
 def group_key(address: str | None, principal: str | None) -> str:
@@ -53,6 +55,9 @@ class Actor:
 
 
 SYSTEM = Actor(None, None)
+"""Detections and the server's own work (acknowledges nothing)."""
+SHELL = Actor(None, "lensguard-cli")
+"""Someone on the server's shell (``lensguard incidents``): acknowledges like a person."""
 
 
 class IncidentBook:
@@ -130,7 +135,7 @@ class IncidentBook:
                 select(Incident)
                 .where(
                     Incident.group_key == key,
-                    Incident.state.in_(_RUNNING),
+                    Incident.state.in_(RUNNING),
                     Incident.last_seen_at >= at - self.group_window,
                 )
                 .order_by(Incident.last_seen_at.desc())
@@ -217,6 +222,7 @@ class IncidentBook:
                 book=book,
                 opened_by=actor.id,
             )
+            _acknowledge(incident, at, actor)
             session.add(incident)
             await session.flush()
             await self._entry(session, incident, "opened", at=at, actor=actor, body={"by": "hand"})
@@ -225,35 +231,134 @@ class IncidentBook:
     async def change_state(
         self, incident_id: str, wanted: State, *, at: datetime, actor: Actor, note: str = ""
     ) -> Incident:
-        """Move the incident along the flow (``states.move``); raises BadMove or LookupError."""
+        """Move the incident along the flow (``states.move``); raises BadMove or NotFound."""
         async with self.db.transaction() as session:
-            incident = await session.get(Incident, incident_id, with_for_update=True)
-            if incident is None:
-                raise LookupError("no such incident")
+            incident = await self._locked(session, incident_id)
             before = State(incident.state)
             incident.state = move(before, wanted).value
-            if incident.acknowledged_at is None:
-                incident.acknowledged_at = at
+            _acknowledge(incident, at, actor)
             body = {"from": before.value, "to": wanted.value, "note": note[:2000]}
             await self._entry(session, incident, "state", at=at, actor=actor, body=body)
         return incident
 
-    async def comment(self, incident_id: str, text: str, *, at: datetime, actor: Actor) -> None:
+    async def comment(
+        self, incident_id: str, text: str, *, at: datetime, actor: Actor
+    ) -> IncidentEntry:
         """Add a comment to the timeline."""
         async with self.db.transaction() as session:
-            incident = await session.get(Incident, incident_id)
-            if incident is None:
-                raise LookupError("no such incident")
-            await self._entry(
+            incident = await self._locked(session, incident_id)
+            _acknowledge(incident, at, actor)
+            return await self._entry(
                 session, incident, "comment", at=at, actor=actor, body={"text": text[:5000]}
             )
+
+    async def escalate(self, incident_id: str, level: int, name: str, *, at: datetime) -> bool:
+        """Raise the incident to escalation ``level`` if it is still unacknowledged at
+        ``level - 1``; False when another node (or a person) got there first."""
+        async with self.db.transaction() as session:
+            raised = await session.execute(
+                update(Incident)
+                .where(
+                    Incident.id == incident_id,
+                    Incident.escalation_level == level - 1,
+                    Incident.acknowledged_at.is_(None),
+                    Incident.state.in_(RUNNING),
+                )
+                .values(escalation_level=level, escalated_at=at)
+            )
+            if not raised.rowcount:  # type: ignore[attr-defined]
+                return False
+            incident = await self._locked(session, incident_id)
+            body = {"level": level, "level_name": name}
+            await self._entry(session, incident, "escalated", at=at, actor=SYSTEM, body=body)
+        return True
+
+    async def _locked(self, session: AsyncSession, incident_id: str) -> Incident:
+        incident = await session.get(Incident, incident_id, with_for_update=True)
+        if incident is None:
+            raise NotFound("no such incident")
+        return incident
+
+    async def get(self, incident_id: str) -> Incident:
+        """The incident, or NotFound."""
+        async with self.db.sessions() as session:
+            incident = await session.get(Incident, incident_id)
+        if incident is None:
+            raise NotFound("no such incident")
+        return incident
+
+    async def take_ownership(
+        self, incident_id: str, owner_id: str | None, *, at: datetime, actor: Actor
+    ) -> Incident:
+        """Make ``owner_id`` (a user id, or None: nobody) the incident's owner."""
+        async with self.db.transaction() as session:
+            incident = await self._locked(session, incident_id)
+            before = incident.owner_id
+            incident.owner_id = owner_id
+            _acknowledge(incident, at, actor)
+            body = {"from": before, "to": owner_id}
+            await self._entry(session, incident, "owner", at=at, actor=actor, body=body)
+        return incident
+
+    async def record_step(
+        self,
+        incident_id: str,
+        step_id: str,
+        *,
+        status: str,
+        at: datetime,
+        actor: Actor,
+        note: str = "",
+        why: str | None = None,
+        result: Mapping[str, Any] | None = None,
+    ) -> IncidentEntry:
+        """Write a step's outcome to the timeline (``done``, ``skipped`` or ``failed``).
+
+        The step must exist in the incident's playbook, not be done yet and have every
+        step it comes after done (``steps.runnable``: NotFound or Conflict saying why).
+        """
+        async with self.db.transaction() as session:
+            incident = await self._locked(session, incident_id)
+            entries = await self._entries(session, incident_id)
+            step = runnable(self.playbooks.get(incident.kind), entries, step_id)
+            _acknowledge(incident, at, actor)
+            body: dict[str, Any] = {
+                "step": step_id,
+                "action": step.action,
+                "status": status,
+                "note": note[:2000],
+            }
+            if why is not None:
+                body["why"] = why
+            if result:
+                body["result"] = dict(result)
+            return await self._entry(session, incident, "step", at=at, actor=actor, body=body)
+
+    async def step_to_run(self, incident_id: str, step_id: str) -> tuple[Incident, str | None]:
+        """The incident and the step's action (None: a checklist item) when it may run now."""
+        async with self.db.sessions() as session:
+            incident = await session.get(Incident, incident_id)
+            if incident is None:
+                raise NotFound("no such incident")
+            entries = await self._entries(session, incident_id)
+            step = runnable(self.playbooks.get(incident.kind), entries, step_id)
+        return incident, step.action
+
+    async def _entries(self, session: AsyncSession, incident_id: str) -> list[IncidentEntry]:
+        rows = await session.scalars(
+            select(IncidentEntry)
+            .where(IncidentEntry.incident_id == incident_id)
+            .order_by(IncidentEntry.n)
+        )
+        return list(rows)
 
     async def timeline(self, incident_id: str) -> list[IncidentEntry]:
         """Every entry, oldest first."""
         async with self.db.sessions() as session:
-            rows = await session.scalars(
-                select(IncidentEntry)
-                .where(IncidentEntry.incident_id == incident_id)
-                .order_by(IncidentEntry.n)
-            )
-            return list(rows)
+            return await self._entries(session, incident_id)
+
+
+def _acknowledge(incident: Incident, at: datetime, actor: Actor) -> None:
+    """A person's first action on the incident acknowledges it (escalation stops)."""
+    if actor != SYSTEM and incident.acknowledged_at is None:
+        incident.acknowledged_at = at

@@ -1,4 +1,4 @@
-"""Incident tables on the shared ``Base``; migration 0017 creates them."""
+"""Incident tables on the shared ``Base``; migrations 0017 and 0018 create them."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ STATES = (
     "closed",
     "false_positive",
 )
-ENTRY_KINDS = ("opened", "detection", "state", "comment", "step", "owner")
+ENTRY_KINDS = ("opened", "detection", "state", "comment", "step", "owner", "escalated")
 
 
 class Incident(Base):
@@ -55,6 +55,9 @@ class Incident(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     notify_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """The notification deadline its playbook sets (GDPR: 72 h for a breach)."""
+    escalation_level: Mapped[int] = mapped_column(default=0, server_default="0")
+    """How many escalation levels were alerted because nobody acknowledged it."""
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     detections: Mapped[int] = mapped_column(default=0)
     entries: Mapped[int] = mapped_column(default=0)
     """Timeline entries so far: the next entry's ``n``."""
@@ -66,7 +69,8 @@ class IncidentEntry(Base):
     __tablename__ = "incident_entries"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('opened', 'detection', 'state', 'comment', 'step', 'owner')", name="kind"
+            "kind IN ('opened', 'detection', 'state', 'comment', 'step', 'owner', 'escalated')",
+            name="kind",
         ),
         Index("ix_incident_entries_incident", "incident_id", "n", unique=True),
     )

@@ -294,6 +294,8 @@ REGISTRY: dict[str, Table] = {
             "last_seen_at": _u("newest detection"),
             "acknowledged_at": _u("first handled"),
             "notify_by": _u("notification deadline"),
+            "escalation_level": _u("escalation levels alerted"),
+            "escalated_at": _u("last escalation"),
             "detections": _u("count"),
             "entries": _u("count"),
         },

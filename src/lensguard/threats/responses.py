@@ -174,7 +174,7 @@ class Responder:
             return Outcome("applied")  # refused in the middleware, as it arrived
         if detection.principal is None:
             return Outcome("skipped", "the detection names no account")
-        user = await self._user(detection.principal)
+        user = await find_user(self.ctx, detection.principal)
         if user is None:
             return Outcome("skipped", "no such account")
         if action == "step_up_mfa":
@@ -182,32 +182,34 @@ class Responder:
             await self.ctx.announce(user_id=user.id, reason="user_changed")
             return Outcome("applied")
         if action == "isolate_account":
-            return await self._isolate(user)
+            return await isolate(self.ctx, user, by=responder_principal(self.ctx))
         return Outcome("skipped", f"unknown response {action}")
 
-    async def _user(self, principal: str) -> User | None:
-        async with self.ctx.db.sessions() as session:
-            found = await session.get(User, principal)
-            if found is None:
-                found = await session.scalar(select(User).where(User.username == principal))
-            return found
 
-    async def _isolate(self, user: User) -> Outcome:
-        if user.disabled:
-            return Outcome("skipped", "already disabled")
-        if user.role == ADMIN_ROLE:
-            async with self.ctx.db.sessions() as session:
-                others = await session.scalar(
-                    select(func.count())
-                    .select_from(User)
-                    .where(User.role == ADMIN_ROLE, User.disabled.is_(False), User.id != user.id)
-                )
-            if not others:
-                return Outcome("skipped", "the last enabled administrator is never isolated")
-        await accounts.update_account(
-            self.ctx,
-            user_id=user.id,
-            change=accounts.AccountChange(disabled=True),
-            by=responder_principal(self.ctx),
-        )
-        return Outcome("applied")
+async def find_user(ctx: IdentityContext, principal: str) -> User | None:
+    """The account a detection or incident names, by id or by username."""
+    async with ctx.db.sessions() as session:
+        found = await session.get(User, principal)
+        if found is None:
+            found = await session.scalar(select(User).where(User.username == principal))
+        return found
+
+
+async def isolate(ctx: IdentityContext, user: User, *, by: Principal) -> Outcome:
+    """Disable ``user`` (sessions, keys and live connections go with it, the revocation
+    path); never the last enabled administrator."""
+    if user.disabled:
+        return Outcome("skipped", "already disabled")
+    if user.role == ADMIN_ROLE:
+        async with ctx.db.sessions() as session:
+            others = await session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.role == ADMIN_ROLE, User.disabled.is_(False), User.id != user.id)
+            )
+        if not others:
+            return Outcome("skipped", "the last enabled administrator is never isolated")
+    await accounts.update_account(
+        ctx, user_id=user.id, change=accounts.AccountChange(disabled=True), by=by
+    )
+    return Outcome("applied")
