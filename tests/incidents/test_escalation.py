@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
 
 import pytest
 
@@ -15,9 +14,9 @@ from lensguard.incidents.escalation import Escalator
 from lensguard.incidents.playbook import load_all
 from lensguard.incidents.settings import EscalationLevel, IncidentSettings
 from lensguard.incidents.states import State
+from lensguard.monitor.event import SecurityEvent
 from lensguard.monitor.events import bound
 from lensguard.monitor.publisher import EventPublisher
-from lensguard.monitor.event import SecurityEvent
 from lensguard.severity import Severity
 from lensguard.store.db import Database
 from tests.audit.support import make_log

@@ -56,7 +56,7 @@ async def test_steps_are_done_in_their_order_and_only_once(book: IncidentBook) -
 
     with pytest.raises(Conflict, match="comes after confirm"):
         await book.record_step(incident_id, "commands", status="done", at=T0, actor=OFFICER)
-    with pytest.raises(NotFound, match="its steps: .*confirm"):
+    with pytest.raises(NotFound, match=r"its steps: .*confirm"):
         await book.record_step(incident_id, "nonsense", status="done", at=T0, actor=OFFICER)
 
     await book.record_step(
@@ -106,9 +106,7 @@ async def test_an_incident_without_a_playbook_has_no_steps(book: IncidentBook) -
 
 
 async def test_a_persons_first_action_acknowledges_detections_do_not(book: IncidentBook) -> None:
-    incident = await book.record(
-        detection("privilege_escalation", timedelta(0), principal="u-eve")
-    )
+    incident = await book.record(detection("privilege_escalation", timedelta(0), principal="u-eve"))
     await book.record(detection("privilege_escalation", timedelta(minutes=1), principal="u-eve"))
     assert (await book.get(incident.id)).acknowledged_at is None
 
