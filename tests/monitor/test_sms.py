@@ -109,6 +109,27 @@ async def test_long_text_is_cut_with_an_ellipsis(manual_clock: ManualClock) -> N
     assert len(message) == 160 and message.endswith("\u2026")
 
 
+async def test_an_escalation_level_texts_its_own_numbers(manual_clock: ManualClock) -> None:
+    raised = SecurityEvent.create(
+        "incident.escalated", Severity.CRITICAL, level=2, level_name="security-lead"
+    )
+    unmapped = SecurityEvent.create(
+        "incident.escalated", Severity.CRITICAL, level=1, level_name="on-call"
+    )
+    other = SecurityEvent.create(
+        "audit.chain_broken", Severity.CRITICAL, level_name="security-lead"
+    )
+    async with HttpReceiver() as receiver:
+        sink = make_sink(receiver.url, manual_clock, escalation={"security-lead": [BOB]})
+        try:
+            for event in (raised, unmapped, other):
+                await on_clock(manual_clock, sink.send(event))
+        finally:
+            await sink.aclose()
+    assert [r.json()["to"] for r in receiver.requests] == [BOB, ADA, ADA]
+    assert receiver.requests[0].json()["message"].startswith("[critical] incident.escalated")
+
+
 async def test_a_5xx_is_retried_until_the_gateway_accepts(
     event: SecurityEvent, manual_clock: ManualClock
 ) -> None:
@@ -209,6 +230,8 @@ def settings(**overrides: Any) -> dict[str, Any]:
         ({"max_length": 1000}, "less than or equal to 480"),
         ({"secret": "tok\r\nX-Injected: 1"}, "visible ASCII"),
         ({"secret": ""}, "visible ASCII"),
+        ({"escalation": {"on-call": []}}, "1 to 50 numbers"),
+        ({"escalation": {"on-call": ["07700900123"]}}, "is not an E.164 number"),
     ],
 )
 def test_settings_refuse_bad_values_clearly(overrides: dict[str, Any], message: str) -> None:

@@ -81,12 +81,12 @@ class Escalator:
                     resource=f"incident:{incident.id}",
                     principal=incident.principal,
                     address=incident.address,
-                    incident_id=incident.id,
+                    # The level first: an SMS is cut at 160 characters.
+                    level_name=level.name,
+                    level=number,
+                    unacknowledged_minutes=int((now - incident.opened_at).total_seconds() // 60),
                     kind=incident.kind,
                     title=incident.title,
-                    level=number,
-                    level_name=level.name,
-                    unacknowledged_minutes=int((now - incident.opened_at).total_seconds() // 60),
                 )
         return raised
 

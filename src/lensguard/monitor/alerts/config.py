@@ -140,6 +140,9 @@ class SmsAlertSettings(_Section):
     """The gateway; https unless the server runs in dev mode."""
     recipients: list[str] = Field(min_length=1, max_length=50)
     """E.164 numbers (``+`` and 7-15 digits); logged masked only."""
+    escalation: dict[str, list[str]] = Field(default_factory=dict, max_length=10)
+    """Numbers per ``incidents.escalation`` level name: an ``incident.escalated`` alert of
+    that level goes to them instead of ``recipients`` (docs/threats.md)."""
     template: dict[str, str]
     """Body fields; values may use ``$to``, ``$text`` and ``$severity``."""
     encoding: Literal["json", "form"] = "json"
@@ -170,6 +173,15 @@ class SmsAlertSettings(_Section):
             check_number(number)
         if len(set(value)) != len(value):
             raise ValueError("recipients must not repeat")
+        return value
+
+    @field_validator("escalation")
+    @classmethod
+    def _levels(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for numbers in value.values():
+            if not 1 <= len(numbers) <= 50:
+                raise ValueError("each escalation level needs 1 to 50 numbers")
+            cls._e164(numbers)
         return value
 
     @field_validator("template")

@@ -82,6 +82,7 @@ def _sms(config: SmsAlertSettings, resolver: Resolver | None, *, dev: bool) -> S
         backoff=config.backoff,
         tls_context=_tls(config.ca_file),
         resolver=resolver,
+        escalation=config.escalation,
     )
 
 

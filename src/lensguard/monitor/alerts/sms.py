@@ -65,6 +65,9 @@ class SmsAuth:
         return f"SmsAuth({self.kind}, ***)"
 
 
+ESCALATED = "incident.escalated"
+
+
 class SmsSink:
     """POSTs the rendered template to the gateway once per recipient."""
 
@@ -90,6 +93,7 @@ class SmsSink:
         resolver: Resolver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
+        escalation: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -101,6 +105,10 @@ class SmsSink:
         if not recipients:
             raise ValueError("an SMS sink needs at least one recipient")
         self._recipients = [check_number(number) for number in recipients]
+        self._levels = {
+            level: [check_number(number) for number in numbers]
+            for level, numbers in (escalation or {}).items()
+        }
         self._template = {key: Template(value) for key, value in check_template(template).items()}
         self._auth = auth
         self._encoding = encoding
@@ -148,7 +156,7 @@ class SmsSink:
         if not at_least(event.severity, self._min_severity):
             return
         failures: list[str] = []
-        for number in self._recipients:
+        for number in self.recipients_for(event):
             masked = mask_number(number)
             if not self._allow(number):
                 _log.warning("sms_rate_limited", sink=self.name, to=masked, alert_id=event.id)
@@ -162,6 +170,15 @@ class SmsSink:
                 _log.info("sms_sent", sink=self.name, to=masked, alert_id=event.id)
         if failures:
             raise DeliveryFailed("; ".join(failures))
+
+    def recipients_for(self, event: SecurityEvent) -> list[str]:
+        """Who is texted: an escalation level's own numbers for its ``incident.escalated``
+        alerts, ``recipients`` for everything else."""
+        if event.name == ESCALATED:
+            level = event.fields.get("level_name")
+            if isinstance(level, str) and level in self._levels:
+                return self._levels[level]
+        return self._recipients
 
     async def aclose(self) -> None:
         """Close pooled connections."""
