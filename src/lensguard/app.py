@@ -39,6 +39,7 @@ from lensguard.api import (
 from lensguard.api import audit as audit_api
 from lensguard.api import incidents as incidents_api
 from lensguard.api import metrics as metrics_api
+from lensguard.api import privacy as privacy_api
 from lensguard.api import security as security_api
 from lensguard.api.problems import (
     ANY_ROUTE,
@@ -164,6 +165,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(devices.token_router)
     app.include_router(security_api.router)
     app.include_router(incidents_api.router)
+    app.include_router(privacy_api.router)
     app.include_router(audit_api.router)
     if settings.security.monitoring.metrics.enabled:
         app.include_router(metrics_api.router)

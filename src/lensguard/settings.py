@@ -267,6 +267,11 @@ class AuditSettings(_Section):
     """How many refusal keys one node tallies at a time; when full the oldest is written early."""
 
 
+class PrivacySettings(_Section):
+    export_max_bytes: int = Field(default=256 * 1024**2, ge=1024**2, le=16 * 1024**3)
+    """A subject export whose content is larger is refused, naming this bound (docs/privacy.md)."""
+
+
 class DemoSettings(_Section):
     enabled: bool = False
     """Run a demo robot (synthetic scene, simulated driver) inside ``serve``; dev only."""
@@ -381,6 +386,8 @@ class Settings(BaseSettings):
     """Threat detection, the anomaly model and automatic responses (docs/threats.md)."""
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     """Incident grouping, escalation and playbooks (docs/threats.md)."""
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    """Subject exports (docs/privacy.md)."""
 
     @field_validator("var_dir")
     @classmethod

@@ -23,6 +23,7 @@ TAGS: list[dict[str, Any]] = [
         "name": "incidents",
         "description": "Incidents: timeline, playbook steps, owner, notification clock",
     },
+    {"name": "privacy", "description": "A data subject's export (GDPR Art. 15 and 20)"},
     {"name": "compliance", "description": "Access review: accounts, stale accounts, unused keys"},
     {"name": "audit", "description": "The tamper-evident audit log: query, verify, checkpoint"},
     {"name": "monitoring", "description": "Prometheus metrics"},

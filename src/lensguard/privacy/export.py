@@ -1,0 +1,286 @@
+"""Subject access export (GDPR Art. 15 and 20): everything kept about one person, as a zip.
+
+``write_export`` finds the account by id or username and writes, into a zip file:
+
+- ``manifest.json``: the schema (``SCHEMA``), the subject, when and by whom, and per
+  file its rows, bytes and SHA-256, and the columns withheld;
+- ``tables/<table>.jsonl``: one JSON object per row of each table that names the person
+  (``LINKS``: their account, sessions, recovery-code and API-key metadata, what they
+  watched, started, exported, granted or held, break-glass, incidents they own or acted
+  on);
+- ``audit.jsonl``: the audit entries they made (by their keyed pseudonym, so entries
+  made before a name change are found) and the ones about their account.
+
+Columns classified ``sensitive`` (password, key and token hashes, wrapped keys) are
+withheld and named in the manifest: they are security material, not information about
+the person. Rows are read in batches (``BATCH``) and compressed on a worker thread, so
+memory stays bounded however many rows there are; the content is bounded by
+``max_bytes`` and a larger export stops with ``ExportTooLarge`` naming the bound (the
+partial file is removed). The schema is documented in docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import zipfile
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+import lensguard.incidents.models
+import lensguard.recordings.hold_models
+import lensguard.recordings.models  # noqa: F401 - every table on Base, for LINKS
+from lensguard.audit import AuditLog
+from lensguard.audit.models import AuditEntry
+from lensguard.errors import Conflict, NotFound
+from lensguard.privacy.classes import DataClass
+from lensguard.privacy.registry import REGISTRY
+from lensguard.store.db import Database
+from lensguard.store.models import Base, User
+
+SCHEMA = "lensguard-subject-export/1"
+BATCH = 1_000
+LINKS: dict[str, tuple[str, ...]] = {
+    "users": ("id",),
+    "login_sessions": ("user_id",),
+    "recovery_codes": ("user_id",),
+    "api_keys": ("owner_user_id",),
+    "site_retention": ("updated_by",),
+    "redaction_overrides": ("user_id",),
+    "recording_demands": ("user_id",),
+    "recording_playbacks": ("viewer_id",),
+    "recording_grants": ("user_id", "created_by"),
+    "recording_exports": ("created_by",),
+    "legal_holds": ("created_by", "released_by"),
+    "incidents": ("owner_id", "opened_by", "principal"),
+    "incident_entries": ("actor",),
+}
+"""Which columns of which table name a person (by users.id; ``incidents.principal``
+may hold the username instead)."""
+AUDIT_FILE = "audit.jsonl"
+_JSON_TEXT = {("incident_entries", "body"), ("audit_log", "details")}
+
+
+class ExportTooLarge(Conflict):
+    """The subject's data is over the export bound (409, naming the bound)."""
+
+
+@dataclass
+class FileStats:
+    """One file of the export: its rows, bytes (uncompressed) and SHA-256."""
+
+    name: str
+    rows: int = 0
+    bytes: int = 0
+    digest: Any = field(default_factory=hashlib.sha256, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "sha256": self.digest.hexdigest(),
+        }
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What was written: the subject, the manifest, and the zip's size and SHA-256."""
+
+    user_id: str
+    username: str
+    manifest: dict[str, Any]
+    size: int
+    sha256: str
+
+
+Progress = Callable[[str, int], None]
+"""Called with a file name and the rows just written to it (for a progress bar)."""
+
+
+def _value(table: str, column: str, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if (table, column) in _JSON_TEXT and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def shown_columns(table: str) -> tuple[list[str], list[str]]:
+    """(columns exported, columns withheld as sensitive) of ``table``, in schema order."""
+    classes = REGISTRY[table].columns
+    names = [c.name for c in Base.metadata.tables[table].columns]
+    withheld = [n for n in names if classes[n].cls is DataClass.SENSITIVE]
+    return [n for n in names if n not in withheld], withheld
+
+
+class _Writer:
+    """Appends JSON lines to zip members and keeps the content under the bound."""
+
+    def __init__(self, archive: zipfile.ZipFile, max_bytes: int) -> None:
+        self.archive = archive
+        self.max_bytes = max_bytes
+        self.total = 0
+
+    def write(self, stats: FileStats, rows: list[dict[str, Any]], member: Any) -> None:
+        for row in rows:
+            line = (json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+            self.total += len(line)
+            if self.total > self.max_bytes:
+                raise ExportTooLarge(
+                    f"this subject's data is over the export bound of {self.max_bytes} bytes "
+                    "(privacy.export_max_bytes)"
+                )
+            member.write(line)
+            stats.digest.update(line)
+            stats.bytes += len(line)
+            stats.rows += 1
+
+
+async def find_subject(db: Database, who: str) -> User:
+    """The account ``who`` names (its id, or its username); NotFound otherwise."""
+    async with db.sessions() as session:
+        user = await session.get(User, who)
+        if user is None:
+            user = await session.scalar(select(User).where(User.username == who.lower()))
+    if user is None:
+        raise NotFound("no such account")
+    return user
+
+
+def _subject_filter(name: str, table: Table, user: User) -> ColumnElement[bool]:
+    clauses = [table.c[column] == user.id for column in LINKS[name]]
+    if name == "incidents":
+        clauses.append(table.c.principal == user.username)
+    return or_(*clauses)
+
+
+def _audit_filter(audit: AuditLog, user: User) -> ColumnElement[bool]:
+    refs = [audit.actor_ref(kind, user.id) for kind in ("user", "api_key")]
+    return or_(
+        AuditEntry.actor_ref.in_(refs),
+        (AuditEntry.resource_type == "user") & (AuditEntry.resource_id == user.id),
+    )
+
+
+async def _batches(
+    db: Database, table: Table, where: ColumnElement[bool], order: list[Any]
+) -> AsyncIterator[list[Any]]:
+    async with db.sessions() as session:
+        result = await session.stream(
+            select(table).where(where).order_by(*order).execution_options(yield_per=BATCH)
+        )
+        async for partition in result.mappings().partitions(BATCH):
+            yield list(partition)
+
+
+async def _copy(
+    db: Database,
+    writer: _Writer,
+    *,
+    name: str,
+    member_name: str,
+    where: ColumnElement[bool],
+    progress: Progress | None,
+) -> FileStats:
+    table = Base.metadata.tables[name]
+    shown, _ = shown_columns(name)
+    stats = FileStats(member_name)
+    order = [c for c in table.primary_key.columns]
+    member = writer.archive.open(member_name, "w", force_zip64=True)
+    try:
+        async for batch in _batches(db, table, where, order):
+            rows = [{c: _value(name, c, row[c]) for c in shown} for row in batch]
+            await asyncio.to_thread(writer.write, stats, rows, member)
+            if progress is not None:
+                progress(member_name, len(rows))
+    finally:
+        await asyncio.to_thread(member.close)
+    return stats
+
+
+async def write_export(
+    db: Database,
+    audit: AuditLog,
+    who: str,
+    path: Path,
+    *,
+    max_bytes: int,
+    requested_by: str | None,
+    now: datetime,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Write the subject export of ``who`` to ``path``; see the module docstring."""
+    user = await find_subject(db, who)
+    files: list[FileStats] = []
+    try:
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            writer = _Writer(archive, max_bytes)
+            for name in LINKS:
+                table = Base.metadata.tables[name]
+                where = _subject_filter(name, table, user)
+                member = f"tables/{name}.jsonl"
+                files.append(
+                    await _copy(
+                        db, writer, name=name, member_name=member, where=where, progress=progress
+                    )
+                )
+            files.append(
+                await _copy(
+                    db,
+                    writer,
+                    name="audit_log",
+                    member_name=AUDIT_FILE,
+                    where=_audit_filter(audit, user),
+                    progress=progress,
+                )
+            )
+            manifest = _manifest(user, files, requested_by=requested_by, now=now)
+            text = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
+            archive.writestr("manifest.json", text)
+    except BaseException:
+        _remove(path)
+        raise
+    size, digest = await asyncio.to_thread(_measure, path)
+    return ExportResult(user.id, user.username, manifest, size, digest)
+
+
+def _manifest(
+    user: User, files: list[FileStats], *, requested_by: str | None, now: datetime
+) -> dict[str, Any]:
+    withheld: Mapping[str, list[str]] = {
+        name: shown_columns(name)[1] for name in (*LINKS, "audit_log") if shown_columns(name)[1]
+    }
+    return {
+        "schema": SCHEMA,
+        "subject": {"id": user.id, "username": user.username},
+        "generated_at": now.isoformat(),
+        "requested_by": requested_by,
+        "files": [f.as_dict() for f in files],
+        "withheld": dict(withheld),
+        "withheld_why": "security material (hashes, wrapped keys), not information about you",
+    }
+
+
+def _measure(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return path.stat().st_size, digest.hexdigest()
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
