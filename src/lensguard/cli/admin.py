@@ -33,18 +33,31 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 128
 
 
-async def _create(url: str, username: str, password: str, role: str) -> None:
-    db = Database(url)
+async def _create(settings: Settings, username: str, password: str, role: str) -> None:
+    db = Database(settings.database_url)
+    log = audit_log_for(settings)
     try:
         hashed = await asyncio.to_thread(hash_password, make_hasher(), password)
         async with db.transaction() as session:
             # The password was typed by whoever runs this, not by the account's owner.
-            await create_user(
+            user = await create_user(
                 session,
                 username=username,
                 password_hash=hashed,
                 role=role,
                 must_change_password=True,
+            )
+            await log.append(
+                session,
+                AuditEvent(
+                    action="user.create",
+                    outcome="success",
+                    actor_type="system",
+                    actor_name="lensguard-cli",
+                    resource_type="user",
+                    resource_id=user.id,
+                    details={"role": role, "via": "lensguard admin create"},
+                ),
             )
     finally:
         await db.dispose()
@@ -78,7 +91,7 @@ def create(
         )
         raise typer.Exit(2)
     with friendly_errors():
-        asyncio.run(_create(settings.database_url, username, password, role))
+        asyncio.run(_create(settings, username, password, role))
     console.print(f"created {role} {username!r}")
 
 

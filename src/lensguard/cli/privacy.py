@@ -1,17 +1,30 @@
-"""``lensguard privacy``: what personal data lensguard keeps, why, where and how long."""
+"""``lensguard privacy``: what personal data lensguard keeps, and a subject's export."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
-from lensguard.cli.context import console, settings_from
+from lensguard.audit import AuditEvent
+from lensguard.cli.context import audit_log_for, console, database_errors, errors, settings_from
+from lensguard.errors import LensguardError
+from lensguard.privacy.export import ExportResult, write_export
+from lensguard.privacy.export import Progress as Step
 from lensguard.privacy.inventory import encryption_status, inventory, markdown
+from lensguard.private import open_private
+from lensguard.store.db import Database
 
-app = typer.Typer(help="Personal data: the record of processing.", no_args_is_help=True)
+app = typer.Typer(
+    help="Personal data: the record of processing, a subject's export.", no_args_is_help=True
+)
+CLI_ACTOR = "lensguard-cli"
 
 
 @app.command("inventory")
@@ -60,5 +73,84 @@ def inventory_command(
     console.print(
         f"{len(data['not_yet_encrypted'])} personal columns not yet encrypted at rest: "
         + ", ".join(data["not_yet_encrypted"]),
+        markup=False,
+    )
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(help="The account's id or username.")],
+    out: Annotated[
+        Path, typer.Option("--out", dir_okay=False, help="The zip to write (created 0600).")
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")] = False,
+    max_bytes: Annotated[
+        int | None,
+        typer.Option(help="Content bound in bytes (default: privacy.export_max_bytes)."),
+    ] = None,
+) -> None:
+    """Write everything kept about one person to a zip (GDPR Art. 15 and 20).
+
+    The zip holds manifest.json (rows, bytes and SHA-256 per file, the columns withheld),
+    tables/*.jsonl (each table's rows that name the person) and audit.jsonl (entries by
+    or about them); docs/privacy.md documents the schema. Audited as privacy.export.
+    """
+    settings = settings_from(ctx)
+    if out.exists() and not force:
+        errors.print(f"[red]error:[/red] {out} exists; pass --force to replace it")
+        raise typer.Exit(2)
+    bound = max_bytes or settings.privacy.export_max_bytes
+    log = audit_log_for(settings)
+
+    async def run(step: Step | None) -> ExportResult:
+        db = Database(settings.database_url)
+        try:
+            now = datetime.now(UTC)
+            result = await write_export(
+                db, log, user, out, max_bytes=bound, requested_by=CLI_ACTOR, now=now, progress=step
+            )
+            rows = {f["name"]: f["rows"] for f in result.manifest["files"]}
+            async with db.transaction() as session:
+                await log.append(
+                    session,
+                    AuditEvent(
+                        action="privacy.export",
+                        outcome="success",
+                        actor_type="system",
+                        actor_name=CLI_ACTOR,
+                        resource_type="user",
+                        resource_id=result.user_id,
+                        details={"sha256": result.sha256, "bytes": result.size, "rows": rows},
+                    ),
+                )
+            return result
+        finally:
+            await db.dispose()
+
+    open_private(out, "wb", encoding=None).close()
+    with database_errors():
+        try:
+            if errors.is_terminal:
+                columns = (SpinnerColumn(), TextColumn("{task.description}"))
+                with Progress(*columns, console=errors, transient=True) as bar:
+                    task = bar.add_task("exporting", total=None)
+                    counted = {"rows": 0}
+
+                    def step(name: str, rows: int) -> None:
+                        counted["rows"] += rows
+                        bar.update(task, description=f"{name}: {counted['rows']} rows")
+
+                    result = asyncio.run(run(step))
+            else:
+                result = asyncio.run(run(None))
+        except LensguardError as exc:
+            out.unlink(missing_ok=True)
+            errors.print(f"[red]error:[/red] {exc.detail}")
+            raise typer.Exit(2) from None
+    total = sum(f["rows"] for f in result.manifest["files"])
+    console.print(
+        f"wrote {out}: {total} rows about {result.username} ({result.user_id}), "
+        f"{result.size} bytes, sha256 {result.sha256}",
         markup=False,
     )

@@ -223,9 +223,9 @@ async def write_export(
     progress: Progress | None = None,
 ) -> ExportResult:
     """Write the subject export of ``who`` to ``path``; see the module docstring."""
-    user = await find_subject(db, who)
     files: list[FileStats] = []
     try:
+        user = await find_subject(db, who)
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             writer = _Writer(archive, max_bytes)
             for name in LINKS:
