@@ -1,4 +1,4 @@
-"""``lensguard privacy export``: a subject's zip from the shell, private, audited, refused clearly."""
+"""``lensguard privacy export``: a private zip from the shell, audited, refused clearly."""
 
 from __future__ import annotations
 
