@@ -36,6 +36,8 @@ class LiveServer:
     stdout_path: Path
     stderr_path: Path
     cert_path: Path | None = field(default=None)
+    env: dict[str, str] = field(default_factory=dict)
+    """The ``LENSGUARD_*`` variables it was started with (its secret key among them)."""
 
     def output(self) -> str:
         """Everything the process wrote so far, stdout then stderr."""
@@ -119,6 +121,7 @@ def start_server(
         stdout_path=workdir / "stdout.log",
         stderr_path=workdir / "stderr.log",
         cert_path=(var_dir / "tls-cert.pem") if tls else None,
+        env=process_env,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

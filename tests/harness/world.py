@@ -78,6 +78,7 @@ class World:
     def _create_from_shell(self, client: httpx.Client, name: str, role: str) -> str:
         workdir = self.server.stdout_path.parent
         env = {k: v for k, v in os.environ.items() if not k.startswith("LENSGUARD_")}
+        env.update(self.server.env)  # the shell appends to the same audit chain: same secret
         config = str(workdir / "lensguard.yaml")
         command = ["admin", "create", name, "--role", role, "--password-stdin"]
         done = subprocess.run(
