@@ -35,6 +35,8 @@ from sqlalchemy import Table, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 import lensguard.incidents.models
+import lensguard.recordings.access_models
+import lensguard.recordings.export_models
 import lensguard.recordings.hold_models
 import lensguard.recordings.models  # noqa: F401 - every table on Base, for LINKS
 from lensguard.audit import AuditLog
