@@ -37,6 +37,7 @@ from lensguard.api import (
     web,
 )
 from lensguard.api import audit as audit_api
+from lensguard.api import compliance_reports as compliance_reports_api
 from lensguard.api import incidents as incidents_api
 from lensguard.api import metrics as metrics_api
 from lensguard.api import privacy as privacy_api
@@ -156,17 +157,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         recordings_playback,
         retention,
         compliance,
+        compliance_reports_api,
+        privacy_api,
         sites,
         recording,
         turn,
+        security_api,
+        incidents_api,
+        audit_api,
         web,
     ):
         app.include_router(module.router)
     app.include_router(devices.token_router)
-    app.include_router(security_api.router)
-    app.include_router(incidents_api.router)
-    app.include_router(privacy_api.router)
-    app.include_router(audit_api.router)
     if settings.security.monitoring.metrics.enabled:
         app.include_router(metrics_api.router)
     check_routes_declared(app, known_actions=set(services.policy.permissions))
