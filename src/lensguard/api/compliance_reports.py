@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from lensguard.access.principal import Principal
 from lensguard.api.compliance import ACTION, EVERY_ACCOUNT
@@ -31,6 +32,35 @@ Officer = Annotated[Principal, requires(ACTION)]
 REPORTED = "compliance.report"
 DEFAULT_DAYS = 90
 MAX_DAYS = 3_660
+
+
+class EvidenceView(BaseModel):
+    name: str
+    status: str = Field(description="evidenced, gap or no_evidence")
+    summary: str
+    facts: dict[str, Any]
+
+
+class ControlView(BaseModel):
+    id: str
+    title: str
+    status: str = Field(description="the worst status of its evidence")
+    evidence: list[EvidenceView]
+
+
+class ComplianceReport(BaseModel):
+    """A framework's controls with their evidence (docs/privacy.md)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    schema_id: str = Field(alias="schema")
+    framework: str
+    title: str
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    generated_at: str
+    summary: dict[str, int]
+    controls: list[ControlView]
 
 
 class Format(StrEnum):
@@ -59,8 +89,9 @@ def period_of(start: datetime | None, end: datetime | None, now: datetime) -> Pe
 @router.get(
     "/reports/{framework}",
     summary="Build a compliance report",
-    responses=problems(403, 422) | {200: {"content": {"application/json": {}, "text/html": {}}}},
-    response_model=None,
+    responses=problems(403, 404, 422)
+    | {200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+    response_model=ComplianceReport,
 )
 async def report(
     framework: Annotated[str, Path(max_length=16, description=", ".join(sorted(FRAMEWORKS)))],
