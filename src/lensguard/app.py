@@ -62,10 +62,29 @@ from lensguard.monitor.alerts.runtime import build_alerts
 from lensguard.monitor.event_scope import EventScopeMiddleware
 from lensguard.monitor.events import bound
 from lensguard.monitor.observe import MetricsMiddleware
-from lensguard.recordings.schedule import schedule_for
+from lensguard.privacy.retention import RetentionLoop
+from lensguard.privacy.schedule import loop_for as retention_loop
+from lensguard.recordings.schedule import RetentionSchedule, schedule_for
 from lensguard.services import Services
 from lensguard.settings import Settings
 from lensguard.threats.requests import RequestObserverMiddleware, refused_injection_score
+
+
+def _schedules(
+    settings: Settings, services: Services
+) -> tuple[RetentionSchedule | None, RetentionLoop | None]:
+    """Recording retention (and the quota), and the retention of everything else."""
+    recordings = (
+        schedule_for(
+            services.recordings,
+            clock=services.clock,
+            redis=services.redis,
+            var_dir=settings.var_dir,
+        )
+        if settings.recordings.retention.enabled
+        else None
+    )
+    return recordings, retention_loop(services, redis=services.redis)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -92,16 +111,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             export_file=settings.audit.export_file or settings.var_dir / "audit-checkpoints.jsonl",
             sleep=services.clock.sleep,
         )
-        retention = (
-            schedule_for(
-                services.recordings,
-                clock=services.clock,
-                redis=services.redis,
-                var_dir=settings.var_dir,
-            )
-            if settings.recordings.retention.enabled
-            else None
-        )
+        retention, data_retention = _schedules(settings, services)
         # Background tasks started here keep this binding: their events reach the app's
         # publisher however the lifespan is driven (a server, or a test entering it).
         with bound(services.events):
@@ -109,14 +119,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                 await alerts.start(services.events)
             await services.start()
             checkpointer.start()
-            if retention is not None:
-                retention.start()
+            for schedule in (retention, data_retention):
+                if schedule is not None:
+                    schedule.start()
             _app.state.retention = retention
+            _app.state.data_retention = data_retention
         try:
             yield
         finally:
-            if retention is not None:
-                await retention.stop()
+            for schedule in (data_retention, retention):
+                if schedule is not None:
+                    await schedule.stop()
             await checkpointer.stop()
             await alerts.stop()
             await services.close()

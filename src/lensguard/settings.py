@@ -267,9 +267,37 @@ class AuditSettings(_Section):
     """How many refusal keys one node tallies at a time; when full the oldest is written early."""
 
 
+class DataRetentionSettings(_Section):
+    """How long what is not a recording is kept (docs/privacy.md, *Retention*)."""
+
+    enabled: bool = True
+    """Run the job on the server (one node of a cluster at a time)."""
+    interval_seconds: float = Field(default=3_600.0, ge=10.0, le=86_400.0)
+    batch: int = Field(default=500, ge=1, le=10_000)
+    """Rows removed per transaction: a killed run leaves whole batches behind, never half."""
+    sessions_days: int = Field(default=30, ge=1, le=3_650)
+    """Ended sign-in sessions (expired or revoked) and their refresh tokens, after the end."""
+    api_keys_days: int = Field(default=90, ge=1, le=3_650)
+    """Revoked or expired API keys, after revocation or expiry."""
+    recovery_codes_days: int = Field(default=30, ge=1, le=3_650)
+    """Used recovery codes, after use."""
+    break_glass_days: int = Field(default=365, ge=1, le=3_650)
+    """Ended or expired break-glass grants (the audit log keeps each grant's entries)."""
+    incidents_days: int = Field(default=365, ge=30, le=3_650)
+    """Closed incidents and false positives with their timelines, after their last activity."""
+    inactive_account_days: int = Field(default=730, ge=30, le=3_650)
+    """Accounts with no sign-in for this long are reported (``inactive_action``)."""
+    inactive_action: Literal["flag", "disable"] = "flag"
+    """``flag``: an alert and the run report name them; ``disable``: also disabled (never
+    the last enabled administrator)."""
+    review_reminder: bool = True
+    """Alert (HIGH, ``compliance.access_review_due``) once a day while a review is overdue."""
+
+
 class PrivacySettings(_Section):
     export_max_bytes: int = Field(default=256 * 1024**2, ge=1024**2, le=16 * 1024**3)
     """A subject export whose content is larger is refused, naming this bound (docs/privacy.md)."""
+    retention: DataRetentionSettings = Field(default_factory=DataRetentionSettings)
 
 
 class DemoSettings(_Section):

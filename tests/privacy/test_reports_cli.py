@@ -46,3 +46,13 @@ def test_report_as_json_and_html_and_a_clear_refusal(tmp_path: Path) -> None:
         tmp_path, "compliance", "report", "--framework", "sox", env={"COLUMNS": "200"}
     )
     assert table.returncode == 0 and "ITGC access-1" in table.stdout
+
+
+def test_retention_from_the_shell_counts_then_removes(tmp_path: Path) -> None:
+    assert lensguard(tmp_path, "db", "upgrade").returncode == 0
+    dry = lensguard(tmp_path, "privacy", "retention", "--dry-run", env={"COLUMNS": "120"})
+    assert dry.returncode == 0, dry.stderr
+    assert "Would remove" in dry.stdout and "sessions" in dry.stdout
+    assert "an access review is due" in dry.stdout
+    done = lensguard(tmp_path, "privacy", "retention", env={"COLUMNS": "120"})
+    assert done.returncode == 0 and "Removed" in done.stdout, done.stderr

@@ -9,15 +9,21 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from redis.asyncio import Redis
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from lensguard.access.policy import load_policy
 from lensguard.audit import AuditEvent
 from lensguard.cli.context import audit_log_for, console, database_errors, errors, settings_from
+from lensguard.clock import SystemClock
 from lensguard.errors import LensguardError
+from lensguard.logs import configure_logging
 from lensguard.privacy.export import ExportResult, write_export
 from lensguard.privacy.export import Progress as Step
 from lensguard.privacy.inventory import encryption_status, inventory, markdown
+from lensguard.privacy.retention import DataRetention, RetentionReport
+from lensguard.privacy.schedule import lease_for
 from lensguard.private import open_private
 from lensguard.store.db import Database
 
@@ -154,3 +160,61 @@ def export_command(
         f"{result.size} bytes, sha256 {result.sha256}",
         markup=False,
     )
+
+
+@app.command("retention")
+def retention_command(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would go; change nothing.")
+    ] = False,
+) -> None:
+    """Remove what is past its retention now (sessions, keys, codes, break-glass grants,
+    expired revocations, old closed incidents) and name inactive accounts.
+
+    The same job the server runs every privacy.retention.interval_seconds, under the same
+    lock, so the two never run at once. Inactive accounts are named here; with
+    inactive_action: disable the server disables them (it holds the live sessions).
+    Audited as privacy.retention_run. docs/privacy.md, *Retention*.
+    """
+    settings = settings_from(ctx)
+    configure_logging("WARNING")
+    log = audit_log_for(settings)
+
+    async def run() -> RetentionReport:
+        db = Database(settings.database_url)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        try:
+            job = DataRetention(
+                db,
+                log,
+                load_policy(settings.security.access_control.policy_file),
+                settings.privacy.retention,
+                clock=SystemClock(),
+                lease=lease_for(redis, settings.var_dir),
+            )
+            return await job.run(dry_run=dry_run)
+        finally:
+            await db.dispose()
+            if redis is not None:
+                await redis.aclose()
+
+    with database_errors():
+        report = asyncio.run(run())
+    if report.skipped:
+        errors.print(f"[yellow]skipped:[/yellow] {report.skipped}; try again later")
+        raise typer.Exit(1)
+    table = Table(title="Would remove" if dry_run else "Removed")
+    table.add_column("class")
+    table.add_column("rows", justify="right")
+    for name, count in report.removed.items():
+        table.add_row(name, str(count))
+    console.print(table)
+    if report.inactive_accounts:
+        names = ", ".join(report.inactive_accounts)
+        console.print(
+            f"inactive for {settings.privacy.retention.inactive_account_days} days: {names}",
+            markup=False,
+        )
+    if report.review_overdue:
+        console.print("an access review is due: lensguard compliance access-review")
