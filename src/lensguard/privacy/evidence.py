@@ -327,18 +327,36 @@ async def erasure(sources: Sources, period: Period) -> Evidence:
 
 async def retention(sources: Sources, period: Period) -> Evidence:
     """Data is kept no longer than its retention."""
-    runs = await _count(sources, AuditEntry.action == "recording.retention_run", *_in(period))
-    days = sources.settings.recordings.retention.days.model_dump()
+    recordings = await _count(sources, AuditEntry.action == "recording.retention_run", *_in(period))
+    others = await _count(sources, AuditEntry.action == "privacy.retention_run", *_in(period))
+    settings = sources.settings
     facts = {
-        "recording_retention_runs": runs,
-        "recording_days": days,
-        "other_classes_enforced": False,
+        "recording_retention_runs": recordings,
+        "data_retention_runs": others,
+        "recording_days": settings.recordings.retention.days.model_dump(),
+        "recording_job_enabled": settings.recordings.retention.enabled,
+        "data_job_enabled": settings.privacy.retention.enabled,
+        "audit_log": "kept whole",
     }
+    off = [
+        name
+        for name, on in (
+            ("recordings", settings.recordings.retention.enabled),
+            ("other data", settings.privacy.retention.enabled),
+        )
+        if not on
+    ]
+    if off:
+        text = f"retention is switched off for: {', '.join(off)}"
+        return Evidence("retention", GAP, text, facts)
+    if not others:
+        text = "no retention run removed anything in the period"
+        return Evidence("retention", NO_EVIDENCE, text, facts)
     text = (
-        f"recordings expire by class ({runs} retention runs in the period); sessions, "
-        "accounts, audit entries and incidents are not yet expired"
+        f"{others} data and {recordings} recording retention runs removed expired rows; "
+        "the audit log is kept whole"
     )
-    return Evidence("retention", GAP, text, facts)
+    return Evidence("retention", EVIDENCED, text, facts)
 
 
 async def record_of_processing(sources: Sources, period: Period) -> Evidence:
