@@ -107,11 +107,15 @@ def _classes(settings: DataRetentionSettings) -> list[_Class]:
         return now - timedelta(days=n)
 
     ended = func.coalesce(LoginSession.revoked_at, LoginSession.expires_at)
+    # Each account's most recently used session, found once (not per row).
     newest = aliased(LoginSession)
-    latest = (
-        select(func.max(newest.last_used_at))
-        .where(newest.user_id == LoginSession.user_id)
-        .scalar_subquery()
+    last_use = (
+        select(newest.user_id, func.max(newest.last_used_at).label("at"))
+        .group_by(newest.user_id)
+        .subquery()
+    )
+    kept = select(newest.id).join(
+        last_use, and_(last_use.c.user_id == newest.user_id, last_use.c.at == newest.last_used_at)
     )
     key_end = func.coalesce(ApiKey.revoked_at, ApiKey.expires_at)
     grant_end = func.coalesce(RedactionOverride.ended_at, RedactionOverride.expires_at)
@@ -125,7 +129,7 @@ def _classes(settings: DataRetentionSettings) -> list[_Class]:
                     LoginSession.expires_at < days(settings.sessions_days, now),
                     LoginSession.revoked_at < days(settings.sessions_days, now),
                 ),
-                LoginSession.last_used_at < latest,  # the last sign-in stays known
+                LoginSession.id.not_in(kept),  # the last sign-in stays known
             ),
             ended,
             children=((RefreshToken.__table__, RefreshToken.session_id),),  # type: ignore[arg-type]
