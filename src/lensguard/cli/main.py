@@ -22,6 +22,7 @@ from lensguard.cli import (
     secret,
     serve,
     threats,
+    token,
     turn,
     worker,
 )
@@ -73,3 +74,4 @@ app.add_typer(privacy.app, name="privacy")
 app.add_typer(compliance.app, name="compliance")
 app.add_typer(threats.app, name="threats")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(token.app, name="token")
