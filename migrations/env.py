@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import lensguard.audit.models
 import lensguard.incidents.models
 import lensguard.keyring.models
+import lensguard.privacy.erasure_models
 import lensguard.recordings.hold_models
 import lensguard.recordings.models  # noqa: F401 - registers the segment index on Base
 from lensguard.store.models import Base

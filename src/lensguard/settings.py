@@ -298,6 +298,8 @@ class PrivacySettings(_Section):
     export_max_bytes: int = Field(default=256 * 1024**2, ge=1024**2, le=16 * 1024**3)
     """A subject export whose content is larger is refused, naming this bound (docs/privacy.md)."""
     retention: DataRetentionSettings = Field(default_factory=DataRetentionSettings)
+    erasure_four_eyes: bool = True
+    """An erasure runs only once a second person approves it (docs/privacy.md)."""
 
 
 class DemoSettings(_Section):

@@ -1,18 +1,23 @@
-"""``/api/v1/privacy``: a data subject's export (GDPR Art. 15 and 20).
+"""``/api/v1/privacy``: a data subject's export (Art. 15 and 20) and erasure (Art. 17).
 
-Needs ``compliance_manage`` and a caller scoped to every site and device (the export
-gathers rows from everywhere). The zip is written to a private temporary file first,
-so the size bound and every error are answered as problems before any byte is sent;
-it is removed once sent. Audited as ``privacy.export`` with the zip's SHA-256.
+Needs ``compliance_manage`` and a caller scoped to every site and device (both reach
+rows from everywhere). An erasure is requested, then approved by a second person,
+which runs it and answers its signed certificate (``privacy.erasure``).
+
+An export's zip is written to a private temporary file first, so the size bound and
+every error are answered as problems before any byte is sent; it is removed once sent.
+Audited as ``privacy.export`` with the zip's SHA-256.
 """
 
 from __future__ import annotations
 
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter
+from fastapi import Path as FastPath
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.background import BackgroundTask
@@ -24,6 +29,7 @@ from lensguard.api.egress import egress
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.identity.auditing import audit_event
 from lensguard.identity.enforce import authorize
+from lensguard.privacy import erasure
 from lensguard.privacy.export import write_export
 from lensguard.private import private_dir
 
@@ -99,3 +105,78 @@ async def export(
         headers={"Cache-Control": "private, no-store", "X-Content-SHA256": result.sha256},
         background=BackgroundTask(_remove, path),
     )
+
+
+class ErasureCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="the account's id or username"
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=500)]
+
+
+class ErasurePublic(BaseModel):
+    id: str
+    user_id: str
+    state: str = Field(description="pending, or done")
+    requested_by: str | None
+    requested_at: datetime
+    approved_by: str | None
+    finished_at: datetime | None
+    certificate: dict[str, Any] | None = Field(
+        description="the signed certificate of erasure, once done (docs/privacy.md)"
+    )
+
+
+def _public(found: erasure.ErasureView) -> ErasurePublic:
+    return ErasurePublic(**found.__dict__)
+
+
+RequestId = Annotated[str, FastPath(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+@router.post(
+    "/erasures",
+    status_code=201,
+    summary="Request an erasure",
+    responses=problems(BODY, 404, 409),
+)
+async def request_erasure(
+    body: ErasureCreate, principal: Officer, services: ServicesDep, address: AddressDep
+) -> ErasurePublic:
+    """Ask for one account's personal data to be erased; a second officer approves it."""
+    authorize(principal, ACTION, EVERY_ACCOUNT)
+    found = await erasure.request(
+        services, body.user, reason=body.reason, by=principal, address=address
+    )
+    return _public(found)
+
+
+@router.get("/erasures/{request_id}", summary="Read an erasure", responses=problems(404, 422))
+async def read_erasure(
+    request_id: RequestId, principal: Officer, services: ServicesDep
+) -> ErasurePublic:
+    """The request, and its certificate once done."""
+    authorize(principal, ACTION, EVERY_ACCOUNT)
+    return _public(await erasure.get(services, request_id))
+
+
+@router.post(
+    "/erasures/{request_id}/approve",
+    summary="Approve and run an erasure",
+    responses=problems(404, 409, 422),
+)
+async def approve_erasure(
+    request_id: RequestId, principal: Officer, services: ServicesDep, address: AddressDep
+) -> ErasurePublic:
+    """Run the erasure (a second person, unless four eyes are off); idempotent."""
+    authorize(principal, ACTION, EVERY_ACCOUNT)
+    found = await erasure.approve(
+        services,
+        request_id,
+        by=principal,
+        address=address,
+        four_eyes=services.settings.privacy.erasure_four_eyes,
+    )
+    return _public(found)

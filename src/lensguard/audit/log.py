@@ -95,6 +95,11 @@ class AuditLog:
         """The pseudonym entries of this actor carry."""
         return chain.actor_ref(self._pseudonym_key, actor_type, actor_id)
 
+    def sign(self, message: bytes) -> str:
+        """An Ed25519 signature (hex) over ``message`` with the checkpoint key: statements
+        that must be verifiable offline with the published key (erasure certificates)."""
+        return self._checkpoint_key.sign(message).hex()
+
     async def append(self, session: AsyncSession, event: AuditEvent) -> int:
         """Append one entry in the caller's open transaction; its sequence number."""
         return (await self.append_many(session, [event]))[0]

@@ -53,6 +53,7 @@ MODEL_MODULES = (
     "lensguard.keyring.models",
     "lensguard.audit.models",
     "lensguard.incidents.models",
+    "lensguard.privacy.erasure_models",
 )
 """Every module that declares tables; importing them fills ``Base.metadata``."""
 

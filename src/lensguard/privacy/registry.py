@@ -419,6 +419,22 @@ REGISTRY: dict[str, Table] = {
             "last_hash": _u("last hash"),
         },
     ),
+    "erasure_requests": Table(
+        purpose="Requests to erase an account's personal data, approved by a second person.",
+        retention="kept for good: the proof that a request was answered",
+        columns={
+            "id": _u("request id"),
+            "user_id": _u("the erased account's random id (names no one once erased)"),
+            "reason": _p("free-text reason; may name people or cases"),
+            "state": _u("pending or done"),
+            "requested_by": _p("who asked (a users.id)"),
+            "requested_at": _CREATED,
+            "approved_by": _p("who approved (a users.id)"),
+            "approved_at": _u("when it was approved"),
+            "finished_at": _u("when the erasure finished"),
+            "certificate": _u("the signed certificate of erasure (counts, ids, times)"),
+        },
+    ),
     "audit_checkpoints": Table(
         purpose="Signed checkpoints of the audit chain.",
         retention="kept for good; also appended to the checkpoints file",
@@ -474,6 +490,9 @@ NOT_YET_ENCRYPTED: frozenset[str] = frozenset(
         "audit_log.actor_name",
         "audit_log.source_address",
         "audit_log.details",
+        "erasure_requests.reason",
+        "erasure_requests.requested_by",
+        "erasure_requests.approved_by",
     }
 )
 """Personal columns stored unencrypted today: the field-encryption work list."""
