@@ -315,14 +315,18 @@ async def subject_requests(sources: Sources, period: Period) -> Evidence:
 
 
 async def erasure(sources: Sources, period: Period) -> Evidence:
-    """A person's data can be erased on request."""
-    erased = await _count(sources, AuditEntry.action == "gdpr.erasure", *_in(period))
-    facts = {"audit_erasures": erased, "account_erasure_available": False}
-    text = (
-        "no erasure of accounts or recordings of a person is available yet; "
-        f"{erased} audit actor erasures in the period"
-    )
-    return Evidence("erasure", GAP, text, facts)
+    """A person's data can be erased on request, and requests were answered."""
+    done = await _count(sources, AuditEntry.action == "privacy.erasure", *_in(period))
+    asked = await _count(sources, AuditEntry.action == "privacy.erasure_request", *_in(period))
+    facts = {
+        "requests": asked,
+        "erasures": done,
+        "four_eyes": sources.settings.privacy.erasure_four_eyes,
+    }
+    if not asked and not done:
+        return Evidence("erasure", NO_EVIDENCE, "no erasure requested in the period", facts)
+    text = f"{asked} erasures requested and {done} carried out (with signed certificates)"
+    return Evidence("erasure", EVIDENCED, text, facts)
 
 
 async def retention(sources: Sources, period: Period) -> Evidence:
