@@ -53,10 +53,27 @@ def test_admin_create_from_stdin_then_duplicate_is_a_clear_error(tmp_path: Path)
     assert "Traceback" not in again.stderr
 
 
-def test_admin_create_refuses_short_password(tmp_path: Path) -> None:
-    result = lensguard(tmp_path, "admin", "create", "bob", "--password-stdin", stdin="short\n")
-    assert result.returncode == 2
-    assert "12 to 128 characters" in result.stderr
+def test_admin_create_applies_the_password_policy_and_knows_the_roles(tmp_path: Path) -> None:
+    for password, message in (
+        ("short", "at least 12 characters"),
+        ("password1234", "most commonly used passwords"),
+        ("bob-is-my-own-name", "must not contain the username"),
+    ):
+        result = lensguard(
+            tmp_path, "admin", "create", "bob", "--password-stdin", stdin=f"{password}\n"
+        )
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+    wrong = lensguard(
+        tmp_path,
+        "admin",
+        "create",
+        "bob",
+        "--role",
+        "overlord",
+        "--password-stdin",
+        stdin="a-long-passphrase-42\n",
+    )
+    assert wrong.returncode == 2 and "role must be one of: admin" in wrong.stderr
 
 
 def test_config_show_masks_secrets(tmp_path: Path) -> None:

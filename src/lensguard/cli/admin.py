@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from redis.asyncio import Redis
 
+from lensguard.access.policy import load_policy
 from lensguard.audit.entry import AuditEvent
 from lensguard.cli.context import (
     audit_log_for,
@@ -18,9 +19,10 @@ from lensguard.cli.context import (
     friendly_errors,
     settings_from,
 )
-from lensguard.errors import NotFound
+from lensguard.errors import NotFound, ValidationFailed
 from lensguard.guard.blocklist_file import FileBlocklist
 from lensguard.guard.blocklist_redis import RedisBlocklist
+from lensguard.identity.password_policy import check_password
 from lensguard.identity.passwords import hash_password, make_hasher
 from lensguard.identity.usernames import fold, new_username
 from lensguard.logs import configure_logging
@@ -29,8 +31,6 @@ from lensguard.store.db import Database
 from lensguard.store.users import create_user, get_user_by_username
 
 app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
-MIN_PASSWORD = 12
-MAX_PASSWORD = 128
 
 
 async def _create(settings: Settings, username: str, password: str, role: str) -> None:
@@ -74,8 +74,10 @@ def create(
 ) -> None:
     """Create an account. The password is prompted for (twice) unless --password-stdin.
 
-    The name is stored folded (``Ada`` becomes ``ada``); the new account must change
-    its password at first sign-in.
+    The name is stored folded (``Ada`` becomes ``ada``); the role must be one of the
+    policy's; the password must meet the same rules as the API's (12 to 128 characters,
+    not a common password, not containing the name). The new account must change its
+    password at first sign-in.
     """
     settings = settings_from(ctx)
     configure_logging("WARNING")
@@ -85,11 +87,12 @@ def create(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        errors.print(
-            f"[red]error:[/red] the password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"
-        )
-        raise typer.Exit(2)
+    try:
+        load_policy(settings.security.access_control.policy_file).require_role_or_invalid(role)
+        check_password(password, username=username)  # the same rules as the API
+    except ValidationFailed as exc:
+        errors.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(2) from None
     with friendly_errors():
         asyncio.run(_create(settings, username, password, role))
     console.print(f"created {role} {username!r}")
