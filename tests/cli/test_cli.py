@@ -1,5 +1,6 @@
 """The CLI as a user runs it: real processes, real database."""
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,14 @@ def test_console_prints_fingerprints_as_written() -> None:
         with out.capture() as captured:
             out.print(f"SHA-256 fingerprint: {fingerprint}")
         assert captured.get().strip() == f"SHA-256 fingerprint: {fingerprint}"
+
+
+def test_serve_names_a_port_in_use_before_claiming_to_serve(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = lensguard(tmp_path, "serve", "--host", "127.0.0.1", "--port", str(port))
+    assert result.returncode == 2
+    assert f"127.0.0.1:{port} is already in use" in result.stderr
+    assert "serving" not in result.stdout

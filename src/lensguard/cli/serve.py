@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +13,31 @@ import uvicorn
 
 from lensguard.app import create_app
 from lensguard.bootstrap import prepare
-from lensguard.cli.context import console, friendly_errors, settings_from
+from lensguard.cli.context import console, errors, friendly_errors, settings_from
 from lensguard.demo import ensure_demo_device, run_demo_agent
 from lensguard.logs import configure_logging
 from lensguard.settings import Settings
 from lensguard.tls import ensure_certificate, harden
+
+
+def _port_free(host: str, port: int) -> None:
+    """Exit 2 naming the address when it cannot be bound, before claiming to serve."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            why = (
+                "is already in use"
+                if exc.errno == errno.EADDRINUSE
+                else f"cannot be bound ({exc.strerror})"
+            )
+            errors.print(
+                f"[red]error:[/red] {host}:{port} {why}; stop what listens there or choose "
+                "another with --port or server.port"
+            )
+            raise typer.Exit(2) from None
 
 
 def serve(
@@ -39,6 +61,7 @@ def serve(
         settings, first_admin = prepare(settings)
         tls = ensure_certificate(settings) if settings.security.encryption.enabled else None
         app = create_app(settings)
+    _port_free(settings.server.host, settings.server.port)
     scheme = "https" if tls else "http"
     console.print(f"lensguard serving {scheme}://{settings.server.host}:{settings.server.port}")
     if tls is not None:
