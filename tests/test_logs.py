@@ -82,3 +82,19 @@ def test_exception_messages_are_masked() -> None:
     out = stream.getvalue()
     assert "hunter2hunter2" not in out and API_KEY not in out
     assert "ValueError" in out
+
+
+def test_ice_libraries_speak_at_info_only_when_debugging() -> None:
+    import io
+    import logging
+
+    from lensguard.logs import configure_logging
+
+    try:
+        configure_logging("INFO", stream=io.StringIO())
+        assert not logging.getLogger("aioice.ice").isEnabledFor(logging.INFO)
+        assert logging.getLogger("aioice.ice").isEnabledFor(logging.WARNING)
+        configure_logging("DEBUG", stream=io.StringIO())
+        assert logging.getLogger("aiortc").isEnabledFor(logging.DEBUG)
+    finally:
+        configure_logging("INFO")

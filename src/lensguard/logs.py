@@ -105,6 +105,11 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # aioice and aiortc narrate every candidate pair and state change at INFO: that is
+    # debugging detail, shown only when the level asks for DEBUG.
+    chatty = logging.DEBUG if str(level).upper() == "DEBUG" else logging.WARNING
+    for name in ("aioice", "aiortc"):
+        logging.getLogger(name).setLevel(chatty)
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
