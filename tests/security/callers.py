@@ -59,6 +59,10 @@ WHOLE_SCOPE: frozenset[tuple[str, str]] = frozenset(
         # (Its POST .../disable-stale checks the same after the body, which the matrix's
         # placeholder body never passes.)
         ("GET", "/api/v1/compliance/access-review"),
+        # Erasure reaches an account's rows everywhere (api/privacy.py); the POSTs with
+        # a body (exports, erasure requests) check the same after the body.
+        ("GET", "/api/v1/privacy/erasures/{request_id}"),
+        ("POST", "/api/v1/privacy/erasures/{request_id}/approve"),
     }
 )
 """Operations that also need a caller scoped to every site and device."""
