@@ -50,6 +50,7 @@ class Escalator:
         self.every_seconds = every_seconds
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
+        self._round: asyncio.Future[None] | None = None
 
     async def run_once(self) -> list[tuple[str, int]]:
         """Raise every incident that is due; the (incident id, level) pairs raised."""
@@ -90,14 +91,20 @@ class Escalator:
                 )
         return raised
 
+    async def _checked(self) -> None:
+        try:
+            await self.run_once()
+        except Exception as exc:  # a database outage must not end escalation for good
+            self.failures += 1
+            log.warning("incident_escalation_failed", error=type(exc).__name__)
+            emit("incident.escalation_failed", severity=Severity.HIGH)
+
     async def _loop(self) -> None:
         while True:
-            try:
-                await self.run_once()
-            except Exception as exc:  # a database outage must not end escalation for good
-                self.failures += 1
-                log.warning("incident_escalation_failed", error=type(exc).__name__)
-                emit("incident.escalation_failed", severity=Severity.HIGH)
+            # Shielded: stopping waits for a round in progress instead of cutting it off
+            # mid-query, which would leave its database connection to the collector.
+            self._round = asyncio.ensure_future(self._checked())
+            await asyncio.shield(self._round)
             await self.clock.sleep(self.every_seconds)
 
     def start(self) -> None:
@@ -111,3 +118,6 @@ class Escalator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._round is not None:
+            await self._round  # never raises: _checked catches
+            self._round = None

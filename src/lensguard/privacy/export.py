@@ -22,10 +22,11 @@ partial file is removed). The schema is documented in docs/privacy.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import zipfile
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -179,7 +180,7 @@ def _audit_filter(audit: AuditLog, user: User) -> ColumnElement[bool]:
 
 async def _batches(
     db: Database, table: Table, where: ColumnElement[bool], order: list[Any]
-) -> AsyncIterator[list[Any]]:
+) -> AsyncGenerator[list[Any], None]:
     async with db.sessions() as session:
         result = await session.stream(
             select(table).where(where).order_by(*order).execution_options(yield_per=BATCH)
@@ -203,11 +204,14 @@ async def _copy(
     order = [c for c in table.primary_key.columns]
     member = writer.archive.open(member_name, "w", force_zip64=True)
     try:
-        async for batch in _batches(db, table, where, order):
-            rows = [{c: _value(name, c, row[c]) for c in shown} for row in batch]
-            await asyncio.to_thread(writer.write, stats, rows, member)
-            if progress is not None:
-                progress(member_name, len(rows))
+        # aclosing: a batch over the bound stops the loop mid-stream; the generator must
+        # still close its database session then, not whenever it is collected.
+        async with contextlib.aclosing(_batches(db, table, where, order)) as batches:
+            async for batch in batches:
+                rows = [{c: _value(name, c, row[c]) for c in shown} for row in batch]
+                await asyncio.to_thread(writer.write, stats, rows, member)
+                if progress is not None:
+                    progress(member_name, len(rows))
     finally:
         await asyncio.to_thread(member.close)
     return stats

@@ -317,16 +317,23 @@ class RetentionLoop:
         self.runs = 0
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
+        self._turning: asyncio.Future[None] | None = None
+
+    async def _turn(self) -> None:
+        try:
+            await self.job.run()
+        except Exception as exc:
+            self.failures += 1
+            log.error("privacy_retention_failed", error=type(exc).__name__)
+        self.runs += 1
 
     async def _loop(self) -> None:
         while True:
             await self.clock.sleep(self.interval)
-            try:
-                await self.job.run()
-            except Exception as exc:
-                self.failures += 1
-                log.error("privacy_retention_failed", error=type(exc).__name__)
-            self.runs += 1
+            # Shielded: stopping waits for a run in progress (whole batches, the lease
+            # released, its connection returned) instead of cutting it off mid-query.
+            self._turning = asyncio.ensure_future(self._turn())
+            await asyncio.shield(self._turning)
 
     def start(self) -> None:
         if self._task is None:
@@ -338,3 +345,6 @@ class RetentionLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._turning is not None:
+            await self._turning  # never raises: _turn catches
+            self._turning = None
