@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from lensguard.access.principal import Principal
 from lensguard.audit.checkpoint import raw_public
@@ -42,10 +42,10 @@ from lensguard.incidents.models import Incident
 from lensguard.privacy.erasure_models import ErasureRequest
 from lensguard.privacy.export import find_subject
 from lensguard.store.models import ApiKey, LoginSession, RecoveryCode, RefreshToken, User
+from lensguard.threats.responses import last_enabled_admin
 
 CERTIFICATE = "lensguard-erasure-certificate/1"
 ERASED = "privacy.erasure"
-ADMIN = "admin"
 
 
 @dataclass(frozen=True)
@@ -121,19 +121,6 @@ async def get(ctx: IdentityContext, request_id: str) -> ErasureView:
     return view(row)
 
 
-async def _refuse_last_admin(ctx: IdentityContext, user: User) -> None:
-    if user.role != ADMIN or user.disabled:
-        return
-    async with ctx.db.sessions() as session:
-        others = await session.scalar(
-            select(func.count())
-            .select_from(User)
-            .where(User.role == ADMIN, User.disabled.is_(False), User.id != user.id)
-        )
-    if not others:
-        raise Conflict("the last enabled administrator cannot be erased")
-
-
 async def approve(
     ctx: IdentityContext,
     request_id: str,
@@ -155,7 +142,8 @@ async def approve(
         user = await session.get(User, row.user_id)
     if user is None:
         raise NotFound("the account no longer exists")
-    await _refuse_last_admin(ctx, user)
+    if await last_enabled_admin(ctx, user):
+        raise Conflict("the last enabled administrator cannot be erased")
     async with ctx.db.transaction() as session:
         await session.execute(
             update(ErasureRequest)

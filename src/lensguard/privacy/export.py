@@ -266,9 +266,8 @@ async def write_export(
 def _manifest(
     user: User, files: list[FileStats], *, requested_by: str | None, now: datetime
 ) -> dict[str, Any]:
-    withheld: Mapping[str, list[str]] = {
-        name: shown_columns(name)[1] for name in (*LINKS, "audit_log") if shown_columns(name)[1]
-    }
+    hidden = {name: shown_columns(name)[1] for name in (*LINKS, "audit_log")}
+    withheld: Mapping[str, list[str]] = {name: cols for name, cols in hidden.items() if cols}
     return {
         "schema": SCHEMA,
         "subject": {"id": user.id, "username": user.username},

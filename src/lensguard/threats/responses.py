@@ -195,20 +195,26 @@ async def find_user(ctx: IdentityContext, principal: str) -> User | None:
         return found
 
 
+async def last_enabled_admin(ctx: IdentityContext, user: User) -> bool:
+    """Whether ``user`` is the only enabled administrator (never locked out by a response)."""
+    if user.role != ADMIN_ROLE or user.disabled:
+        return False
+    async with ctx.db.sessions() as session:
+        others = await session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == ADMIN_ROLE, User.disabled.is_(False), User.id != user.id)
+        )
+    return not others
+
+
 async def isolate(ctx: IdentityContext, user: User, *, by: Principal) -> Outcome:
     """Disable ``user`` (sessions, keys and live connections go with it, the revocation
     path); never the last enabled administrator."""
     if user.disabled:
         return Outcome("skipped", "already disabled")
-    if user.role == ADMIN_ROLE:
-        async with ctx.db.sessions() as session:
-            others = await session.scalar(
-                select(func.count())
-                .select_from(User)
-                .where(User.role == ADMIN_ROLE, User.disabled.is_(False), User.id != user.id)
-            )
-        if not others:
-            return Outcome("skipped", "the last enabled administrator is never isolated")
+    if await last_enabled_admin(ctx, user):
+        return Outcome("skipped", "the last enabled administrator is never isolated")
     await accounts.update_account(
         ctx, user_id=user.id, change=accounts.AccountChange(disabled=True), by=by
     )
