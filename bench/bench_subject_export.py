@@ -27,6 +27,7 @@ from sqlalchemy import select
 from lensguard.audit import AuditEvent
 from lensguard.audit.log import AuditLog
 from lensguard.audit.models import AuditEntry
+from lensguard.keyring.fields import FieldKeys
 from lensguard.privacy.export import shown_columns, write_export
 from lensguard.store import migrate
 from lensguard.store.db import Database
@@ -91,7 +92,16 @@ async def baseline(db: Database, log: AuditLog, who: str, path: Path) -> None:
 
 
 async def ours(db: Database, log: AuditLog, who: str, path: Path) -> None:
-    await write_export(db, log, who, path, max_bytes=MAX_BYTES, requested_by=None, now=NOW)
+    await write_export(
+        db,
+        log,
+        who,
+        path,
+        max_bytes=MAX_BYTES,
+        requested_by=None,
+        now=NOW,
+        fields=FieldKeys(secrets.token_bytes(32)),
+    )
 
 
 Export = Callable[[Database, AuditLog, str, Path], Awaitable[None]]

@@ -33,6 +33,7 @@ from lensguard.incidents.book import IncidentBook
 from lensguard.incidents.escalation import Escalator
 from lensguard.incidents.grouping import IncidentGrouper
 from lensguard.incidents.playbook import PlaybookError, load_all
+from lensguard.keyring.fields import FieldKeys
 from lensguard.media.ice import IcePolicy
 from lensguard.media.relay import MediaNode
 from lensguard.monitor.event_log import log_event
@@ -90,6 +91,8 @@ class Services:
     recovery_key: bytes
     audit: AuditLog
     """The tamper-evident audit log."""
+    fields: FieldKeys
+    """The keys personal fields are sealed under (``keyring.fields``)."""
     streams: StreamsRoom
     """Stream policy and break-glass: read, change, grant, end, observe."""
     recordings: RecordingVault
@@ -252,6 +255,7 @@ class Services:
             refresh_key=identity.refresh_key,
             recovery_key=identity.recovery_key,
             audit=identity.audit,
+            fields=identity.fields,
         )
         services.responder = Responder(settings.threats.responses, services, blocklist)
         services._wire_incidents()

@@ -70,6 +70,10 @@ async def populate(settings: Settings, tmp_path: Path) -> Deployment:
         deployment.refresh_token = (await api.login("root"))["refresh_token"]
         ada = await api.token_for("ada", "operator")
         deployment.totp_secret, deployment.recovery_codes = await enrol(api, ada)
+        # Sealed personal fields: a field data key and the blind-index key to move.
+        profile = {"email": "ada@example.org", "display_name": "Ada Lovelace"}
+        changed = await api.http.patch("/api/v1/users/me", headers=bearer(ada), json=profile)
+        assert changed.status_code == 200, changed.text
         created = await api.http.post(
             "/api/v1/api-keys",
             headers=bearer(ada),

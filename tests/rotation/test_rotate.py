@@ -60,7 +60,8 @@ async def check_works_under(deployment: Deployment, secret: str) -> None:
 
 async def check_identity(api: Api, deployment: Deployment) -> None:
     totp = {"code": next_code(deployment.totp_secret)}
-    assert (await api.login("ada", PASSWORD, **totp))["access_token"]
+    # By e-mail: the blind-index key and the field data key came through the rotation.
+    assert (await api.login("Ada@Example.org", PASSWORD, **totp))["access_token"]
     recovery = {"code": deployment.recovery_codes[0]}
     login = await api.http.post(
         "/api/v1/auth/login", json={"username": "ada", "password": PASSWORD, **recovery}
@@ -68,6 +69,7 @@ async def check_identity(api: Api, deployment: Deployment) -> None:
     assert login.status_code == 200, login.text
     me = await api.http.get("/api/v1/users/me", headers=bearer(deployment.api_key))
     assert me.status_code == 200, me.text
+    assert (me.json()["email"], me.json()["display_name"]) == ("ada@example.org", "Ada Lovelace")
     old_access = await api.http.get("/api/v1/users/me", headers=bearer(deployment.access_token))
     assert old_access.status_code == 200, old_access.text
     refreshed = await api.http.post(
@@ -83,8 +85,9 @@ async def test_a_rotated_deployment_keeps_working_under_the_new_secret_alone(
 ) -> None:
     old, new = deployment.secret, strong_secret()
     report = await rotate(deployment.url, old, new)
-    # Two signing keys, two users with seeds (one pending), five data keys.
-    assert (report.moved, report.unreadable, report.resumed) == (11, 0, False)
+    # Two signing keys, two users with seeds (one pending), five data keys, and the
+    # personal-field data key and blind-index key.
+    assert (report.moved, report.unreadable, report.resumed) == (13, 0, False)
     await check_works_under(deployment, new)
     with pytest.raises(ConfigurationError, match="not the secret the stored secrets were last"):
         create_app(deployment.under(old))
@@ -121,7 +124,7 @@ async def test_a_crash_part_way_resumes_where_it_stopped(deployment: Deployment)
         assert status.state == "running"
         # The signing keys' and the seeds' batches committed; the first batch of data
         # keys rolled back with the crash.
-        assert [kind.opening for kind in status.kinds] == [2, 2, 0, 0, 0]
+        assert [kind.opening for kind in status.kinds] == [2, 2, 0, 0, 0, 0]
         async with db.sessions() as session:
             rotation = (await session.execute(select(SecretRotation))).scalar_one()
             assert (rotation.step, rotation.cursor, rotation.moved) == ("recording_keys", None, 4)
@@ -134,7 +137,7 @@ async def test_a_crash_part_way_resumes_where_it_stopped(deployment: Deployment)
     with pytest.raises(ConfigurationError, match="unfinished rotation moves between two other"):
         await rotate(deployment.url, old, strong_secret())
     report = await rotate(deployment.url, old, new, batch=2)
-    assert (report.moved, report.resumed) == (11, True)
+    assert (report.moved, report.resumed) == (13, True)
     await check_works_under(deployment, new)
 
 
@@ -168,7 +171,7 @@ async def test_a_second_rotation_moves_on_and_the_audit_chain_still_verifies(
     with pytest.raises(ConfigurationError, match="not the one the stored secrets were last"):
         await rotate(deployment.url, first, third)
     report = await rotate(deployment.url, second, third)
-    assert (report.moved, report.unreadable) == (11, 0)
+    assert (report.moved, report.unreadable) == (13, 0)
     await check_works_under(deployment, third)
     for stale in (first, second):
         with pytest.raises(ConfigurationError):

@@ -80,6 +80,7 @@ async def export(
             max_bytes=services.settings.privacy.export_max_bytes,
             requested_by=principal.id,
             now=services.clock.now(),
+            fields=services.fields,
         )
         rows = {f["name"]: f["rows"] for f in result.manifest["files"]}
         event = audit_event(

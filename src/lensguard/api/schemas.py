@@ -98,7 +98,29 @@ class MfaDisable(_In):
     code: Code = Field(description="A current code from the authenticator, or a recovery code")
 
 
-class UserCreate(_In):
+Email = Annotated[
+    str, Field(max_length=254, description="Sign-in address; stored sealed, found by blind index")
+]
+DisplayName = Annotated[str, Field(max_length=128, description="Name shown in the console")]
+Phone = Annotated[
+    str, Field(max_length=32, description="E.164 number for SMS alerts, e.g. +441632960961")
+]
+
+
+class ProfileFields(_In):
+    """Personal fields (sealed at rest); in a change, ``null`` clears one, absent keeps it."""
+
+    email: Email | None = None
+    display_name: DisplayName | None = None
+    phone: Phone | None = None
+
+    def profile(self) -> dict[str, str | None]:
+        """The personal fields this body names, None for those it clears."""
+        names = ("email", "display_name", "phone")
+        return {name: getattr(self, name) for name in names if name in self.model_fields_set}
+
+
+class UserCreate(ProfileFields):
     username: Username
     password: NewPassword
     role: Annotated[str, StringConstraints(max_length=32)] | None = None
@@ -110,7 +132,7 @@ class UserCreate(_In):
     )
 
 
-class UserUpdate(_In):
+class UserUpdate(ProfileFields):
     role: Annotated[str, StringConstraints(max_length=32)] | None = None
     disabled: bool | None = None
     sites: list[ScopeEntry] | None = Field(default=None, max_length=100)
@@ -129,6 +151,9 @@ class UserPublic(BaseModel):
     sites: list[str]
     devices: list[str]
     created_at: datetime
+    email: str | None = None
+    display_name: str | None = None
+    phone: str | None = None
 
 
 class Me(UserPublic):

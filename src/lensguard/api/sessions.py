@@ -16,6 +16,7 @@ from lensguard.errors import NotFound
 from lensguard.identity import login as flows
 from lensguard.identity import refresh
 from lensguard.identity.ownership import session_access
+from lensguard.keyring import sealed
 from lensguard.store.models import LoginSession
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], responses=problems(AUTHENTICATED))
@@ -25,10 +26,17 @@ LISTING: Listing[LoginSession] = Listing(
 )
 
 
-def public(login: LoginSession, principal: Principal) -> SessionPublic:
-    out = SessionPublic.model_validate(login)
-    out.current = login.id == principal.session_id
-    return out
+def public(login: LoginSession, principal: Principal, seen: dict[str, str | None]) -> SessionPublic:
+    return SessionPublic(
+        id=login.id,
+        user_id=login.user_id,
+        created_at=login.created_at,
+        last_used_at=login.last_used_at,
+        expires_at=login.expires_at,
+        client_address=seen["client_address"],
+        user_agent=seen["user_agent"],
+        current=login.id == principal.session_id,
+    )
 
 
 @router.get("", summary="List sign-in sessions", responses=PAGED | problems(422))
@@ -52,7 +60,11 @@ async def list_sessions(
             for s in found
             if can(principal, *await session_access(services, session, principal, s))
         ]
-    return [public(s, principal) for s in LISTING.paginate(shown, page)]
+        listed = LISTING.paginate(shown, page)
+        return [
+            public(s, principal, await sealed.read(services.fields, session, sealed.SESSIONS, s))
+            for s in listed
+        ]
 
 
 @router.delete(

@@ -10,9 +10,11 @@ from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.pages import PAGED, Listing, PageDep
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
-from lensguard.api.schemas import Me, UserCreate, UserPublic, UserUpdate
+from lensguard.api.schemas import Me, ProfileFields, UserCreate, UserPublic, UserUpdate
 from lensguard.identity import accounts
 from lensguard.identity.authn import restrictions
+from lensguard.identity.profile import Profile, read_profile
+from lensguard.services import Services
 from lensguard.store.models import User
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=problems(AUTHENTICATED))
@@ -22,7 +24,8 @@ Self = Annotated[Principal, requires("account_self")]
 LISTING: Listing[User] = Listing("users", key=lambda u: (u.username,), parts=(str,))
 
 
-def public(user: User) -> UserPublic:
+def public(user: User, profile: Profile | None = None) -> UserPublic:
+    profile = profile or Profile()
     return UserPublic(
         id=user.id,
         username=user.username,
@@ -33,7 +36,20 @@ def public(user: User) -> UserPublic:
         sites=list(user.sites),
         devices=list(user.devices),
         created_at=user.created_at,
+        email=profile.email,
+        display_name=profile.display_name,
+        phone=profile.phone,
     )
+
+
+async def publics(services: Services, users: list[User]) -> list[UserPublic]:
+    """The accounts as shown, their personal fields opened."""
+    async with services.db.sessions() as session:
+        return [public(u, await read_profile(services.fields, session, u)) for u in users]
+
+
+async def shown(services: Services, user: User) -> UserPublic:
+    return (await publics(services, [user]))[0]
 
 
 @router.get("/me", summary="Your account")
@@ -41,10 +57,25 @@ async def me(principal: Self, services: ServicesDep) -> Me:
     """Your account, permissions in force and pending steps."""
     user = await accounts.get_account(services, principal.id)
     return Me(
-        **public(user).model_dump(),
+        **(await shown(services, user)).model_dump(),
         permissions=sorted(principal.permissions),
         restrictions=restrictions(services, user),
     )
+
+
+@router.patch("/me", summary="Change your own profile", responses=problems(BODY, 409))
+async def change_me(
+    body: ProfileFields, principal: Self, services: ServicesDep, address: AddressDep
+) -> UserPublic:
+    """Set or clear your e-mail address, display name and phone (``null`` clears a field).
+
+    They are sealed at rest; the e-mail address then also signs you in. 409 when
+    another account already has the address.
+    """
+    user = await accounts.update_own_profile(
+        services, by=principal, changes=body.profile(), address=address
+    )
+    return await shown(services, user)
 
 
 @router.get("", summary="List accounts", responses=PAGED | problems(422))
@@ -59,7 +90,7 @@ async def list_all(
     found = await accounts.list_accounts(
         services, by=principal, limit=page.limit + 1, after=None if after is None else str(after[0])
     )
-    return [public(u) for u in LISTING.cut(found, page)]
+    return await publics(services, LISTING.cut(found, page))
 
 
 @router.post("", status_code=201, summary="Create an account", responses=problems(BODY, 409))
@@ -79,14 +110,15 @@ async def create(
         devices=body.devices,
         by=principal,
         address=address,
+        profile=body.profile(),
     )
-    return public(user)
+    return await shown(services, user)
 
 
 @router.get("/{user_id}", summary="Read an account", responses=problems(404, 422))
 async def read(user_id: str, principal: Admin, services: ServicesDep) -> UserPublic:
     """One account you may manage (404 for accounts beyond your reach)."""
-    return public(await accounts.read_account(services, user_id, by=principal))
+    return await shown(services, await accounts.read_account(services, user_id, by=principal))
 
 
 @router.patch("/{user_id}", summary="Change an account", responses=problems(BODY, 404))
@@ -97,11 +129,12 @@ async def update(
 
     Only within your own permissions and scope; never widens your own account.
     """
-    change = accounts.AccountChange(**body.model_dump())
+    fields = body.model_dump(exclude={"email", "display_name", "phone"})
+    change = accounts.AccountChange(**fields, profile=body.profile())
     user = await accounts.update_account(
         services, user_id=user_id, change=change, by=principal, address=address
     )
-    return public(user)
+    return await shown(services, user)
 
 
 @router.delete(

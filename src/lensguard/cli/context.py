@@ -16,6 +16,7 @@ from lensguard.audit import AuditLog
 from lensguard.bootstrap import resolve_secrets
 from lensguard.errors import ConfigurationError, LensguardError
 from lensguard.identity.signing_keys import wrap_key_check
+from lensguard.keyring.fields import FieldKeys
 from lensguard.keyring.kept import load_purpose_keys
 from lensguard.protect.subkeys import Purpose, derive
 from lensguard.settings import Settings, load_settings
@@ -72,3 +73,11 @@ def audit_log_for(settings: Settings) -> AuditLog:
     with database_errors():
         kept = load_purpose_keys(settings.database_url, master, probe=check)
     return AuditLog.from_secret(master, keys=kept, checkpoint_every=settings.audit.checkpoint_every)
+
+
+def field_keys_for(settings: Settings) -> FieldKeys:
+    """The keys the server seals personal fields under (``keyring.fields``)."""
+    resolved = resolve_secrets(settings)
+    if resolved.secret_key is None:
+        raise ConfigurationError("secret_key is not set")
+    return FieldKeys(derive(resolved.secret_key.get_secret_value(), Purpose.WRAP))

@@ -19,6 +19,7 @@ from lensguard.cli import (
     keys,
     privacy,
     recordings,
+    rekey,
     secret,
     serve,
     threats,
@@ -70,6 +71,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(turn.app, name="turn")
 app.add_typer(recordings.app, name="recordings")
 app.add_typer(evidence.app, name="evidence")
+privacy.app.command("rekey")(rekey.rekey_command)
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(compliance.app, name="compliance")
 app.add_typer(threats.app, name="threats")

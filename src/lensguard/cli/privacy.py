@@ -15,7 +15,14 @@ from rich.table import Table
 
 from lensguard.access.policy import load_policy
 from lensguard.audit import AuditEvent
-from lensguard.cli.context import audit_log_for, console, database_errors, errors, settings_from
+from lensguard.cli.context import (
+    audit_log_for,
+    console,
+    database_errors,
+    errors,
+    field_keys_for,
+    settings_from,
+)
 from lensguard.clock import SystemClock
 from lensguard.errors import LensguardError
 from lensguard.logs import configure_logging
@@ -108,13 +115,22 @@ def export_command(
         raise typer.Exit(2)
     bound = max_bytes or settings.privacy.export_max_bytes
     log = audit_log_for(settings)
+    fields = field_keys_for(settings)
 
     async def run(step: Step | None) -> ExportResult:
         db = Database(settings.database_url)
         try:
             now = datetime.now(UTC)
             result = await write_export(
-                db, log, user, out, max_bytes=bound, requested_by=CLI_ACTOR, now=now, progress=step
+                db,
+                log,
+                user,
+                out,
+                max_bytes=bound,
+                requested_by=CLI_ACTOR,
+                now=now,
+                fields=fields,
+                progress=step,
             )
             rows = {f["name"]: f["rows"] for f in result.manifest["files"]}
             async with db.transaction() as session:

@@ -10,7 +10,8 @@ and checks happen before that transaction opens.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from lensguard.access.principal import ALL, Principal, Resource
 from lensguard.errors import Forbidden, NotFound
@@ -22,6 +23,7 @@ from lensguard.identity.key_revocation import revoke_user_keys
 from lensguard.identity.login import end_all_sessions
 from lensguard.identity.password_policy import check_password
 from lensguard.identity.passwords import hash_password
+from lensguard.identity.profile import checked, set_profile
 from lensguard.identity.usernames import new_username
 from lensguard.monitor.events import emit
 from lensguard.severity import Severity
@@ -39,8 +41,11 @@ async def create_account(
     devices: list[str] | None,
     by: Principal | None,
     address: str | None = None,
+    profile: Mapping[str, str | None] | None = None,
 ) -> User:
     """Create a user (default role from settings); the password must pass the policy.
+
+    ``profile`` sets personal fields (e-mail, display name, phone), sealed at rest.
 
     Scope left out (None) is the creator's own, or every site and device when the
     system creates the account.
@@ -61,6 +66,7 @@ async def create_account(
         wanted = grant_of(ctx.policy, role=role, sites=sites, devices=devices)
         authorize(by, MANAGE, Resource(kind="user", grants=wanted))
     check_password(password, username=username)
+    fields = checked(profile or {})
     hashed = await asyncio.to_thread(hash_password, ctx.hasher, password)
     async with ctx.db.transaction() as session:
         user = await repo.create_user(
@@ -72,6 +78,8 @@ async def create_account(
         )
         user.sites, user.devices = sites, devices
         await session.flush()
+        if fields:
+            await set_profile(ctx.fields, session, user, fields)
         event = audit_event(
             "user.create",
             by=by,
@@ -81,6 +89,8 @@ async def create_account(
             role=role,
             sites=sites,
             devices=devices,
+            # Which personal fields were set, never their values.
+            profile=sorted(name for name, value in fields.items() if value is not None),
         )
         await append(ctx, session, event)
     emit("user.created", user_id=user.id, username=username, role=role, actor=by.id if by else None)
@@ -116,6 +126,8 @@ class AccountChange:
     disabled: bool | None = None
     sites: list[str] | None = None
     devices: list[str] | None = None
+    profile: Mapping[str, str | None] = field(default_factory=dict)
+    """Personal fields to set; a field named with None is cleared."""
 
 
 def _check_change(ctx: IdentityContext, by: Principal, user: User, change: AccountChange) -> None:
@@ -144,7 +156,8 @@ async def update_account(
         ctx.policy.require_role_or_invalid(change.role)
     if user_id == by.id and (change.disabled or change.role not in (None, "admin")):
         raise Forbidden("you cannot disable or demote your own account")
-    changed = {k: v for k, v in vars(change).items() if v is not None}
+    fields = checked(change.profile)
+    changed = {k: v for k, v in vars(change).items() if v is not None and k != "profile"}
     async with ctx.db.transaction() as session:
         user = await repo.get_user(session, user_id=user_id)
         if user is None:
@@ -153,6 +166,8 @@ async def update_account(
         before = {name: getattr(user, name) for name in changed}
         for name, value in changed.items():
             setattr(user, name, value)
+        if fields:
+            await set_profile(ctx.fields, session, user, fields)
         if change.disabled:
             # For good: keys do not come back when the account is enabled again.
             await revoke_user_keys(
@@ -166,13 +181,21 @@ async def update_account(
             resource_id=user_id,
             before=before,
             after=changed,
+            profile=sorted(fields),
         )
         await append(ctx, session, event)
     if change.disabled:
         await end_all_sessions(ctx, user_id=user_id, reason="user_disabled", by=by)
     # Live connections re-check their access: a narrower role or scope closes them.
     await ctx.announce(user_id=user_id, reason="user_changed")
-    emit("user.changed", severity=Severity.MEDIUM, user_id=user_id, actor=by.id, **changed)
+    emit(
+        "user.changed",
+        severity=Severity.MEDIUM,
+        user_id=user_id,
+        actor=by.id,
+        profile=sorted(fields),
+        **changed,
+    )
     return user
 
 
@@ -197,3 +220,30 @@ async def delete_account(
         await append(ctx, session, event)
     await ctx.announce(user_id=user_id, reason="user_deleted")
     emit("user.deleted", severity=Severity.MEDIUM, user_id=user_id, actor=by.id)
+
+
+async def update_own_profile(
+    ctx: IdentityContext,
+    *,
+    by: Principal,
+    changes: Mapping[str, str | None],
+    address: str | None = None,
+) -> User:
+    """One's own e-mail, display name or phone; audited by field name, never by value."""
+    fields = checked(changes)
+    async with ctx.db.transaction() as session:
+        user = await repo.get_user(session, user_id=by.id)
+        if user is None:
+            raise NotFound("no such user")
+        if fields:
+            await set_profile(ctx.fields, session, user, fields)
+        event = audit_event(
+            "user.profile",
+            by=by,
+            address=address,
+            resource_type="user",
+            resource_id=user.id,
+            profile=sorted(fields),
+        )
+        await append(ctx, session, event)
+    return user

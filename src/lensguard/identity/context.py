@@ -28,6 +28,7 @@ from lensguard.identity.revocation import (
 from lensguard.identity.signing_keys import wrap_key_check
 from lensguard.identity.throttle import LoginThrottle
 from lensguard.identity.tokens import TokenService
+from lensguard.keyring.fields import FieldKeys
 from lensguard.keyring.kept import load_purpose_keys
 from lensguard.protect.subkeys import Purpose, derive
 from lensguard.settings import Settings
@@ -56,6 +57,8 @@ class IdentityContext(Protocol):
     refresh_key: bytes
     recovery_key: bytes
     audit: AuditLog
+    fields: FieldKeys
+    """The keys personal fields are sealed under (``keyring.fields``)."""
     clock: Clock
     """The app's clock: session, code and revocation expiry are read from it."""
 
@@ -90,6 +93,7 @@ class IdentityParts:
     refresh_key: bytes
     recovery_key: bytes
     audit: AuditLog
+    fields: FieldKeys
 
 
 def checked_policy(settings: Settings) -> Policy:
@@ -148,6 +152,7 @@ def build_identity(
         pepper=kept[Purpose.API_KEY_PEPPER],
         refresh_key=kept[Purpose.REFRESH_TOKEN],
         recovery_key=kept[Purpose.RECOVERY_CODE],
+        fields=FieldKeys(wrap_key),
         audit=AuditLog.from_secret(
             master, keys=kept, checkpoint_every=settings.audit.checkpoint_every, clock=clock.now
         ),

@@ -16,6 +16,7 @@ from lensguard.identity.authn import restrictions
 from lensguard.identity.context import IdentityContext
 from lensguard.identity.factors import claim_factor
 from lensguard.identity.passwords import hash_password
+from lensguard.identity.profile import user_by_email
 from lensguard.identity.revocation import session_key
 from lensguard.monitor.events import emit
 from lensguard.severity import Severity
@@ -65,11 +66,17 @@ async def login(
     """Check the password (and a TOTP or recovery code), start a session, issue tokens."""
     # Names are stored folded: "Admin" signs in as "admin", and is throttled as one name.
     username = fold(username)
-    attempt = await Attempt.begin(ctx, username, address)
     # Read, then hash outside any transaction: SQLite's write lock is never held
     # across the deliberately slow password check.
     async with ctx.db.sessions() as session:
         user = await get_user_by_username(session, username=username)
+        if user is None and "@" in username:
+            # Usernames never hold "@": this is an e-mail address, found by its blind index.
+            user = await user_by_email(ctx.fields, session, username)
+    if user is not None:
+        # Throttled and audited under the account's name, however the person named it.
+        username = user.username
+    attempt = await Attempt.begin(ctx, username, address)
     stored = user.password_hash if user is not None else ctx.dummy_hash
     ok = await attempt.password(stored, password)
     if user is None or not ok or user.disabled:
@@ -104,6 +111,7 @@ async def login(
         login_session, refresh = await refresh_tokens.start_session(
             session,
             key=ctx.refresh_key,
+            fields=ctx.fields,
             user_id=user.id,
             lifetime=ctx.settings.security.authentication.refresh_token_expiry,
             client_address=address,

@@ -19,6 +19,8 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lensguard.keyring import sealed
+from lensguard.keyring.fields import FieldKeys
 from lensguard.store.models import LoginSession, RefreshToken
 from lensguard.store.types import utcnow
 
@@ -50,6 +52,7 @@ async def start_session(
     session: AsyncSession,
     *,
     key: bytes,
+    fields: FieldKeys,
     user_id: str,
     lifetime: int,
     client_address: str | None,
@@ -63,11 +66,12 @@ async def start_session(
         created_at=now,
         last_used_at=now,
         expires_at=now + timedelta(seconds=lifetime),
-        client_address=client_address,
-        user_agent=(user_agent or "")[:256] or None,
     )
     session.add(login)
     await session.flush()
+    # Where and with what the person signed in is theirs: sealed, never in clear.
+    seen = {"client_address": client_address, "user_agent": (user_agent or "")[:256] or None}
+    await sealed.write(fields, session, sealed.SESSIONS, login, seen)
     token = await _add_token(session, key=key, session_id=login.id, parent_id=None)
     return login, token
 

@@ -48,3 +48,26 @@ class SecretRotation(Base):
     """Rows that open under neither secret (altered or foreign): left as they are."""
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+FIELD_PURPOSES = ("data", "index")
+
+
+class FieldKey(Base):
+    """A key for personal fields: AES-GCM data keys by version, and the blind-index key.
+
+    Random, stored wrapped under the master secret's wrap key (a secret rotation
+    re-wraps them). A data key whose rows were all re-sealed under a newer version is
+    retired: its wrapped bytes are cleared, so what it sealed can never be read again,
+    and its version is never reused.
+    """
+
+    __tablename__ = "field_keys"
+    __table_args__ = (CheckConstraint("purpose IN ('data', 'index')", name="purpose"),)
+
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """The 32-byte key, AES-256-GCM under the wrap key, bound to purpose and version."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

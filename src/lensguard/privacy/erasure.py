@@ -6,8 +6,9 @@ when ``privacy.erasure_four_eyes`` is off) runs the erasure, which:
 1. refuses the last enabled administrator;
 2. ends every session of the account at once (live connections close) and disables it;
 3. deletes its sessions, refresh tokens, API keys and recovery codes;
-4. replaces the username by ``erased-<id>``, clears the password and second factor,
-   and empties its scope;
+4. replaces the username by ``erased-<id>``, clears the password, second factor and
+   sealed personal fields (e-mail, display name, phone, and their blind index), and
+   empties its scope;
 5. blanks the person's fields in the audit log (``AuditLog.erase_subject`` for the
    account and its API keys: the chain still verifies, the entries show as erased),
    and the incidents that named them;
@@ -180,6 +181,11 @@ async def _erase(ctx: IdentityContext, user: User) -> dict[str, int]:
                 password_hash=f"!erased:{secrets.token_hex(16)}",
                 totp_secret=None,
                 totp_pending=None,
+                email_sealed=None,
+                email_index=None,
+                display_name_sealed=None,
+                phone_sealed=None,
+                fields_version=None,
                 sites=[],
                 devices=[],
                 disabled=True,

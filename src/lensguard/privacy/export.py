@@ -30,6 +30,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Table, or_, select
@@ -43,6 +44,9 @@ import lensguard.recordings.models  # noqa: F401 - every table on Base, for LINK
 from lensguard.audit import AuditLog
 from lensguard.audit.models import AuditEntry
 from lensguard.errors import Conflict, NotFound
+from lensguard.keyring import sealed
+from lensguard.keyring.fields import FieldKeys
+from lensguard.keyring.sealed import SEALED_BY_TABLE
 from lensguard.privacy.classes import DataClass
 from lensguard.privacy.registry import REGISTRY
 from lensguard.store.db import Database
@@ -189,6 +193,23 @@ async def _batches(
             yield list(partition)
 
 
+async def _opened(
+    db: Database, fields: FieldKeys, name: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``rows`` with their sealed personal fields in clear, under the fields' own names."""
+    spec = SEALED_BY_TABLE.get(name)
+    if spec is None:
+        return rows
+    async with db.sessions() as session:
+        for row in rows:
+            values = await sealed.read(fields, session, spec, SimpleNamespace(**row))
+            for column in spec.fields:
+                row.pop(f"{column}_sealed", None)
+            row.pop("email_index", None)  # a keyed hash of the address shown beside it
+            row.update(values)
+    return rows
+
+
 async def _copy(
     db: Database,
     writer: _Writer,
@@ -197,6 +218,7 @@ async def _copy(
     member_name: str,
     where: ColumnElement[bool],
     progress: Progress | None,
+    fields: FieldKeys,
 ) -> FileStats:
     table = Base.metadata.tables[name]
     shown, _ = shown_columns(name)
@@ -208,7 +230,10 @@ async def _copy(
         # still close its database session then, not whenever it is collected.
         async with contextlib.aclosing(_batches(db, table, where, order)) as batches:
             async for batch in batches:
-                rows = [{c: _value(name, c, row[c]) for c in shown} for row in batch]
+                plain = await _opened(
+                    db, fields, name, [{c: row[c] for c in shown} for row in batch]
+                )
+                rows = [{c: _value(name, c, v) for c, v in row.items()} for row in plain]
                 await asyncio.to_thread(writer.write, stats, rows, member)
                 if progress is not None:
                     progress(member_name, len(rows))
@@ -226,6 +251,7 @@ async def write_export(
     max_bytes: int,
     requested_by: str | None,
     now: datetime,
+    fields: FieldKeys,
     progress: Progress | None = None,
 ) -> ExportResult:
     """Write the subject export of ``who`` to ``path``; see the module docstring."""
@@ -240,7 +266,13 @@ async def write_export(
                 member = f"tables/{name}.jsonl"
                 files.append(
                     await _copy(
-                        db, writer, name=name, member_name=member, where=where, progress=progress
+                        db,
+                        writer,
+                        name=name,
+                        member_name=member,
+                        where=where,
+                        progress=progress,
+                        fields=fields,
                     )
                 )
             files.append(
@@ -251,6 +283,7 @@ async def write_export(
                     member_name=AUDIT_FILE,
                     where=_audit_filter(audit, user),
                     progress=progress,
+                    fields=fields,
                 )
             )
             manifest = _manifest(user, files, requested_by=requested_by, now=now)

@@ -13,6 +13,10 @@ def _p(why: str, note: str = "", retention: str | None = None) -> Column:
     return Column(DataClass.PERSONAL, why, note=note, retention=retention)
 
 
+def _sealed(why: str) -> Column:
+    return Column(DataClass.PERSONAL, why, encrypted=True, note=SEALED)
+
+
 def _s(why: str, encrypted: bool = False, note: str = "") -> Column:
     return Column(DataClass.SENSITIVE, why, encrypted=encrypted, note=note)
 
@@ -25,6 +29,7 @@ _ACCOUNT = "kept while the account exists"
 _CREATED = _u("when the row was written")
 _USER_REF = "names the user it concerns (a users.id)"
 HASHED = "stored only as a one-way hash"
+SEALED = "sealed field by field, AES-256-GCM under a field data key (keyring/fields.py)"
 _ERASABLE = "kept with the entry until erased on request (personal_erased)"
 
 REGISTRY: dict[str, Table] = {
@@ -44,6 +49,16 @@ REGISTRY: dict[str, Table] = {
             "totp_secret": _s("second factor seed", encrypted=True, note="wrapped key"),
             "totp_pending": _s("seed being enrolled", encrypted=True, note="wrapped key"),
             "totp_last_step": _u("stops a TOTP code being replayed"),
+            "email_sealed": _sealed("e-mail address: signs in, reaches the person"),
+            "email_index": Column(
+                DataClass.PERSONAL,
+                "finds the account by e-mail at sign-in; one account per address",
+                encrypted=True,
+                note="keyed HMAC blind index of the normalised address, not reversible",
+            ),
+            "display_name_sealed": _sealed("the name the console shows"),
+            "phone_sealed": _sealed("number SMS alerts go to"),
+            "fields_version": _u("the field data key the row is sealed under"),
             "created_at": _CREATED,
             "updated_at": _u("when the account last changed"),
         },
@@ -59,8 +74,11 @@ REGISTRY: dict[str, Table] = {
             "expires_at": _u("end of the session"),
             "revoked_at": _u("when it was revoked"),
             "revoked_reason": _u("why it was revoked"),
-            "client_address": _p("IP address the session signed in from (security review)"),
-            "user_agent": _p("browser the session signed in with (security review)"),
+            "client_address": _p("in clear only in sessions from before field encryption"),
+            "user_agent": _p("in clear only in sessions from before field encryption"),
+            "client_address_sealed": _sealed("IP address the session signed in from"),
+            "user_agent_sealed": _sealed("browser the session signed in with"),
+            "fields_version": _u("the field data key the row is sealed under"),
         },
     ),
     "refresh_tokens": Table(
@@ -367,6 +385,17 @@ REGISTRY: dict[str, Table] = {
             "created_at": _CREATED,
         },
     ),
+    "field_keys": Table(
+        purpose="Data keys personal fields are sealed under, and the blind-index key.",
+        retention="a data key is retired (its bytes cleared) once no row is sealed under it",
+        columns={
+            "purpose": _u("data key or blind-index key"),
+            "version": _u("key version"),
+            "wrapped": _s("the key", encrypted=True, note="wrapped key"),
+            "created_at": _CREATED,
+            "retired_at": _u("when the key was retired"),
+        },
+    ),
     "secret_rotations": Table(
         purpose="Progress of master-secret rotations.",
         retention="kept as a record of rotations",
@@ -460,6 +489,7 @@ NOT_YET_ENCRYPTED: frozenset[str] = frozenset(
         "users.username_skeleton",  # looked up at sign-in
         "login_sessions.user_id",
         "login_sessions.last_used_at",
+        # Sessions from before field encryption, until `lensguard privacy rekey` runs.
         "login_sessions.client_address",
         "login_sessions.user_agent",
         "recovery_codes.user_id",

@@ -16,6 +16,8 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.identity import signing_keys, totp
+from lensguard.keyring import fields
+from lensguard.keyring.models import FieldKey
 from lensguard.protect.subkeys import Purpose, derive
 from lensguard.protect.wrap import UnwrapError, unwrap, wrap
 from lensguard.recordings import evidence_keys
@@ -259,6 +261,45 @@ def _export_opens(row: Any, keys: MasterKeys) -> bool:
     return _export_key(row, keys) is not None
 
 
+# -- field keys (personal-field data keys and the blind-index key; retired ones are empty)
+
+
+def _field_key_name(row: Any) -> str:
+    return f"{row.purpose}/{row.version:010d}"
+
+
+async def _field_keys_after(session: AsyncSession, cursor: str | None, limit: int) -> Sequence[Any]:
+    query = (
+        select(FieldKey)
+        .where(FieldKey.wrapped.is_not(None))
+        .order_by(FieldKey.purpose, FieldKey.version)
+        .limit(limit)
+    )
+    if cursor is not None:
+        purpose, version = cursor.split("/")
+        query = query.where(
+            or_(
+                FieldKey.purpose > purpose,
+                (FieldKey.purpose == purpose) & (FieldKey.version > int(version)),
+            )
+        )
+    return (await session.execute(query)).scalars().all()
+
+
+async def _field_keys_count(session: AsyncSession) -> int:
+    return await _count(session, FieldKey, FieldKey.wrapped.is_not(None))
+
+
+def _field_key_move(row: Any, old: MasterKeys, new: MasterKeys) -> Outcome:
+    aad = fields.key_aad(row.purpose, row.version)
+    outcome, row.wrapped = rewrap_blob(row.wrapped, aad, old.wrap_key, new.wrap_key)
+    return outcome
+
+
+def _field_key_opens(row: Any, keys: MasterKeys) -> bool:
+    return _opens(keys.wrap_key, row.wrapped, fields.key_aad(row.purpose, row.version)) is not None
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of stored row a rotation moves."""
@@ -318,6 +359,15 @@ KINDS: tuple[Kind, ...] = (
         lambda row: str(row.id),
         _export_move,
         _export_opens,
+    ),
+    Kind(
+        "field_keys",
+        "personal-field keys",
+        _field_keys_count,
+        _field_keys_after,
+        _field_key_name,
+        _field_key_move,
+        _field_key_opens,
     ),
 )
 STEP_NAMES = tuple(kind.name for kind in KINDS)

@@ -64,6 +64,15 @@ class User(Base):
     totp_pending: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     """Last accepted TOTP time step: a code is never accepted twice."""
+    email_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """Personal fields are sealed one by one (``keyring.fields``), never stored in clear."""
+    email_index: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    """Blind index of the normalised e-mail address: sign-in by e-mail, one account each."""
+    display_name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    phone_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """E.164 number the person gave for SMS alerts (the alert sinks read settings today)."""
+    fields_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Data-key version every sealed field of the row is under; None when none is set."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -82,7 +91,11 @@ class LoginSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """In clear only in rows from before field encryption; ``privacy rekey`` seals them."""
     user_agent: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    client_address_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    user_agent_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    fields_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class RefreshToken(Base):
