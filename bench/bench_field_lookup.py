@@ -35,9 +35,7 @@ async def populate(db: Database, keys: FieldKeys) -> None:
     for start in range(0, ACCOUNTS, 1_000):
         async with db.transaction() as session:
             for n in range(start, start + 1_000):
-                user = User(
-                    id=f"{n:032d}", username=f"user{n}", password_hash="x", role="viewer"
-                )
+                user = User(id=f"{n:032d}", username=f"user{n}", password_hash="x", role="viewer")
                 session.add(user)
                 email = f"user{n}@example.org"
                 user.email_index = await keys.index(session, email, column=EMAIL_INDEX, create=True)
