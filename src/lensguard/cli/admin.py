@@ -16,6 +16,7 @@ from lensguard.cli.context import (
     console,
     database_errors,
     errors,
+    field_keys_for,
     friendly_errors,
     settings_from,
 )
@@ -24,6 +25,7 @@ from lensguard.guard.blocklist_file import FileBlocklist
 from lensguard.guard.blocklist_redis import RedisBlocklist
 from lensguard.identity.password_policy import check_password
 from lensguard.identity.passwords import hash_password, make_hasher
+from lensguard.identity.profile import checked, set_profile
 from lensguard.identity.usernames import fold, new_username
 from lensguard.logs import configure_logging
 from lensguard.settings import Settings
@@ -33,9 +35,12 @@ from lensguard.store.users import create_user, get_user_by_username
 app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 
 
-async def _create(settings: Settings, username: str, password: str, role: str) -> None:
+async def _create(
+    settings: Settings, username: str, password: str, role: str, profile: dict[str, str | None]
+) -> None:
     db = Database(settings.database_url)
     log = audit_log_for(settings)
+    fields = field_keys_for(settings)
     try:
         hashed = await asyncio.to_thread(hash_password, make_hasher(), password)
         async with db.transaction() as session:
@@ -47,6 +52,8 @@ async def _create(settings: Settings, username: str, password: str, role: str) -
                 role=role,
                 must_change_password=True,
             )
+            if profile:
+                await set_profile(fields, session, user, profile)
             await log.append(
                 session,
                 AuditEvent(
@@ -56,7 +63,11 @@ async def _create(settings: Settings, username: str, password: str, role: str) -
                     actor_name="lensguard-cli",
                     resource_type="user",
                     resource_id=user.id,
-                    details={"role": role, "via": "lensguard admin create"},
+                    details={
+                        "role": role,
+                        "via": "lensguard admin create",
+                        "profile": sorted(profile),
+                    },
                 ),
             )
     finally:
@@ -64,13 +75,19 @@ async def _create(settings: Settings, username: str, password: str, role: str) -
 
 
 @app.command("create")
-def create(
+def create(  # noqa: PLR0917 - typer maps each parameter to an option
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Login name (letters, digits, . _ -).")],
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
     role: Annotated[str, typer.Option(help="Role to grant.")] = "admin",
+    email: Annotated[
+        str | None, typer.Option(help="E-mail address (sealed at rest; also signs in).")
+    ] = None,
+    display_name: Annotated[
+        str | None, typer.Option("--display-name", help="Name the console shows.")
+    ] = None,
 ) -> None:
     """Create an account. The password is prompted for (twice) unless --password-stdin.
 
@@ -83,6 +100,8 @@ def create(
     configure_logging("WARNING")
     with friendly_errors():
         username = new_username(username)
+        given = {"email": email, "display_name": display_name}
+        profile = checked({name: value for name, value in given.items() if value is not None})
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -94,7 +113,7 @@ def create(
         errors.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(2) from None
     with friendly_errors():
-        asyncio.run(_create(settings, username, password, role))
+        asyncio.run(_create(settings, username, password, role, profile))
     console.print(f"created {role} {username!r}")
 
 

@@ -34,6 +34,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Table, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 import lensguard.incidents.models
@@ -184,29 +185,29 @@ def _audit_filter(audit: AuditLog, user: User) -> ColumnElement[bool]:
 
 async def _batches(
     db: Database, table: Table, where: ColumnElement[bool], order: list[Any]
-) -> AsyncGenerator[list[Any], None]:
+) -> AsyncGenerator[tuple[AsyncSession, list[Any]], None]:
+    """Batches of rows, with the one session they stream on (SQLite has one writer)."""
     async with db.sessions() as session:
         result = await session.stream(
             select(table).where(where).order_by(*order).execution_options(yield_per=BATCH)
         )
         async for partition in result.mappings().partitions(BATCH):
-            yield list(partition)
+            yield session, list(partition)
 
 
 async def _opened(
-    db: Database, fields: FieldKeys, name: str, rows: list[dict[str, Any]]
+    session: AsyncSession, fields: FieldKeys, name: str, rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """``rows`` with their sealed personal fields in clear, under the fields' own names."""
     spec = SEALED_BY_TABLE.get(name)
     if spec is None:
         return rows
-    async with db.sessions() as session:
-        for row in rows:
-            values = await sealed.read(fields, session, spec, SimpleNamespace(**row))
-            for column in spec.fields:
-                row.pop(f"{column}_sealed", None)
-            row.pop("email_index", None)  # a keyed hash of the address shown beside it
-            row.update(values)
+    for row in rows:
+        values = await sealed.read(fields, session, spec, SimpleNamespace(**row))
+        for column in spec.fields:
+            row.pop(f"{column}_sealed", None)
+        row.pop("email_index", None)  # a keyed hash of the address shown beside it
+        row.update(values)
     return rows
 
 
@@ -229,10 +230,9 @@ async def _copy(
         # aclosing: a batch over the bound stops the loop mid-stream; the generator must
         # still close its database session then, not whenever it is collected.
         async with contextlib.aclosing(_batches(db, table, where, order)) as batches:
-            async for batch in batches:
-                plain = await _opened(
-                    db, fields, name, [{c: row[c] for c in shown} for row in batch]
-                )
+            async for session, batch in batches:
+                picked = [{c: row[c] for c in shown} for row in batch]
+                plain = await _opened(session, fields, name, picked)
                 rows = [{c: _value(name, c, v) for c, v in row.items()} for row in plain]
                 await asyncio.to_thread(writer.write, stats, rows, member)
                 if progress is not None:
