@@ -4,8 +4,9 @@ An officer asks to erase what a device (or every device of a site) recorded betw
 two times; a second person approves (the same one only when
 ``privacy.erasure_four_eyes`` is off), which runs the erasure:
 
-1. refuses while an active legal hold touches the range (naming the hold), and while
-   a device is still recording into it (its next segment could hold the person);
+1. refuses while an active legal hold touches the range (naming the hold; checked
+   again before each batch, so a hold placed meanwhile stops it), and while a device
+   is still recording into it (its next segment could hold the person);
 2. takes every segment that touches the range (a segment that overlaps it at all goes
    whole: segments are seconds long, and a half-erased one would still show the person)
    and removes it the way retention does (``recordings/trim.py``): the wrapped data key
@@ -260,6 +261,8 @@ async def _shred(
 
     while True:
         async with ctx.db.sessions() as session:
+            # A hold placed while the erasure runs stops it before its next batch.
+            await _refuse_holds(session, devices, start, end)
             found = await session.scalars(
                 select(RecordingSegment)
                 .where(*_touching(devices, start, end))
