@@ -269,6 +269,7 @@ async def test_bad_input_and_who_may_ask(
         assert done.status_code == 200, done.text
         assert done.json()["state"] == "done" and done.json()["segments"] == 0
         assert done.json()["certificate"]["erased"]["segments"] == 0
+        assert "nothing to erase" in done.json()["certificate"]["note"]
 
 
 async def test_a_site_erasure_takes_every_device_of_the_site(api: Api) -> None:

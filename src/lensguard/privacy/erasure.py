@@ -19,6 +19,10 @@ Each step is idempotent, so an erasure interrupted by a crash is finished by app
 (or re-running) it again: a ``done`` request is never run twice. The account's random
 id stays, naming no one: rows that refer to it (what was watched, granted, held) keep
 their shape for the records that must stay, with no name to join them to.
+
+Recorded video of a person filmed is erased by time and place through the same
+requests (kind ``recordings``): ``privacy/recording_erasure.py``, whose ``approve``
+runs either kind.
 """
 
 from __future__ import annotations

@@ -326,6 +326,8 @@ async def _finish(
             "method": "data keys deleted (crypto-shredding), files and index rows removed,"
             " each cut recorded in the audit chain (recording.trimmed)",
         }
+        if not row.segments:
+            body["note"] = "no recorded segment touched the range: nothing to erase"
         body = sign_certificate(ctx, body)
         row.state = "done"
         row.finished_at = now
