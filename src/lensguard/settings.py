@@ -300,6 +300,8 @@ class PrivacySettings(_Section):
     retention: DataRetentionSettings = Field(default_factory=DataRetentionSettings)
     erasure_four_eyes: bool = True
     """An erasure runs only once a second person approves it (docs/privacy.md)."""
+    recording_erasure_max_days: int = Field(default=31, ge=1, le=366)
+    """The longest time range one erasure of recorded video may cover, in days."""
 
 
 class DemoSettings(_Section):

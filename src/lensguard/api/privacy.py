@@ -2,7 +2,10 @@
 
 Needs ``compliance_manage`` and a caller scoped to every site and device (both reach
 rows from everywhere). An erasure is requested, then approved by a second person,
-which runs it and answers its signed certificate (``privacy.erasure``).
+which runs it and answers its signed certificate (``privacy.erasure``). It erases an
+account (``POST /erasures``) or the recorded video of a device or site over a time
+range, for a person filmed (``POST /erasures/recordings``,
+``privacy/recording_erasure.py``); reading and approving are the same for both.
 
 An export's zip is written to a private temporary file first, so the size bound and
 every error are answered as problems before any byte is sent; it is removed once sent.
@@ -19,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi import Path as FastPath
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from starlette.background import BackgroundTask
 
 from lensguard.access.principal import Principal
@@ -29,7 +32,7 @@ from lensguard.api.egress import egress
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.identity.auditing import audit_event
 from lensguard.identity.enforce import authorize
-from lensguard.privacy import erasure
+from lensguard.privacy import erasure, recording_erasure
 from lensguard.privacy.export import write_export
 from lensguard.private import private_dir
 
@@ -117,9 +120,45 @@ class ErasureCreate(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=500)]
 
 
+class RecordingErasureCreate(BaseModel):
+    """Erase what one device (or every device of a site) recorded from ``start`` to ``end``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = Field(
+        default=None, description="the device whose recordings go (or give site)"
+    )
+    site: (
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][\w.-]*$")
+        ]
+        | None
+    ) = Field(default=None, description="every device of this site (or give device_id)")
+    start: AwareDatetime = Field(description="ISO 8601 with a time zone")
+    end: AwareDatetime = Field(
+        description="ISO 8601 with a time zone; after start, not in the future, at most "
+        "privacy.recording_erasure_max_days after start"
+    )
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=500)]
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> RecordingErasureCreate:
+        if (self.device_id is None) == (self.site is None):
+            raise ValueError("give device_id or site, not both")
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
 class ErasurePublic(BaseModel):
     id: str
-    user_id: str
+    kind: str = Field(description="account, or recordings")
+    user_id: str | None = Field(description="kind account: the account erased")
+    device_id: str | None = Field(description="kind recordings: the device")
+    site: str | None = Field(description="kind recordings: the site (all its devices)")
+    range_start: datetime | None = Field(description="kind recordings: start of the range")
+    range_end: datetime | None = Field(description="kind recordings: end of the range")
+    segments: int = Field(description="kind recordings: segments shredded so far")
     state: str = Field(description="pending, or done")
     requested_by: str | None
     requested_at: datetime
@@ -154,6 +193,32 @@ async def request_erasure(
     return _public(found)
 
 
+@router.post(
+    "/erasures/recordings",
+    status_code=201,
+    summary="Request an erasure of recorded video",
+    responses=problems(BODY, 404, 409),
+)
+async def request_recording_erasure(
+    body: RecordingErasureCreate, principal: Officer, services: ServicesDep, address: AddressDep
+) -> ErasurePublic:
+    """Ask for a device's (or a site's) recordings in a time range to be crypto-shredded,
+    for a person filmed; a second officer approves it. Refused while a legal hold touches
+    the range (409, naming the hold)."""
+    authorize(principal, ACTION, EVERY_ACCOUNT)
+    found = await recording_erasure.request(
+        services,
+        device_id=body.device_id,
+        site=body.site,
+        start=body.start,
+        end=body.end,
+        reason=body.reason,
+        by=principal,
+        address=address,
+    )
+    return _public(found)
+
+
 @router.get("/erasures/{request_id}", summary="Read an erasure", responses=problems(404, 422))
 async def read_erasure(
     request_id: RequestId, principal: Officer, services: ServicesDep
@@ -173,7 +238,7 @@ async def approve_erasure(
 ) -> ErasurePublic:
     """Run the erasure (a second person, unless four eyes are off); idempotent."""
     authorize(principal, ACTION, EVERY_ACCOUNT)
-    found = await erasure.approve(
+    found = await recording_erasure.approve(
         services,
         request_id,
         by=principal,

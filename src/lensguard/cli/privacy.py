@@ -1,4 +1,4 @@
-"""``lensguard privacy``: what personal data lensguard keeps, and a subject's export."""
+"""``lensguard privacy``: what personal data lensguard keeps, a subject's export, erasure."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from lensguard.access.policy import load_policy
 from lensguard.audit import AuditEvent
+from lensguard.cli import erase
 from lensguard.cli.context import (
     audit_log_for,
     console,
@@ -35,8 +36,10 @@ from lensguard.private import open_private
 from lensguard.store.db import Database
 
 app = typer.Typer(
-    help="Personal data: the record of processing, a subject's export.", no_args_is_help=True
+    help="Personal data: the record of processing, a subject's export, erasure.",
+    no_args_is_help=True,
 )
+app.add_typer(erase.app, name="erase")
 CLI_ACTOR = "lensguard-cli"
 
 

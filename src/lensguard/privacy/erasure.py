@@ -20,6 +20,10 @@ Each step is idempotent, so an erasure interrupted by a crash is finished by app
 (or re-running) it again: a ``done`` request is never run twice. The account's random
 id stays, naming no one: rows that refer to it (what was watched, granted, held) keep
 their shape for the records that must stay, with no name to join them to.
+
+Recorded video of a person filmed is erased by time and place through the same
+requests (kind ``recordings``): ``privacy/recording_erasure.py``, whose ``approve``
+runs either kind.
 """
 
 from __future__ import annotations
@@ -52,7 +56,13 @@ ERASED = "privacy.erasure"
 @dataclass(frozen=True)
 class ErasureView:
     id: str
-    user_id: str
+    kind: str
+    user_id: str | None
+    device_id: str | None
+    site: str | None
+    range_start: datetime | None
+    range_end: datetime | None
+    segments: int
     state: str
     requested_by: str | None
     requested_at: datetime
@@ -64,7 +74,13 @@ class ErasureView:
 def view(row: ErasureRequest) -> ErasureView:
     return ErasureView(
         id=row.id,
+        kind=row.kind,
         user_id=row.user_id,
+        device_id=row.device_id,
+        site=row.site,
+        range_start=row.range_start,
+        range_end=row.range_end,
+        segments=row.segments or 0,
         state=row.state,
         requested_by=row.requested_by,
         requested_at=row.requested_at,
@@ -80,6 +96,14 @@ def certificate_statement(body: dict[str, Any]) -> bytes:
     return json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
 
 
+def sign_certificate(ctx: IdentityContext, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` signed with the audit checkpoint key, the public key beside it."""
+    signed = dict(body, key_id=ctx.audit.key_id)
+    signed["signature"] = ctx.audit.sign(certificate_statement(signed))
+    signed["public_key"] = raw_public(ctx.audit.checkpoint_public_key).hex()
+    return signed
+
+
 async def request(
     ctx: IdentityContext, who: str, *, reason: str, by: Principal, address: str | None
 ) -> ErasureView:
@@ -88,12 +112,15 @@ async def request(
     async with ctx.db.transaction() as session:
         pending = await session.scalar(
             select(ErasureRequest).where(
-                ErasureRequest.user_id == user.id, ErasureRequest.state == "pending"
+                ErasureRequest.kind == "account",
+                ErasureRequest.user_id == user.id,
+                ErasureRequest.state == "pending",
             )
         )
         if pending is not None:
             raise Conflict(f"an erasure of this account is already pending: {pending.id}")
         row = ErasureRequest(
+            kind="account",
             user_id=user.id,
             reason=reason,
             state="pending",
@@ -122,6 +149,18 @@ async def get(ctx: IdentityContext, request_id: str) -> ErasureView:
     return view(row)
 
 
+async def listed(
+    ctx: IdentityContext, *, state: str | None = None, limit: int = 100
+) -> list[ErasureView]:
+    """Erasure requests, newest first (of one state when given)."""
+    query = select(ErasureRequest)
+    if state is not None:
+        query = query.where(ErasureRequest.state == state)
+    query = query.order_by(ErasureRequest.requested_at.desc(), ErasureRequest.id).limit(limit)
+    async with ctx.db.sessions() as session:
+        return [view(row) for row in (await session.scalars(query)).all()]
+
+
 async def approve(
     ctx: IdentityContext,
     request_id: str,
@@ -137,6 +176,8 @@ async def approve(
         raise NotFound("no such erasure request")
     if row.state == "done":
         return view(row)
+    if row.kind != "account" or row.user_id is None:
+        raise Conflict("this is not an erasure of an account")
     if four_eyes and row.requested_by == by.id:
         raise Forbidden("a second person must approve an erasure (four eyes)")
     async with ctx.db.sessions() as session:
@@ -231,10 +272,8 @@ async def _finish(
             "approved_by": by.id,
             "erased_at": now.isoformat(),
             "erased": counts,
-            "key_id": ctx.audit.key_id,
         }
-        body["signature"] = ctx.audit.sign(certificate_statement(body))
-        body["public_key"] = raw_public(ctx.audit.checkpoint_public_key).hex()
+        body = sign_certificate(ctx, body)
         row.state = "done"
         row.finished_at = now
         row.certificate = json.dumps(body, sort_keys=True)

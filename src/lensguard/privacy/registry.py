@@ -449,11 +449,21 @@ REGISTRY: dict[str, Table] = {
         },
     ),
     "erasure_requests": Table(
-        purpose="Requests to erase an account's personal data, approved by a second person.",
+        purpose=(
+            "Requests to erase an account's personal data, or the recorded video of a"
+            " device or site over a time range, approved by a second person."
+        ),
         retention="kept for good: the proof that a request was answered",
         columns={
             "id": _u("request id"),
+            "kind": _u("account or recordings"),
             "user_id": _u("the erased account's random id (names no one once erased)"),
+            "device_id": _u("recordings: the device whose video is erased"),
+            "site": _u("recordings: the site whose devices' video is erased"),
+            "range_start": _u("recordings: start of the erased time range"),
+            "range_end": _u("recordings: end of the erased time range"),
+            "segments": _u("recordings: segments shredded so far"),
+            "bytes": _u("recordings: their stored bytes"),
             "reason": _p("free-text reason; may name people or cases"),
             "state": _u("pending or done"),
             "requested_by": _p("who asked (a users.id)"),

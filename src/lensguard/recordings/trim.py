@@ -18,8 +18,9 @@ again and finishes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,6 +69,10 @@ class Run:
 
 Crash = Callable[[str], None]
 """Called after each step with its name (tests raise from it to stop a run midway)."""
+
+Removed = Callable[[AsyncSession, Run], Awaitable[None]]
+"""Called in the transaction that records the cut and deletes the rows (a caller's own
+bookkeeping, e.g. an erasure's counts, then commits with them or not at all)."""
 
 
 async def cuts_of(session: AsyncSession, recording_id: str) -> list[Cut]:
@@ -160,8 +165,14 @@ async def remove_run(
     *,
     reason: str,
     crash: Crash | None = None,
+    details: Mapping[str, Any] | None = None,
+    on_removed: Removed | None = None,
 ) -> None:
-    """Remove one run: keys, then files, then the cut and the rows (see the module doc)."""
+    """Remove one run: keys, then files, then the cut and the rows (see the module doc).
+
+    ``details`` are added to the cut's audit entry (e.g. the erasure request behind it);
+    ``on_removed`` runs in the cut's transaction, only when the rows were still there.
+    """
     async with db.transaction() as session:
         await shred(session, run.ids)
     if crash is not None:
@@ -195,7 +206,8 @@ async def remove_run(
                     "bytes": run.size,
                     "next_seq": None if nxt is None else nxt.seq,
                     "next_prev": None if nxt is None else nxt.prev_digest,
-                },
+                }
+                | dict(details or {}),
             ),
         )
         await session.execute(
@@ -203,5 +215,7 @@ async def remove_run(
             .where(RecordingSegment.id.in_(run.ids))
             .execution_options(synchronize_session=False)
         )
+        if on_removed is not None:
+            await on_removed(session, run)
     if crash is not None:
         crash("rows")
