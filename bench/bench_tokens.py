@@ -1,7 +1,10 @@
 """Access-token verifications per second: TokenService (Ed25519) vs PyJWT HS256.
 
 Both run in the same process on the same machine. Ours is ``TokenService.verify_access``
-with its key cached (after one warm-up call), over a real, migrated SQLite database;
+with its key cached (after one warm-up call), over a real, migrated SQLite database,
+twice: verifying the signature every time (``cache_entries=0``) and with the verified-
+token cache (``identity/token_cache.py``: a hit still checks the key is published and
+the token's times);
 the baseline is the seeds' design, a plain ``jwt.decode`` of an equivalent token signed
 with HS256 under a shared secret, checking the same audience, issuer and claims. A third
 line, PyJWT decoding our EdDSA token directly, shows how much of the cost is Ed25519.
@@ -64,11 +67,19 @@ def hs256_token(claims: dict[str, Any], secret: bytes) -> str:
     return jwt.encode(claims, secret, algorithm="HS256", headers={"typ": "at+jwt", "kid": "k1"})
 
 
-async def measure(url: str) -> tuple[float, float, float]:
+async def measure(url: str) -> tuple[float, float, float, float]:
     db = Database(url)
     try:
         service = TokenService(
             db, wrap_key=WRAP_KEY, issuer=ISSUER, audience=AUDIENCE, lifetime=LIFETIME
+        )
+        uncached = TokenService(
+            db,
+            wrap_key=WRAP_KEY,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            lifetime=LIFETIME,
+            cache_entries=0,
         )
         issued = await service.issue_access(
             subject="user-1", session_id="sess-1", principal_kind="user", extra_claims={"role": "x"}
@@ -91,12 +102,14 @@ async def measure(url: str) -> tuple[float, float, float]:
                 leeway=LEEWAY, options=options,
             )  # fmt: skip
 
-        ours, theirs, raw = [], [], []
-        for _ in range(REPEATS):  # interleaved, so drift in machine load hits all three
-            ours.append(await async_rate(lambda: service.verify_access(issued.token)))
+        ours, cached, theirs, raw = [], [], [], []
+        for _ in range(REPEATS):  # interleaved, so drift in machine load hits all four
+            ours.append(await async_rate(lambda: uncached.verify_access(issued.token)))
+            cached.append(await async_rate(lambda: service.verify_access(issued.token)))
             theirs.append(rate(seeds))
             raw.append(rate(eddsa_only))
-        return statistics.median(ours), statistics.median(theirs), statistics.median(raw)
+        medians = (statistics.median(m) for m in (ours, cached, theirs, raw))
+        return tuple(medians)  # type: ignore[return-value]
     finally:
         await db.dispose()
 
@@ -106,11 +119,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         migrate.upgrade(url)
-        ours, theirs, raw = asyncio.run(measure(url))
+        ours, cached, theirs, raw = asyncio.run(measure(url))
     print("access-token verifications per second (median of 3, one core)")
-    print(f"  TokenService.verify_access, EdDSA (ours)   {ours:>10,.0f} /s")
+    print(f"  TokenService.verify_access, EdDSA, no cache {ours:>10,.0f} /s")
+    print(f"  TokenService.verify_access, cached (ours)   {cached:>10,.0f} /s")
     print(f"  PyJWT decode, HS256 shared secret (seeds')  {theirs:>10,.0f} /s")
-    print(f"  ratio ours/seeds'                           {ours / theirs:>10.2f}x")
+    print(f"  ratio no cache/seeds'                       {ours / theirs:>10.2f}x")
+    print(f"  ratio cached/seeds'                         {cached / theirs:>10.2f}x")
     print(f"  for reference: PyJWT decode, EdDSA alone    {raw:>10,.0f} /s")
 
 

@@ -105,6 +105,8 @@ class AuthenticationSettings(_Section):
     method: Literal["jwt"] = "jwt"
     token_expiry: int = Field(default=900, ge=60, le=86_400)
     """Access-token lifetime in seconds."""
+    token_cache_entries: int = Field(default=10_000, ge=0, le=1_000_000)
+    """Verified access tokens kept per node until they expire (0: verify every time)."""
     refresh_token_expiry: int = Field(default=30 * 86_400, ge=3_600, le=90 * 86_400)
     mfa_required_for: list[str] = Field(default_factory=list)
 

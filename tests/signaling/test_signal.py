@@ -237,3 +237,25 @@ async def test_device_reads_online_only_while_publishing(world: World, peers: li
     # The server's cleanup clears presence before it tells the viewer the device left.
     assert (await viewer.recv("leave"))["from"] == device.id
     assert online() == {device_id: False, quiet_id: False}
+
+
+async def test_a_cached_token_is_refused_at_once_after_its_session_is_ended(
+    world: World, peers: list[Peer]
+) -> None:
+    # The server keeps verified tokens until they expire; ending the session must still
+    # refuse this one on the next request, close its live socket, and refuse a new one.
+    token = world.user("cached", "operator")
+    with world.http() as client:
+        for _ in range(2):  # verified in full, then from the cache
+            assert client.get("/api/v1/users/me", headers=auth(token)).status_code == 200
+        (mine,) = client.get("/api/v1/sessions", headers=auth(token)).json()
+    _, _, viewer = await pair(world, peers, token)
+    with world.http() as client:
+        ended = client.delete(f"/api/v1/sessions/{mine['id']}", headers=auth(world.admin))
+        assert ended.status_code == 204
+        assert client.get("/api/v1/users/me", headers=auth(token)).status_code == 401
+    assert await viewer.closed_with() == Close.UNAUTHENTICATED
+    again = await open_peer(world, None)
+    peers.append(again)
+    await again.send({"type": "auth", "token": token})
+    assert await again.closed_with() == Close.UNAUTHENTICATED

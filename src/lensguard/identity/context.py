@@ -141,6 +141,7 @@ def build_identity(
             audience=AUDIENCE,
             lifetime=settings.security.authentication.token_expiry,
             clock=clock.time,
+            cache_entries=settings.security.authentication.token_cache_entries,
         ),
         revocations=revocations,
         throttle=throttle,

@@ -21,6 +21,7 @@ import jwt
 
 from lensguard.errors import Unauthenticated
 from lensguard.identity.signing_keys import ALGORITHM, KEY_CACHE_SECONDS, KeyRing
+from lensguard.identity.token_cache import DEFAULT_ENTRIES, Verified, VerifiedTokens
 from lensguard.store.db import Database
 
 HEADER_TYP = "at+jwt"
@@ -172,6 +173,7 @@ class TokenService:
         audience: str,
         lifetime: int,
         clock: Callable[[], float] = time.time,
+        cache_entries: int = DEFAULT_ENTRIES,
     ) -> None:
         if len(wrap_key) != WRAP_KEY_BYTES:
             raise ValueError(f"wrap_key must be {WRAP_KEY_BYTES} bytes")
@@ -184,6 +186,8 @@ class TokenService:
         self._keys = KeyRing(
             db, wrap_key=wrap_key, window=publication_window(lifetime), clock=clock
         )
+        self.verified = VerifiedTokens(cache_entries)
+        """Tokens verified in full, until they expire (``identity/token_cache.py``)."""
 
     async def issue_access(
         self,
@@ -230,6 +234,25 @@ class TokenService:
         # Size first: nothing oversized reaches a parser. Non-ASCII is never base64url.
         if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES or not token.isascii():
             raise InvalidToken("token too long or not ASCII")
+        digest = self.verified.digest(token)
+        hit = self.verified.get(digest)
+        if hit is not None:
+            # The signature was checked once; the key must still be published, and the
+            # times still hold, at every use.
+            if await self._keys.verification_key(hit.claims.kid) is None:
+                self.verified.drop(digest)
+                raise InvalidToken("unknown or unpublished kid")
+            try:
+                _check_times(hit.times, self._clock())
+            except InvalidToken:
+                self.verified.drop(digest)
+                raise
+            return hit.claims
+        claims, times = await self._verify_in_full(token)
+        self.verified.put(digest, Verified(claims, times))
+        return claims
+
+    async def _verify_in_full(self, token: str) -> tuple[AccessClaims, dict[str, Any]]:
         _check_encoding(token)
         try:
             kid = _check_header(jwt.get_unverified_header(token))
@@ -256,7 +279,7 @@ class TokenService:
             raise InvalidToken(_reason_for(exc)) from None
         _check_times(claims, self._clock())
         _check_profile(claims)
-        return AccessClaims(
+        verified = AccessClaims(
             subject=claims["sub"],
             session_id=claims["sid"],
             principal_kind=claims["knd"],
@@ -266,6 +289,7 @@ class TokenService:
             kid=kid,
             extra={k: v for k, v in claims.items() if k not in RESERVED_CLAIMS},
         )
+        return verified, {name: claims[name] for name in ("exp", "iat", "nbf")}
 
     async def jwks(self) -> dict[str, Any]:
         """The JSON Web Key Set of every published public key."""
