@@ -3,7 +3,7 @@
 #   make test    set up, then run every test (in parallel: TEST_WORKERS, default 4)
 #   make test-fast  unit and API tests on SQLite and the embedded bus (no services)
 #   make soak-tests the media, signaling and e2e suites SOAK_RUNS (20) times in a row
-#   make check   ruff + mypy (strict on src/ and tests/) + lint-imports (the layers, docs/architecture.md)
+#   make check   ruff + mypy (strict on src/ and tests/) + lint-imports (the layers, docs/architecture.md) + bandit
 #   make bench   run the benchmarks in bench/
 #   make mutate  mutation testing (mutmut) of access/ and identity/; MUTANTS='lensguard.access*' narrows
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -62,6 +62,7 @@ check: setup
 	$(VENV)/bin/ruff format --check src tests bench migrations
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache --no-logo
+	$(VENV)/bin/bandit --quiet --recursive src --severity-level medium
 
 bench: setup system-deps
 	$(PY) bench/run.py

@@ -102,7 +102,7 @@ async def run_demo_agent(
 ) -> None:
     """Run the demo robot until ``stop`` is set."""
     host = settings.server.host
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparison only
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparison only  # nosec B104
         host = "127.0.0.1"
     robot = SimulatedRobot()
     scene = FaceScene(640, 480, 30, viewport=robot.viewport)

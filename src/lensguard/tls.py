@@ -99,7 +99,7 @@ def ensure_certificate(settings: Settings) -> Certificate:
     if not (cert_path.is_file() and key_path.is_file()):
         names = ["localhost", "127.0.0.1", "::1"]
         host = settings.server.host
-        if host not in names and host not in ("0.0.0.0", "::"):  # noqa: S104 - comparison only
+        if host not in names and host not in ("0.0.0.0", "::"):  # noqa: S104 - comparison only  # nosec B104
             names.append(host)
         generate_self_signed(cert_path, key_path, hostnames=names)
         generated = True

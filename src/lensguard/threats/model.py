@@ -128,7 +128,7 @@ class AnomalyModel:
                 f"{path} was trained on {header.get('window_seconds')} s windows, the settings "
                 f"say {window_seconds} s: train again or change threats.model.window_seconds"
             )
-        forest = pickle.loads(body)  # noqa: S301 - the MAC above proved we wrote it
+        forest = pickle.loads(body)  # noqa: S301 - the MAC above proved we wrote it  # nosec B301
         if not isinstance(forest, IsolationForest):
             raise ModelError(f"{path} does not hold an IsolationForest")
         trained = Trained(
