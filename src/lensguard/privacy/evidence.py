@@ -334,13 +334,19 @@ async def retention(sources: Sources, period: Period) -> Evidence:
     recordings = await _count(sources, AuditEntry.action == "recording.retention_run", *_in(period))
     others = await _count(sources, AuditEntry.action == "privacy.retention_run", *_in(period))
     settings = sources.settings
+    audit_days = settings.privacy.retention.audit_days
+    audit_log = (
+        "kept whole"
+        if audit_days is None
+        else f"pruned after {audit_days} days behind a signed anchor"
+    )
     facts = {
         "recording_retention_runs": recordings,
         "data_retention_runs": others,
         "recording_days": settings.recordings.retention.days.model_dump(),
         "recording_job_enabled": settings.recordings.retention.enabled,
         "data_job_enabled": settings.privacy.retention.enabled,
-        "audit_log": "kept whole",
+        "audit_log": audit_log,
     }
     off = [
         name
@@ -358,7 +364,7 @@ async def retention(sources: Sources, period: Period) -> Evidence:
         return Evidence("retention", NO_EVIDENCE, text, facts)
     text = (
         f"{others} data and {recordings} recording retention runs removed expired rows; "
-        "the audit log is kept whole"
+        f"the audit log is {audit_log}"
     )
     return Evidence("retention", EVIDENCED, text, facts)
 
