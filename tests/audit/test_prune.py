@@ -98,6 +98,18 @@ async def test_keep_from_holds_that_entry_and_later(
     assert (await seqs(db))[0] == 12
 
 
+async def test_a_run_anchors_at_most_limit_entries_and_the_next_goes_on(
+    db: Database, log: AuditLog, manual_clock: ManualClock
+) -> None:
+    await fill(db, log, manual_clock)
+    first = await run(db, log, manual_clock, limit=12)
+    second = await run(db, log, manual_clock, limit=12)
+    third = await run(db, log, manual_clock, limit=12)
+    assert [r.anchor_seq for r in (first, second, third)] == [12, 24, OLD]
+    assert [r.removed for r in (first, second, third)] == [12, 12, OLD - 24]
+    assert (await log.verify(db)).anchor_seq == OLD
+
+
 async def test_a_forged_or_altered_anchor_fails_verification(
     db: Database, log: AuditLog, manual_clock: ManualClock
 ) -> None:
@@ -269,3 +281,8 @@ async def test_an_exported_checkpoint_older_than_the_anchor_is_refused(
         head = await log.checkpoint(session)
     newer = export_checkpoint(head, log.checkpoint_public_key)
     assert (await log.verify(db, external_checkpoint=newer)).ok
+    # A forged anchor is reported as such, not as an old checkpoint.
+    async with db.transaction() as session:
+        await session.execute(update(AuditAnchor).values(seq=OLD + 2))
+    forged = await log.verify(db, external_checkpoint=docs[20])
+    assert (forged.ok, forged.first_broken_seq) == (False, OLD + 2)

@@ -5,7 +5,9 @@ One run, in order:
 1. the target: the last entry of the run of entries, from the current anchor on, that
    are all older than ``before``; never the newest entry (the chain always ends on one),
    never past the newest stored checkpoint (every entry that goes was vouched for by a
-   signed checkpoint first) and never ``keep_from`` or later (what the caller must keep);
+   signed checkpoint first), never ``keep_from`` or later (what the caller must keep)
+   and at most ``limit`` entries past the current anchor (a first run on a large log
+   catches up over several runs, each verifying a bounded range under the lease);
 2. the entries from the current anchor up to the one after the target are verified:
    when they do not verify nothing new is pruned, so retention never deletes the
    evidence of tampering;
@@ -34,6 +36,8 @@ from lensguard.audit.models import HEAD_ID, AuditCheckpoint, AuditEntry, AuditHe
 from lensguard.store.db import Database
 
 _LOG = cast(Table, AuditEntry.__table__)
+LIMIT = 1_000_000
+"""Entries one run may anchor past the current anchor (about a minute of verifying)."""
 OnBatch = Callable[[int], Awaitable[None]]
 """Called after each deleted batch with the entries deleted so far (to renew a lease)."""
 
@@ -51,7 +55,9 @@ class PruneResult:
     """Why no new anchor was signed: the entries to prune do not verify."""
 
 
-async def _target(db: Database, *, floor: int, before: datetime, keep_from: int | None) -> int:
+async def _target(
+    db: Database, *, floor: int, before: datetime, keep_from: int | None, limit: int
+) -> int:
     """The highest seq a run may prune now (``floor`` when nothing new may go)."""
 
     def scalar(column: Any, *where: Any) -> Any:
@@ -66,7 +72,7 @@ async def _target(db: Database, *, floor: int, before: datetime, keep_from: int 
         last, checkpointed, first_kept = (await conn.execute(statement)).one()
     if last is None or checkpointed is None:
         return floor
-    bounds = [int(last) - 1, int(checkpointed)]
+    bounds = [int(last) - 1, int(checkpointed), floor + limit]
     if first_kept is not None:
         bounds.append(int(first_kept) - 1)
     if keep_from is not None:
@@ -124,16 +130,17 @@ async def prune(
     before: datetime,
     now: datetime,
     keep_from: int | None = None,
+    limit: int = LIMIT,
     batch: int = 500,
     dry_run: bool = False,
     on_batch: OnBatch | None = None,
 ) -> PruneResult:
     """Prune entries older than ``before`` behind a signed anchor (see the module docstring)."""
-    if batch < 1:
-        raise ValueError("batch must be at least 1")
+    if batch < 1 or limit < 1:
+        raise ValueError("batch and limit must be at least 1")
     current = await newest_anchor(db)
     floor = current.seq if current is not None else 0
-    target = await _target(db, floor=floor, before=before, keep_from=keep_from)
+    target = await _target(db, floor=floor, before=before, keep_from=keep_from, limit=limit)
     refused = None
     if target > floor:
         # Verify through the entry after the target: it must link to what gets anchored.

@@ -111,15 +111,15 @@ class _Walk:
         anchor = self.anchor = await newest_anchor(db)
         if anchor is None:
             return
+        if not verify_anchor_signature(anchor, self.public_key):
+            raise _Broken(
+                anchor.seq, f"the retention anchor at entry {anchor.seq} has an invalid signature"
+            )
         ext = self.external
         if ext is not None and ext.seq < anchor.seq:
             raise ValueError(
                 f"the exported checkpoint vouches for entry {ext.seq}, which retention pruned "
                 f"(the log starts after entry {anchor.seq}); use a newer checkpoint"
-            )
-        if not verify_anchor_signature(anchor, self.public_key):
-            raise _Broken(
-                anchor.seq, f"the retention anchor at entry {anchor.seq} has an invalid signature"
             )
         if ext is not None and ext.seq == anchor.seq and ext.entry_hash != anchor.entry_hash:
             raise _Broken(anchor.seq, f"entry {anchor.seq} differs from the exported checkpoint")
