@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import create_engine, delete, func, insert, select, update
 
-from lensguard.audit.anchors import AuditAnchor, newest_anchor
+from lensguard.audit.anchors import AuditAnchor, anchor_statement, newest_anchor
 from lensguard.audit.checkpoint import export_checkpoint
 from lensguard.audit.log import AuditLog
 from lensguard.audit.models import AuditCheckpoint, AuditEntry
@@ -286,3 +286,42 @@ async def test_an_exported_checkpoint_older_than_the_anchor_is_refused(
         await session.execute(update(AuditAnchor).values(seq=OLD + 2))
     forged = await log.verify(db, external_checkpoint=docs[20])
     assert (forged.ok, forged.first_broken_seq) == (False, OLD + 2)
+
+
+async def test_a_run_that_anchors_while_verify_walks_makes_it_walk_again(
+    sqlite_url: str, manual_clock: ManualClock
+) -> None:
+    db = Database(sqlite_url)
+    log = make_log(checkpoint_every=10, clock=manual_clock.now)
+    try:
+        await fill(db, log, manual_clock)
+        async with db.sessions() as session:
+            entry_hash = await session.scalar(
+                select(AuditEntry.entry_hash).where(AuditEntry.seq == OLD)
+            )
+        assert entry_hash is not None
+        ts = manual_clock.now()
+        row = {
+            "seq": OLD,
+            "entry_hash": entry_hash,
+            "ts": ts,
+            "signature": log.sign(anchor_statement(seq=OLD, entry_hash=entry_hash, ts=ts)),
+            "key_id": log.key_id,
+        }
+        other = create_engine(sqlite_url.replace("+aiosqlite", ""))
+        walked: list[int] = []
+
+        def prune_meanwhile(checked: int, total: int) -> None:
+            # Another node's run, between two batches of this walk: anchor, then delete.
+            walked.append(checked)
+            if len(walked) == 1:
+                with other.begin() as conn:
+                    conn.execute(insert(AuditAnchor).values(**row))
+                    conn.execute(delete(AuditEntry).where(AuditEntry.seq <= OLD))
+
+        report = await log.verify(db, progress=prune_meanwhile, batch=5)
+        other.dispose()
+        assert (report.ok, report.checked, report.anchor_seq) == (True, NEW, OLD)
+        assert walked[0] == 5 and walked[-1] == NEW  # the first walk stopped, the second ran
+    finally:
+        await db.dispose()

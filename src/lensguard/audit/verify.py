@@ -294,8 +294,9 @@ async def verify(
         external = parse_checkpoint(external_checkpoint)
         if not verify_checkpoint_signature(external, checkpoint_public_key):
             raise ValueError("the checkpoint's signature does not verify with this log's key")
-    for attempt in range(2):
-        walk = _Walk(
+
+    def walk() -> _Walk:
+        return _Walk(
             chain_key=chain_key,
             pseudonym_key=pseudonym_key,
             public_key=checkpoint_public_key,
@@ -304,14 +305,20 @@ async def verify(
             batch=batch,
             upto=upto,
         )
-        try:
-            await walk.run(db)
-        except _Broken as broken:
-            # A pruning run that anchored and deleted meanwhile: walk again from its anchor.
-            if attempt == 0 and await newest_anchor(db) != walk.anchor:
-                continue
-            return _report(walk, False, broken.seq, broken.reason)
-        break
+
+    first = walk()
+    report = await _walk(db, first)
+    if not report.ok and await newest_anchor(db) != first.anchor:
+        # A pruning run anchored and deleted meanwhile: walk again from its anchor.
+        report = await _walk(db, walk())
+    return report
+
+
+async def _walk(db: Database, walk: _Walk) -> VerifyReport:
+    try:
+        await walk.run(db)
+    except _Broken as broken:
+        return _report(walk, False, broken.seq, broken.reason)
     return _report(walk, True)
 
 
