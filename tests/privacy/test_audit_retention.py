@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from lensguard.incidents.book import SYSTEM, IncidentBook
 from lensguard.incidents.playbook import load_all
 from lensguard.incidents.states import State
 from lensguard.privacy.audit_retention import cutoff, keep_from
+from lensguard.privacy.evidence import EVIDENCED, Period, Sources, audit_chain, retention
 from lensguard.privacy.retention import RUN_ACTION, DataRetention
 from lensguard.recordings.hold_models import LegalHold
 from lensguard.recordings.index import ANCHOR_ACTION
@@ -185,3 +187,18 @@ async def test_entries_a_stored_recording_relies_on_stay(
     done = await job(db, log, manual_clock, tmp_path).run()
     assert (done.removed["audit_log"], done.audit_anchor) == (anchored - 1, anchored - 1)
     assert await first_seq(db) == anchored
+
+
+async def test_the_compliance_evidence_names_the_anchor_and_the_audit_retention(
+    db: Database, log: AuditLog, manual_clock: ManualClock, tmp_path: Path, make_settings: Any
+) -> None:
+    await old_then_new(db, log, manual_clock)
+    await job(db, log, manual_clock, tmp_path).run()
+    sources = Sources(db, log, make_settings())
+    period = Period(manual_clock.now() - 10 * DAY, manual_clock.now())
+    chain = await audit_chain(sources, period)
+    assert (chain.status, chain.facts["pruned_up_to"]) == (EVIDENCED, OLD)
+    assert chain.summary.endswith(f"; verified from the signed retention anchor at entry {OLD}")
+    kept = await retention(sources, period)
+    assert kept.facts["audit_log"] == "pruned after 180 days behind a signed anchor"
+    assert kept.summary.endswith("the audit log is pruned after 180 days behind a signed anchor")

@@ -90,6 +90,7 @@ async def audit_chain(sources: Sources, period: Period) -> Evidence:
         "first_broken_seq": report.first_broken_seq,
         "entries_in_period": entries,
         "signed_checkpoints_in_period": int(checkpoints or 0),
+        "pruned_up_to": report.anchor_seq,
     }
     if not report.ok:
         why = f"the audit chain is broken at entry {report.first_broken_seq}: {report.reason}"
@@ -98,6 +99,8 @@ async def audit_chain(sources: Sources, period: Period) -> Evidence:
         return Evidence("audit_chain", NO_EVIDENCE, "no audit entries in the period", facts)
     signed = facts["signed_checkpoints_in_period"]
     text = f"{report.checked} entries verify; {entries} in the period, {signed} signed checkpoints"
+    if report.anchor_seq is not None:
+        text += f"; verified from the signed retention anchor at entry {report.anchor_seq}"
     return Evidence("audit_chain", EVIDENCED, text, facts)
 
 
