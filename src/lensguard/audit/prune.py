@@ -66,7 +66,13 @@ async def _target(
     statement = select(
         scalar(AuditHead.last_seq, AuditHead.id == HEAD_ID),
         scalar(func.max(AuditCheckpoint.seq)),
-        scalar(func.min(AuditEntry.seq), AuditEntry.seq > floor, AuditEntry.ts >= before),
+        # Bounded to the run's limit: the scan in seq order stops there at the latest.
+        scalar(
+            func.min(AuditEntry.seq),
+            AuditEntry.seq > floor,
+            AuditEntry.seq <= floor + limit + 1,
+            AuditEntry.ts >= before,
+        ),
     )
     async with db.engine.connect() as conn:
         last, checkpointed, first_kept = (await conn.execute(statement)).one()
