@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import lensguard.audit.anchors
 import lensguard.audit.models
 import lensguard.incidents.models
 import lensguard.keyring.models

@@ -287,6 +287,11 @@ class DataRetentionSettings(_Section):
     """Ended or expired break-glass grants (the audit log keeps each grant's entries)."""
     incidents_days: int = Field(default=365, ge=30, le=3_650)
     """Closed incidents and false positives with their timelines, after their last activity."""
+    audit_days: int | None = Field(default=180, ge=30, le=3_650)
+    """Audit entries, after they were written: pruned behind a signed anchor that
+    ``lensguard audit verify`` starts from; an open incident or a live legal hold keeps
+    the log as it stood when it began, and so do entries a stored recording relies on.
+    None keeps the whole log (where a regulation asks for more than ten years)."""
     inactive_account_days: int = Field(default=730, ge=30, le=3_650)
     """Accounts with no sign-in for this long are reported (``inactive_action``)."""
     inactive_action: Literal["flag", "disable"] = "flag"

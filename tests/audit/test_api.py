@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from lensguard.audit import AuditEvent, AuditLog, verify_checkpoint_signature
+from lensguard.audit.prune import prune
 from tests.api.conftest import Api, bearer, build_api
 
 
@@ -140,3 +142,17 @@ async def test_verify_and_checkpoints(api: Api) -> None:
     assert verify_checkpoint_signature(document, audit_of(api).checkpoint_public_key)
     latest = (await api.http.get("/api/v1/audit/checkpoints/latest", headers=admin)).json()
     assert latest == document
+
+
+async def test_verify_names_the_retention_anchor_it_started_from(api: Api) -> None:
+    admin = bearer(await api.token_for("ada", "admin"))
+    await add_entries(api, 5)
+    created = (await api.http.post("/api/v1/audit/checkpoints", headers=admin)).json()
+    await add_entries(api, 2)
+    now = datetime.now(UTC)
+    services = api.app.state.services
+    pruned = await prune(services.db, audit_of(api), before=now + timedelta(days=1), now=now)
+    assert pruned.anchor_seq == created["seq"]
+    verified = (await api.http.get("/api/v1/audit/verify", headers=admin)).json()
+    assert verified["ok"] is True and verified["anchor_seq"] == created["seq"]
+    assert datetime.fromisoformat(verified["anchor_ts"]) == now

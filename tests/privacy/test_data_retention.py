@@ -133,6 +133,7 @@ async def test_each_class_goes_after_its_days_and_a_dry_run_changes_nothing(
         "break_glass": 0,
         "revocations": 1,
         "incidents": 1,
+        "audit_log": 0,  # every entry is new
     }
     dry = await job(db, manual_clock, tmp_path).run(dry_run=True)
     assert dry.removed == expected and dry.dry_run

@@ -65,6 +65,10 @@ class VerifyResult(BaseModel):
     checked: int = Field(description="Entries verified before the first broken one")
     first_broken_seq: int | None
     reason: str | None
+    anchor_seq: int | None = Field(
+        None, description="Verified from this retention anchor: entries up to it were pruned"
+    )
+    anchor_ts: datetime | None = Field(None, description="When that anchor was signed")
 
 
 class CheckpointDocument(BaseModel):

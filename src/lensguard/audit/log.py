@@ -242,6 +242,7 @@ class AuditLog:
         external_checkpoint: dict[str, Any] | None = None,
         progress: Callable[[int, int], None] | None = None,
         batch: int = 5000,
+        upto: int | None = None,
     ) -> VerifyReport:
         """Verify the whole chain with this log's keys (see ``verify.verify``)."""
         return await verify(
@@ -252,4 +253,5 @@ class AuditLog:
             external_checkpoint=external_checkpoint,
             progress=progress,
             batch=batch,
+            upto=upto,
         )

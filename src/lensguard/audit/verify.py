@@ -2,7 +2,9 @@
 
 The head row is read first, together with the highest stored sequence numbers, and
 the walk stops there: entries appended meanwhile are not judged half-seen. The next
-batch is read while the current one is hashed.
+batch is read while the current one is hashed. After retention pruned the start of the
+log, the walk starts from the newest signed anchor (``anchors.py``): entries at or
+before it are not read, the first one after it must link to its hash.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from lensguard.audit import chain
+from lensguard.audit.anchors import newest_anchor, verify_anchor_signature
 from lensguard.audit.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint_signature
 from lensguard.audit.models import GENESIS_HASH
 from lensguard.audit.reader import Batch, Snapshot, read_batch, read_snapshot
@@ -34,6 +38,10 @@ class VerifyReport:
     checked: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    anchor_seq: int | None = None
+    """Set when the walk started from a retention anchor: entries up to it were pruned."""
+    anchor_ts: datetime | None = None
+    """When that anchor was signed."""
 
 
 class _Broken(Exception):
@@ -55,6 +63,7 @@ class _Walk:
         external: Checkpoint | None,
         progress: Callable[[int, int], None] | None,
         batch: int,
+        upto: int | None = None,
     ) -> None:
         self.chain_key = chain_key
         self.pseudonym_key = pseudonym_key
@@ -62,6 +71,8 @@ class _Walk:
         self.external = external
         self.progress = progress
         self.batch = batch
+        self.upto = upto
+        self.anchor: Checkpoint | None = None
         self.checked = 0
         self.prev_seq = 0
         self.prev_hash = GENESIS_HASH
@@ -70,10 +81,16 @@ class _Walk:
         self.refs: dict[tuple[str, str | None], str | None] = {}
 
     async def run(self, db: Database) -> None:
-        snap = await read_snapshot(db)
+        await self.start_at_anchor(db)
+        snap = self.past_anchor(await read_snapshot(db))
+        if self.upto is not None:
+            # A range before pruning: what comes after it (erasures, the head) is not judged.
+            end = min(self.upto, snap.max_seq)
+            await self.scan(db, end, total=end - self.prev_seq)
+            return
         for _ in range(MAX_EXTENSIONS + 1):
             end = snap.max_seq if snap.last_seq is None else min(snap.last_seq, snap.max_seq)
-            await self.scan(db, end, total=end)
+            await self.scan(db, end, total=end - (self.anchor.seq if self.anchor else 0))
             problems = self.head_problems(snap)
             if problems or not self.pending:
                 break
@@ -81,7 +98,7 @@ class _Walk:
             newer = await read_snapshot(db)
             if (newer.last_seq or 0) <= (snap.last_seq or 0):
                 break
-            snap = newer
+            snap = self.past_anchor(newer)
         problems += [
             (seq, f"entry {seq} is marked erased but no later gdpr.erasure entry names its actor")
             for seq in self.pending.values()
@@ -89,6 +106,33 @@ class _Walk:
         problems += self.external_problems()
         if problems:
             raise _Broken(*min(problems, key=lambda problem: problem[0]))
+
+    async def start_at_anchor(self, db: Database) -> None:
+        anchor = self.anchor = await newest_anchor(db)
+        if anchor is None:
+            return
+        if not verify_anchor_signature(anchor, self.public_key):
+            raise _Broken(
+                anchor.seq, f"the retention anchor at entry {anchor.seq} has an invalid signature"
+            )
+        ext = self.external
+        if ext is not None and ext.seq < anchor.seq:
+            raise ValueError(
+                f"the exported checkpoint vouches for entry {ext.seq}, which retention pruned "
+                f"(the log starts after entry {anchor.seq}); use a newer checkpoint"
+            )
+        if ext is not None and ext.seq == anchor.seq and ext.entry_hash != anchor.entry_hash:
+            raise _Broken(anchor.seq, f"entry {anchor.seq} differs from the exported checkpoint")
+        self.prev_seq, self.prev_hash = anchor.seq, anchor.entry_hash
+
+    def past_anchor(self, snap: Snapshot) -> Snapshot:
+        # Entries up to the anchor may all be gone: the log reaches at least that far.
+        return replace(snap, max_seq=max(snap.max_seq, self.anchor.seq if self.anchor else 0))
+
+    def link_reason(self, seq: int) -> str:
+        if self.anchor is not None and seq == self.anchor.seq + 1:
+            return f"entry {seq} does not link to the retention anchor at entry {seq - 1}"
+        return f"entry {seq} does not link to entry {seq - 1}"
 
     async def scan(self, db: Database, upto: int, *, total: int) -> None:
         if self.prev_seq >= upto:
@@ -126,7 +170,7 @@ class _Walk:
             if seq != expected:
                 raise _Broken(expected, f"entry {expected} is missing")
             if prev != self.prev_hash:
-                raise _Broken(seq, f"entry {seq} does not link to entry {seq - 1}")
+                raise _Broken(seq, self.link_reason(seq))
             if erased:
                 if aid is not None or aname is not None or addr is not None:
                     raise _Broken(seq, f"entry {seq} is marked erased but holds personal data")
@@ -233,11 +277,15 @@ async def verify(
     external_checkpoint: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
     batch: int = 5000,
+    upto: int | None = None,
 ) -> VerifyReport:
     """Walk the whole chain; ValueError when ``external_checkpoint`` is unusable.
 
     ``pseudonym_key`` adds a check that each actor reference belongs to its actor;
     ``external_checkpoint`` (an exported document) detects truncation of the tail.
+    The walk starts from the newest retention anchor when there is one (the report
+    names it). ``upto`` stops it at that entry, judging nothing beyond: the range a
+    pruning run is about to remove.
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
@@ -246,16 +294,43 @@ async def verify(
         external = parse_checkpoint(external_checkpoint)
         if not verify_checkpoint_signature(external, checkpoint_public_key):
             raise ValueError("the checkpoint's signature does not verify with this log's key")
-    walk = _Walk(
-        chain_key=chain_key,
-        pseudonym_key=pseudonym_key,
-        public_key=checkpoint_public_key,
-        external=external,
-        progress=progress,
-        batch=batch,
-    )
+
+    def walk() -> _Walk:
+        return _Walk(
+            chain_key=chain_key,
+            pseudonym_key=pseudonym_key,
+            public_key=checkpoint_public_key,
+            external=external,
+            progress=progress,
+            batch=batch,
+            upto=upto,
+        )
+
+    first = walk()
+    report = await _walk(db, first)
+    if not report.ok and await newest_anchor(db) != first.anchor:
+        # A pruning run anchored and deleted meanwhile: walk again from its anchor.
+        report = await _walk(db, walk())
+    return report
+
+
+async def _walk(db: Database, walk: _Walk) -> VerifyReport:
     try:
         await walk.run(db)
     except _Broken as broken:
-        return VerifyReport(False, walk.checked, broken.seq, broken.reason)
-    return VerifyReport(True, walk.checked)
+        return _report(walk, False, broken.seq, broken.reason)
+    return _report(walk, True)
+
+
+def _report(
+    walk: _Walk, ok: bool, seq: int | None = None, reason: str | None = None
+) -> VerifyReport:
+    anchor = walk.anchor
+    return VerifyReport(
+        ok,
+        walk.checked,
+        seq,
+        reason,
+        anchor_seq=anchor.seq if anchor else None,
+        anchor_ts=anchor.ts if anchor else None,
+    )

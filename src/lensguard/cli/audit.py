@@ -94,6 +94,18 @@ def _run_verify(url: str, log: AuditLog, document: dict[str, Any] | None) -> Ver
         return asyncio.run(_verify(url, log, document, update))
 
 
+def _anchored(report: VerifyReport) -> str:
+    if report.anchor_seq is None:
+        return ""
+    signed = (
+        report.anchor_ts.isoformat() if report.anchor_ts is not None else "at an unreadable time"
+    )
+    return (
+        f" from the retention anchor at entry {report.anchor_seq:,} (signed {signed}); "
+        f"entries up to {report.anchor_seq:,} were pruned by retention"
+    )
+
+
 @app.command("verify")
 def verify(
     ctx: typer.Context,
@@ -116,12 +128,13 @@ def verify(
             report = _run_verify(settings.database_url, log, document)
         except ValueError as exc:
             raise _usage(str(exc)) from None
+    anchored = _anchored(report)
     if report.ok:
-        console.print(f"OK: {report.checked:,} entries verified")
+        console.print(f"OK: {report.checked:,} entries verified{anchored}", markup=False)
         return
     console.print(
         f"BROKEN at entry {report.first_broken_seq}: {report.reason} "
-        f"({report.checked:,} entries verified before it)",
+        f"({report.checked:,} entries verified before it{anchored})",
         markup=False,
     )
     raise typer.Exit(1)

@@ -189,7 +189,8 @@ def retention_command(
     ] = False,
 ) -> None:
     """Remove what is past its retention now (sessions, keys, codes, break-glass grants,
-    expired revocations, old closed incidents) and name inactive accounts.
+    expired revocations, old closed incidents, old audit entries behind a signed anchor)
+    and name inactive accounts.
 
     The same job the server runs every privacy.retention.interval_seconds, under the same
     lock, so the two never run at once. Inactive accounts are named here; with
@@ -229,6 +230,14 @@ def retention_command(
     for name, count in report.removed.items():
         table.add_row(name, str(count))
     console.print(table)
+    if report.audit_anchor is not None:
+        console.print(
+            f"audit log: {'would start' if dry_run else 'starts'} after the signed retention "
+            f"anchor at entry {report.audit_anchor}",
+            markup=False,
+        )
+    if report.audit_refused is not None:
+        errors.print(f"audit log not pruned further: {report.audit_refused}", markup=False)
     if report.inactive_accounts:
         names = ", ".join(report.inactive_accounts)
         console.print(

@@ -52,6 +52,7 @@ MODEL_MODULES = (
     "lensguard.recordings.export_models",
     "lensguard.keyring.models",
     "lensguard.audit.models",
+    "lensguard.audit.anchors",
     "lensguard.incidents.models",
     "lensguard.privacy.erasure_models",
 )

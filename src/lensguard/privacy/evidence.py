@@ -90,6 +90,7 @@ async def audit_chain(sources: Sources, period: Period) -> Evidence:
         "first_broken_seq": report.first_broken_seq,
         "entries_in_period": entries,
         "signed_checkpoints_in_period": int(checkpoints or 0),
+        "pruned_up_to": report.anchor_seq,
     }
     if not report.ok:
         why = f"the audit chain is broken at entry {report.first_broken_seq}: {report.reason}"
@@ -98,6 +99,8 @@ async def audit_chain(sources: Sources, period: Period) -> Evidence:
         return Evidence("audit_chain", NO_EVIDENCE, "no audit entries in the period", facts)
     signed = facts["signed_checkpoints_in_period"]
     text = f"{report.checked} entries verify; {entries} in the period, {signed} signed checkpoints"
+    if report.anchor_seq is not None:
+        text += f"; verified from the signed retention anchor at entry {report.anchor_seq}"
     return Evidence("audit_chain", EVIDENCED, text, facts)
 
 
@@ -334,13 +337,19 @@ async def retention(sources: Sources, period: Period) -> Evidence:
     recordings = await _count(sources, AuditEntry.action == "recording.retention_run", *_in(period))
     others = await _count(sources, AuditEntry.action == "privacy.retention_run", *_in(period))
     settings = sources.settings
+    audit_days = settings.privacy.retention.audit_days
+    audit_log = (
+        "kept whole"
+        if audit_days is None
+        else f"pruned after {audit_days} days behind a signed anchor"
+    )
     facts = {
         "recording_retention_runs": recordings,
         "data_retention_runs": others,
         "recording_days": settings.recordings.retention.days.model_dump(),
         "recording_job_enabled": settings.recordings.retention.enabled,
         "data_job_enabled": settings.privacy.retention.enabled,
-        "audit_log": "kept whole",
+        "audit_log": audit_log,
     }
     off = [
         name
@@ -358,7 +367,7 @@ async def retention(sources: Sources, period: Period) -> Evidence:
         return Evidence("retention", NO_EVIDENCE, text, facts)
     text = (
         f"{others} data and {recordings} recording retention runs removed expired rows; "
-        "the audit log is kept whole"
+        f"the audit log is {audit_log}"
     )
     return Evidence("retention", EVIDENCED, text, facts)
 

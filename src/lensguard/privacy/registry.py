@@ -414,8 +414,9 @@ REGISTRY: dict[str, Table] = {
     ),
     "audit_log": Table(
         purpose="Tamper-evident record of security-relevant actions (hash chain).",
-        retention="kept for good (the chain must verify); personal fields can be erased, "
-        "leaving personal_digest",
+        retention="privacy.retention.audit_days (180) after the entry, pruned behind a signed "
+        "anchor (open incidents, legal holds and stored recordings keep more); personal "
+        "fields can be erased earlier, leaving personal_digest",
         where=("database", "audit_checkpoints"),
         columns={
             "seq": _u("position in the chain"),
@@ -472,6 +473,17 @@ REGISTRY: dict[str, Table] = {
             "approved_at": _u("when it was approved"),
             "finished_at": _u("when the erasure finished"),
             "certificate": _u("the signed certificate of erasure (counts, ids, times)"),
+        },
+    ),
+    "audit_anchors": Table(
+        purpose="Signed statements that the audit log was pruned up to an entry (retention).",
+        retention="kept for good: verification starts from the newest",
+        columns={
+            "seq": _u("last pruned position"),
+            "entry_hash": _u("hash at that position"),
+            "ts": _u("when it was signed"),
+            "signature": _u("signature"),
+            "key_id": _u("signing key"),
         },
     ),
     "audit_checkpoints": Table(

@@ -11,6 +11,8 @@ Each run, under a cluster-wide lease (Redis) or a host-wide file lock (embedded 
 - ``revocations``: entries of the embedded revocation store past their expiry;
 - ``incidents``: closed incidents and false positives, with their timelines, whose
   last activity is more than ``incidents_days`` old;
+- ``audit_log``: entries more than ``audit_days`` old, behind a signed anchor
+  (``privacy/audit_retention.py``, ``audit/prune.py``);
 - ``inactive_accounts``: accounts with no sign-in for ``inactive_account_days`` are
   named in the report and alerted (``privacy.accounts_inactive``), and with
   ``inactive_action: disable`` disabled through ``disable`` (never the last enabled
@@ -22,7 +24,7 @@ Rows go in batches of ``batch``, one transaction each, oldest first, so a run ki
 any point leaves only whole batches done and the next run carries on. A dry run counts
 and changes nothing. Every run that removed or would remove something is audited as
 ``privacy.retention_run`` with its counts. Recordings have their own job
-(docs/recordings.md); the audit log is kept whole (docs/privacy.md, *Retention*).
+(docs/recordings.md).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from lensguard.incidents.models import Incident, IncidentEntry
 from lensguard.logs import get_logger
 from lensguard.monitor.events import emit
 from lensguard.privacy.access_review import ReviewOptions, build_review, last_review
+from lensguard.privacy.audit_retention import prune_audit
 from lensguard.recordings.lease import Lease
 from lensguard.settings import DataRetentionSettings
 from lensguard.severity import Severity
@@ -75,6 +78,10 @@ class RetentionReport:
     inactive_accounts: list[str] = field(default_factory=list)
     disabled_accounts: list[str] = field(default_factory=list)
     review_overdue: bool = False
+    audit_anchor: int | None = None
+    """The audit log now starts after this entry (in a dry run: would)."""
+    audit_refused: str | None = None
+    """Why the audit log was not pruned further: the entries to go do not verify."""
     skipped: str | None = None
     """Why nothing ran (another node holds the lease)."""
 
@@ -86,6 +93,8 @@ class RetentionReport:
             "inactive_accounts": list(self.inactive_accounts),
             "disabled_accounts": list(self.disabled_accounts),
             "review_overdue": self.review_overdue,
+            "audit_anchor": self.audit_anchor,
+            "audit_refused": self.audit_refused,
             "skipped": self.skipped,
         }
 
@@ -215,9 +224,11 @@ class DataRetention:
             for kind in _classes(self.settings):
                 report.removed[kind.name] = await self._expire(kind, now, dry_run=dry_run)
                 await self.lease.renew()
+            await self._audit_log(report, now, dry_run=dry_run)
             await self._inactive(report, now, dry_run=dry_run)
             await self._reminder(report, now, dry_run=dry_run)
-            if any(report.removed.values()) or report.disabled_accounts or dry_run:
+            changed = any(report.removed.values()) or report.disabled_accounts
+            if changed or report.audit_refused or dry_run:
                 await self._audit(report)
         finally:
             await self.lease.release()
@@ -249,6 +260,20 @@ class DataRetention:
                     await session.execute(delete(child).where(column.in_(keys)))
                 await session.execute(delete(kind.table).where(kind.key.in_(keys)))
             removed += len(keys)
+
+    async def _audit_log(self, report: RetentionReport, now: datetime, *, dry_run: bool) -> None:
+        async def renew(_: int) -> None:
+            await self.lease.renew()
+
+        pruned = await prune_audit(
+            self.db, self.audit, self.settings, now=now, dry_run=dry_run, on_batch=renew
+        )
+        if pruned is None:
+            return
+        report.removed["audit_log"] = pruned.removed
+        report.audit_anchor, report.audit_refused = pruned.anchor_seq, pruned.refused
+        if pruned.refused is not None and not dry_run:
+            emit("audit.prune_refused", severity=Severity.HIGH, reason=pruned.refused)
 
     async def _inactive(self, report: RetentionReport, now: datetime, *, dry_run: bool) -> None:
         options = ReviewOptions(stale_days=self.settings.inactive_account_days)
@@ -296,6 +321,10 @@ class DataRetention:
             "inactive_accounts": len(report.inactive_accounts),
             "disabled_accounts": report.disabled_accounts[:50],
         }
+        if report.audit_anchor is not None:
+            details["audit_anchor"] = report.audit_anchor
+        if report.audit_refused is not None:
+            details["audit_refused"] = report.audit_refused
         async with self.db.transaction() as session:
             await self.audit.append(
                 session,
