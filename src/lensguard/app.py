@@ -58,6 +58,7 @@ from lensguard.guard.body import BodyLimitMiddleware
 from lensguard.guard.detection import SuspiciousRequestMiddleware
 from lensguard.guard.headers import SecurityHeadersMiddleware
 from lensguard.guard.throttle import RequestRateLimitMiddleware
+from lensguard.identity.key_schedule import KeyRotationLoop
 from lensguard.monitor.alerts.runtime import build_alerts
 from lensguard.monitor.event_scope import EventScopeMiddleware
 from lensguard.monitor.events import bound
@@ -87,6 +88,20 @@ def _schedules(
     return recordings, retention_loop(services, redis=services.redis)
 
 
+def _key_rotation(settings: Settings, services: Services) -> KeyRotationLoop | None:
+    """Scheduled signing-key rotation (None when ``signing_key_rotation_days`` is null)."""
+    auth = settings.security.authentication
+    if auth.signing_key_rotation_days is None:
+        return None
+    return KeyRotationLoop(
+        services.tokens,
+        services.audit,
+        clock=services.clock,
+        max_age_days=auth.signing_key_rotation_days,
+        interval=auth.signing_key_check_seconds,
+    )
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     """Build one lensguard application. Nothing is shared between apps.
 
@@ -112,6 +127,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             sleep=services.clock.sleep,
         )
         retention, data_retention = _schedules(settings, services)
+        key_rotation = _key_rotation(settings, services)
         # Background tasks started here keep this binding: their events reach the app's
         # publisher however the lifespan is driven (a server, or a test entering it).
         with bound(services.events):
@@ -119,15 +135,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                 await alerts.start(services.events)
             await services.start()
             checkpointer.start()
-            for schedule in (retention, data_retention):
+            for schedule in (retention, data_retention, key_rotation):
                 if schedule is not None:
                     schedule.start()
             _app.state.retention = retention
             _app.state.data_retention = data_retention
+            _app.state.key_rotation = key_rotation
         try:
             yield
         finally:
-            for schedule in (data_retention, retention):
+            for schedule in (key_rotation, data_retention, retention):
                 if schedule is not None:
                     await schedule.stop()
             await checkpointer.stop()

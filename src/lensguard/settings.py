@@ -107,6 +107,10 @@ class AuthenticationSettings(_Section):
     """Access-token lifetime in seconds."""
     token_cache_entries: int = Field(default=10_000, ge=0, le=1_000_000)
     """Verified access tokens kept per node until they expire (0: verify every time)."""
+    signing_key_rotation_days: int | None = Field(default=30, ge=1, le=366)
+    """Rotate the token signing key when it is this old (monthly by default); None: never."""
+    signing_key_check_seconds: int = Field(default=3_600, ge=60, le=86_400)
+    """How often each node checks whether the signing key is due."""
     refresh_token_expiry: int = Field(default=30 * 86_400, ge=3_600, le=90 * 86_400)
     mfa_required_for: list[str] = Field(default_factory=list)
 

@@ -40,6 +40,8 @@ KEY_CACHE_SECONDS = 60.0
 """How long a node trusts its cached keys before re-reading them (rotation elsewhere)."""
 MISS_RELOAD_SECONDS = 5.0
 """At most one reload per this interval for unknown kids, so random kids cannot flood the DB."""
+OnRotated = Callable[[AsyncSession, str, str], Awaitable[None]]
+"""Called with the transaction, the new kid and the retired one."""
 PUBLIC_JWK_MEMBERS = ("kty", "crv", "x")
 
 log = get_logger("lensguard.identity.signing_keys")
@@ -141,14 +143,15 @@ async def rotate_signing_key(
     return row.kid
 
 
-async def active_signing_key(session: AsyncSession) -> SigningKey | None:
-    """The newest unretired key, or None when there is none."""
-    result = await session.execute(
+async def active_signing_key(session: AsyncSession, *, lock: bool = False) -> SigningKey | None:
+    """The newest unretired key, or None when there is none (``lock``: for update)."""
+    query = (
         select(SigningKey)
         .where(SigningKey.retired_at.is_(None))
         .order_by(SigningKey.created_at.desc(), SigningKey.kid.desc())
         .limit(1)
     )
+    result = await session.execute(query.with_for_update() if lock else query)
     return result.scalar_one_or_none()
 
 
@@ -284,6 +287,26 @@ class KeyRing:
         """Retire the active key, create a new one and use it from now on."""
         async with self._db.transaction() as session:
             kid = await rotate_signing_key(session, wrap_key=self._wrap_key, now=self._now())
+        return await self._rotated(kid)
+
+    async def rotate_if_older(self, max_age: float, *, then: OnRotated | None = None) -> str | None:
+        """Rotate when the active key is at least ``max_age`` seconds old; its new kid.
+
+        The active key is locked for update first, so of nodes doing this at once one
+        rotates and the others find the young key (or, on PostgreSQL, no unretired row
+        left at their snapshot) and do nothing. ``then`` runs in the same transaction
+        (the audit entry). None when no rotation was due or there is no key yet.
+        """
+        async with self._db.transaction() as session:
+            active = await active_signing_key(session, lock=True)
+            if active is None or (self._now() - active.created_at).total_seconds() < max_age:
+                return None
+            kid = await rotate_signing_key(session, wrap_key=self._wrap_key, now=self._now())
+            if then is not None:
+                await then(session, kid, active.kid)
+        return await self._rotated(kid)
+
+    async def _rotated(self, kid: str) -> str:
         log.info("signing_key_rotated", kid=kid)
         self._active_at = -math.inf
         self._published_at = -math.inf

@@ -20,7 +20,7 @@ from typing import Any
 import jwt
 
 from lensguard.errors import Unauthenticated
-from lensguard.identity.signing_keys import ALGORITHM, KEY_CACHE_SECONDS, KeyRing
+from lensguard.identity.signing_keys import ALGORITHM, KEY_CACHE_SECONDS, KeyRing, OnRotated
 from lensguard.identity.token_cache import DEFAULT_ENTRIES, Verified, VerifiedTokens
 from lensguard.store.db import Database
 
@@ -298,3 +298,7 @@ class TokenService:
     async def rotate(self) -> str:
         """Start signing with a new key; returns its kid."""
         return await self._keys.rotate()
+
+    async def rotate_if_older(self, max_age: float, *, then: OnRotated | None = None) -> str | None:
+        """Rotate when the active key is ``max_age`` seconds old (``KeyRing.rotate_if_older``)."""
+        return await self._keys.rotate_if_older(max_age, then=then)
