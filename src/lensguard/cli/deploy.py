@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -39,6 +40,15 @@ def _ports(text: str) -> PortRange:
     with friendly_errors():
         return PortRange.parse(text)
     raise AssertionError("unreachable")  # pragma: no cover - friendly_errors exits
+
+
+def _default_executable() -> Path:
+    """The ``lensguard`` script beside this interpreter (a virtualenv's), else on PATH."""
+    beside = Path(sys.executable).parent / "lensguard"
+    if beside.exists():
+        return beside.absolute()
+    found = shutil.which("lensguard")
+    return Path(found).absolute() if found else DeployOptions.executable
 
 
 def _write(out: Path, text: str) -> None:
@@ -93,7 +103,7 @@ def render(
         ssh_port=ssh_port,
         media_ports=_ports(media_ports),
         turn_relay_ports=_ports(turn_relay_ports),
-        executable=executable or Path(sys.argv[0]).absolute(),
+        executable=executable or _default_executable(),
         config_file=config.absolute() if config is not None else None,
         user=user,
         log_file=log_file,
