@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Install the system packages lensguard's tests use when they are missing
-# (Debian): PostgreSQL and Redis servers, coturn (TURN) and Chromium (browser tests). Prints what it does; never fails the
+# (Debian): PostgreSQL and Redis servers, coturn (TURN), Chromium (browser tests), and
+# the validators of `lensguard deploy render` (nginx, nft, fail2ban with its journal
+# backend; systemd-analyze comes with systemd). Prints what it does; never fails the
 # build when it cannot install (the test harness then says what is missing).
 set -u
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+command -v fail2ban-regex >/dev/null 2>&1 || missing+=(fail2ban)
+python3 -c 'import systemd.journal' >/dev/null 2>&1 || missing+=(python3-systemd)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi

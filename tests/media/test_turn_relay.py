@@ -14,7 +14,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 from av import VideoFrame
 
-from lensguard.cli.turn import TurnConfig, render
+from lensguard.deploy.coturn import TurnConfig, render
 from lensguard.media.turn import (
     IceConnectTimeout,
     TurnAuthFailed,

@@ -14,6 +14,7 @@ from lensguard.cli import (
     compliance,
     config,
     db,
+    deploy,
     evidence,
     incidents,
     keys,
@@ -69,6 +70,7 @@ app.add_typer(secret.app, name="secret")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(turn.app, name="turn")
+app.add_typer(deploy.app, name="deploy")
 app.add_typer(recordings.app, name="recordings")
 app.add_typer(evidence.app, name="evidence")
 privacy.app.command("rekey")(rekey.rekey_command)
