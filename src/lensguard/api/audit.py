@@ -65,6 +65,7 @@ class VerifyResult(BaseModel):
     checked: int = Field(description="Entries verified before the first broken one")
     first_broken_seq: int | None
     reason: str | None
+    erased: int = Field(description="Entries whose personal fields were erased (shredded)")
 
 
 class CheckpointDocument(BaseModel):
@@ -135,6 +136,7 @@ async def list_entries(
             until=_utc(params.until),
             after_seq=params.after_seq,
             limit=params.limit,
+            opener=services.audit.opener(),
         )
     next_after = rows[-1].seq if len(rows) == params.limit else None
     if next_after is not None:

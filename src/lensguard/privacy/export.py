@@ -42,6 +42,7 @@ import lensguard.recordings.hold_models
 import lensguard.recordings.models  # noqa: F401 - every table on Base, for LINKS
 from lensguard.audit import AuditLog
 from lensguard.audit.models import AuditEntry
+from lensguard.audit.seal import Opener
 from lensguard.errors import Conflict, NotFound
 from lensguard.privacy.classes import DataClass
 from lensguard.privacy.registry import REGISTRY
@@ -197,6 +198,7 @@ async def _copy(
     member_name: str,
     where: ColumnElement[bool],
     progress: Progress | None,
+    opener: Opener | None = None,
 ) -> FileStats:
     table = Base.metadata.tables[name]
     shown, _ = shown_columns(name)
@@ -209,12 +211,31 @@ async def _copy(
         async with contextlib.aclosing(_batches(db, table, where, order)) as batches:
             async for batch in batches:
                 rows = [{c: _value(name, c, row[c]) for c in shown} for row in batch]
+                if opener is not None:
+                    await _open_personal(db, opener, batch, rows)
                 await asyncio.to_thread(writer.write, stats, rows, member)
                 if progress is not None:
                     progress(member_name, len(rows))
     finally:
         await asyncio.to_thread(member.close)
     return stats
+
+
+def _sealed(row: Mapping[str, Any]) -> bool:
+    return row["actor_name_sealed"] is not None or row["source_address_sealed"] is not None
+
+
+async def _open_personal(
+    db: Database, opener: Opener, batch: list[Any], rows: list[dict[str, Any]]
+) -> None:
+    """Audit rows with their sealed name and address opened (None once shredded)."""
+    async with db.sessions() as session:
+        await opener.load(session, {row["actor_ref"] for row in batch if _sealed(row)})
+    for source, row in zip(batch, rows, strict=True):
+        row["actor_name"], row["source_address"] = opener.personal_of(source)
+        # Opened above: the ciphertext says nothing more.
+        row.pop("actor_name_sealed", None)
+        row.pop("source_address_sealed", None)
 
 
 async def write_export(
@@ -251,6 +272,7 @@ async def write_export(
                     member_name=AUDIT_FILE,
                     where=_audit_filter(audit, user),
                     progress=progress,
+                    opener=audit.opener(),
                 )
             )
             manifest = _manifest(user, files, requested_by=requested_by, now=now)
