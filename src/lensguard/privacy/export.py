@@ -212,7 +212,7 @@ async def _copy(
             async for batch in batches:
                 rows = [{c: _value(name, c, row[c]) for c in shown} for row in batch]
                 if opener is not None:
-                    await _open_personal(db, opener, batch, rows)
+                    _open_personal(opener, batch, rows)
                 await asyncio.to_thread(writer.write, stats, rows, member)
                 if progress is not None:
                     progress(member_name, len(rows))
@@ -221,16 +221,25 @@ async def _copy(
     return stats
 
 
-def _sealed(row: Mapping[str, Any]) -> bool:
-    return row["actor_name_sealed"] is not None or row["source_address_sealed"] is not None
+async def _audit_opener(db: Database, audit: AuditLog, where: ColumnElement[bool]) -> Opener | None:
+    """An opener holding the keys of every subject whose sealed entries the export reads.
 
-
-async def _open_personal(
-    db: Database, opener: Opener, batch: list[Any], rows: list[dict[str, Any]]
-) -> None:
-    """Audit rows with their sealed name and address opened (None once shredded)."""
+    Loaded before the rows are streamed: the stream holds its connection meanwhile.
+    """
+    opener = audit.opener()
+    if opener is None:
+        return None
+    sealed = AuditEntry.actor_name_sealed.is_not(None) | AuditEntry.source_address_sealed.is_not(
+        None
+    )
     async with db.sessions() as session:
-        await opener.load(session, {row["actor_ref"] for row in batch if _sealed(row)})
+        refs = await session.scalars(select(AuditEntry.actor_ref).where(where, sealed).distinct())
+        await opener.load(session, list(refs))
+    return opener
+
+
+def _open_personal(opener: Opener, batch: list[Any], rows: list[dict[str, Any]]) -> None:
+    """Audit rows with their sealed name and address opened (None once shredded)."""
     for source, row in zip(batch, rows, strict=True):
         row["actor_name"], row["source_address"] = opener.personal_of(source)
         # Opened above: the ciphertext says nothing more.
@@ -272,7 +281,7 @@ async def write_export(
                     member_name=AUDIT_FILE,
                     where=_audit_filter(audit, user),
                     progress=progress,
-                    opener=audit.opener(),
+                    opener=await _audit_opener(db, audit, _audit_filter(audit, user)),
                 )
             )
             manifest = _manifest(user, files, requested_by=requested_by, now=now)
