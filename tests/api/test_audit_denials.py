@@ -50,7 +50,11 @@ async def stored(api: Api, action: str) -> list[AuditRow]:
         rows = await session.execute(
             select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
         )
-        return [to_row(row) for row in rows.scalars()]
+        entries = list(rows.scalars())
+        opener = services_of(api).audit.opener()
+        assert opener is not None
+        await opener.load_entries(session, entries)
+        return [to_row(row, opener) for row in entries]
 
 
 async def listed(api: Api, token: str, action: str) -> list[dict[str, Any]]:

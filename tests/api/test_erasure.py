@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from lensguard.audit.models import AuditEntry
+from lensguard.audit.models import AuditEntry, AuditSubjectKey
 from lensguard.privacy.erasure import certificate_statement
 from lensguard.store.models import ApiKey, LoginSession, User
 from tests.api.conftest import PASSWORD, Api, bearer, build_api
@@ -25,6 +25,11 @@ async def test_a_second_officer_erases_and_the_chain_still_verifies(api_both: Ap
     )
     assert key.status_code == 201
     vera_id = (await api.http.get("/api/v1/users/me", headers=bearer(vera))).json()["id"]
+    vera_ref = api.identity.audit.actor_ref("user", vera_id)
+    seen = await api.http.get("/api/v1/audit?actor=vera", headers=bearer(root))
+    assert seen.json()["items"] and all(i["actor_name"] == "vera" for i in seen.json()["items"])
+    async with api.identity.db.sessions() as session:
+        assert await session.get(AuditSubjectKey, vera_ref) is not None
 
     asked = await api.http.post(BASE, headers=bearer(root), json={"user": "vera", **REASON})
     assert asked.status_code == 201, asked.text
@@ -57,6 +62,8 @@ async def test_a_second_officer_erases_and_the_chain_still_verifies(api_both: Ap
         assert not list(
             await session.scalars(select(ApiKey).where(ApiKey.owner_user_id == vera_id))
         )
+        # Her subject key is shredded: her sealed audit fields open nowhere any more.
+        assert await session.get(AuditSubjectKey, vera_ref) is None
         named = list(
             await session.execute(
                 select(AuditEntry.action, AuditEntry.actor_type).where(
@@ -65,6 +72,8 @@ async def test_a_second_officer_erases_and_the_chain_still_verifies(api_both: Ap
             )
         )
     assert named == []
+    found = await api.http.get("/api/v1/audit?actor=vera", headers=bearer(root))
+    assert found.json()["items"] == []
     login = await api.http.post(
         "/api/v1/auth/login", json={"username": "vera", "password": PASSWORD}
     )
@@ -72,6 +81,14 @@ async def test_a_second_officer_erases_and_the_chain_still_verifies(api_both: Ap
     assert (await api.http.get("/api/v1/users/me", headers=bearer(vera))).status_code == 401
     report = await api.identity.audit.verify(api.identity.db)
     assert report.ok, report.reason
+    verified = (await api.http.get("/api/v1/audit/verify", headers=bearer(root))).json()
+    assert verified["ok"] and verified["erased"] == report.erased > 0
+    page = await api.http.get("/api/v1/audit?limit=500", headers=bearer(root))
+    hers = [i for i in page.json()["items"] if i["actor_ref"] == vera_ref]
+    assert hers and all(i["personal_erased"] for i in hers)
+    assert {(i["actor_id"], i["actor_name"], i["source_address"]) for i in hers} == {
+        (None, None, None)
+    }
 
     same = await api.http.post(f"{BASE}/{request_id}/approve", headers=bearer(olga))
     assert same.json()["certificate"] == certificate  # done once; approving again changes nothing

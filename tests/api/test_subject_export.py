@@ -69,6 +69,11 @@ async def test_the_export_holds_the_subjects_rows_and_no_secrets(api_both: Api) 
     assert {"auth.login", "apikey.create", "user.create"} <= actions
     assert all(row["actor_id"] == vera_id or row["resource_id"] == vera_id for row in audit)
     assert isinstance(audit[0]["details"], dict)
+    # Her sealed name and address are opened for her; the ciphertext is not exported.
+    logins = [row for row in audit if row["action"] == "auth.login" and row["actor_id"] == vera_id]
+    assert logins and all(row["actor_name"] == "vera" for row in logins)
+    assert all(row["source_address"] is not None for row in logins)
+    assert not any("actor_name_sealed" in row or "actor_name_index" in row for row in audit)
     everything = b"".join(files.values())
     assert b"otto" not in everything and key.json()["key"].encode() not in everything
 

@@ -165,7 +165,7 @@ async def test_erasure_blanks_personal_fields_and_the_chain_still_verifies(db: D
     async with db.transaction() as session:
         erased = await log.erase_subject(session, actor_type="user", actor_id="id-ada")
     async with db.transaction() as session:
-        rows = await query(session, limit=100)
+        rows = await query(session, limit=100, opener=log.opener())
     assert erased == 2
     ada = [r for r in rows if r.actor_ref == log.actor_ref("user", "id-ada")]
     assert [r.seq for r in ada] == [1, 3]
@@ -191,7 +191,8 @@ async def test_erased_flag_flipped_without_erasure_record_is_detected(db: Databa
         await session.execute(
             text(
                 "UPDATE audit_log SET personal_erased = true, actor_id = NULL, actor_name = NULL, "
-                "source_address = NULL WHERE seq = 2"
+                "source_address = NULL, actor_name_sealed = NULL, source_address_sealed = NULL, "
+                "actor_name_index = NULL WHERE seq = 2"
             )
         )
     report = await log.verify(db)
@@ -225,7 +226,7 @@ async def test_query_filters_and_keyset_pagination(db: Database) -> None:
             session, AuditEvent(action="auth_x", outcome="denied", actor_type="anonymous")
         )
     async with db.transaction() as session:
-        by_name = await query(session, actor="ada")
+        by_name = await query(session, actor="ada", opener=timed.opener())
         by_id = await query(session, actor="id-grace")
         prefix = await query(session, action="auth.*")
         exact = await query(session, action="auth.login")

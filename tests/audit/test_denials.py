@@ -87,8 +87,11 @@ def refused(
 
 async def entries(db: Database) -> list[AuditRow]:
     async with db.sessions() as session:
-        rows = (await session.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars()
-        return [to_row(row) for row in rows]
+        rows = list((await session.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars())
+        opener = make_log().opener()
+        assert opener is not None
+        await opener.load_entries(session, rows)
+        return [to_row(row, opener) for row in rows]
 
 
 async def assert_chain_verifies(db: Database) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from lensguard.audit.models import AuditSubjectKey
 from lensguard.keyring.kept import load_purpose_keys
 from lensguard.protect.subkeys import Purpose
 from lensguard.recordings.keys import KeyRing
@@ -136,6 +137,8 @@ async def wrapped_blobs(url: str) -> dict[str, Any]:
                 blobs[f"user:{user.id}"] = (user.totp_secret, user.totp_pending)
             for seg in (await session.execute(select(RecordingSegment))).scalars():
                 blobs[f"seg:{seg.id}"] = seg.wrapped_key
+            for subject in (await session.execute(select(AuditSubjectKey))).scalars():
+                blobs[f"subject:{subject.subject}"] = subject.wrapped
             return blobs
     finally:
         await db.dispose()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from lensguard.app import create_app
-from lensguard.audit import AuditLog
+from lensguard.audit import AuditLog, query
 from lensguard.errors import ConfigurationError
 from lensguard.keyring.models import KeptKey, SecretRotation
 from lensguard.protect.subkeys import Purpose
@@ -54,6 +54,11 @@ async def check_works_under(deployment: Deployment, secret: str) -> None:
         log = AuditLog.from_secret(secret, keys=audit_keys(deployment.url, secret))
         report = await log.verify(db)
         assert report.ok, report.reason
+        # Sealed audit fields open under the subject keys the rotation re-wrapped.
+        async with db.sessions() as session:
+            rows = await query(session, actor="ada", opener=log.opener(), limit=500)
+        assert rows and all(row.actor_name == "ada" for row in rows)
+        assert any(row.source_address is not None for row in rows)
     finally:
         await db.dispose()
 
@@ -85,9 +90,10 @@ async def test_a_rotated_deployment_keeps_working_under_the_new_secret_alone(
 ) -> None:
     old, new = deployment.secret, strong_secret()
     report = await rotate(deployment.url, old, new)
-    # Two signing keys, two users with seeds (one pending), five data keys, and the
-    # personal-field data key and blind-index key.
-    assert (report.moved, report.unreadable, report.resumed) == (13, 0, False)
+    # Two signing keys, two users with seeds (one pending), five data keys, the
+    # personal-field data key and blind-index key, and the audit subject keys of root,
+    # ada and bob.
+    assert (report.moved, report.unreadable, report.resumed) == (16, 0, False)
     await check_works_under(deployment, new)
     with pytest.raises(ConfigurationError, match="not the secret the stored secrets were last"):
         create_app(deployment.under(old))
@@ -124,7 +130,7 @@ async def test_a_crash_part_way_resumes_where_it_stopped(deployment: Deployment)
         assert status.state == "running"
         # The signing keys' and the seeds' batches committed; the first batch of data
         # keys rolled back with the crash.
-        assert [kind.opening for kind in status.kinds] == [2, 2, 0, 0, 0, 0]
+        assert [kind.opening for kind in status.kinds] == [2, 2, 0, 0, 0, 0, 0]
         async with db.sessions() as session:
             rotation = (await session.execute(select(SecretRotation))).scalar_one()
             assert (rotation.step, rotation.cursor, rotation.moved) == ("recording_keys", None, 4)
@@ -137,7 +143,7 @@ async def test_a_crash_part_way_resumes_where_it_stopped(deployment: Deployment)
     with pytest.raises(ConfigurationError, match="unfinished rotation moves between two other"):
         await rotate(deployment.url, old, strong_secret())
     report = await rotate(deployment.url, old, new, batch=2)
-    assert (report.moved, report.resumed) == (13, True)
+    assert (report.moved, report.resumed) == (16, True)
     await check_works_under(deployment, new)
 
 
@@ -171,7 +177,7 @@ async def test_a_second_rotation_moves_on_and_the_audit_chain_still_verifies(
     with pytest.raises(ConfigurationError, match="not the one the stored secrets were last"):
         await rotate(deployment.url, first, third)
     report = await rotate(deployment.url, second, third)
-    assert (report.moved, report.unreadable) == (13, 0)
+    assert (report.moved, report.unreadable) == (16, 0)
     await check_works_under(deployment, third)
     for stale in (first, second):
         with pytest.raises(ConfigurationError):

@@ -69,6 +69,7 @@ class VerifyResult(BaseModel):
         None, description="Verified from this retention anchor: entries up to it were pruned"
     )
     anchor_ts: datetime | None = Field(None, description="When that anchor was signed")
+    erased: int = Field(description="Entries whose personal fields were erased (shredded)")
 
 
 class CheckpointDocument(BaseModel):
@@ -139,6 +140,7 @@ async def list_entries(
             until=_utc(params.until),
             after_seq=params.after_seq,
             limit=params.limit,
+            opener=services.audit.opener(),
         )
     next_after = rows[-1].seq if len(rows) == params.limit else None
     if next_after is not None:

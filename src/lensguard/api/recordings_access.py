@@ -24,6 +24,7 @@ from lensguard.api.pages import PAGED, Listing, PageDep, next_link
 from lensguard.api.problems import AUTHENTICATED, problems
 from lensguard.api.recordings_scope import utc
 from lensguard.audit.models import AuditEntry
+from lensguard.audit.seal import Opener
 from lensguard.errors import ValidationFailed
 
 router = APIRouter(
@@ -74,12 +75,13 @@ def _range(details: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
     )
 
 
-def _entry(row: AuditEntry) -> AccessEntry:
+def _entry(row: AuditEntry, opener: Opener | None) -> AccessEntry:
     details = json.loads(row.details)
     start, end = _range(details)
+    name = opener.personal(row)[0] if opener is not None else row.actor_name
     return AccessEntry(
         at=row.ts,
-        actor=Actor(type=row.actor_type, id=row.actor_id, name=row.actor_name),
+        actor=Actor(type=row.actor_type, id=row.actor_id, name=name),
         action=ACTIONS[row.action],
         device_id=row.resource_id,
         start=start,
@@ -133,8 +135,11 @@ async def access(
                 .scalars()
                 .all()
             )
+            opener = services.audit.opener()
+            if opener is not None:
+                await opener.load_entries(session, rows)
             for row in rows:
-                entry = _entry(row)
+                entry = _entry(row, opener)
                 if _overlaps(entry, start, end):
                     found.append((row.seq, entry))
             if len(rows) < BATCH:

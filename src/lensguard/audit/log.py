@@ -16,10 +16,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lensguard.audit import chain
+from lensguard.audit import chain, subject_keys
 from lensguard.audit.checkpoint import Checkpoint, key_id, sign_checkpoint
 from lensguard.audit.entry import ACTOR_TYPES, AuditEvent
 from lensguard.audit.models import HEAD_ID, AuditCheckpoint, AuditEntry, AuditHead
+from lensguard.audit.seal import Opener, name_index, seal
 from lensguard.audit.verify import VerifyReport, verify
 from lensguard.errors import ServiceUnavailable
 from lensguard.protect.subkeys import Purpose, derive
@@ -56,7 +57,9 @@ class AuditLog:
         checkpoint_key: Ed25519PrivateKey,
         checkpoint_every: int = 1000,
         clock: Callable[[], datetime] = utcnow,
+        wrap_key: bytes | None = None,
     ) -> None:
+        """``wrap_key`` (the master secret's) turns sealing on: see ``audit.seal``."""
         if len(chain_key) < MIN_KEY_BYTES or len(pseudonym_key) < MIN_KEY_BYTES:
             raise ValueError(f"audit keys must be at least {MIN_KEY_BYTES} bytes")
         if chain_key == pseudonym_key:
@@ -70,6 +73,7 @@ class AuditLog:
         self.key_id = key_id(self.checkpoint_public_key)
         self.checkpoint_every = checkpoint_every
         self._clock = clock
+        self._wrap_key = wrap_key
 
     @classmethod
     def from_secret(
@@ -88,12 +92,19 @@ class AuditLog:
             chain_key=key(Purpose.AUDIT_CHAIN),
             pseudonym_key=key(Purpose.AUDIT_PSEUDONYM),
             checkpoint_key=Ed25519PrivateKey.from_private_bytes(key(Purpose.AUDIT_CHECKPOINT)),
+            wrap_key=derive(master, Purpose.WRAP),
             **kwargs,
         )
 
     def actor_ref(self, actor_type: str, actor_id: str | None) -> str | None:
         """The pseudonym entries of this actor carry."""
         return chain.actor_ref(self._pseudonym_key, actor_type, actor_id)
+
+    def opener(self) -> Opener | None:
+        """A reader of sealed fields for one read (None when this log does not seal)."""
+        if self._wrap_key is None:
+            return None
+        return Opener(self._wrap_key, self._pseudonym_key)
 
     def sign(self, message: bytes) -> str:
         """An Ed25519 signature (hex) over ``message`` with the checkpoint key: statements
@@ -111,9 +122,11 @@ class AuditLog:
         # Refuse unfit details before taking the lock every other appender waits for.
         details = [chain.canonical_details(event.details) for event in events]
         last_seq, last_hash = await lock_head(session)
+        stamps = [self._clock() for _ in events]
+        keys = await self._subject_keys(session, events, stamps[0])
         rows = []
-        for event, text in zip(events, details, strict=True):
-            row = self._entry(last_seq + 1, last_hash, event, text)
+        for event, text, ts in zip(events, details, stamps, strict=True):
+            row = self._entry(last_seq + 1, last_hash, event, text, ts=ts, keys=keys)
             rows.append(row)
             last_seq, last_hash = row["seq"], row["entry_hash"]
         # Core statements on the tables: the ORM's bulk path costs more than the I/O here.
@@ -128,8 +141,29 @@ class AuditLog:
             await self._store_checkpoint(session, row["seq"], row["entry_hash"])
         return [row["seq"] for row in rows]
 
-    def _entry(self, seq: int, prev_hash: str, event: AuditEvent, details: str) -> dict[str, Any]:
-        ts = self._clock()
+    async def _subject_keys(
+        self, session: AsyncSession, events: Sequence[AuditEvent], now: datetime
+    ) -> dict[str, bytes]:
+        if self._wrap_key is None:
+            return {}
+        subjects = {
+            ref
+            for event in events
+            if event.actor_name is not None or event.source_address is not None
+            if (ref := self.actor_ref(event.actor_type, event.actor_id)) is not None
+        }
+        return await subject_keys.ensure(session, self._wrap_key, subjects, now=now)
+
+    def _entry(
+        self,
+        seq: int,
+        prev_hash: str,
+        event: AuditEvent,
+        details: str,
+        *,
+        ts: datetime,
+        keys: Mapping[str, bytes],
+    ) -> dict[str, Any]:
         if ts.tzinfo is None:
             raise ValueError("the audit clock must return timezone-aware datetimes")
         ref = chain.actor_ref(self._pseudonym_key, event.actor_type, event.actor_id)
@@ -150,14 +184,26 @@ class AuditLog:
             outcome=event.outcome,
             details=details,
         )
+        # The digest above covers the plaintext; a subject's entry stores it sealed.
+        key = keys.get(ref) if ref is not None else None
+        name, address = event.actor_name, event.source_address
+        sealed_name = sealed_address = index = None
+        if key is not None and ref is not None:
+            sealed_name = seal(key, name, column="actor_name", seq=seq, subject=ref)
+            sealed_address = seal(key, address, column="source_address", seq=seq, subject=ref)
+            index = None if name is None else name_index(self._pseudonym_key, name)
+            name = address = None
         return {
             "seq": seq,
             "ts": ts,
             "actor_type": event.actor_type,
             "actor_ref": ref,
             "actor_id": event.actor_id,
-            "actor_name": event.actor_name,
-            "source_address": event.source_address,
+            "actor_name": name,
+            "source_address": address,
+            "actor_name_sealed": sealed_name,
+            "source_address_sealed": sealed_address,
+            "actor_name_index": index,
             "personal_digest": digest,
             "personal_erased": False,
             "action": event.action,
@@ -204,8 +250,10 @@ class AuditLog:
         return await self._store_checkpoint(session, last_seq, last_hash)
 
     async def erase_subject(self, session: AsyncSession, *, actor_type: str, actor_id: str) -> int:
-        """Blank one actor's personal columns (GDPR erasure); how many entries changed.
+        """Erase one actor's personal fields (GDPR erasure); how many entries changed.
 
+        Shreds the actor's subject key, which leaves its sealed fields unreadable, and
+        blanks the fields kept in clear (``actor_id``, legacy entries, the name index).
         Appends a ``gdpr.erasure`` entry naming the actor's pseudonym, which is what
         lets the verifier tell a lawful erasure from a tampered ``personal_erased`` flag.
         """
@@ -218,10 +266,18 @@ class AuditLog:
         result = await session.execute(
             update(AuditEntry)
             .where(AuditEntry.actor_ref == ref, AuditEntry.personal_erased.is_(False))
-            .values(actor_id=None, actor_name=None, source_address=None, personal_erased=True)
+            .values(
+                actor_id=None,
+                actor_name=None,
+                source_address=None,
+                actor_name_index=None,
+                personal_erased=True,
+            )
             .execution_options(synchronize_session=False)
         )
         erased = int(result.rowcount)  # type: ignore[attr-defined]
+        if ref is not None:
+            await subject_keys.shred(session, ref)
         await self.append(
             session,
             AuditEvent(
@@ -250,6 +306,7 @@ class AuditLog:
             chain_key=self._chain_key,
             pseudonym_key=self._pseudonym_key,
             checkpoint_public_key=self.checkpoint_public_key,
+            opener=self.opener(),
             external_checkpoint=external_checkpoint,
             progress=progress,
             batch=batch,

@@ -1,10 +1,20 @@
-"""Audit tables on the shared ``Base`` (one metadata); migration 0003 creates them."""
+"""Audit tables on the shared ``Base`` (one metadata); migrations 0003 and 0023 create them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, String, Text, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lensguard.store.models import Base
@@ -29,7 +39,13 @@ class AuditEntry(Base):
     """Keyed pseudonym of (actor_type, actor_id); survives erasure."""
     actor_id: Mapped[str | None] = mapped_column(String(128), index=True, nullable=True)
     actor_name: Mapped[str | None] = mapped_column(String(255), index=True, nullable=True)
+    """In clear only on entries without a subject key (no actor id, or written before 0023)."""
     source_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    actor_name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """``actor_name`` sealed under the subject's key (``audit.seal``); unreadable once shredded."""
+    source_address_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    actor_name_index: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    """Keyed blind index of a sealed ``actor_name``, so queries still find a name; erased."""
     personal_digest: Mapped[str] = mapped_column(String(64))
     """HMAC over the three personal columns; the chain covers it instead of them."""
     personal_erased: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -65,3 +81,15 @@ class AuditCheckpoint(Base):
     signature: Mapped[str] = mapped_column(String(128))
     """Ed25519 signature, hex."""
     key_id: Mapped[str] = mapped_column(String(64))
+
+
+class AuditSubjectKey(Base):
+    """One subject's (``actor_ref``'s) data key, wrapped; erasure deletes the row (shredding)."""
+
+    __tablename__ = "audit_subject_keys"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The subject's ``actor_ref``."""
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    """AES-256 key, wrapped under the master secret's wrap key (``protect.wrap``)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lensguard.audit.checkpoint import Checkpoint
 from lensguard.audit.entry import AuditRow
 from lensguard.audit.models import AuditCheckpoint, AuditEntry
+from lensguard.audit.seal import Opener
 
 MAX_LIMIT = 10_000
 _LIKE_ESCAPE = "\\"
@@ -33,10 +34,14 @@ def _filtered(
     since: datetime | None,
     until: datetime | None,
     after_seq: int | None,
+    opener: Opener | None,
 ) -> Select[AuditEntry]:
     stmt = select(AuditEntry)
     if actor is not None:
-        stmt = stmt.where(or_(AuditEntry.actor_name == actor, AuditEntry.actor_id == actor))
+        matches = [AuditEntry.actor_name == actor, AuditEntry.actor_id == actor]
+        if opener is not None:
+            matches.append(AuditEntry.actor_name_index == opener.name_index(actor))
+        stmt = stmt.where(or_(*matches))
     if action is not None:
         if action.endswith("*"):
             pattern = _like_prefix(action[:-1])
@@ -56,17 +61,21 @@ def _filtered(
     return stmt
 
 
-def to_row(entry: AuditEntry) -> AuditRow:
-    """A detached ``AuditRow`` from a mapped entry."""
+def to_row(entry: AuditEntry, opener: Opener | None = None) -> AuditRow:
+    """A detached ``AuditRow`` from a mapped entry (sealed fields opened by ``opener``,
+    whose keys must be loaded; without one, or once shredded, they read as None)."""
     details: dict[str, Any] = json.loads(entry.details)
+    name, address = (
+        opener.personal(entry) if opener is not None else (entry.actor_name, entry.source_address)
+    )
     return AuditRow(
         seq=entry.seq,
         ts=entry.ts,
         actor_type=entry.actor_type,
         actor_ref=entry.actor_ref,
         actor_id=entry.actor_id,
-        actor_name=entry.actor_name,
-        source_address=entry.source_address,
+        actor_name=name,
+        source_address=address,
         personal_erased=entry.personal_erased,
         action=entry.action,
         resource_type=entry.resource_type,
@@ -89,10 +98,13 @@ async def query(
     until: datetime | None = None,
     after_seq: int | None = None,
     limit: int = 100,
+    opener: Opener | None = None,
 ) -> list[AuditRow]:
     """Entries in sequence order after ``after_seq``; ``action`` may end in ``*`` (prefix).
 
     ``actor`` matches the actor's name or id; ``since`` is inclusive, ``until`` exclusive.
+    ``opener`` (``AuditLog.opener()``) opens sealed names and addresses and finds sealed
+    names; without it they read as None.
     """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
@@ -107,12 +119,15 @@ async def query(
         since=since,
         until=until,
         after_seq=after_seq,
+        opener=opener,
     )
     # populate_existing: a session reused across transactions must not serve stale
     # copies of entries that erasure has since blanked.
     stmt = stmt.order_by(AuditEntry.seq).limit(limit).execution_options(populate_existing=True)
-    result = await session.execute(stmt)
-    return [to_row(entry) for entry in result.scalars()]
+    entries = list((await session.execute(stmt)).scalars())
+    if opener is not None:
+        await opener.load_entries(session, entries)
+    return [to_row(entry, opener) for entry in entries]
 
 
 async def latest_checkpoint(session: AsyncSession) -> Checkpoint | None:

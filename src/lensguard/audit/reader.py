@@ -73,6 +73,9 @@ ENTRY_COLUMNS = (
     AuditEntry.details,
     AuditEntry.prev_hash,
     AuditEntry.entry_hash,
+    AuditEntry.actor_name_sealed,
+    AuditEntry.source_address_sealed,
+    AuditEntry.actor_name_index,
 )
 
 

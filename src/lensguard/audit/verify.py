@@ -23,6 +23,7 @@ from lensguard.audit.anchors import newest_anchor, verify_anchor_signature
 from lensguard.audit.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint_signature
 from lensguard.audit.models import GENESIS_HASH
 from lensguard.audit.reader import Batch, Snapshot, read_batch, read_snapshot
+from lensguard.audit.seal import Opener
 from lensguard.store.db import Database
 
 ERASURE_ACTION = "gdpr.erasure"
@@ -38,6 +39,8 @@ class VerifyReport:
     checked: int
     first_broken_seq: int | None = None
     reason: str | None = None
+    erased: int = 0
+    """Entries checked that are erased (their personal fields blanked or shredded)."""
     anchor_seq: int | None = None
     """Set when the walk started from a retention anchor: entries up to it were pruned."""
     anchor_ts: datetime | None = None
@@ -64,8 +67,11 @@ class _Walk:
         progress: Callable[[int, int], None] | None,
         batch: int,
         upto: int | None = None,
+        opener: Opener | None = None,
     ) -> None:
         self.chain_key = chain_key
+        self.opener = opener
+        self.erased = 0
         self.pseudonym_key = pseudonym_key
         self.public_key = public_key
         self.external = external
@@ -152,6 +158,8 @@ class _Walk:
                     self.check_checkpoint(checkpoints[0], 0, GENESIS_HASH)
                 if not rows:
                     raise _Broken(self.prev_seq + 1, f"entry {self.prev_seq + 1} is missing")
+                if self.opener is not None:
+                    await self.load_keys(db, rows)
                 self.check_rows(rows, checkpoints)
                 if self.progress is not None:
                     self.progress(self.checked, total)
@@ -160,25 +168,68 @@ class _Walk:
                 # Let an in-flight read finish rather than cancel it mid-statement.
                 await asyncio.gather(ahead, return_exceptions=True)
 
+    async def load_keys(self, db: Database, rows: Sequence[Sequence[Any]]) -> None:
+        assert self.opener is not None
+        # actor_ref, then the two sealed columns (reader.ENTRY_COLUMNS)
+        refs = {row[3] for row in rows if row[16] is not None or row[17] is not None}
+        if refs:
+            async with db.engine.connect() as conn:
+                await self.opener.load(conn, refs)
+
+    def open_sealed(self, seq: int, ref: str | None, name: Any, addr: Any) -> list[str | None]:
+        assert self.opener is not None
+        pairs = (("actor_name", name), ("source_address", addr))
+        return [self.opener.open(ref, column, seq, blob) for column, blob in pairs]
+
+    def opened(
+        self, seq: int, ref: str | None, clear: tuple[Any, Any], sealed: tuple[Any, Any]
+    ) -> list[str | None]:
+        """The opened (name, address) of a sealed entry that is not erased."""
+        opened = self.open_sealed(seq, ref, *sealed)
+        pairs = zip(sealed, opened, strict=True)
+        if any(blob is not None and value is None for blob, value in pairs):
+            raise _Broken(seq, f"entry {seq} has sealed fields that do not open under its key")
+        if clear != (None, None):
+            raise _Broken(seq, f"entry {seq} has altered actor or address fields")
+        return opened
+
+    def name_index(self, sealed: bool, name: str | None) -> str | None:
+        # Only a sealed name has an index: a name in clear is found as it is.
+        assert self.opener is not None
+        return self.opener.name_index(name) if sealed and name is not None else None
+
     def check_rows(self, rows: Sequence[Sequence[Any]], checkpoints: dict[int, Checkpoint]) -> None:
         key, pkey = self.chain_key, self.pseudonym_key
         external = self.external
         for row in rows:
             seq, ts, actor_type, ref, aid, aname, addr, digest, erased, *rest = row
-            action, rtype, rid, outcome, details, prev, stored = rest
+            action, rtype, rid, outcome, details, prev, stored, sname, saddr, nindex = rest
+            sealed = sname is not None or saddr is not None
             expected = self.prev_seq + 1
             if seq != expected:
                 raise _Broken(expected, f"entry {expected} is missing")
             if prev != self.prev_hash:
                 raise _Broken(seq, self.link_reason(seq))
             if erased:
-                if aid is not None or aname is not None or addr is not None:
+                if aid is not None or aname is not None or addr is not None or nindex is not None:
+                    raise _Broken(seq, f"entry {seq} is marked erased but holds personal data")
+                # Shredded: the key is gone, so nothing sealed may open any more.
+                opens = sealed and self.opener is not None
+                if opens and self.open_sealed(seq, ref, sname, saddr) != [None, None]:
                     raise _Broken(seq, f"entry {seq} is marked erased but holds personal data")
                 if ref is None:
                     raise _Broken(seq, f"entry {seq} is marked erased but names no actor")
                 self.pending.setdefault(ref, seq)
+                self.erased += 1
             else:
-                if chain.personal_digest(key, aid, aname, addr) != digest:
+                if sealed and self.opener is not None:
+                    aname, addr = self.opened(seq, ref, (aname, addr), (sname, saddr))
+                if self.opener is not None and nindex != self.name_index(sealed, aname):
+                    raise _Broken(seq, f"entry {seq} has a name index that is not its name")
+                # Without an opener sealed values cannot be compared with the digest; the
+                # entry hash still covers the digest itself.
+                unchecked = sealed and self.opener is None
+                if not unchecked and chain.personal_digest(key, aid, aname, addr) != digest:
                     raise _Broken(seq, f"entry {seq} has altered actor or address fields")
                 if pkey is not None and self.ref_of(pkey, actor_type, aid) != ref:
                     raise _Broken(seq, f"entry {seq} has an actor reference that is not its actor")
@@ -278,10 +329,13 @@ async def verify(
     progress: Callable[[int, int], None] | None = None,
     batch: int = 5000,
     upto: int | None = None,
+    opener: Opener | None = None,
 ) -> VerifyReport:
     """Walk the whole chain; ValueError when ``external_checkpoint`` is unusable.
 
     ``pseudonym_key`` adds a check that each actor reference belongs to its actor;
+    ``opener`` (``AuditLog.opener()``) opens sealed fields to check them against their
+    digest, and checks that an erased entry's sealed fields no longer open;
     ``external_checkpoint`` (an exported document) detects truncation of the tail.
     The walk starts from the newest retention anchor when there is one (the report
     names it). ``upto`` stops it at that entry, judging nothing beyond: the range a
@@ -304,6 +358,7 @@ async def verify(
             progress=progress,
             batch=batch,
             upto=upto,
+            opener=opener,
         )
 
     first = walk()
@@ -331,6 +386,7 @@ def _report(
         walk.checked,
         seq,
         reason,
+        erased=walk.erased,
         anchor_seq=anchor.seq if anchor else None,
         anchor_ts=anchor.ts if anchor else None,
     )

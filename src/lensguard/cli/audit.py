@@ -130,7 +130,8 @@ def verify(
             raise _usage(str(exc)) from None
     anchored = _anchored(report)
     if report.ok:
-        console.print(f"OK: {report.checked:,} entries verified{anchored}", markup=False)
+        erased = f" ({report.erased:,} erased)" if report.erased else ""
+        console.print(f"OK: {report.checked:,} entries verified{erased}{anchored}", markup=False)
         return
     console.print(
         f"BROKEN at entry {report.first_broken_seq}: {report.reason} "
@@ -140,7 +141,7 @@ def verify(
     raise typer.Exit(1)
 
 
-async def _export(url: str, filters: dict[str, Any]) -> int:
+async def _export(url: str, log: AuditLog, filters: dict[str, Any]) -> int:
     db = Database(url)
     written = 0
     after: int | None = None
@@ -148,7 +149,9 @@ async def _export(url: str, filters: dict[str, Any]) -> int:
         while True:
             # One short transaction per page: on SQLite a transaction holds the write lock.
             async with db.transaction() as session:
-                rows = await query(session, after_seq=after, limit=EXPORT_PAGE, **filters)
+                rows = await query(
+                    session, after_seq=after, limit=EXPORT_PAGE, opener=log.opener(), **filters
+                )
             for row in rows:
                 # ensure_ascii escapes every control character: one entry, one line.
                 line = json.dumps(row.to_json(), ensure_ascii=True, sort_keys=True)
@@ -186,7 +189,8 @@ def export(
         "until": _when(until, "--until"),
     }
     with friendly_errors(), database_errors():
-        written = asyncio.run(_export(settings.database_url, filters))
+        log = audit_log_for(settings)
+        written = asyncio.run(_export(settings.database_url, log, filters))
     errors.print(f"{written:,} entries exported ({output_format.value})")
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from lensguard.bootstrap import resolve_secrets
 from lensguard.cli.context import (
+    audit_log_for,
     console,
     database_errors,
     errors,
@@ -167,10 +168,12 @@ def _observed(
                     bar.update(task, completed=len(found))
         return found
 
+    opener = audit_log_for(settings).opener()  # sealed source addresses
+
     async def read() -> None:
         db = Database(settings.database_url)
         try:
-            async for observation in audit_observations(db, datetime.now(UTC) - since):
+            async for observation in audit_observations(db, datetime.now(UTC) - since, opener):
                 found.append(observation)
                 if bar is not None and task is not None and len(found) % 1000 == 0:
                     bar.update(task, completed=len(found))

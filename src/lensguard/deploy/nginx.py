@@ -14,7 +14,7 @@ from lensguard.guard.headers import BASE_HEADERS, HSTS
 from lensguard.settings import Settings
 
 SIGNAL_PATH = "/v1/signal"  # api/signal.py's WebSocket route (no /api prefix)
-WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - recognised, not bound
+WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - recognised, not bound  # nosec B104
 LOGIN_PATH = "/api/v1/auth/login"
 LOGIN_RATE = "10r/m"  # per address, beside the server's own sign-in throttle
 # Ciphers for TLS 1.2 (TLS 1.3 suites are fixed by OpenSSL): forward secrecy and AEAD only.

@@ -44,6 +44,7 @@ import lensguard.recordings.hold_models
 import lensguard.recordings.models  # noqa: F401 - every table on Base, for LINKS
 from lensguard.audit import AuditLog
 from lensguard.audit.models import AuditEntry
+from lensguard.audit.seal import Opener
 from lensguard.errors import Conflict, NotFound
 from lensguard.keyring import sealed
 from lensguard.keyring.fields import FieldKeys
@@ -220,6 +221,7 @@ async def _copy(
     where: ColumnElement[bool],
     progress: Progress | None,
     fields: FieldKeys,
+    opener: Opener | None = None,
 ) -> FileStats:
     table = Base.metadata.tables[name]
     shown, _ = shown_columns(name)
@@ -234,12 +236,40 @@ async def _copy(
                 picked = [{c: row[c] for c in shown} for row in batch]
                 plain = await _opened(session, fields, name, picked)
                 rows = [{c: _value(name, c, v) for c, v in row.items()} for row in plain]
+                if opener is not None:
+                    _open_personal(opener, batch, rows)
                 await asyncio.to_thread(writer.write, stats, rows, member)
                 if progress is not None:
                     progress(member_name, len(rows))
     finally:
         await asyncio.to_thread(member.close)
     return stats
+
+
+async def _audit_opener(db: Database, audit: AuditLog, where: ColumnElement[bool]) -> Opener | None:
+    """An opener holding the keys of every subject whose sealed entries the export reads.
+
+    Loaded before the rows are streamed: the stream holds its connection meanwhile.
+    """
+    opener = audit.opener()
+    if opener is None:
+        return None
+    sealed = AuditEntry.actor_name_sealed.is_not(None) | AuditEntry.source_address_sealed.is_not(
+        None
+    )
+    async with db.sessions() as session:
+        refs = await session.scalars(select(AuditEntry.actor_ref).where(where, sealed).distinct())
+        await opener.load(session, list(refs))
+    return opener
+
+
+def _open_personal(opener: Opener, batch: list[Any], rows: list[dict[str, Any]]) -> None:
+    """Audit rows with their sealed name and address opened (None once shredded)."""
+    for source, row in zip(batch, rows, strict=True):
+        row["actor_name"], row["source_address"] = opener.personal_of(source)
+        # Opened above: the ciphertext says nothing more.
+        row.pop("actor_name_sealed", None)
+        row.pop("source_address_sealed", None)
 
 
 async def write_export(
@@ -284,6 +314,7 @@ async def write_export(
                     where=_audit_filter(audit, user),
                     progress=progress,
                     fields=fields,
+                    opener=await _audit_opener(db, audit, _audit_filter(audit, user)),
                 )
             )
             manifest = _manifest(user, files, requested_by=requested_by, now=now)

@@ -31,6 +31,18 @@ _USER_REF = "names the user it concerns (a users.id)"
 HASHED = "stored only as a one-way hash"
 SEALED = "sealed field by field, AES-256-GCM under a field data key (keyring/fields.py)"
 _ERASABLE = "kept with the entry until erased on request (personal_erased)"
+_CLEAR_ONLY = "in clear only on entries without a subject (no actor id) and before 0023"
+
+
+def _shreddable(why: str) -> Column:
+    return Column(
+        DataClass.PERSONAL,
+        why,
+        encrypted=True,
+        retention="unreadable once erased: erasure shreds the subject key",
+        note="sealed under the subject's key (AES-256-GCM)",
+    )
+
 
 REGISTRY: dict[str, Table] = {
     "users": Table(
@@ -424,8 +436,17 @@ REGISTRY: dict[str, Table] = {
             "actor_type": _u("user, api key, device or system"),
             "actor_ref": _u("kind of reference"),
             "actor_id": _p("who acted", retention=_ERASABLE),
-            "actor_name": _p("name of who acted, as it was then", retention=_ERASABLE),
-            "source_address": _p("IP address the action came from", retention=_ERASABLE),
+            "actor_name": _p(
+                "name of who acted, as it was then", retention=_ERASABLE, note=_CLEAR_ONLY
+            ),
+            "source_address": _p(
+                "IP address the action came from", retention=_ERASABLE, note=_CLEAR_ONLY
+            ),
+            "actor_name_sealed": _shreddable("name of who acted, as it was then"),
+            "source_address_sealed": _shreddable("IP address the action came from"),
+            "actor_name_index": _s(
+                "finds a sealed name in audit queries", note="keyed hash; blanked on erasure"
+            ),
             "personal_digest": _u("hash of the personal fields, so erasure keeps the chain"),
             "personal_erased": _u("whether the personal fields were erased"),
             "action": _u("what was done"),
@@ -438,6 +459,15 @@ REGISTRY: dict[str, Table] = {
             ),
             "prev_hash": _u("hash of the previous entry"),
             "entry_hash": _u("hash of this entry"),
+        },
+    ),
+    "audit_subject_keys": Table(
+        purpose="Per-subject keys that seal personal audit fields (crypto-shredding).",
+        retention="until the subject is erased: erasure deletes the key",
+        columns={
+            "subject": _u("the subject's keyed pseudonym (audit_log.actor_ref)"),
+            "wrapped": _s("the subject's data key", encrypted=True, note="wrapped key"),
+            "created_at": _CREATED,
         },
     ),
     "audit_head": Table(
@@ -539,6 +569,9 @@ NOT_YET_ENCRYPTED: frozenset[str] = frozenset(
         "incident_entries.actor",
         "incident_entries.body",
         "audit_log.actor_id",  # hashed into the chain; erasable (personal_erased)
+        # Sealed under the subject's key (actor_name_sealed, source_address_sealed) when
+        # the entry has a subject; in clear only without one (an unknown sign-in name, a
+        # refusal of an anonymous caller) and on entries written before migration 0023.
         "audit_log.actor_name",
         "audit_log.source_address",
         "audit_log.details",

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lensguard.audit import subject_keys
+from lensguard.audit.models import AuditSubjectKey
 from lensguard.identity import signing_keys, totp
 from lensguard.keyring import fields
 from lensguard.keyring.models import FieldKey
@@ -300,6 +302,32 @@ def _field_key_opens(row: Any, keys: MasterKeys) -> bool:
     return _opens(keys.wrap_key, row.wrapped, fields.key_aad(row.purpose, row.version)) is not None
 
 
+# -- audit subject keys (the sealed audit fields themselves are never touched)
+
+
+async def _subjects_after(session: AsyncSession, cursor: str | None, limit: int) -> Sequence[Any]:
+    query = select(AuditSubjectKey).order_by(AuditSubjectKey.subject).limit(limit)
+    if cursor is not None:
+        query = query.where(AuditSubjectKey.subject > cursor)
+    return (await session.execute(query)).scalars().all()
+
+
+async def _subjects_count(session: AsyncSession) -> int:
+    return await _count(session, AuditSubjectKey)
+
+
+def _subject_move(row: Any, old: MasterKeys, new: MasterKeys) -> Outcome:
+    outcome, row.wrapped = rewrap_blob(
+        row.wrapped, subject_keys.wrap_aad(row.subject), old.wrap_key, new.wrap_key
+    )
+    return outcome
+
+
+def _subject_opens(row: Any, keys: MasterKeys) -> bool:
+    aad = subject_keys.wrap_aad(row.subject)
+    return _opens(keys.wrap_key, row.wrapped, aad) is not None
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of stored row a rotation moves."""
@@ -368,6 +396,15 @@ KINDS: tuple[Kind, ...] = (
         _field_key_name,
         _field_key_move,
         _field_key_opens,
+    ),
+    Kind(
+        "audit_subject_keys",
+        "audit subject keys",
+        _subjects_count,
+        _subjects_after,
+        lambda row: str(row.subject),
+        _subject_move,
+        _subject_opens,
     ),
 )
 STEP_NAMES = tuple(kind.name for kind in KINDS)

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from lensguard.audit.models import AuditEntry
+from lensguard.audit.seal import Opener
 from lensguard.logs import get_logger
 from lensguard.protect.subkeys import Purpose, derive
 from lensguard.store.db import Database
@@ -33,8 +34,8 @@ def model_key(master_secret: str) -> bytes:
     return derive(master_secret, Purpose.THREAT_MODEL)
 
 
-def audit_observation(entry: AuditEntry) -> Observation:
-    """One audit entry as the detectors would have seen it."""
+def audit_observation(entry: AuditEntry, opener: Opener | None = None) -> Observation:
+    """One audit entry as the detectors would have seen it (``opener``: sealed addresses)."""
     try:
         details = json.loads(entry.details) if entry.details else {}
     except ValueError:
@@ -47,14 +48,16 @@ def audit_observation(entry: AuditEntry) -> Observation:
         id=f"audit:{entry.seq}",
         type=entry.action,
         at=entry.ts.timestamp(),
-        address=entry.source_address,
+        address=opener.personal(entry)[1] if opener is not None else entry.source_address,
         account=entry.actor_id,
         outcome=entry.outcome,
         fields=fields,
     )
 
 
-async def audit_observations(db: Database, since: datetime) -> AsyncIterator[Observation]:
+async def audit_observations(
+    db: Database, since: datetime, opener: Opener | None = None
+) -> AsyncIterator[Observation]:
     """Audit entries from ``since`` on, in order, read in batches."""
     after = -1
     while True:
@@ -67,10 +70,12 @@ async def audit_observations(db: Database, since: datetime) -> AsyncIterator[Obs
                     .limit(BATCH)
                 )
             )
+            if opener is not None:
+                await opener.load_entries(session, rows)
         if not rows:
             return
         for row in rows:
-            yield audit_observation(row)
+            yield audit_observation(row, opener)
         after = rows[-1].seq
 
 

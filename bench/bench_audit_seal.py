@@ -1,0 +1,142 @@
+"""Audit log: appends and verification with personal fields sealed vs in clear.
+
+Both logs have the same chain, pseudonym and checkpoint keys; the sealed one also has
+the wrap key, so each entry of an actor with an id looks up (or creates) the actor's
+subject key under the head lock and seals the name and address with AES-256-GCM. The
+clear one writes them as entries did before migration 0023. Slices of both are
+interleaved in the same run and the medians kept; SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from bench.bench_audit import EVENT, REPEATS, rate, with_pg_database
+from lensguard.audit import AuditEvent, AuditLog
+from lensguard.protect.subkeys import Purpose, derive
+from lensguard.store import migrate
+from lensguard.store.db import Database
+
+SECRET = "bench master secret, used nowhere else, 0123456789"
+BATCH = 100
+ACTORS = 50
+VERIFY_ENTRIES = 10_000
+
+
+def logs() -> tuple[AuditLog, AuditLog]:
+    """(sealing, clear): the same audit keys, the second without a wrap key."""
+    sealed = AuditLog.from_secret(SECRET)
+    clear = AuditLog(
+        chain_key=derive(SECRET, Purpose.AUDIT_CHAIN),
+        pseudonym_key=derive(SECRET, Purpose.AUDIT_PSEUDONYM),
+        checkpoint_key=Ed25519PrivateKey.from_private_bytes(
+            derive(SECRET, Purpose.AUDIT_CHECKPOINT)
+        ),
+    )
+    return sealed, clear
+
+
+def event(i: int) -> AuditEvent:
+    """``EVENT`` by one of ``ACTORS`` actors: their keys exist after the warm-up."""
+    n = i % ACTORS
+    return AuditEvent(
+        action=EVENT.action,
+        outcome=EVENT.outcome,
+        actor_type="user",
+        actor_id=f"{n:032x}",
+        actor_name=f"user-{n:03d}",
+        source_address=f"198.51.100.{n + 1}",
+        resource_type=EVENT.resource_type,
+        resource_id=EVENT.resource_id,
+        details=dict(EVENT.details),
+    )
+
+
+async def paired(
+    label: str, sealed: Callable[[], Awaitable[int]], clear: Callable[[], Awaitable[int]]
+) -> None:
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(REPEATS):
+        samples[0].append(await rate(sealed))
+        samples[1].append(await rate(clear))
+    a, b = (statistics.median(values) for values in samples)
+    print(f"  {label:<30} sealed {a:>9,.0f}/s   clear {b:>9,.0f}/s   ratio {a / b:5.2f}x")
+
+
+async def bench_backend(name: str, url: str) -> None:
+    db = Database(url)
+    sealed_log, clear_log = logs()
+    counter = iter(range(10**9))
+
+    def appender(log: AuditLog, batch: int) -> Callable[[], Awaitable[int]]:
+        async def append() -> int:
+            async with db.transaction() as session:
+                await log.append_many(session, [event(next(counter)) for _ in range(batch)])
+            return batch
+
+        return append
+
+    try:
+        print(name)
+        await appender(sealed_log, ACTORS)()  # every actor's subject key exists from now on
+        await paired("1 append per transaction", appender(sealed_log, 1), appender(clear_log, 1))
+        await paired(
+            f"append_many({BATCH})", appender(sealed_log, BATCH), appender(clear_log, BATCH)
+        )
+        await bench_verify(db, sealed_log, clear_log)
+    finally:
+        await db.dispose()
+
+
+async def fill(db: Database, log: AuditLog) -> None:
+    async with db.transaction() as session:
+        for table in ("audit_log", "audit_checkpoints", "audit_subject_keys"):
+            await session.execute(text(f"DELETE FROM {table}"))
+        await session.execute(
+            text("UPDATE audit_head SET last_seq = 0, last_hash = :h"), {"h": "0" * 64}
+        )
+    for start in range(0, VERIFY_ENTRIES, 1000):
+        async with db.transaction() as session:
+            await log.append_many(session, [event(i) for i in range(start, start + 1000)])
+
+
+async def verify_rate(db: Database, log: AuditLog) -> float:
+    rates = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        report = await log.verify(db)
+        rates.append(report.checked / (time.perf_counter() - started))
+        if not report.ok or report.checked != VERIFY_ENTRIES:
+            raise RuntimeError(f"bench setup is wrong: {report}")
+    return statistics.median(rates)
+
+
+async def bench_verify(db: Database, sealed_log: AuditLog, clear_log: AuditLog) -> None:
+    await fill(db, sealed_log)
+    sealed = await verify_rate(db, sealed_log)
+    await fill(db, clear_log)
+    clear = await verify_rate(db, clear_log)
+    label = f"verify {VERIFY_ENTRIES:,} entries"
+    ratio = sealed / clear
+    print(f"  {label:<30} sealed {sealed:>9,.0f}/s   clear {clear:>9,.0f}/s   ratio {ratio:5.2f}x")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        migrate.upgrade(url)
+        print("(SQLite WAL, synchronous=FULL)")
+        asyncio.run(bench_backend("SQLite", url))
+    asyncio.run(with_pg_database(lambda url: bench_backend("PostgreSQL", url)))
+
+
+if __name__ == "__main__":
+    main()
