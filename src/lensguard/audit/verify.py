@@ -162,6 +162,10 @@ class _Walk:
                     await self.load_keys(db, rows)
                 self.check_rows(rows, checkpoints)
                 if self.progress is not None:
+                    if ahead is not None:
+                        # Reported with no read in flight: a callback that blocks the loop
+                        # must not find SQLite's lock held by a read that needs the loop.
+                        await asyncio.wait({ahead})
                     self.progress(self.checked, total)
         finally:
             if ahead is not None:
