@@ -19,7 +19,7 @@ import pytest
 
 from tests.harness.device import FakeDevice
 from tests.harness.world import World, auth, open_peer, tmp_world
-from tests.media.test_redaction_relay import CapturingViewer, PhotoTrack, face_change
+from tests.media.test_redaction_relay import FACE_HIDDEN, CapturingViewer, PhotoTrack, face_detail
 from tests.vision.test_worker_death import worker_env
 
 pytestmark = pytest.mark.slow
@@ -96,7 +96,7 @@ async def test_relay_redacts_with_detections_from_a_worker(
             # worker's boxes. A frame whose answer came late is blanked instead (fail
             # closed), which a loaded machine does now and then; it must not pass here.
             return picture is not None and (
-                face_change(picture) > 25 and picture[400:470, 10:120].mean() > 20
+                face_detail(picture) < FACE_HIDDEN and picture[400:470, 10:120].mean() > 20
             )
 
         for _ in range(150):

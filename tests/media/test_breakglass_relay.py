@@ -13,19 +13,24 @@ import pytest
 
 from tests.harness.device import FakeDevice
 from tests.harness.world import World, auth, open_peer
-from tests.media.test_redaction_relay import CapturingViewer, PhotoTrack, face_change
+from tests.media.test_redaction_relay import (
+    FACE_HIDDEN,
+    FACE_SHOWN,
+    CapturingViewer,
+    PhotoTrack,
+    face_detail,
+)
 
 pytestmark = pytest.mark.slow
-REDACTED, VISIBLE = 25.0, 12.0
 
 
 async def settles(viewer: CapturingViewer, check: Any, what: str) -> None:
     for _ in range(150):
         await asyncio.sleep(0.2)
-        if viewer.last is not None and check(face_change(viewer.last)):
+        if viewer.last is not None and check(face_detail(viewer.last)):
             return
-    change = None if viewer.last is None else face_change(viewer.last)
-    raise AssertionError(f"{what}: face change stayed at {change}")
+    detail = None if viewer.last is None else face_detail(viewer.last)
+    raise AssertionError(f"{what}: face detail stayed at {detail}")
 
 
 def audit_entries(world: World, action: str, device_id: str) -> list[dict[str, Any]]:
@@ -81,7 +86,7 @@ async def test_break_glass_shows_the_face_to_its_holder_only_and_is_audited(
     viewer = CapturingViewer(await open_peer(world, viewer_token))
     cleanup.append(viewer)
     await viewer.watch(device_id)
-    await settles(viewer, lambda c: c > REDACTED, "the site policy redacts")
+    await settles(viewer, lambda d: d < FACE_HIDDEN, "the site policy redacts")
 
     # Peer to peer would bypass the relay's redaction: refused.
     direct = await open_peer(world, viewer_token)
@@ -134,11 +139,11 @@ async def test_break_glass_shows_the_face_to_its_holder_only_and_is_audited(
     assert got["redaction"]["grant_id"] == grant["id"]
     peer_id = got["subscribed"]["peer"]
     await unredacted.offer_to(peer_id)
-    await settles(unredacted, lambda c: c < VISIBLE, "break-glass shows the face")
+    await settles(unredacted, lambda d: d > FACE_SHOWN, "break-glass shows the face")
     # At the same time, everyone else still gets the redacted picture.
     seen = viewer.frames
     await viewer.frames_at_least(seen + 15)
-    assert viewer.last is not None and face_change(viewer.last) > REDACTED
+    assert viewer.last is not None and face_detail(viewer.last) < FACE_HIDDEN
 
     assert metric(world, "lensguard_unredacted_viewers") == 1
     assert metric(world, 'lensguard_processing_frames_total{outcome="processed"}') > 10
@@ -160,7 +165,7 @@ async def test_break_glass_shows_the_face_to_its_holder_only_and_is_audited(
         assert ended.status_code == 204
     closing = await unredacted.peer.recv("redaction", wait=20)
     assert closing["unredacted"] is False and closing["reason"] == "ended"
-    await settles(unredacted, lambda c: c > REDACTED, "the ended grant redacts again")
+    await settles(unredacted, lambda d: d < FACE_HIDDEN, "the ended grant redacts again")
 
     assert metric(world, "lensguard_unredacted_viewers") == 0
     stops = audit_entries(world, "redaction.override.view_stop", device_id)

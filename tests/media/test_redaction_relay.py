@@ -5,6 +5,7 @@ import uuid
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import pytest
 from aiortc import VideoStreamTrack
@@ -43,10 +44,28 @@ class CapturingViewer(RelayViewer):
         self._pull = asyncio.ensure_future(pull())
 
 
-def face_change(picture: np.ndarray | None) -> float:
+FACE = (slice(40, 200), slice(200, 360))  # where the astronaut's face is at 640x480
+# Fine detail of the face kept: about 0.97 through the plain relay, about 0.05 pixelated,
+# 0 blanked. The thresholds sit far from both, whatever the encoder's quality does.
+FACE_SHOWN, FACE_HIDDEN = 0.8, 0.3
+
+
+def _fine(picture: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY)[FACE].astype(np.float64)
+    return np.asarray(grey - cv2.GaussianBlur(grey, (0, 0), 2))
+
+
+def face_detail(picture: np.ndarray | None) -> float:
+    """How much of the photo's fine detail survives in the face: its correlation, 1 to 0.
+
+    A mean colour difference is a poor measure here: a pixelated face differs from the
+    photo by about as much as lossy coding can shift it, so a threshold sits on a knife
+    edge. Pixelation and blanking remove the detail itself; coding keeps most of it.
+    """
     assert picture is not None, "no picture decoded yet"
-    face = (slice(40, 200), slice(200, 360))  # where the astronaut's face is at 640x480
-    return float(np.abs(picture[face].astype(int) - PHOTO[face].astype(int)).mean())
+    seen, photo = _fine(picture), _fine(PHOTO)
+    energy = float(np.sqrt((seen * seen).sum() * (photo * photo).sum()))
+    return 0.0 if energy == 0.0 else float((seen * photo).sum()) / energy
 
 
 async def test_faces_are_redacted_for_viewers_and_the_switch_is_live(
@@ -62,7 +81,9 @@ async def test_faces_are_redacted_for_viewers_and_the_switch_is_live(
     cleanup.append(viewer)
     await viewer.watch(device_id)
     await viewer.frames_at_least(20)
-    assert viewer.last is not None and face_change(viewer.last) < 12  # plain relay: the face
+    assert (
+        viewer.last is not None and face_detail(viewer.last) > FACE_SHOWN
+    )  # plain relay: the face
 
     def configure(redact: bool) -> None:
         with world.http() as client:
@@ -76,12 +97,12 @@ async def test_faces_are_redacted_for_viewers_and_the_switch_is_live(
     async def settles(check: Any) -> None:
         for _ in range(100):
             await asyncio.sleep(0.2)
-            if viewer.last is not None and check(face_change(viewer.last)):
+            if viewer.last is not None and check(face_detail(viewer.last)):
                 return
-        raise AssertionError(f"face change stayed at {face_change(viewer.last)}")
+        raise AssertionError(f"face detail stayed at {face_detail(viewer.last)}")
 
     configure(True)
-    await settles(lambda change: change > 25)  # pixelated, without reconnecting
+    await settles(lambda detail: detail < FACE_HIDDEN)  # pixelated, without reconnecting
     found = await viewer.peer.recv("detections", wait=20)
     assert found["device_id"] == device_id
     assert found["items"] and found["items"][0]["label"] == "face"
@@ -89,6 +110,6 @@ async def test_faces_are_redacted_for_viewers_and_the_switch_is_live(
     assert 150 < x + w / 2 < 400 and 30 < y + h / 2 < 250  # the astronaut's face
     seen = viewer.frames
     await viewer.frames_at_least(seen + 20)
-    assert face_change(viewer.last) > 25
+    assert face_detail(viewer.last) < FACE_HIDDEN
     configure(False)
-    await settles(lambda change: change < 12)
+    await settles(lambda detail: detail > FACE_SHOWN)
