@@ -21,6 +21,17 @@ CERT_NAME = "tls-cert.pem"
 KEY_NAME = "tls-key.pem"
 VALIDITY = timedelta(days=365)
 MIN_VERSIONS = {"TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3}
+# Ciphers for TLS 1.2 (TLS 1.3 suites are fixed by OpenSSL): forward secrecy and AEAD only.
+TLS12_CIPHERS = ":".join(
+    [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,7 @@ def ensure_certificate(settings: Settings) -> Certificate:
 
 
 def harden(context: ssl.SSLContext, minimum: str) -> None:
-    """Refuse protocol versions below ``minimum`` (TLS 1.2 at the least) and compression."""
+    """Refuse versions below ``minimum`` (TLS 1.2 at the least), weak suites, compression."""
     context.minimum_version = MIN_VERSIONS[minimum]
+    context.set_ciphers(TLS12_CIPHERS)
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE

@@ -26,7 +26,7 @@ from lensguard.identity.accounts import create_account
 from lensguard.identity.devices import register_device
 from lensguard.services import Services
 from lensguard.settings import Settings
-from lensguard.tls import ensure_certificate
+from lensguard.tls import ensure_certificate, harden
 from tests.harness.ports import free_port
 
 STARTUP_WAIT = 30.0
@@ -110,6 +110,9 @@ async def serve_in_process(settings: Settings, clock: Clock) -> AsyncIterator[In
         server_header=False,
         timeout_graceful_shutdown=5,
     )
+    config.load()
+    assert config.ssl is not None
+    harden(config.ssl, settings.security.encryption.tls_minimum)  # as `lensguard serve` does
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

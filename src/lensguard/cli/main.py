@@ -22,6 +22,7 @@ from lensguard.cli import (
     recordings,
     rekey,
     secret,
+    security,
     serve,
     threats,
     token,
@@ -79,3 +80,4 @@ app.add_typer(compliance.app, name="compliance")
 app.add_typer(threats.app, name="threats")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(token.app, name="token")
+app.add_typer(security.app, name="security")

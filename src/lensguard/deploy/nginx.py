@@ -12,22 +12,12 @@ from lensguard.deploy.options import DeployOptions
 from lensguard.errors import ConfigurationError
 from lensguard.guard.headers import BASE_HEADERS, HSTS
 from lensguard.settings import Settings
+from lensguard.tls import TLS12_CIPHERS as CIPHERS
 
 SIGNAL_PATH = "/v1/signal"  # api/signal.py's WebSocket route (no /api prefix)
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - recognised, not bound  # nosec B104
 LOGIN_PATH = "/api/v1/auth/login"
 LOGIN_RATE = "10r/m"  # per address, beside the server's own sign-in throttle
-# Ciphers for TLS 1.2 (TLS 1.3 suites are fixed by OpenSSL): forward secrecy and AEAD only.
-CIPHERS = ":".join(
-    [
-        "ECDHE-ECDSA-AES128-GCM-SHA256",
-        "ECDHE-RSA-AES128-GCM-SHA256",
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-        "ECDHE-RSA-AES256-GCM-SHA384",
-        "ECDHE-ECDSA-CHACHA20-POLY1305",
-        "ECDHE-RSA-CHACHA20-POLY1305",
-    ]
-)
 
 
 def _protocols(settings: Settings) -> str:
