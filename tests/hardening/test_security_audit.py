@@ -7,8 +7,10 @@ weak_server.py) that accepts TLS 1.0 and CBC suites and sends no security header
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,9 +22,10 @@ from typer.testing import CliRunner
 
 from lensguard.cli.main import app as cli
 from lensguard.clock import ManualClock
+from lensguard.hardening import report
 from lensguard.hardening.config_checks import Host, check_config
 from lensguard.hardening.findings import Finding, Status, failing
-from lensguard.hardening.run import Live, accounts, run_audit
+from lensguard.hardening.run import Live, accounts, attack, run_audit
 from lensguard.settings import Settings
 from lensguard.severity import Severity
 from lensguard.store.db import Database
@@ -252,3 +255,56 @@ def test_the_command_exits_by_severity_and_prints_json(tmp_path: Path, sqlite_ur
     assert json.loads(lenient.stdout)["failed"] == 0
     bad = runner.invoke(cli, ["-c", str(config), "security", "audit", "--format", "xml"])
     assert bad.exit_code == 2
+
+
+async def test_security_test_passes_against_our_server(
+    ours: InProcessServer, tmp_path: Path
+) -> None:
+    await ours.user("low", "viewer")
+    token = await ours.login("low")
+    target = Live(ours.base_url, ours.cert_path)
+    findings = await asyncio.to_thread(attack, target, token, datetime.now(UTC))
+    found = by_id(findings)
+    attacks_run = [f for f in findings if f.id.startswith("ATK-")]
+    assert len(attacks_run) == 7
+    assert [f for f in findings if f.status is not Status.PASS] == []
+    assert found["ATK-ALG-NONE"].evidence == "401 on all 5 routes tried"
+    walked = found["ATK-AUTHZ"].evidence
+    assert walked.endswith("all answered 403") and int(walked.split()[0]) >= 5
+
+    page = report.render(findings, target=ours.base_url, when=datetime.now(UTC))
+    assert page.count("<tr>") == len(findings) + 1 and 'class="fail"' not in page
+
+
+async def test_security_test_catches_an_open_server(tmp_path: Path) -> None:
+    with weak_server(tmp_path) as weak:
+        target = Live(weak.url, weak.cert)
+        findings = await asyncio.to_thread(attack, target, None, datetime.now(UTC))
+    found = by_id(findings)
+    for check in ("ATK-ALG-NONE", "ATK-HS-PUBKEY", "ATK-WRONG-KEY", "ATK-UNKNOWN-KID"):
+        assert found[check].status is Status.FAIL, check
+        assert found[check].evidence.startswith("GET /api/v1/things -> 200")
+    assert found["ATK-TAMPERED"].status is Status.SKIP
+    assert found["ATK-AUTHZ"].status is Status.SKIP
+    page = report.render(findings, target="<script>", when=datetime.now(UTC))
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'class="fail"' in page
+
+
+def test_the_test_command_writes_a_private_report(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    token = tmp_path / "token"
+    token.write_text("two words\n")
+    runner = CliRunner()
+    refused = runner.invoke(
+        cli, ["security", "test", "--url", "https://127.0.0.1:1", "--token-file", str(token)]
+    )
+    assert refused.exit_code == 2 and "does not hold one token" in refused.stderr
+    with weak_server(tmp_path) as weak:
+        ran = runner.invoke(
+            cli,
+            ["security", "test", "--url", weak.url, "--ca-file", str(weak.cert), "--out", str(out)],
+        )
+    assert ran.exit_code == 1
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert "ATK-ALG-NONE" in out.read_text()

@@ -13,6 +13,7 @@ from lensguard.api.problems import Problem
 
 router = APIRouter(tags=["meta"])
 REF = "#/components/schemas/{model}"
+ACTION_KEY = "x-lensguard-action"
 
 
 def document(app: FastAPI) -> dict[str, Any]:
@@ -34,11 +35,17 @@ def document(app: FastAPI) -> dict[str, Any]:
     }
     doc["security"] = [{"bearer": []}]
     for route in app.routes:
-        if isinstance(route, APIRoute) and declared_action(route) == PUBLIC:
-            for method in route.methods:
-                operation = doc["paths"].get(route.path, {}).get(method.lower())
-                if operation is not None:
-                    operation["security"] = []  # open to anonymous callers
+        if not isinstance(route, APIRoute):
+            continue
+        action = declared_action(route)
+        for method in route.methods:
+            operation = doc["paths"].get(route.path, {}).get(method.lower())
+            if operation is None:
+                continue
+            # The permission the route checks first (`lensguard security test` walks it).
+            operation[ACTION_KEY] = action
+            if action == PUBLIC:
+                operation["security"] = []  # open to anonymous callers
     return doc
 
 

@@ -14,9 +14,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from lensguard.access.policy import load_policy
-from lensguard.hardening import account_checks, http_checks, tls_probe
+from lensguard.hardening import account_checks, attacks, http_checks, tls_probe
 from lensguard.hardening.config_checks import Host, check_config
-from lensguard.hardening.findings import Check, Finding
+from lensguard.hardening.findings import Check, Finding, Status
 from lensguard.settings import Settings
 from lensguard.severity import Severity
 from lensguard.store.db import Database, is_sqlite
@@ -68,6 +68,10 @@ async def accounts(settings: Settings, now: datetime) -> list[Finding]:
         await db.dispose()
 
 
+def _verify(target: Live) -> ssl.SSLContext | bool:
+    return ssl.create_default_context(cafile=str(target.ca_file)) if target.ca_file else True
+
+
 def live(target: Live, now: datetime) -> list[Finding]:
     """TLS, headers and the unauthenticated walk of the API, against ``target.url``."""
     parts = urlsplit(target.url)
@@ -80,10 +84,7 @@ def live(target: Live, now: datetime) -> list[Finding]:
         found += tls_probe.check_tls(tls, now)
     except OSError as exc:
         return [*found, REACHED.verdict(False, f"{parts.hostname}:{port}: {exc.strerror or exc}")]
-    verify: ssl.SSLContext | bool = (
-        ssl.create_default_context(cafile=str(target.ca_file)) if target.ca_file else True
-    )
-    with httpx.Client(base_url=target.url, verify=verify, timeout=10) as client:
+    with httpx.Client(base_url=target.url, verify=_verify(target), timeout=10) as client:
         try:
             found += http_checks.check_headers(client)
             found.append(http_checks.check_auth(client, target.max_probes))
@@ -102,3 +103,21 @@ async def run_audit(
     if target is not None:
         findings += await asyncio.to_thread(live, target, now)
     return findings
+
+
+def attack(target: Live, credential: str | None, now: datetime) -> list[Finding]:
+    """``security test``: the live audit checks, forged tokens and the authorisation walk."""
+    found = live(target, now)
+    if any(f.id in (PLAIN.id, REACHED.id) and f.status is Status.FAIL for f in found):
+        return found
+    with httpx.Client(base_url=target.url, verify=_verify(target), timeout=10) as client:
+        spec = client.get("/openapi.json")
+        if spec.status_code != 200:
+            return [*found, REACHED.verdict(False, f"/openapi.json answered {spec.status_code}")]
+        document = spec.json()
+        found += attacks.check_forgeries(client, document, credential)
+        if credential is None:
+            found.append(attacks.AUTHZ.skipped("no credential given (--token-file)"))
+        else:
+            found.append(attacks.check_authorization(client, document, credential))
+    return found
