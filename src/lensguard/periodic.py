@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from lensguard.clock import Clock
 
@@ -86,3 +86,19 @@ class Periodic(Generic[T]):
         if self._turning is not None:
             await self._turning  # never raises: turn catches
             self._turning = None
+
+
+class Scheduled:
+    """Start, stop and the failure count of a schedule that runs on a ``Periodic``."""
+
+    _every: Periodic[Any]
+
+    @property
+    def failures(self) -> int:
+        return self._every.failures
+
+    def start(self) -> None:
+        self._every.start()
+
+    async def stop(self) -> None:
+        await self._every.stop()

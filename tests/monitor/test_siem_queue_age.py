@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,18 @@ DAY = 86_400
 MAX_AGE = 30 * DAY
 
 
+@asynccontextmanager
+async def opened(
+    path: Path, clock: ManualClock, max_age: float | None = MAX_AGE
+) -> AsyncIterator[DurableQueue]:
+    queue = DurableQueue(path, max_age=max_age, clock=clock)
+    await queue.open()
+    try:
+        yield queue
+    finally:
+        await queue.close()
+
+
 async def names(queue: DurableQueue) -> list[str]:
     return [item.event.name for item in await queue.peek(100)]
 
@@ -29,9 +43,7 @@ async def names(queue: DurableQueue) -> list[str]:
 async def test_old_events_go_and_recent_ones_stay(
     tmp_path: Path, manual_clock: ManualClock
 ) -> None:
-    queue = DurableQueue(tmp_path / "siem.sqlite3", max_age=MAX_AGE, clock=manual_clock)
-    await queue.open()
-    try:
+    async with opened(tmp_path / "siem.sqlite3", manual_clock) as queue:
         await queue.put([SecurityEvent.create("old")])
         await manual_clock.advance(20 * DAY)
         await queue.put([SecurityEvent.create("recent")])
@@ -42,22 +54,16 @@ async def test_old_events_go_and_recent_ones_stay(
         assert await names(queue) == ["recent"]
         # seq keeps growing: a receiver deduplicating by seq still takes the next one
         assert (await queue.put([SecurityEvent.create("next")])).seqs == [3]
-    finally:
-        await queue.close()
 
 
 async def test_without_an_age_limit_nothing_expires(
     tmp_path: Path, manual_clock: ManualClock
 ) -> None:
-    queue = DurableQueue(tmp_path / "siem.sqlite3", clock=manual_clock)
-    await queue.open()
-    try:
+    async with opened(tmp_path / "siem.sqlite3", manual_clock, max_age=None) as queue:
         await queue.put([SecurityEvent.create("kept")])
         await manual_clock.advance(3_650 * DAY)
         assert await queue.expire() == ExpireResult(0, None)
         assert await names(queue) == ["kept"]
-    finally:
-        await queue.close()
 
 
 async def test_a_queue_file_from_before_the_limit_ages_from_its_upgrade(
@@ -73,40 +79,33 @@ async def test_a_queue_file_from_before_the_limit_ages_from_its_upgrade(
             (json.dumps(SecurityEvent.create("before").to_dict()),),
         )
     raw.close()
-    queue = DurableQueue(path, max_age=MAX_AGE, clock=manual_clock)
-    await queue.open()
-    try:
+    async with opened(path, manual_clock) as queue:
         await manual_clock.advance(MAX_AGE)
         assert await queue.expire() == ExpireResult(0, None)
         await queue.put([SecurityEvent.create("after")])
         await manual_clock.advance(1)
         assert await queue.expire() == ExpireResult(1, 1)
         assert await names(queue) == ["after"]
-    finally:
-        await queue.close()
 
 
 async def test_the_forwarder_sends_only_what_is_not_too_old(
     tmp_path: Path, manual_clock: ManualClock
 ) -> None:
-    path = tmp_path / "siem.sqlite3"
-    queue = DurableQueue(path, max_age=MAX_AGE, clock=manual_clock)
-    await queue.open()
-    await queue.put([SecurityEvent.create("while the SIEM was away")])  # never delivered
-    await manual_clock.advance(MAX_AGE + 1)
-    await queue.put([SecurityEvent.create("today")])
     with capture_logs() as logs:
-        async with SyslogTcpReceiver() as receiver:
-            sink = SyslogSink("127.0.0.1", receiver.port, transport="tcp", hostname="gw")
-            fwd = SiemForwarder(queue, sink)
-            await fwd.start()
-            try:
-                await receiver.wait_for_frames(1)
-                await eventually(lambda: fwd.delivered == 1)
-            finally:
-                await fwd.stop()
-                await sink.aclose()
-                await queue.close()
+        async with opened(tmp_path / "siem.sqlite3", manual_clock) as queue:
+            await queue.put([SecurityEvent.create("while the SIEM was away")])  # never sent
+            await manual_clock.advance(MAX_AGE + 1)
+            await queue.put([SecurityEvent.create("today")])
+            async with SyslogTcpReceiver() as receiver:
+                sink = SyslogSink("127.0.0.1", receiver.port, transport="tcp", hostname="gw")
+                fwd = SiemForwarder(queue, sink)
+                await fwd.start()
+                try:
+                    await receiver.wait_for_frames(1)
+                    await eventually(lambda: fwd.delivered == 1)
+                finally:
+                    await fwd.stop()
+                    await sink.aclose()
     assert len(receiver.frames) == 1
     assert b"today" in receiver.frames[0] and b'seq="2"' in receiver.frames[0]
     assert fwd.stats()["expired"] == 1

@@ -17,14 +17,14 @@ from lensguard.clock import Clock
 from lensguard.identity.tokens import TokenService
 from lensguard.logs import get_logger
 from lensguard.monitor.events import emit
-from lensguard.periodic import Periodic
+from lensguard.periodic import Periodic, Scheduled
 from lensguard.severity import Severity
 
 log = get_logger(__name__)
 ACTOR = "key-schedule"
 
 
-class KeyRotationLoop:
+class KeyRotationLoop(Scheduled):
     """Rotates the signing key when due, on the shared ``Periodic`` loop."""
 
     def __init__(
@@ -47,10 +47,6 @@ class KeyRotationLoop:
     @property
     def checks(self) -> int:
         return self._every.runs
-
-    @property
-    def failures(self) -> int:
-        return self._every.failures
 
     async def _audit(self, session: AsyncSession, kid: str, retired: str) -> None:
         event = AuditEvent(
@@ -78,9 +74,3 @@ class KeyRotationLoop:
     async def check(self) -> str | None:
         """One check: the new kid when this node rotated, else None. Never raises."""
         return await self._every.turn()
-
-    def start(self) -> None:
-        self._every.start()
-
-    async def stop(self) -> None:
-        await self._every.stop()

@@ -25,14 +25,14 @@ from lensguard.incidents.models import Incident
 from lensguard.incidents.settings import EscalationLevel
 from lensguard.logs import get_logger
 from lensguard.monitor.events import emit
-from lensguard.periodic import Periodic
+from lensguard.periodic import Periodic, Scheduled
 from lensguard.severity import Severity
 
 log = get_logger("lensguard.incidents")
 BATCH = 200
 
 
-class Escalator:
+class Escalator(Scheduled):
     """Raises unacknowledged critical incidents through ``levels``; see the module."""
 
     def __init__(
@@ -57,10 +57,6 @@ class Escalator:
             on_failure=self._failed,
             first_at_start=True,
         )
-
-    @property
-    def failures(self) -> int:
-        return self._every.failures
 
     async def run_once(self) -> list[tuple[str, int]]:
         """Raise every incident that is due; the (incident id, level) pairs raised."""
@@ -110,6 +106,3 @@ class Escalator:
         """Check now and then every ``every_seconds`` (on the running loop)."""
         if self.levels:
             self._every.start()
-
-    async def stop(self) -> None:
-        await self._every.stop()

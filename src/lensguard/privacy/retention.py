@@ -44,7 +44,7 @@ from lensguard.clock import Clock
 from lensguard.incidents.models import Incident, IncidentEntry
 from lensguard.logs import get_logger
 from lensguard.monitor.events import emit
-from lensguard.periodic import Periodic
+from lensguard.periodic import Periodic, Scheduled
 from lensguard.privacy.access_review import ReviewOptions, build_review, last_review
 from lensguard.privacy.audit_retention import prune_audit
 from lensguard.recordings.lease import Lease
@@ -337,7 +337,7 @@ class DataRetention:
             )
 
 
-class RetentionLoop:
+class RetentionLoop(Scheduled):
     """Runs the job every ``interval_seconds`` on the app's clock; failures are logged."""
 
     def __init__(self, job: DataRetention, *, clock: Clock, interval: float) -> None:
@@ -352,15 +352,5 @@ class RetentionLoop:
     def runs(self) -> int:
         return self._every.runs
 
-    @property
-    def failures(self) -> int:
-        return self._every.failures
-
     def _failed(self, exc: Exception) -> None:
         log.error("privacy_retention_failed", error=type(exc).__name__)
-
-    def start(self) -> None:
-        self._every.start()
-
-    async def stop(self) -> None:
-        await self._every.stop()
