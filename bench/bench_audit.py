@@ -8,26 +8,18 @@ compared with just reading the same rows in the same batches.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import statistics
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy import Index, MetaData, Table, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Index, MetaData, Table, insert, select
 
+from bench._setup import AUDIT_SECRET, fill_audit, on_both_backends, reset_audit
 from lensguard.audit import AuditEvent, AuditLog
 from lensguard.audit.models import AuditEntry
-from lensguard.store import migrate
 from lensguard.store.db import Database
 
-PG_ADMIN = os.environ.get("LENSGUARD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECONDS = 0.5
 REPEATS = 3
 BATCH = 100
@@ -68,7 +60,12 @@ async def rate(fn: Callable[[], Awaitable[int]]) -> float:
 
 
 async def paired(
-    label: str, ours: Callable[[], Awaitable[int]], plain: Callable[[], Awaitable[int]]
+    label: str,
+    ours: Callable[[], Awaitable[int]],
+    plain: Callable[[], Awaitable[int]],
+    *,
+    names: tuple[str, str] = ("ours", "plain"),
+    width: int = 34,
 ) -> None:
     """Interleave short slices of both and keep the medians: the machine's load drifts."""
     samples: tuple[list[float], list[float]] = ([], [])
@@ -76,12 +73,15 @@ async def paired(
         samples[0].append(await rate(ours))
         samples[1].append(await rate(plain))
     a, b = (statistics.median(values) for values in samples)
-    print(f"  {label:<34} ours {a:>9,.0f}/s   plain {b:>9,.0f}/s   ratio {a / b:5.2f}x")
+    print(
+        f"  {label:<{width}} {names[0]} {a:>9,.0f}/s   {names[1]} {b:>9,.0f}/s   "
+        f"ratio {a / b:5.2f}x"
+    )
 
 
 async def bench_backend(name: str, url: str) -> None:
     db = Database(url)
-    log = AuditLog.from_secret("bench master secret, used nowhere else, 0123456789")
+    log = AuditLog.from_secret(AUDIT_SECRET)
     plain = plain_table()
     async with db.engine.begin() as conn:
         await conn.run_sync(plain.metadata.create_all)
@@ -136,16 +136,19 @@ async def bench_backend(name: str, url: str) -> None:
         await db.dispose()
 
 
+async def verify_rate(db: Database, log: AuditLog, entries: int) -> float:
+    """Entries per second of one full verification, which must check ``entries``."""
+    started = time.perf_counter()
+    report = await log.verify(db)
+    rate = report.checked / (time.perf_counter() - started)
+    if not report.ok or report.checked != entries:
+        raise RuntimeError(f"bench setup is wrong: {report}")
+    return rate
+
+
 async def bench_verify(db: Database, log: AuditLog) -> None:
-    async with db.transaction() as session:
-        await session.execute(text("DELETE FROM audit_log"))
-        await session.execute(text("DELETE FROM audit_checkpoints"))
-        await session.execute(
-            text("UPDATE audit_head SET last_seq = 0, last_hash = :h"), {"h": "0" * 64}
-        )
-    for _ in range(VERIFY_ENTRIES // 1000):
-        async with db.transaction() as session:
-            await log.append_many(session, [EVENT] * 1000)
+    await reset_audit(db)
+    await fill_audit(db, log, lambda _: EVENT, VERIFY_ENTRIES)
 
     async def read_only() -> int:
         after, count = 0, 0
@@ -167,11 +170,7 @@ async def bench_verify(db: Database, log: AuditLog) -> None:
 
     ours_rates, read_rates = [], []
     for _ in range(REPEATS):
-        started = time.perf_counter()
-        report = await log.verify(db)
-        ours_rates.append(report.checked / (time.perf_counter() - started))
-        if not report.ok or report.checked != VERIFY_ENTRIES:
-            raise RuntimeError(f"bench setup is wrong: {report}")
+        ours_rates.append(await verify_rate(db, log, VERIFY_ENTRIES))
         started = time.perf_counter()
         read = await read_only()
         read_rates.append(read / (time.perf_counter() - started))
@@ -180,39 +179,8 @@ async def bench_verify(db: Database, log: AuditLog) -> None:
     print(f"  {label:<34} ours {ours:>9,.0f}/s   read  {base:>9,.0f}/s   ratio {ours / base:5.2f}x")
 
 
-async def with_pg_database(run: Callable[[str], Awaitable[None]]) -> None:
-    try:
-        admin = await asyncpg.connect(PG_ADMIN, timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"PostgreSQL at {PG_ADMIN} unreachable ({type(exc).__name__}); skipped")
-        return
-    name = f"lg_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        settings = {k: await admin.fetchval(f"SHOW {k}") for k in ("fsync", "synchronous_commit")}
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = make_url(PG_ADMIN).set(drivername="postgresql+asyncpg", database=name)
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(migrate.upgrade, rendered)
-        print(f"(PostgreSQL {', '.join(f'{k}={v}' for k, v in settings.items())})")
-        await run(rendered)
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN, timeout=3)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        migrate.upgrade(url)
-        print("(SQLite WAL, synchronous=FULL)")
-        asyncio.run(bench_backend("SQLite", url))
-    asyncio.run(with_pg_database(lambda url: bench_backend("PostgreSQL", url)))
+    on_both_backends(bench_backend)
 
 
 if __name__ == "__main__":

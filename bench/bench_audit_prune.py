@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete
 
+from bench._setup import fill_audit, print_times, time_on_copies, url_of
 from lensguard.audit.entry import AuditEvent
 from lensguard.audit.log import AuditLog
 from lensguard.audit.models import AuditEntry
@@ -34,10 +32,6 @@ NEW = 100
 ROUNDS = 3
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 SECRET = secrets.token_urlsafe(48)
-
-
-def url_of(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
 
 
 def event(n: int) -> AuditEvent:
@@ -64,11 +58,7 @@ async def populate(path: Path) -> None:
     try:
         for count, when in ((OLD, NOW - timedelta(days=400)), (NEW, NOW)):
             log = AuditLog.from_secret(SECRET, clock=fixed(when))
-            for start in range(0, count, 1000):
-                async with db.transaction() as session:
-                    await log.append_many(
-                        session, [event(n) for n in range(start, min(start + 1000, count))]
-                    )
+            await fill_audit(db, log, event, count)
     finally:
         await db.dispose()
 
@@ -106,23 +96,15 @@ async def run(work: Path) -> None:
     seed = work / "seed.db"
     await populate(seed)
     jobs = {"baseline: one DELETE": baseline, "ours: verify, anchor, 500s": ours}
-    times: dict[str, list[float]] = {name: [] for name in jobs}
-    for _ in range(ROUNDS):
-        for name, job in jobs.items():
-            copy = work / "copy.db"
-            shutil.copy(seed, copy)
-            started = time.perf_counter()
-            removed = await job(copy)
-            times[name].append(time.perf_counter() - started)
-            assert removed == OLD, (name, removed)
-            if job is ours:  # not timed
-                await verifies_from_the_anchor(copy)
-    base = statistics.median(times["baseline: one DELETE"])
-    print(f"{OLD:,} audit entries past retention (of {OLD + NEW:,}), SQLite")
-    print(f"{'job':28} {'seconds':>8} {'rows/s':>10} {'vs baseline':>12}")
-    for name, values in times.items():
-        seconds = statistics.median(values)
-        print(f"{name:28} {seconds:>8.2f} {OLD / seconds:>10,.0f} {seconds / base:>11.2f}x")
+
+    async def check(name: str, copy: Path, removed: int) -> None:
+        assert removed == OLD, (name, removed)
+        if jobs[name] is ours:  # not timed
+            await verifies_from_the_anchor(copy)
+
+    medians = await time_on_copies(seed, jobs, rounds=ROUNDS, check=check)
+    title = f"{OLD:,} audit entries past retention (of {OLD + NEW:,}), SQLite"
+    print_times(title, OLD, medians, baseline="baseline: one DELETE")
 
 
 def main() -> None:

@@ -9,23 +9,19 @@ interleaved in the same run and the medians kept; SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import statistics
-import tempfile
-import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
 
-from bench.bench_audit import EVENT, REPEATS, rate, with_pg_database
+from bench._setup import AUDIT_SECRET, fill_audit, on_both_backends, reset_audit
+from bench.bench_audit import EVENT, REPEATS, verify_rate
+from bench.bench_audit import paired as audit_paired
 from lensguard.audit import AuditEvent, AuditLog
 from lensguard.protect.subkeys import Purpose, derive
-from lensguard.store import migrate
 from lensguard.store.db import Database
 
-SECRET = "bench master secret, used nowhere else, 0123456789"
+SECRET = AUDIT_SECRET
 BATCH = 100
 ACTORS = 50
 VERIFY_ENTRIES = 10_000
@@ -63,12 +59,7 @@ def event(i: int) -> AuditEvent:
 async def paired(
     label: str, sealed: Callable[[], Awaitable[int]], clear: Callable[[], Awaitable[int]]
 ) -> None:
-    samples: tuple[list[float], list[float]] = ([], [])
-    for _ in range(REPEATS):
-        samples[0].append(await rate(sealed))
-        samples[1].append(await rate(clear))
-    a, b = (statistics.median(values) for values in samples)
-    print(f"  {label:<30} sealed {a:>9,.0f}/s   clear {b:>9,.0f}/s   ratio {a / b:5.2f}x")
+    await audit_paired(label, sealed, clear, names=("sealed", "clear"), width=30)
 
 
 async def bench_backend(name: str, url: str) -> None:
@@ -97,45 +88,26 @@ async def bench_backend(name: str, url: str) -> None:
 
 
 async def fill(db: Database, log: AuditLog) -> None:
-    async with db.transaction() as session:
-        for table in ("audit_log", "audit_checkpoints", "audit_subject_keys"):
-            await session.execute(text(f"DELETE FROM {table}"))
-        await session.execute(
-            text("UPDATE audit_head SET last_seq = 0, last_hash = :h"), {"h": "0" * 64}
-        )
-    for start in range(0, VERIFY_ENTRIES, 1000):
-        async with db.transaction() as session:
-            await log.append_many(session, [event(i) for i in range(start, start + 1000)])
+    await reset_audit(db)
+    await fill_audit(db, log, event, VERIFY_ENTRIES)
 
 
-async def verify_rate(db: Database, log: AuditLog) -> float:
-    rates = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        report = await log.verify(db)
-        rates.append(report.checked / (time.perf_counter() - started))
-        if not report.ok or report.checked != VERIFY_ENTRIES:
-            raise RuntimeError(f"bench setup is wrong: {report}")
-    return statistics.median(rates)
+async def median_verify_rate(db: Database, log: AuditLog) -> float:
+    return statistics.median([await verify_rate(db, log, VERIFY_ENTRIES) for _ in range(REPEATS)])
 
 
 async def bench_verify(db: Database, sealed_log: AuditLog, clear_log: AuditLog) -> None:
     await fill(db, sealed_log)
-    sealed = await verify_rate(db, sealed_log)
+    sealed = await median_verify_rate(db, sealed_log)
     await fill(db, clear_log)
-    clear = await verify_rate(db, clear_log)
+    clear = await median_verify_rate(db, clear_log)
     label = f"verify {VERIFY_ENTRIES:,} entries"
     ratio = sealed / clear
     print(f"  {label:<30} sealed {sealed:>9,.0f}/s   clear {clear:>9,.0f}/s   ratio {ratio:5.2f}x")
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        migrate.upgrade(url)
-        print("(SQLite WAL, synchronous=FULL)")
-        asyncio.run(bench_backend("SQLite", url))
-    asyncio.run(with_pg_database(lambda url: bench_backend("PostgreSQL", url)))
+    on_both_backends(bench_backend)
 
 
 if __name__ == "__main__":

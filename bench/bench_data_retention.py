@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import statistics
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, insert
 
+from bench._setup import print_times, time_on_copies, url_of
 from lensguard.access.policy import load_policy
 from lensguard.audit.log import AuditLog
 from lensguard.clock import ManualClock
@@ -37,10 +35,6 @@ ROWS = SESSIONS * 2 + KEYS
 ROUNDS = 3
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 SECRET = secrets.token_urlsafe(48)
-
-
-def url_of(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
 
 
 async def populate(path: Path) -> None:
@@ -124,22 +118,15 @@ async def baseline(path: Path) -> int:
 async def run(work: Path) -> None:
     seed = work / "seed.db"
     await populate(seed)
-    times: dict[str, list[float]] = {"baseline: one DELETE": [], "ours: batches of 500": []}
-    for _ in range(ROUNDS):
-        for name, job in (("baseline: one DELETE", baseline), ("ours: batches of 500", ours)):
-            copy = work / "copy.db"
-            shutil.copy(seed, copy)
-            started = time.perf_counter()
-            removed = await job(copy)
-            times[name].append(time.perf_counter() - started)
-            # ours keeps the user's newest session: its last sign-in stays known
-            assert removed in (ROWS, ROWS - 2), (name, removed)
-    base = statistics.median(times["baseline: one DELETE"])
-    print(f"{ROWS:,} expired rows (sessions, refresh tokens, API keys), SQLite")
-    print(f"{'job':24} {'seconds':>8} {'rows/s':>10} {'vs baseline':>12}")
-    for name, values in times.items():
-        seconds = statistics.median(values)
-        print(f"{name:24} {seconds:>8.2f} {ROWS / seconds:>10,.0f} {seconds / base:>11.2f}x")
+    jobs = {"baseline: one DELETE": baseline, "ours: batches of 500": ours}
+
+    async def check(name: str, copy: Path, removed: int) -> None:
+        # ours keeps the user's newest session: its last sign-in stays known
+        assert removed in (ROWS, ROWS - 2), (name, removed)
+
+    medians = await time_on_copies(seed, jobs, rounds=ROUNDS, check=check)
+    title = f"{ROWS:,} expired rows (sessions, refresh tokens, API keys), SQLite"
+    print_times(title, ROWS, medians, baseline="baseline: one DELETE")
 
 
 def main() -> None:

@@ -118,6 +118,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             var_dir=settings.var_dir,
             threshold=monitoring.alert_threshold,
             dev=settings.is_dev,
+            clock=services.clock,
         )
         checkpointer = Checkpointer(
             services.audit,

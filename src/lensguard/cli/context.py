@@ -1,29 +1,42 @@
-"""Shared CLI plumbing: the config option, settings loading and friendly failures."""
+"""Shared CLI plumbing: the config option, settings loading and friendly failures.
+
+Commands that work on the server's records go settings → audit log → database:
+``settings_from`` loads the settings, ``audit_log_for`` the audit log with the kept
+keys (before the event loop starts), ``database_for`` opens the database for one
+``asyncio.run`` and disposes of it, ``append_success`` audits what the command did as
+a system actor, and ``run_refusing`` runs the work with a refusal printed and exit 2.
+``services_for`` is the same for commands that need the whole service container.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from lensguard.audit import AuditLog
+from lensguard.audit import AuditEvent, AuditLog
 from lensguard.bootstrap import resolve_secrets
 from lensguard.errors import ConfigurationError, LensguardError
 from lensguard.identity.signing_keys import wrap_key_check
 from lensguard.keyring.fields import FieldKeys
 from lensguard.keyring.kept import load_purpose_keys
 from lensguard.protect.subkeys import Purpose, derive
+from lensguard.services import Services
 from lensguard.settings import Settings, load_settings
+from lensguard.store.db import Database
 
 # No emoji codes: a certificate fingerprint like "27:CD:46" must print as written.
 console = Console(soft_wrap=True, highlight=False, emoji=False)
 errors = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
+T = TypeVar("T")
 
 
 def settings_from(ctx: typer.Context, **overrides: Any) -> Settings:
@@ -81,3 +94,66 @@ def field_keys_for(settings: Settings) -> FieldKeys:
     if resolved.secret_key is None:
         raise ConfigurationError("secret_key is not set")
     return FieldKeys(derive(resolved.secret_key.get_secret_value(), Purpose.WRAP))
+
+
+@asynccontextmanager
+async def database_for(settings: Settings) -> AsyncIterator[Database]:
+    """The server's database for one command's event loop, disposed of when it ends."""
+    db = Database(settings.database_url)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def services_for(settings: Settings) -> AsyncIterator[Services]:
+    """The server's service container (database, audit log, ...), closed when it ends."""
+    services = Services.build(settings)
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+async def append_success(
+    db: Database,
+    log: AuditLog,
+    action: str,
+    *,
+    actor: str,
+    resource_type: str,
+    resource_id: str,
+    details: dict[str, Any],
+) -> None:
+    """Audit what a command did (``actor``, a system actor) in a transaction of its own."""
+    async with db.transaction() as session:
+        await log.append(
+            session,
+            AuditEvent(
+                action=action,
+                outcome="success",
+                actor_type="system",
+                actor_name=actor,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                details=details,
+            ),
+        )
+
+
+def run_refusing(
+    work: Coroutine[Any, Any, T], *, on_refusal: Callable[[], object] | None = None
+) -> T:
+    """Run ``work`` to the end; a database failure or a refusal prints one line and exits 2.
+
+    ``on_refusal`` runs first on a refusal (removing a half-written file, say).
+    """
+    with database_errors():
+        try:
+            return asyncio.run(work)
+        except LensguardError as exc:
+            if on_refusal is not None:
+                on_refusal()
+            errors.print(f"[red]error:[/red] {escape(exc.detail)}")
+            raise typer.Exit(2) from None

@@ -8,7 +8,6 @@ directly. ``--by`` names the officer acting: an enabled account whose role holds
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -22,8 +21,15 @@ from lensguard.access.can import can
 from lensguard.access.principal import Principal
 from lensguard.api.compliance import ACTION, EVERY_ACCOUNT
 from lensguard.bootstrap import resolve_secrets
-from lensguard.cli.context import console, database_errors, errors, friendly_errors, settings_from
-from lensguard.errors import Forbidden, LensguardError, ValidationFailed
+from lensguard.cli.context import (
+    console,
+    errors,
+    friendly_errors,
+    run_refusing,
+    services_for,
+    settings_from,
+)
+from lensguard.errors import Forbidden, ValidationFailed
 from lensguard.identity.authn import user_principal
 from lensguard.logs import configure_logging
 from lensguard.privacy import erasure, recording_erasure
@@ -58,18 +64,11 @@ def _run(ctx: typer.Context, work: Callable[[Services], Awaitable[T]]) -> T:
     configure_logging("WARNING")
 
     async def run() -> T:
-        services = Services.build(settings)
-        try:
+        async with services_for(settings) as services:
             return await work(services)
-        finally:
-            await services.close()
 
-    with friendly_errors(), database_errors():
-        try:
-            return asyncio.run(run())
-        except LensguardError as exc:
-            errors.print(f"[red]error:[/red] {escape(exc.detail)}")
-            raise typer.Exit(2) from None
+    with friendly_errors():
+        return run_refusing(run())
 
 
 async def _officer(services: Services, who: str) -> Principal:

@@ -14,18 +14,19 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from lensguard.access.policy import load_policy
-from lensguard.audit import AuditEvent
 from lensguard.cli import erase
 from lensguard.cli.context import (
+    append_success,
     audit_log_for,
     console,
     database_errors,
+    database_for,
     errors,
     field_keys_for,
+    run_refusing,
     settings_from,
 )
 from lensguard.clock import SystemClock
-from lensguard.errors import LensguardError
 from lensguard.logs import configure_logging
 from lensguard.privacy.export import ExportResult, write_export
 from lensguard.privacy.export import Progress as Step
@@ -33,7 +34,6 @@ from lensguard.privacy.inventory import encryption_status, inventory, markdown
 from lensguard.privacy.retention import DataRetention, RetentionReport
 from lensguard.privacy.schedule import lease_for
 from lensguard.private import open_private
-from lensguard.store.db import Database
 
 app = typer.Typer(
     help="Personal data: the record of processing, a subject's export, erasure.",
@@ -121,9 +121,7 @@ def export_command(
     fields = field_keys_for(settings)
 
     async def run(step: Step | None) -> ExportResult:
-        db = Database(settings.database_url)
-        try:
-            now = datetime.now(UTC)
+        async with database_for(settings) as db:
             result = await write_export(
                 db,
                 log,
@@ -131,48 +129,39 @@ def export_command(
                 out,
                 max_bytes=bound,
                 requested_by=CLI_ACTOR,
-                now=now,
+                now=datetime.now(UTC),
                 fields=fields,
                 progress=step,
             )
             rows = {f["name"]: f["rows"] for f in result.manifest["files"]}
-            async with db.transaction() as session:
-                await log.append(
-                    session,
-                    AuditEvent(
-                        action="privacy.export",
-                        outcome="success",
-                        actor_type="system",
-                        actor_name=CLI_ACTOR,
-                        resource_type="user",
-                        resource_id=result.user_id,
-                        details={"sha256": result.sha256, "bytes": result.size, "rows": rows},
-                    ),
-                )
+            await append_success(
+                db,
+                log,
+                "privacy.export",
+                actor=CLI_ACTOR,
+                resource_type="user",
+                resource_id=result.user_id,
+                details={"sha256": result.sha256, "bytes": result.size, "rows": rows},
+            )
             return result
-        finally:
-            await db.dispose()
+
+    def refused() -> None:
+        out.unlink(missing_ok=True)
 
     open_private(out, "wb", encoding=None).close()
-    with database_errors():
-        try:
-            if errors.is_terminal:
-                columns = (SpinnerColumn(), TextColumn("{task.description}"))
-                with Progress(*columns, console=errors, transient=True) as bar:
-                    task = bar.add_task("exporting", total=None)
-                    counted = {"rows": 0}
+    if errors.is_terminal:
+        columns = (SpinnerColumn(), TextColumn("{task.description}"))
+        with Progress(*columns, console=errors, transient=True) as bar:
+            task = bar.add_task("exporting", total=None)
+            counted = {"rows": 0}
 
-                    def step(name: str, rows: int) -> None:
-                        counted["rows"] += rows
-                        bar.update(task, description=f"{name}: {counted['rows']} rows")
+            def step(name: str, rows: int) -> None:
+                counted["rows"] += rows
+                bar.update(task, description=f"{name}: {counted['rows']} rows")
 
-                    result = asyncio.run(run(step))
-            else:
-                result = asyncio.run(run(None))
-        except LensguardError as exc:
-            out.unlink(missing_ok=True)
-            errors.print(f"[red]error:[/red] {exc.detail}")
-            raise typer.Exit(2) from None
+            result = run_refusing(run(step), on_refusal=refused)
+    else:
+        result = run_refusing(run(None), on_refusal=refused)
     total = sum(f["rows"] for f in result.manifest["files"])
     console.print(
         f"wrote {out}: {total} rows about {result.username} ({result.user_id}), "
@@ -202,20 +191,19 @@ def retention_command(
     log = audit_log_for(settings)
 
     async def run() -> RetentionReport:
-        db = Database(settings.database_url)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         try:
-            job = DataRetention(
-                db,
-                log,
-                load_policy(settings.security.access_control.policy_file),
-                settings.privacy.retention,
-                clock=SystemClock(),
-                lease=lease_for(redis, settings.var_dir),
-            )
-            return await job.run(dry_run=dry_run)
+            async with database_for(settings) as db:
+                job = DataRetention(
+                    db,
+                    log,
+                    load_policy(settings.security.access_control.policy_file),
+                    settings.privacy.retention,
+                    clock=SystemClock(),
+                    lease=lease_for(redis, settings.var_dir),
+                )
+                return await job.run(dry_run=dry_run)
         finally:
-            await db.dispose()
             if redis is not None:
                 await redis.aclose()
 

@@ -9,18 +9,18 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from lensguard.audit import AuditEvent
 from lensguard.cli.context import (
+    append_success,
     audit_log_for,
     console,
     database_errors,
+    database_for,
     errors,
     field_keys_for,
     settings_from,
 )
 from lensguard.keyring import rekey
 from lensguard.logs import configure_logging
-from lensguard.store.db import Database
 
 CLI_ACTOR = "cli"
 
@@ -45,11 +45,8 @@ def rekey_command(
     keys = field_keys_for(settings)
 
     async def current() -> dict[str, object]:
-        db = Database(settings.database_url)
-        try:
+        async with database_for(settings) as db:
             return await rekey.status(db)
-        finally:
-            await db.dispose()
 
     if show_status:
         with database_errors():
@@ -66,30 +63,23 @@ def rekey_command(
     log = audit_log_for(settings)
 
     async def run(progress: rekey.Progress | None) -> rekey.RekeyReport:
-        db = Database(settings.database_url)
-        try:
+        async with database_for(settings) as db:
             report = await rekey.rekey(db, keys, progress=progress)
-            async with db.transaction() as session:
-                await log.append(
-                    session,
-                    AuditEvent(
-                        action="privacy.rekey",
-                        outcome="success",
-                        actor_type="system",
-                        actor_name=CLI_ACTOR,
-                        resource_type="field_key",
-                        resource_id=str(report.version),
-                        details={
-                            "started": report.started,
-                            "resealed": report.resealed,
-                            "unreadable": report.unreadable,
-                            "retired": report.retired,
-                        },
-                    ),
-                )
+            await append_success(
+                db,
+                log,
+                "privacy.rekey",
+                actor=CLI_ACTOR,
+                resource_type="field_key",
+                resource_id=str(report.version),
+                details={
+                    "started": report.started,
+                    "resealed": report.resealed,
+                    "unreadable": report.unreadable,
+                    "retired": report.retired,
+                },
+            )
             return report
-        finally:
-            await db.dispose()
 
     with database_errors():
         if errors.is_terminal and not as_json:

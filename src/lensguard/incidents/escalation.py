@@ -14,8 +14,6 @@ a pager's routing can match on.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -27,13 +25,14 @@ from lensguard.incidents.models import Incident
 from lensguard.incidents.settings import EscalationLevel
 from lensguard.logs import get_logger
 from lensguard.monitor.events import emit
+from lensguard.periodic import Periodic, Scheduled
 from lensguard.severity import Severity
 
 log = get_logger("lensguard.incidents")
 BATCH = 200
 
 
-class Escalator:
+class Escalator(Scheduled):
     """Raises unacknowledged critical incidents through ``levels``; see the module."""
 
     def __init__(
@@ -48,9 +47,16 @@ class Escalator:
         self.levels = list(levels)
         self.clock = clock
         self.every_seconds = every_seconds
-        self.failures = 0
-        self._task: asyncio.Task[None] | None = None
-        self._round: asyncio.Future[None] | None = None
+        # A round first, then one every ``every_seconds``; shielded turns: stopping
+        # waits for a round in progress instead of cutting it off mid-query, which
+        # would leave its database connection to the collector.
+        self._every: Periodic[list[tuple[str, int]]] = Periodic(
+            self.run_once,
+            clock=clock,
+            interval=every_seconds,
+            on_failure=self._failed,
+            first_at_start=True,
+        )
 
     async def run_once(self) -> list[tuple[str, int]]:
         """Raise every incident that is due; the (incident id, level) pairs raised."""
@@ -91,33 +97,12 @@ class Escalator:
                 )
         return raised
 
-    async def _checked(self) -> None:
-        try:
-            await self.run_once()
-        except Exception as exc:  # a database outage must not end escalation for good
-            self.failures += 1
-            log.warning("incident_escalation_failed", error=type(exc).__name__)
-            emit("incident.escalation_failed", severity=Severity.HIGH)
-
-    async def _loop(self) -> None:
-        while True:
-            # Shielded: stopping waits for a round in progress instead of cutting it off
-            # mid-query, which would leave its database connection to the collector.
-            self._round = asyncio.ensure_future(self._checked())
-            await asyncio.shield(self._round)
-            await self.clock.sleep(self.every_seconds)
+    def _failed(self, exc: Exception) -> None:
+        # A database outage must not end escalation for good: the next round tries again.
+        log.warning("incident_escalation_failed", error=type(exc).__name__)
+        emit("incident.escalation_failed", severity=Severity.HIGH)
 
     def start(self) -> None:
         """Check now and then every ``every_seconds`` (on the running loop)."""
-        if self.levels and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._round is not None:
-            await self._round  # never raises: _checked catches
-            self._round = None
+        if self.levels:
+            self._every.start()

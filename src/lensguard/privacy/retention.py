@@ -29,8 +29,6 @@ and changes nothing. Every run that removed or would remove something is audited
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,6 +44,7 @@ from lensguard.clock import Clock
 from lensguard.incidents.models import Incident, IncidentEntry
 from lensguard.logs import get_logger
 from lensguard.monitor.events import emit
+from lensguard.periodic import Periodic, Scheduled
 from lensguard.privacy.access_review import ReviewOptions, build_review, last_review
 from lensguard.privacy.audit_retention import prune_audit
 from lensguard.recordings.lease import Lease
@@ -338,42 +337,20 @@ class DataRetention:
             )
 
 
-class RetentionLoop:
+class RetentionLoop(Scheduled):
     """Runs the job every ``interval_seconds`` on the app's clock; failures are logged."""
 
     def __init__(self, job: DataRetention, *, clock: Clock, interval: float) -> None:
         self.job, self.clock, self.interval = job, clock, interval
-        self.runs = 0
-        self.failures = 0
-        self._task: asyncio.Task[None] | None = None
-        self._turning: asyncio.Future[None] | None = None
+        # Shielded turns: stopping waits for a run in progress (whole batches, the lease
+        # released, its connection returned) instead of cutting it off mid-query.
+        self._every: Periodic[RetentionReport] = Periodic(
+            job.run, clock=clock, interval=interval, on_failure=self._failed
+        )
 
-    async def _turn(self) -> None:
-        try:
-            await self.job.run()
-        except Exception as exc:
-            self.failures += 1
-            log.error("privacy_retention_failed", error=type(exc).__name__)
-        self.runs += 1
+    @property
+    def runs(self) -> int:
+        return self._every.runs
 
-    async def _loop(self) -> None:
-        while True:
-            await self.clock.sleep(self.interval)
-            # Shielded: stopping waits for a run in progress (whole batches, the lease
-            # released, its connection returned) instead of cutting it off mid-query.
-            self._turning = asyncio.ensure_future(self._turn())
-            await asyncio.shield(self._turning)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._turning is not None:
-            await self._turning  # never raises: _turn catches
-            self._turning = None
+    def _failed(self, exc: Exception) -> None:
+        log.error("privacy_retention_failed", error=type(exc).__name__)

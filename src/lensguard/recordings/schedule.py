@@ -2,13 +2,14 @@
 
 The retention pass runs on whichever node holds the lease (the others skip that
 turn); the quota check runs on every node with a local store and a quota, since
-each node's disk is its own.
+each node's disk is its own. Turns run on the shared ``Periodic`` loop, shielded:
+stopping waits for a turn in progress (whole batches, the lease released) instead of
+cutting it off mid-query.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from redis.asyncio import Redis
 
 from lensguard.clock import Clock
 from lensguard.logs import get_logger
+from lensguard.periodic import Periodic, Scheduled
 from lensguard.recordings.lease import FileLease, Lease, RedisLease
 from lensguard.recordings.quota import Quota, QuotaReport
 from lensguard.recordings.retention import RetentionJob, RunReport
@@ -69,7 +71,7 @@ class Turn:
     quota: QuotaReport | None
 
 
-class RetentionSchedule:
+class RetentionSchedule(Scheduled):
     """A background task: a retention pass and a quota check every interval."""
 
     def __init__(
@@ -81,7 +83,12 @@ class RetentionSchedule:
         self.count = 0
         """Turns taken since start."""
         self._turned = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._every: Periodic[Turn] = Periodic(
+            self.turn, clock=clock, interval=interval, on_failure=self._failed
+        )
+
+    def _failed(self, exc: Exception) -> None:  # turn catches each part's failure itself
+        log.error("recording_schedule_failed", error=type(exc).__name__)
 
     async def turn(self) -> Turn:
         """Run both now; a failure is logged and retried next interval."""
@@ -107,19 +114,3 @@ class RetentionSchedule:
         while self.count < count:
             self._turned.clear()
             await self._turned.wait()
-
-    async def _loop(self) -> None:
-        while True:
-            await self.clock.sleep(self.interval)
-            await self.turn()
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

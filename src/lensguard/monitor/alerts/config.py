@@ -111,6 +111,9 @@ class SiemSettings(_Section):
     batch_size: int = Field(default=100, ge=1, le=1_000)
     max_events: int = Field(default=100_000, ge=100, le=10_000_000)
     """Queue cap; beyond it the oldest events are dropped and ``siem.queue_full`` is logged."""
+    max_age_days: int | None = Field(default=30, ge=1, le=3_650)
+    """How long an event may wait for the SIEM; older ones are removed unsent and
+    ``siem.events_expired`` is logged. ``null``: no age limit (only ``max_events``)."""
     backoff: float = Field(default=1.0, gt=0, le=60)
     max_backoff: float = Field(default=60.0, gt=0, le=3_600)
     queue_file: str = "siem-queue.sqlite3"

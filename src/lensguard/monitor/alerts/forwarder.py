@@ -4,6 +4,10 @@ Delivery is at-least-once: a batch is removed from the queue only after the sink
 returned, so a crash between send and acknowledgement resends it. Every message
 carries its queue ``seq``; a receiver that drops items with ``seq`` not above the
 last one it stored gets each event exactly once, in order (docs/alerts.md).
+
+With an age limit on the queue, events that waited longer (the SIEM down for that
+long) are removed before delivery, checked at most once a minute on the queue's
+clock, and each removal is reported as ``siem.events_expired``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from lensguard.severity import Severity
 
 _log = get_logger("lensguard.alerts")
 QUEUE_FULL_EVENT = "siem.queue_full"
+EXPIRED_EVENT = "siem.events_expired"
+EXPIRE_CHECK_SECONDS = 60.0
 
 
 class SiemForwarder:
@@ -54,9 +60,11 @@ class SiemForwarder:
         self._unreported_drops = 0
         self._last_dropped_seq: int | None = None
         self._last_report: float | None = None
+        self._last_expiry: float | None = None
         self.delivered = 0
         self.failures = 0
         self.dropped = 0
+        self.expired = 0
 
     @property
     def sink(self) -> BatchSink:
@@ -103,6 +111,7 @@ class SiemForwarder:
             "delivered": self.delivered,
             "failures": self.failures,
             "dropped": self.dropped + inbox_drops,
+            "expired": self.expired,
         }
 
     def _after_put(self, result: PutResult) -> None:
@@ -130,6 +139,25 @@ class SiemForwarder:
         self._unreported_drops = 0
         self._last_report = now
 
+    async def _expire_if_due(self) -> None:
+        max_age = self._queue.max_age
+        if max_age is None:
+            return
+        now = self._queue.clock.monotonic()
+        if self._last_expiry is not None and now - self._last_expiry < EXPIRE_CHECK_SECONDS:
+            return
+        self._last_expiry = now
+        result = await self._queue.expire()
+        if result.expired:
+            self.expired += result.expired
+            emit(
+                EXPIRED_EVENT,
+                severity=Severity.HIGH,
+                expired=result.expired,
+                last_expired_seq=result.last_expired_seq,
+                max_age_days=round(max_age / 86_400, 3),
+            )
+
     async def _intake(self, inbox: EventInbox) -> None:
         while True:
             events = [await inbox.get()]
@@ -149,6 +177,7 @@ class SiemForwarder:
         while True:
             self._wake.clear()  # before peeking, so an enqueue after the peek still wakes us
             try:
+                await self._expire_if_due()
                 batch = await self._queue.peek(self._batch_size)
                 if not batch:
                     self._report_drops(force=True)

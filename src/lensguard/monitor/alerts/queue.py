@@ -4,6 +4,12 @@ A committed insert has been fsynced, so ``put`` returning means the event surviv
 a crash or power cut. ``AUTOINCREMENT`` keeps ``seq`` growing even after the queue
 empties, so a receiver deduplicating by ``seq`` never mistakes a new event for an
 old one. Every call runs on one dedicated thread that owns the connection.
+
+Each row carries ``queued_at`` (seconds on the injected clock); with ``max_age``
+set, ``expire`` removes the rows queued longer ago than that, so events a SIEM never
+took do not stay on disk for good (docs/privacy.md, *Retention*). Rows from files
+written before the column existed are stamped when the file is opened, so they
+expire ``max_age`` after the upgrade.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from lensguard.clock import Clock, SystemClock
 from lensguard.monitor.alerts.event import QueuedEvent, SecurityEvent
 from lensguard.private import ensure_private_file, private_dir
 from lensguard.severity import Severity
@@ -26,9 +33,11 @@ T = TypeVar("T")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS siem_queue (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    event TEXT NOT NULL
+    event TEXT NOT NULL,
+    queued_at REAL
 )
 """
+_INDEX = "CREATE INDEX IF NOT EXISTS siem_queue_queued_at ON siem_queue (queued_at)"
 
 
 def _decode(body: str) -> SecurityEvent:
@@ -49,14 +58,37 @@ class PutResult:
     last_dropped_seq: int | None
 
 
-class DurableQueue:
-    """Events waiting for the SIEM, oldest first; at most ``max_events`` are kept."""
+@dataclass(frozen=True)
+class ExpireResult:
+    """What ``expire`` did: how many events it removed and the newest ``seq`` among them."""
 
-    def __init__(self, path: Path, *, max_events: int = 100_000) -> None:
+    expired: int
+    last_expired_seq: int | None
+
+
+class DurableQueue:
+    """Events waiting for the SIEM, oldest first; at most ``max_events`` are kept.
+
+    ``max_age`` (seconds, None: no limit) bounds how long an event may wait; ``clock``
+    stamps and ages them.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_events: int = 100_000,
+        max_age: float | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         if max_events < 1:
             raise ValueError("max_events must be at least 1")
+        if max_age is not None and max_age <= 0:
+            raise ValueError("max_age must be positive")
         self.path = path
         self.max_events = max_events
+        self.max_age = max_age
+        self.clock: Clock = clock or SystemClock()
         self._executor: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
 
@@ -76,7 +108,15 @@ class DurableQueue:
     async def put(self, events: Sequence[SecurityEvent]) -> PutResult:
         """Append ``events`` durably (fsynced on return), dropping the oldest beyond the cap."""
         rows = [json.dumps(e.to_dict(), separators=(",", ":")) for e in events]
-        return await self._run(lambda: self._put(rows))
+        now = self.clock.time()
+        return await self._run(lambda: self._put(rows, now))
+
+    async def expire(self) -> ExpireResult:
+        """Remove the events queued more than ``max_age`` ago (none without a limit)."""
+        if self.max_age is None:
+            return ExpireResult(0, None)
+        cutoff = self.clock.time() - self.max_age
+        return await self._run(lambda: self._expire(cutoff))
 
     async def peek(self, limit: int) -> list[QueuedEvent]:
         """Up to ``limit`` of the oldest events, in ``seq`` order, without removing them."""
@@ -121,14 +161,21 @@ class DurableQueue:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(siem_queue)")}
+        if "queued_at" not in columns:  # a file from before the age limit
+            conn.execute("ALTER TABLE siem_queue ADD COLUMN queued_at REAL")
+        conn.execute(_INDEX)
         self._conn = conn
+        self._write(
+            "UPDATE siem_queue SET queued_at = ? WHERE queued_at IS NULL", (self.clock.time(),)
+        )
 
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    def _write(self, sql: str, params: tuple[int, ...]) -> None:
+    def _write(self, sql: str, params: tuple[float, ...]) -> None:
         conn = self._db()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -138,13 +185,34 @@ class DurableQueue:
             raise
         conn.execute("COMMIT")
 
-    def _put(self, rows: list[str]) -> PutResult:
+    def _expire(self, cutoff: float) -> ExpireResult:
+        conn = self._db()
+        # A read first: most checks find nothing and need no write transaction.
+        old = "SELECT 1 FROM siem_queue WHERE queued_at < ? LIMIT 1"
+        if conn.execute(old, (cutoff,)).fetchone() is None:
+            return ExpireResult(0, None)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (last,) = conn.execute(
+                "SELECT max(seq) FROM siem_queue WHERE queued_at < ?", (cutoff,)
+            ).fetchone()
+            removed = conn.execute("DELETE FROM siem_queue WHERE queued_at < ?", (cutoff,))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return ExpireResult(removed.rowcount, None if last is None else int(last))
+
+    def _put(self, rows: list[str], now: float) -> PutResult:
         conn = self._db()
         conn.execute("BEGIN IMMEDIATE")
         try:
             seqs = [
                 int(
-                    conn.execute("INSERT INTO siem_queue (event) VALUES (?)", (row,)).lastrowid or 0
+                    conn.execute(
+                        "INSERT INTO siem_queue (event, queued_at) VALUES (?, ?)", (row, now)
+                    ).lastrowid
+                    or 0
                 )
                 for row in rows
             ]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lensguard.clock import Clock
 from lensguard.errors import ConfigurationError
 from lensguard.monitor.alerts.config import (
     AlertsSettings,
@@ -139,10 +140,12 @@ def build_alerts(
     threshold: Severity,
     resolver: Resolver | None = None,
     dev: bool = False,
+    clock: Clock | None = None,
 ) -> Alerts:
     """Create (without connecting) the sinks, dispatcher and forwarder ``config`` asks for.
 
     ``dev`` allows a plain-http SMS gateway (a local stand-in); otherwise it must be https.
+    ``clock`` ages the SIEM queue (the system clock unless given one).
     """
     sinks: list[AlertSink] = [_webhook(hook, resolver) for hook in config.webhooks]
     if config.smtp is not None:
@@ -172,7 +175,12 @@ def build_alerts(
     forwarder: SiemForwarder | None = None
     siem = config.siem
     if siem is not None:
-        queue = DurableQueue(var_dir / siem.queue_file, max_events=siem.max_events)
+        queue = DurableQueue(
+            var_dir / siem.queue_file,
+            max_events=siem.max_events,
+            max_age=None if siem.max_age_days is None else siem.max_age_days * 86_400,
+            clock=clock,
+        )
         target: BatchSink
         if siem.http is not None:
             target = _webhook(siem.http, resolver)
