@@ -4,12 +4,17 @@
 #   make test-fast  unit and API tests on SQLite and the embedded bus (no services)
 #   make soak-tests the media, signaling and e2e suites SOAK_RUNS (20) times in a row
 #   make check   ruff + mypy (strict on src/ and tests/) + lint-imports (the layers, docs/architecture.md) + bandit
+#                + semgrep (the project's rules, .semgrep/) + detect-secrets (against .secrets.baseline)
+#   make sbom    a CycloneDX SBOM of the installed environment: var/sbom.cdx.json
+#   make audit-deps  pip-audit of requirements.lock (needs advisory data from the network; not in CI)
 #   make bench   run the benchmarks in bench/
 #   make mutate  mutation testing (mutmut) of access/ and identity/; MUTANTS='lensguard.access*' narrows
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TOOLS  := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 CONFIG ?= config/lensguard.dev.yaml
 MODEL  := src/lensguard/vision/models/face_detection_short_range.tflite
 
@@ -22,7 +27,7 @@ XDIST   = -n $(TEST_WORKERS) --dist loadfile
 SOAK_RUNS ?= 20
 SOAK_SUITES ?= tests/media tests/signaling tests/e2e
 
-.PHONY: setup run test test-fast soak-tests check bench mutate clean system-deps
+.PHONY: setup tools run test test-fast soak-tests check bench mutate clean system-deps sbom audit-deps
 
 setup: $(STAMP) $(MODEL)
 
@@ -31,6 +36,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
+
+# Gate and supply-chain tools in their own virtualenv: their pins never meet the app's.
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): requirements-tools.lock
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.lock
+	@touch $(TOOLS_STAMP)
 
 # BlazeFace ships inside the mediapipe wheel: download it (never install) and take
 # out the one model file; idempotent, pinned by SHA-256.
@@ -57,12 +70,25 @@ soak-tests: setup system-deps
 	    || { echo "soak run $$i of $(SOAK_RUNS) failed"; exit 1; }; \
 	done; echo "$(SOAK_RUNS) runs of $(SOAK_SUITES): all passed"
 
-check: setup
+SEMGREP = $(TOOLS)/bin/semgrep
+
+check: setup tools
 	$(VENV)/bin/ruff check src tests bench migrations
 	$(VENV)/bin/ruff format --check src tests bench migrations
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(VENV)/bin/bandit --quiet --recursive src --severity-level medium
+	$(SEMGREP) --test --metrics=off --disable-version-check --config .semgrep/lensguard.yml .semgrep/lensguard.py
+	$(SEMGREP) scan --metrics=off --disable-version-check --quiet --error --config .semgrep/lensguard.yml src tests bench
+	TOOLS=$(TOOLS) scripts/check-secrets.sh
+
+sbom: setup tools
+	@mkdir -p var
+	$(TOOLS)/bin/cyclonedx-py environment --output-reproducible --of JSON -o var/sbom.cdx.json $(PY)
+	@echo "wrote var/sbom.cdx.json"
+
+audit-deps: tools
+	$(TOOLS)/bin/pip-audit --requirement requirements.lock --disable-pip --no-deps
 
 bench: setup system-deps
 	$(PY) bench/run.py
@@ -73,4 +99,4 @@ mutate: setup system-deps
 	@$(VENV)/bin/mutmut results | awk '{print $$NF}' | sort | uniq -c
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache mutants
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache mutants

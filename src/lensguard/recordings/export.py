@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -246,6 +247,8 @@ async def open_export(vault: RecordingVault, row: RecordingExport) -> bytes:
         else WrappedKey(row.key_id, row.kek_version, row.wrapped_key)
     )
     bundle = decrypt(key, stored)
-    if len(bundle) != row.size or hashlib.sha256(bundle).hexdigest() != row.digest:
+    if len(bundle) != row.size or not hmac.compare_digest(
+        hashlib.sha256(bundle).hexdigest(), row.digest
+    ):
         raise SegmentIntegrityError(f"evidence bundle {row.id} differs from its record")
     return bundle

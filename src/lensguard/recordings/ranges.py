@@ -13,6 +13,7 @@ evidence exports use.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,10 +110,12 @@ async def read_range(
         except SegmentNotFound:
             raise TamperedSegment(row, "is missing from the store") from None
         stored_sha = hashlib.sha256(stored).hexdigest()
-        if len(stored) != row.size or stored_sha != row.digest:
+        if len(stored) != row.size or not hmac.compare_digest(stored_sha, row.digest):
             raise TamperedSegment(row, "differs from the index")
         before = previous.get(row.recording_id)
-        if before is not None and (before.row.seq + 1 != row.seq or row.prev_digest != before.link):
+        if before is not None and (
+            before.row.seq + 1 != row.seq or not hmac.compare_digest(row.prev_digest, before.link)
+        ):
             raise TamperedSegment(row, "does not follow the one before it")
         key = ring.unwrap(wrapped_key(row))
         try:

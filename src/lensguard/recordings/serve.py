@@ -18,6 +18,7 @@ RFC 9110 allows.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 
@@ -146,7 +147,7 @@ async def serve_segment(
         wanted = parse_range(range_header, total)
         if wanted is None or wanted == (0, total - 1):
             stored = await store.get(row.id)
-            if hashlib.sha256(stored).hexdigest() != row.digest:
+            if not hmac.compare_digest(hashlib.sha256(stored).hexdigest(), row.digest):
                 raise SegmentIntegrityError("stored bytes differ from the index digest")
             return Served(decrypt(key, stored), 0, total, partial=wanted is not None)
         first, last = wanted

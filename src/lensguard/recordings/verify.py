@@ -13,6 +13,7 @@ segment starts from), and the chain is accepted where it resumes at a recorded c
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -97,7 +98,7 @@ async def verify_recording(
                 Problem(recording_id, f"{gone} missing from the index", expected)
             )
             expected = row.seq
-        elif row.prev_digest != prev:
+        elif not hmac.compare_digest(row.prev_digest, prev):
             report.problems.append(
                 Problem(
                     recording_id,
@@ -124,7 +125,8 @@ def _lawful_cut(cuts: list[Cut], expected: int, row: RecordingSegment) -> bool:
     if row.seq < expected or not covered(cuts, expected, row.seq - 1):
         return False
     resumes = [cut for cut in cuts if cut.next_seq == row.seq]
-    return bool(resumes) and resumes[-1].next_prev == row.prev_digest
+    resumed = resumes[-1].next_prev if resumes else None
+    return resumed is not None and hmac.compare_digest(resumed, row.prev_digest)
 
 
 def _check_anchor(
