@@ -56,7 +56,7 @@ system-deps:
 run: setup
 	$(VENV)/bin/lensguard --config $(CONFIG) serve
 
-test: setup system-deps
+test: setup tools system-deps
 	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: setup

@@ -33,7 +33,9 @@ def _help() -> str:
     return "".join(lines)
 
 
-app = typer.Typer(help="Deployment files: nginx, firewalls, fail2ban, coturn, systemd.")
+app = typer.Typer(
+    help="Deployment files: nginx, firewalls, fail2ban, coturn, systemd, container, Kubernetes."
+)
 
 
 def _ports(text: str) -> PortRange:
@@ -88,6 +90,9 @@ def render(
     secret_from_env: Annotated[
         str | None, typer.Option(help="coturn: read the static-auth-secret from this variable.")
     ] = None,
+    image: Annotated[
+        str, typer.Option(help="kubernetes: the image to run (name:tag or name@digest).")
+    ] = DeployOptions.image,
 ) -> None:
     configure_logging("WARNING")
     if target not in names():
@@ -107,6 +112,7 @@ def render(
         config_file=config.absolute() if config is not None else None,
         user=user,
         log_file=log_file,
+        image=image,
     )
     with friendly_errors():
         if target == COTURN:

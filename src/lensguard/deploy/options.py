@@ -59,3 +59,5 @@ class DeployOptions:
     """System account the unit runs as; ``dynamic`` asks systemd for a DynamicUser."""
     log_file: Path | None = None
     """fail2ban reads this file; unset: the systemd journal of ``lensguard.service``."""
+    image: str = "registry.example.org/lensguard:1.0.0"
+    """kubernetes: the image the Deployment runs (built from `deploy render dockerfile`)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lensguard.deploy import fail2ban, nftables, nginx, systemd, ufw
+from lensguard.deploy import container, fail2ban, kubernetes, nftables, nginx, systemd, ufw
 from lensguard.deploy.options import DeployOptions
 from lensguard.settings import Settings
 
@@ -43,6 +43,16 @@ TARGETS: dict[str, Target] = {
         "5 tries in 600 s ban the address for 3600 s on every port",
         "/etc/fail2ban/jail.d/lensguard.local",
         fail2ban.render_jail,
+    ),
+    "dockerfile": Target(
+        "multi-stage image, non-root uid 10001, read-only root, health check",
+        "Dockerfile at the root of a checkout",
+        container.render,
+    ),
+    "kubernetes": Target(
+        "restricted Pod Security, NetworkPolicy, no privilege escalation, limits",
+        "kubectl apply -f FILE",
+        kubernetes.render,
     ),
     "systemd": Target(
         "a sandboxed unit for `lensguard serve` (exposure 2.0 or less)",
