@@ -67,3 +67,32 @@ async def chromium(profile: Path, *, trust: Path | None = None) -> AsyncIterator
             yield context
         finally:
             await context.close()
+
+
+# Reports every Content-Security-Policy violation of every page to the test, which
+# fails on any (see CspWatch). An init script runs before the page's own and is not
+# subject to the page's CSP.
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  const where = event.sourceFile || event.documentURI;
+  const what = event.blockedURI || "inline";
+  window.__lensguardCspViolation(`${event.violatedDirective} blocked ${what} in ${where}`);
+}, true);
+"""
+
+
+class CspWatch:
+    """Collects the ``securitypolicyviolation`` events of a browser context's pages."""
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+
+    async def attach(self, context: BrowserContext) -> None:
+        await context.expose_function("__lensguardCspViolation", self.violations.append)
+        await context.add_init_script(CSP_REPORTER)
+
+    def check(self) -> None:
+        """Fail (and forget them, for the next test) if any violation was reported."""
+        found = list(self.violations)
+        self.violations.clear()
+        assert not found, f"Content-Security-Policy violations: {found}"
