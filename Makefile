@@ -4,6 +4,7 @@
 #   make test-fast  unit and API tests on SQLite and the embedded bus (no services)
 #   make soak-tests the media, signaling and e2e suites SOAK_RUNS (20) times in a row
 #   make check   ruff + mypy (strict on src/ and tests/) + lint-imports (the layers, docs/architecture.md) + bandit
+#   make screenshots  desktop and phone screenshots of each console page in var/screenshots/
 #   make bench   run the benchmarks in bench/
 #   make mutate  mutation testing (mutmut) of access/ and identity/; MUTANTS='lensguard.access*' narrows
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -22,7 +23,7 @@ XDIST   = -n $(TEST_WORKERS) --dist loadfile
 SOAK_RUNS ?= 20
 SOAK_SUITES ?= tests/media tests/signaling tests/e2e
 
-.PHONY: setup run test test-fast soak-tests check bench mutate clean system-deps
+.PHONY: setup run test test-fast soak-tests check bench mutate clean system-deps screenshots
 
 setup: $(STAMP) $(MODEL)
 
@@ -63,6 +64,10 @@ check: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(VENV)/bin/bandit --quiet --recursive src --severity-level medium
+
+# Desktop and phone screenshots of each console page under var/screenshots/ (for review).
+screenshots: setup system-deps
+	PYTHONPATH=$(CURDIR)/src $(PY) scripts/screenshots.py
 
 bench: setup system-deps
 	$(PY) bench/run.py

@@ -211,6 +211,7 @@ async def test_enrolment_answers_a_qr_code_of_the_uri_as_an_svg_image(api: Api) 
     assert body["qr_code"].startswith(prefix)
     svg = base64.b64decode(body["qr_code"].removeprefix(prefix)).decode("utf-8")
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert 'xmlns="http://www.w3.org/2000/svg"' in svg  # an <img> shows only a namespaced SVG
     assert "<script" not in svg and "style=" not in svg
     # The very picture segno draws of the URI: a phone that scans it reads the URI.
     assert body["qr_code"] == svg_data_uri(body["otpauth_uri"])

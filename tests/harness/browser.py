@@ -88,7 +88,10 @@ class CspWatch:
         self.violations: list[str] = []
 
     async def attach(self, context: BrowserContext) -> None:
-        await context.expose_function("__lensguardCspViolation", self.violations.append)
+        def report(violation: str) -> None:
+            self.violations.append(violation)
+
+        await context.expose_function("__lensguardCspViolation", report)
         await context.add_init_script(CSP_REPORTER)
 
     def check(self) -> None:

@@ -9,6 +9,7 @@ secret in it) and is never logged.
 from __future__ import annotations
 
 import base64
+import io
 
 import segno
 
@@ -19,6 +20,8 @@ BORDER = 4  # the quiet zone the QR standard asks for, in modules
 def svg_data_uri(text: str) -> str:
     """``data:image/svg+xml;base64,…`` of a QR code (error correction M) of ``text``."""
     code = segno.make(text, error="m", micro=False)
-    svg = code.svg_inline(scale=SCALE, border=BORDER, dark="#000", light="#fff")
-    encoded = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    out = io.BytesIO()
+    # A standalone SVG document (with its xmlns, which an <img> needs), no XML declaration.
+    code.save(out, kind="svg", scale=SCALE, border=BORDER, dark="#000", light="#fff", xmldecl=False)
+    encoded = base64.b64encode(out.getvalue()).decode("ascii")
     return f"data:image/svg+xml;base64,{encoded}"
