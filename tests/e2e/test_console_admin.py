@@ -48,8 +48,8 @@ async def browser(
     tmp_path_factory: pytest.TempPathFactory, world: World, csp: CspWatch
 ) -> AsyncIterator[BrowserContext]:
     assert world.server.cert_path is not None
-    async with chromium(tmp_path_factory.mktemp("profile"), trust=world.server.cert_path) as ctx:
-        await csp.attach(ctx)
+    profile = tmp_path_factory.mktemp("profile")
+    async with chromium(profile, trust=world.server.cert_path, csp=csp) as ctx:
         yield ctx
 
 

@@ -54,19 +54,28 @@ def spki_hash(cert_pem: Path) -> str:
 
 
 @asynccontextmanager
-async def chromium(profile: Path, *, trust: Path | None = None) -> AsyncIterator[BrowserContext]:
-    """A headless Chromium with a fresh profile in ``profile``, trusting ``trust``'s key."""
+async def chromium(
+    profile: Path, *, trust: Path | None = None, csp: CspWatch | None = None
+) -> AsyncIterator[BrowserContext]:
+    """A headless Chromium with a fresh profile in ``profile``, trusting ``trust``'s key.
+
+    Every page reports Content-Security-Policy violations to ``csp`` (a new watch when
+    none is given); any still unchecked when the browser closes fails the caller.
+    """
     args = list(ARGS)
     if trust is not None:
         args.append(f"--ignore-certificate-errors-spki-list={spki_hash(trust)}")
+    watch = csp or CspWatch()
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             str(profile), executable_path=chromium_path(), headless=True, args=args
         )
         try:
+            await watch.attach(context)
             yield context
         finally:
             await context.close()
+    watch.check()
 
 
 # Reports every Content-Security-Policy violation of every page to the test, which
