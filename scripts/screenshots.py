@@ -17,10 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from playwright.async_api import Page  # noqa: E402
-
 from tests.harness.browser import chromium  # noqa: E402
 from tests.harness.server import start_server  # noqa: E402
-from tests.harness.world import ADMIN_PASSWORD, World, auth, bootstrap_admin  # noqa: E402
+from tests.harness.world import (  # noqa: E402
+    ADMIN_PASSWORD,
+    PASSWORD,
+    World,
+    auth,
+    bootstrap_admin,
+)
 
 OUT = ROOT / "var" / "screenshots"
 SIZES = {"desktop": (1280, 860), "phone": (390, 844)}
@@ -35,6 +40,7 @@ PAGES = {
 
 def populate(world: World) -> None:
     world.user("ana", "operator", ["yard"])
+    # Viewers must enrol MFA on this server: "vic" shows the enrolment step.
     world.user("vic", "viewer", ["dock"])
     for name, site in (("yard-robot", "yard"), ("dock-cam", "dock")):
         world.device(name, site)
@@ -52,8 +58,24 @@ async def shoot(page: Page, name: str, size: str) -> None:
     print(path.relative_to(ROOT))
 
 
+async def enrolment(page: Page, size: str) -> None:
+    await page.locator("#login-username").fill("vic")
+    await page.locator("#login-password").fill(PASSWORD)
+    await page.locator("#login-submit").click()
+    await page.locator("#mfa-view").wait_for()
+    await page.locator("#mfa-password").fill(PASSWORD)
+    await page.locator("#mfa-start").click()
+    await page.locator("#mfa-scan").wait_for()
+    await shoot(page, "mfa-enrolment", size)
+    await page.get_by_role("button", name="Sign out").click()
+
+
 async def run(workdir: Path) -> None:
-    server = start_server(workdir, {"limits": {"requests_per_minute": 100_000}})
+    config = {
+        "limits": {"requests_per_minute": 100_000},
+        "security": {"authentication": {"mfa_required_for": ["viewer"]}},
+    }
+    server = start_server(workdir, config)
     try:
         world = World(server, bootstrap_admin(server))
         populate(world)
@@ -78,6 +100,14 @@ async def run(workdir: Path) -> None:
                     if name != "live":
                         await page.locator("section:not([hidden]) tbody tr").first.wait_for()
                     await shoot(page, name, size)
+                await page.locator("#tabs").get_by_role("button", name="Device admin").click()
+                await page.locator("#devadmin-name").fill(f"new-cam-{size}")
+                await page.locator("#devadmin-site").fill("gate")
+                await page.locator("#devadmin-register").click()
+                await page.locator("#devadmin-secret").wait_for()
+                await shoot(page, "device-registered", size)
+                await page.get_by_role("button", name="Sign out").click()
+                await enrolment(page, size)
                 await page.close()
     finally:
         server.stop()
