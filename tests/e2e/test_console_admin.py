@@ -193,11 +193,11 @@ async def test_admin_creates_disables_and_is_refused_escalation(world: World, pa
         await expect(page.locator("#tabs").get_by_role("button", name=tab)).to_be_visible()
     await open_tab(page, "Users")
     await expect(page.locator("#user-rows tr").first).to_be_visible()
-    await expect(page.get_by_label("Role")).to_contain_text("operator")
+    await expect(page.locator("#user-role")).to_contain_text("operator")
 
     await page.locator("#user-name").fill("op-ana")
     await page.locator("#user-password").fill(PASSWORD)
-    await page.get_by_label("Role").select_option("operator")
+    await page.locator("#user-role").select_option("operator")
     await page.locator("#user-sites").fill("yard, dock")
     # A double click sends one request: the button is disabled while it is in flight.
     await page.get_by_role("button", name="Create account").dblclick()
@@ -217,7 +217,7 @@ async def test_admin_creates_disables_and_is_refused_escalation(world: World, pa
     # A role holding more than the admin (break-glass): refused, title and detail shown.
     await page.locator("#user-name").fill("would-be-investigator")
     await page.locator("#user-password").fill(PASSWORD)
-    await page.get_by_label("Role").select_option("investigator")
+    await page.locator("#user-role").select_option("investigator")
     await page.get_by_role("button", name="Create account").click()
     await expect(alert(page)).to_contain_text("Forbidden: ")
     assert "would-be-investigator" not in users(world)
@@ -225,7 +225,7 @@ async def test_admin_creates_disables_and_is_refused_escalation(world: World, pa
     # A weak password: the policy's reason.
     await page.locator("#user-name").fill("op-weak")
     await page.locator("#user-password").fill("op-weak-op-weak")
-    await page.get_by_label("Role").select_option("viewer")
+    await page.locator("#user-role").select_option("viewer")
     await page.get_by_role("button", name="Create account").click()
     await expect(alert(page)).to_contain_text("Validation failed")
     assert "op-weak" not in users(world)
@@ -239,6 +239,25 @@ async def test_admin_creates_disables_and_is_refused_escalation(world: World, pa
     # No button to disable oneself.
     own = page.locator(f'#user-rows tr[data-username="{admin_name(world)}"]')
     await expect(own.get_by_role("button")).to_have_count(0)
+
+    # Role and sites of an existing account, within the admin's own.
+    await page.get_by_label("Account", exact=True).select_option(label="op-ana")
+    await page.get_by_label("New role").select_option("viewer")
+    await page.get_by_label("New sites (comma-separated; empty: keep)").fill("dock")
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(alert(page)).to_contain_text("op-ana is now viewer on dock.")
+    await expect(ana).to_contain_text("viewer")
+    assert users(world)["op-ana"]["role"] == "viewer"
+    assert users(world)["op-ana"]["sites"] == ["dock"]
+    await page.get_by_label("New role").select_option("investigator")
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(alert(page)).to_contain_text("Forbidden: ")
+    assert users(world)["op-ana"]["role"] == "viewer"
+    # Nor may an admin demote itself: the server's reason is shown.
+    await page.get_by_label("Account", exact=True).select_option(label=admin_name(world))
+    await page.get_by_label("New role").select_option("viewer")
+    await page.get_by_role("button", name="Save changes").click()
+    await expect(alert(page)).to_contain_text("cannot disable or demote your own account")
 
 
 async def test_each_role_sees_only_the_pages_its_permissions_allow(

@@ -19,6 +19,16 @@ export function createUsers(ctx) {
     }
     if (mine !== session.epoch) return;
     $("user-rows").replaceChildren(...users.map(userRow));
+    const who = $("user-edit-who");
+    const chosen = who.value;
+    who.replaceChildren(...users.map((u) => option(u.username, u.id)));
+    if (users.some((u) => u.id === chosen)) who.value = chosen;
+  }
+
+  function option(text, value) {
+    const node = el("option", text);
+    node.value = value;
+    return node;
   }
 
   function userRow(user) {
@@ -55,11 +65,34 @@ export function createUsers(ctx) {
       return;
     }
     epoch = session.epoch;
-    const fallback = el("option", "Default role");
-    fallback.value = "";
     // Devices are registered on the Device admin page, not created as users.
     const names = roles.map((r) => r.name).filter((name) => name !== "device");
-    select.replaceChildren(fallback, ...names.map((name) => Object.assign(el("option", name), { value: name })));
+    select.replaceChildren(option("Default role", ""), ...names.map((name) => option(name, name)));
+    $("user-edit-role").replaceChildren(option("Keep the role", ""), ...names.map((name) => option(name, name)));
+  }
+
+  async function onChange(event) {
+    event.preventDefault();
+    clearNotice();
+    await once($("user-edit-save"), async () => {
+      const body = {};
+      if ($("user-edit-role").value) body.role = $("user-edit-role").value;
+      const sites = $("user-edit-sites").value.split(",").map((s) => s.trim()).filter(Boolean);
+      if (sites.length) body.sites = sites;
+      if (!Object.keys(body).length) {
+        notify("Pick a new role or type new sites first.");
+        return;
+      }
+      try {
+        const user = await api("PATCH", `/users/${encodeURIComponent($("user-edit-who").value)}`, body);
+        $("user-edit-role").value = "";
+        $("user-edit-sites").value = "";
+        notify(`${user.username} is now ${user.role} on ${user.sites.join(", ") || "no sites"}.`, "info");
+        await load();
+      } catch (err) {
+        refused(ctx, err);
+      }
+    });
   }
 
   async function onCreate(event) {
@@ -82,6 +115,7 @@ export function createUsers(ctx) {
   }
 
   $("user-form").addEventListener("submit", onCreate);
+  $("user-edit-form").addEventListener("submit", onChange);
 
   return {
     view: "users-view",
@@ -96,6 +130,9 @@ export function createUsers(ctx) {
       $("user-form").reset();
       $("user-rows").replaceChildren();
       $("user-role").replaceChildren();
+      $("user-edit-form").reset();
+      $("user-edit-who").replaceChildren();
+      $("user-edit-role").replaceChildren();
     },
   };
 }
