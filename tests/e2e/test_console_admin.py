@@ -129,10 +129,17 @@ async def test_production_first_run_changes_the_password_enrols_mfa_and_reaches_
         page = await browser.new_page()
         await sign_in(page, server.base_url, username, once)
         await expect(page.locator("#password-view")).to_be_visible()
-        await page.get_by_label("Current password").fill(once)
-        await page.get_by_label("New password (at least 12 characters)").fill(NEW_ADMIN_PASSWORD)
-        await page.get_by_label("Repeat the new password").fill(NEW_ADMIN_PASSWORD)
-        await page.get_by_role("button", name="Change password").click()
+        for current, said in [
+            ("not the one-time password", "current password is wrong"),
+            (once, "Password changed."),
+        ]:
+            await page.get_by_label("Current password").fill(current)
+            await page.get_by_label("New password (at least 12 characters)").fill(
+                NEW_ADMIN_PASSWORD
+            )
+            await page.get_by_label("Repeat the new password").fill(NEW_ADMIN_PASSWORD)
+            await page.get_by_role("button", name="Change password").click()
+            await expect(alert(page)).to_contain_text(said)
 
         # Next the restriction the role carries: enrol an authenticator.
         await expect(page.locator("#mfa-view")).to_be_visible()

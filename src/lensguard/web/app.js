@@ -115,8 +115,9 @@ async function onPasswordChange(event) {
     await nextStep();
     notify(keys ? `Password changed; ${keys} API key${keys === 1 ? "" : "s"} revoked.` : "Password changed.", "info");
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) signedOut(EXPIRED);
-    else notify(err instanceof ApiError && err.status === 422 ? `The new password was refused: ${err.message}` : plainError(err));
+    if (err instanceof ApiError && err.status === 422) notify(`The new password was refused: ${err.message}`);
+    else if (err instanceof ApiError && err.status === 401 && err.message.includes("password")) notify(problemText(err));
+    else notify(plainError(err));
   } finally {
     submit.disabled = false;
   }
@@ -143,6 +144,7 @@ function signedOut(message, kind = "error") {
   session.permissions = [];
   session.restrictions = [];
   router.resetAll();
+  router.allow([]); // the next account's tabs follow its own permissions
   forgetEnrolment();
   router.show("login-view");
   notify(message, kind);
