@@ -159,9 +159,14 @@ async def test_production_first_run_changes_the_password_enrols_mfa_and_reaches_
         assert await qr.evaluate("img => img.decode().then(() => img.naturalWidth)") > 100
         await expect(page.locator("#mfa-secret")).to_have_text(secret)
 
-        await page.get_by_label("6-digit code from the app").fill("000000")
+        # A code the server must refuse: none of the steps its drift window accepts.
+        wrong = next(
+            c for c in ("000000", "111111", "222222") if totp.verify_code(secret, c) is None
+        )
+        await page.get_by_label("6-digit code from the app").fill(wrong)
         await page.get_by_role("button", name="Turn on two-factor authentication").click()
-        await expect(alert(page)).not_to_contain_text("Two-factor authentication is on")
+        await expect(alert(page)).to_contain_text(re.compile("code", re.I))
+        await expect(page.locator("#mfa-done")).to_be_hidden()
         code = pyotp.TOTP(secret, digits=totp.DIGITS, interval=totp.STEP_SECONDS).now()
         assert totp.verify_code(secret, code) is not None  # the server's own check agrees
         await page.get_by_label("6-digit code from the app").fill(code)
