@@ -199,6 +199,44 @@ async def test_production_first_run_changes_the_password_enrols_mfa_and_reaches_
         server.stop()
 
 
+async def test_a_viewer_turns_mfa_on_from_its_account_page(world: World, page: Page) -> None:
+    world.user("mfa-wanda", "viewer")
+    await sign_in(page, world.server.base_url, "mfa-wanda", PASSWORD)
+    await expect(page.locator("#console-view")).to_be_visible()
+    await open_tab(page, "Your account")
+    await expect(page.locator("#account-role")).to_have_text("viewer")
+    await expect(page.locator("#account-mfa")).to_have_text("Off")
+    await page.get_by_role("button", name="Set up two-factor authentication").click()
+    await expect(page.locator("#mfa-view")).to_be_visible()
+    # Not required for this role: it may leave the step.
+    await page.get_by_role("button", name="Not now").click()
+    await expect(page.locator("#console-view")).to_be_visible()
+
+    await open_tab(page, "Your account")
+    await page.get_by_role("button", name="Set up two-factor authentication").click()
+    await page.get_by_label("Your password").fill(PASSWORD)
+    async with page.expect_response("**/api/v1/auth/mfa/enrol") as answered:
+        await page.get_by_role("button", name="Show the QR code").dblclick()
+    uri = (await (await answered.value).json())["otpauth_uri"]
+    secret = parse_qs(urlparse(uri).query)["secret"][0]
+    await expect(page.get_by_role("img", name="QR code of your authenticator key")).to_be_visible()
+    code = pyotp.TOTP(secret, digits=totp.DIGITS, interval=totp.STEP_SECONDS).now()
+    await page.get_by_label("6-digit code from the app").fill(code)
+    await page.get_by_role("button", name="Turn on two-factor authentication").click()
+    await expect(
+        page.get_by_role("list", name="Recovery codes").get_by_role("listitem")
+    ).to_have_count(10)
+    await page.get_by_role("button", name="I have stored them: continue").click()
+    await open_tab(page, "Your account")
+    await expect(page.locator("#account-mfa")).to_have_text("On")
+    await expect(page.get_by_role("button", name="Set up two-factor authentication")).to_be_hidden()
+    with world.http() as client:
+        without = client.post(
+            "/api/v1/auth/login", json={"username": "mfa-wanda", "password": PASSWORD}
+        )
+        assert without.status_code == 401
+
+
 async def test_admin_creates_disables_and_is_refused_escalation(world: World, page: Page) -> None:
     await sign_in_admin(page, world)
     for tab in ADMIN_TABS:
@@ -278,10 +316,10 @@ async def test_each_role_sees_only_the_pages_its_permissions_allow(
     world.user("tabs-viewer", "viewer")
     world.user("tabs-operator", "operator")
     seen = {
-        "tabs-viewer": ["Live", "Sessions", "API keys"],
-        "tabs-operator": ["Live", "Recordings", "Sessions", "API keys"],
+        "tabs-viewer": ["Live", "Sessions", "API keys", "Your account"],
+        "tabs-operator": ["Live", "Recordings", "Sessions", "API keys", "Your account"],
     }
-    every = {*ADMIN_TABS, "API keys"}
+    every = {*ADMIN_TABS, "API keys", "Your account"}
     for name, tabs in seen.items():
         await sign_in(page, world.server.base_url, name, PASSWORD)
         await expect(page.locator("#console-view")).to_be_visible()

@@ -68,7 +68,16 @@ SCRIPTS = sorted(
     ["app.js", "core.js", "router.js", "enrol.js", "player.js", "timeline.js", "download.js"]
     + [
         f"pages/{page}.js"
-        for page in ("live", "recordings", "watched", "users", "sessions", "apikeys", "devices")
+        for page in (
+            "live",
+            "recordings",
+            "watched",
+            "users",
+            "sessions",
+            "apikeys",
+            "devices",
+            "account",
+        )
     ]
     + ["pages/table.js"]
 )

@@ -43,6 +43,7 @@ ASSETS = {
             "sessions",
             "apikeys",
             "devices",
+            "account",
             "table",
         )
     },

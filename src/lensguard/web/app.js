@@ -11,6 +11,7 @@ import { $, API, ApiError, api, apiAll, apiPage, clearNotice, notify, plainError
 import { forgetEnrolment, startEnrolment, wireEnrolment } from "./enrol.js";
 import * as router from "./router.js";
 import { createAccessLog } from "./pages/watched.js";
+import { createAccount } from "./pages/account.js";
 import { createApiKeys } from "./pages/apikeys.js";
 import { createDeviceAdmin } from "./pages/devices.js";
 import { createLive, reauth } from "./pages/live.js";
@@ -207,6 +208,7 @@ function start() {
   router.addPage(createSessions(context));
   router.addPage(createApiKeys(context));
   router.addPage(createDeviceAdmin(context));
+  router.addPage(createAccount(context));
   router.wireTabs();
   router.show("login-view");
   $("login-username").focus();

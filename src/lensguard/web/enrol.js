@@ -24,6 +24,8 @@ export function forgetEnrolment() {
 export function startEnrolment() {
   forgetEnrolment();
   show("mfa-view");
+  // Only an account whose role requires MFA must enrol before anything else.
+  $("mfa-cancel").hidden = session.restrictions.includes("mfa_enrolment");
   $("mfa-username").value = session.username;
   $("mfa-password").focus();
 }
@@ -65,6 +67,7 @@ async function onConfirm(event) {
       $("mfa-qr").removeAttribute("src");
       $("mfa-secret").textContent = "";
       $("mfa-scan").hidden = true;
+      $("mfa-cancel").hidden = true;
       $("mfa-codes").replaceChildren(...codes.map((code) => el("li", code)));
       $("mfa-done").hidden = false;
       notify("Two-factor authentication is on. Sign-ins now need a code from your app.", "info");
@@ -80,6 +83,11 @@ export function wireEnrolment(context) {
   $("mfa-start-form").addEventListener("submit", onStart);
   $("mfa-confirm-form").addEventListener("submit", onConfirm);
   $("mfa-copy-slot").replaceChildren(copyButton(() => codes.join("\n"), "Copy the codes"));
+  $("mfa-cancel").addEventListener("click", async () => {
+    forgetEnrolment();
+    clearNotice();
+    await ctx.done();
+  });
   $("mfa-continue").addEventListener("click", async () => {
     forgetEnrolment();
     clearNotice();
