@@ -35,6 +35,7 @@ PAGES = {
     "device-admin": "Device admin",
     "sessions": "Sessions",
     "api-keys": "API keys",
+    "account": "Your account",
 }
 
 
@@ -97,7 +98,9 @@ async def run(workdir: Path) -> None:
                     button = page.locator("#tabs").get_by_role("button", name=tab, exact=True)
                     await button.click()
                     await page.locator(".tab[aria-pressed=true]", has_text=tab).wait_for()
-                    if name != "live":
+                    if name == "account":
+                        await page.locator("#account-mfa:not(:empty)").wait_for()
+                    elif name != "live":
                         await page.locator("section:not([hidden]) tbody tr").first.wait_for()
                     await shoot(page, name, size)
                 await page.locator("#tabs").get_by_role("button", name="Device admin").click()
