@@ -7,6 +7,7 @@
 #                + semgrep (the project's rules, .semgrep/) + detect-secrets (against .secrets.baseline)
 #   make sbom    a CycloneDX SBOM of the installed environment: var/sbom.cdx.json
 #   make audit-deps  pip-audit of requirements.lock (needs advisory data from the network; not in CI)
+#   make screenshots  desktop and phone screenshots of each console page in var/screenshots/
 #   make bench   run the benchmarks in bench/
 #   make mutate  mutation testing (mutmut) of access/ and identity/; MUTANTS='lensguard.access*' narrows
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -27,7 +28,7 @@ XDIST   = -n $(TEST_WORKERS) --dist loadfile
 SOAK_RUNS ?= 20
 SOAK_SUITES ?= tests/media tests/signaling tests/e2e
 
-.PHONY: setup tools run test test-fast soak-tests check bench mutate clean system-deps sbom audit-deps
+.PHONY: setup tools run test test-fast soak-tests check bench mutate clean system-deps sbom audit-deps screenshots
 
 setup: $(STAMP) $(MODEL)
 
@@ -89,6 +90,10 @@ sbom: setup tools
 
 audit-deps: tools
 	$(TOOLS)/bin/pip-audit --requirement requirements.lock --disable-pip --no-deps
+
+# Desktop and phone screenshots of each console page under var/screenshots/ (for review).
+screenshots: setup system-deps
+	PYTHONPATH=$(CURDIR)/src $(PY) scripts/screenshots.py
 
 bench: setup system-deps
 	$(PY) bench/run.py

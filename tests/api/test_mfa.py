@@ -1,11 +1,13 @@
 """TOTP second factor through HTTP."""
 
 import asyncio
+import base64
 import time
 from typing import Any
 
 import pyotp
 
+from lensguard.api.qr import svg_data_uri
 from tests.api.conftest import PASSWORD, Api, bearer, build_api
 
 
@@ -196,3 +198,21 @@ async def test_one_recovery_code_used_twice_at_once_admits_one(api_both: Api) ->
     _secret, codes = await enrol(api, token)
     statuses = await asyncio.gather(*(sign_in(api, codes[0]) for _ in range(6)))
     assert sorted(statuses) == [200] + [401] * 5
+
+
+async def test_enrolment_answers_a_qr_code_of_the_uri_as_an_svg_image(api: Api) -> None:
+    token = await api.token_for("qr-reader", "viewer")
+    enrol = await api.http.post(
+        "/api/v1/auth/mfa/enrol", headers=bearer(token), json={"password": PASSWORD}
+    )
+    assert enrol.status_code == 200, enrol.text
+    body = enrol.json()
+    prefix = "data:image/svg+xml;base64,"
+    assert body["qr_code"].startswith(prefix)
+    svg = base64.b64decode(body["qr_code"].removeprefix(prefix)).decode("utf-8")
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert 'xmlns="http://www.w3.org/2000/svg"' in svg  # an <img> shows only a namespaced SVG
+    assert "<script" not in svg and "style=" not in svg
+    # The very picture segno draws of the URI: a phone that scans it reads the URI.
+    assert body["qr_code"] == svg_data_uri(body["otpauth_uri"])
+    assert enrol.headers["cache-control"] == "no-store"

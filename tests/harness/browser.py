@@ -54,16 +54,57 @@ def spki_hash(cert_pem: Path) -> str:
 
 
 @asynccontextmanager
-async def chromium(profile: Path, *, trust: Path | None = None) -> AsyncIterator[BrowserContext]:
-    """A headless Chromium with a fresh profile in ``profile``, trusting ``trust``'s key."""
+async def chromium(
+    profile: Path, *, trust: Path | None = None, csp: CspWatch | None = None
+) -> AsyncIterator[BrowserContext]:
+    """A headless Chromium with a fresh profile in ``profile``, trusting ``trust``'s key.
+
+    Every page reports Content-Security-Policy violations to ``csp`` (a new watch when
+    none is given); any still unchecked when the browser closes fails the caller.
+    """
     args = list(ARGS)
     if trust is not None:
         args.append(f"--ignore-certificate-errors-spki-list={spki_hash(trust)}")
+    watch = csp or CspWatch()
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             str(profile), executable_path=chromium_path(), headless=True, args=args
         )
         try:
+            await watch.attach(context)
             yield context
         finally:
             await context.close()
+    watch.check()
+
+
+# Reports every Content-Security-Policy violation of every page to the test, which
+# fails on any (see CspWatch). An init script runs before the page's own and is not
+# subject to the page's CSP.
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  const where = event.sourceFile || event.documentURI;
+  const what = event.blockedURI || "inline";
+  window.__lensguardCspViolation(`${event.violatedDirective} blocked ${what} in ${where}`);
+}, true);
+"""
+
+
+class CspWatch:
+    """Collects the ``securitypolicyviolation`` events of a browser context's pages."""
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+
+    async def attach(self, context: BrowserContext) -> None:
+        def report(violation: str) -> None:
+            self.violations.append(violation)
+
+        await context.expose_function("__lensguardCspViolation", report)
+        await context.add_init_script(CSP_REPORTER)
+
+    def check(self) -> None:
+        """Fail (and forget them, for the next test) if any violation was reported."""
+        found = list(self.violations)
+        self.violations.clear()
+        assert not found, f"Content-Security-Policy violations: {found}"

@@ -1,9 +1,11 @@
 """The viewer console's files: served from an allowlist, typed, and CSP-clean."""
 
+import posixpath
 import re
 from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from importlib.resources import files
+from pathlib import PurePosixPath
 from typing import Any
 
 import httpx
@@ -62,7 +64,23 @@ async def test_index_is_html_with_the_strict_csp(http: httpx.AsyncClient) -> Non
     assert '<script type="module" src="/static/app.js">' in response.text
 
 
-SCRIPTS = ["app.js", "recordings.js", "player.js", "timeline.js", "watched.js", "download.js"]
+SCRIPTS = sorted(
+    ["app.js", "core.js", "router.js", "enrol.js", "player.js", "timeline.js", "download.js"]
+    + [
+        f"pages/{page}.js"
+        for page in (
+            "live",
+            "recordings",
+            "watched",
+            "users",
+            "sessions",
+            "apikeys",
+            "devices",
+            "account",
+        )
+    ]
+    + ["pages/table.js"]
+)
 
 
 @pytest.mark.parametrize(
@@ -90,6 +108,9 @@ async def test_assets_have_their_media_types(
         "/static/APP.JS",
         "/static/",
         "/static/web/app.js",
+        "/static/pages/%2e%2e/settings.py",
+        "/static/pages/",
+        "/static/pages/live.js/",
         "/index.html",
     ],
 )
@@ -109,8 +130,12 @@ def test_every_listed_asset_exists() -> None:
 def test_every_module_the_console_imports_is_served() -> None:
     imported = set()
     for name in SCRIPTS:
-        imported |= set(re.findall(r'^import .* from "\./([a-z]+\.js)";$', source(name), re.M))
+        folder = PurePosixPath(name).parent
+        for spec in re.findall(r'^import .* from "(\.\.?/[a-z/]+\.js)";$', source(name), re.M):
+            imported.add(posixpath.normpath(str(folder / spec)))
     assert imported and imported <= set(ASSETS)
+    # Every served module is reachable from app.js, the one the page loads.
+    assert imported | {"app.js"} == {name for name in ASSETS if name.endswith(".js")}
     assert set(SCRIPTS) == {name for name in ASSETS if name.endswith(".js")}
 
 
@@ -125,7 +150,7 @@ def test_scripts_keep_tokens_out_of_storage_urls_and_markup(name: str) -> None:
 
 
 def test_app_opens_the_socket_without_the_token_and_relays() -> None:
-    script = source("app.js")
+    script = source("pages/live.js")
     # The socket URL carries no credential; the token is the first message.
     assert "new WebSocket(`${scheme}//${location.host}/v1/signal`)" in script
     assert re.search(r'^const MODE = "relay";', script, re.MULTILINE)

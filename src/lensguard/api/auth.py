@@ -11,6 +11,7 @@ from lensguard.access.declare import PUBLIC
 from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
+from lensguard.api.qr import svg_data_uri
 from lensguard.api.schemas import (
     LoginRequest,
     MfaCode,
@@ -119,7 +120,7 @@ async def mfa_enrol(
     secret, uri = await credentials.mfa_enrol(
         services, by=principal, password=body.password, code=body.code, address=address
     )
-    return MfaEnrolment(secret=secret, otpauth_uri=uri)
+    return MfaEnrolment(secret=secret, otpauth_uri=uri, qr_code=svg_data_uri(uri))
 
 
 @router.post("/mfa/confirm", summary="Confirm MFA", responses=problems(AUTHENTICATED, BODY))

@@ -81,6 +81,9 @@ class MfaEnrol(_In):
 class MfaEnrolment(BaseModel):
     secret: str
     otpauth_uri: str
+    qr_code: str = Field(
+        description="The otpauth URI as a QR code: an SVG data: URI for an <img> (shown once)"
+    )
 
 
 class MfaCode(_In):

@@ -19,16 +19,34 @@ from lensguard.errors import NotFound
 
 router = APIRouter(dependencies=[requires(PUBLIC)], include_in_schema=False)
 
+JS = "text/javascript; charset=utf-8"
 # name in the URL -> (file in lensguard/web, media type)
 ASSETS = {
-    "app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "app.js": ("app.js", JS),
     "app.css": ("app.css", "text/css; charset=utf-8"),
-    # The Recordings and "Who watched what" sections, imported by app.js.
-    "recordings.js": ("recordings.js", "text/javascript; charset=utf-8"),
-    "player.js": ("player.js", "text/javascript; charset=utf-8"),
-    "timeline.js": ("timeline.js", "text/javascript; charset=utf-8"),
-    "watched.js": ("watched.js", "text/javascript; charset=utf-8"),
-    "download.js": ("download.js", "text/javascript; charset=utf-8"),
+    # What every page shares, the navigation and the MFA enrolment step.
+    "core.js": ("core.js", JS),
+    "router.js": ("router.js", JS),
+    "enrol.js": ("enrol.js", JS),
+    # Recordings playback, used by pages/recordings.js.
+    "player.js": ("player.js", JS),
+    "timeline.js": ("timeline.js", JS),
+    "download.js": ("download.js", JS),
+    # One module per page behind the tabs (docs/console.md).
+    **{
+        f"pages/{page}.js": (f"pages/{page}.js", JS)
+        for page in (
+            "live",
+            "recordings",
+            "watched",
+            "users",
+            "sessions",
+            "apikeys",
+            "devices",
+            "account",
+            "table",
+        )
+    },
 }
 INDEX = ("index.html", "text/html; charset=utf-8")
 
@@ -51,7 +69,8 @@ async def index() -> Response:
     return _serve(INDEX)
 
 
-@router.get("/static/{name}")
+# ``:path`` lets a name hold "pages/"; only names in ASSETS are ever served.
+@router.get("/static/{name:path}")
 async def static(name: str) -> Response:
     """One of the console's script and style files."""
     entry = ASSETS.get(name)

@@ -108,5 +108,12 @@ export function createAccessLog(ctx) {
   });
   $("access-more").addEventListener("click", () => load(false));
 
-  return { enter, leave: () => {}, reset };
+  return {
+    view: "access-view",
+    tab: "tab-access",
+    needs: (permissions) => permissions.includes("audit_read"),
+    enter,
+    leave: () => {},
+    reset,
+  };
 }

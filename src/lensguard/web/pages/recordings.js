@@ -1,9 +1,9 @@
 // The Recordings view: a device and a day, the recorded ranges on a timeline, playback
 // through MSE (player.js) and the download of a range. Times are UTC throughout.
 
-import { PlaybackError, SegmentPlayer } from "./player.js";
-import { download } from "./download.js";
-import { Timeline, clock, DAY_MS } from "./timeline.js";
+import { PlaybackError, SegmentPlayer } from "../player.js";
+import { download } from "../download.js";
+import { Timeline, clock, DAY_MS } from "../timeline.js";
 
 const STREAM = "processed";
 const SEGMENT_PAGE = 50;
@@ -396,5 +396,12 @@ export function createRecordings(ctx) {
   video.addEventListener("playing", () => setPlaying(true));
   if (!SegmentPlayer.supported()) $("rec-unsupported").hidden = false;
 
-  return { enter, leave: () => player.pause(), reset };
+  return {
+    view: "recordings-view",
+    tab: "tab-recordings",
+    needs: (permissions) => permissions.includes("recording_view"),
+    enter,
+    leave: () => player.pause(),
+    reset,
+  };
 }

@@ -1,0 +1,417 @@
+// The Live page: the devices in your scope with live presence, one device's video
+// over WebRTC, the drive pad and the break-glass panel (docs/console.md).
+
+import { $, ApiError, api, apiList, clearNotice, notify, plainError, session } from "../core.js";
+
+// "relay": the server's media node forwards the device's video (and can redact it);
+// "direct": peer to peer with the device. Control goes over a data channel to the
+// relay (checked there like signaling messages), over the signaling socket otherwise.
+const MODE = "relay";
+const REPEAT_MS = 200; // the robot's dead-man timer stops it unless commands keep coming
+const GATHER_TIMEOUT_MS = 10000;
+
+const view = {
+  device: null,
+  ws: null,
+  pc: null,
+  channel: null,
+  peer: null,
+  closing: false,
+  unredacted: false, // break-glass: ask for the raw picture (needs an open grant)
+  grant: null,
+};
+
+let seq = 0; // increases for every control command this page sends
+const hold = { timer: null, button: null, refused: false, sent: false };
+let signedOut = () => {};
+
+function setStatus(text) {
+  $("viewer-status").textContent = text;
+}
+
+// ---------------------------------------------------------------- devices
+
+async function loadDevices() {
+  const epoch = session.epoch;
+  let devices;
+  try {
+    devices = await apiList("/devices");
+  } catch (err) {
+    if (epoch !== session.epoch) return;
+    if (err instanceof ApiError && err.status === 401) return signedOut("Your session has ended. Sign in again.");
+    notify(plainError(err));
+    return;
+  }
+  if (epoch !== session.epoch) return;
+  const list = $("device-list");
+  list.replaceChildren();
+  $("devices-empty").hidden = devices.length > 0;
+  for (const device of devices) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "device";
+    button.dataset.deviceId = device.id;
+    const head = document.createElement("span");
+    head.className = "device-head";
+    const name = document.createElement("span");
+    name.className = "device-name";
+    name.textContent = device.name;
+    // Live presence from the server (any node), not a guess from last_seen_at.
+    const badge = document.createElement("span");
+    badge.className = device.online ? "presence online" : "presence offline";
+    badge.textContent = device.online ? "Online" : "Offline";
+    head.append(name, badge);
+    const meta = document.createElement("span");
+    meta.className = "device-meta";
+    meta.textContent = `${device.kind} · ${device.site}`;
+    button.append(head, meta);
+    button.addEventListener("click", () => watch(device));
+    item.append(button);
+    list.append(item);
+  }
+}
+
+// ---------------------------------------------------------------- watching
+
+function send(message) {
+  if (view.ws && view.ws.readyState === WebSocket.OPEN) view.ws.send(JSON.stringify(message));
+}
+
+function stopWatching() {
+  endHold();
+  view.closing = true;
+  if (view.ws) view.ws.close(1000, "viewer left");
+  if (view.pc) view.pc.close();
+  view.ws = null;
+  view.pc = null;
+  view.channel = null;
+  view.peer = null;
+  view.device = null;
+  view.unredacted = false;
+  view.grant = null;
+  $("video").srcObject = null;
+  $("drive").hidden = true;
+  $("breakglass").hidden = true;
+  showGrant(null);
+}
+
+async function watch(device, unredacted = false) {
+  stopWatching();
+  clearNotice();
+  view.closing = false;
+  view.device = device;
+  view.unredacted = unredacted;
+  $("breakglass").hidden = !session.permissions.includes("redaction_override");
+  for (const b of document.querySelectorAll(".device")) {
+    b.setAttribute("aria-pressed", String(b.dataset.deviceId === device.id));
+  }
+  $("viewer-title").textContent = device.name;
+  $("drive").hidden = !device.capabilities.includes("control");
+  setStatus("Connecting…");
+  let iceServers = [];
+  try {
+    iceServers = (await api("GET", "/turn-credentials")).ice_servers;
+  } catch (err) {
+    notify(`TURN credentials unavailable (${plainError(err)}); trying without a relay.`);
+  }
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  // The token never goes in the URL: it is the socket's first message.
+  const ws = new WebSocket(`${scheme}//${location.host}/v1/signal`);
+  view.ws = ws;
+  ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "auth", token: session.token })));
+  ws.addEventListener("message", (event) => {
+    if (ws === view.ws) onSignal(JSON.parse(event.data), iceServers).catch(onCallError);
+  });
+  ws.addEventListener("close", (event) => {
+    if (ws === view.ws) onSocketClosed(event);
+  });
+}
+
+async function onSignal(message, iceServers) {
+  switch (message.type) {
+    case "ready":
+      send({ type: "subscribe", device_id: view.device.id, mode: MODE, unredacted: view.unredacted });
+      break;
+    case "redaction":
+      onRedaction(message);
+      break;
+    case "reauthed":
+      break;
+    case "subscribed":
+      view.peer = message.peer;
+      await startCall(iceServers);
+      break;
+    case "answer":
+      if (message.from === view.peer && view.pc) {
+        await view.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+        setStatus("Negotiating video…");
+      }
+      break;
+    case "candidate":
+      if (message.from === view.peer && view.pc && message.candidate) {
+        await view.pc.addIceCandidate({
+          candidate: message.candidate,
+          sdpMid: message.sdp_mid ?? undefined,
+          sdpMLineIndex: message.sdp_mline_index ?? undefined,
+        });
+      }
+      break;
+    case "leave":
+      if (message.from === view.peer) {
+        setStatus("The device went offline.");
+        endHold();
+      }
+      break;
+    case "error":
+      onServerError(message);
+      break;
+    default:
+      break;
+  }
+}
+
+function onServerError(message) {
+  const words = {
+    forbidden: "You are not allowed to drive this device.",
+    not_found: "That device no longer exists or is outside your access.",
+    offline: "The device is not connected right now.",
+    not_subscribed: "Open the device's video before driving it.",
+    rate_limited: "Too many commands; slow down.",
+    unsupported: "The server cannot stream this way yet.",
+    redacted: "This stream is redacted; it can only be watched through the server's relay.",
+    no_grant: "You have no open break-glass grant for this device. Request one first.",
+  };
+  if (message.code === "forbidden" || message.code === "not_subscribed") {
+    hold.refused = true;
+    endHold();
+  }
+  if (message.code === "offline" || message.code === "not_found") setStatus("Not streaming.");
+  notify(words[message.code] || `The server refused: ${message.message}`);
+}
+
+// ---------------------------------------------------------------- break-glass
+
+function showGrant(grant) {
+  $("breakglass-form").hidden = Boolean(grant);
+  $("breakglass-active").hidden = !grant;
+  if (grant) {
+    const until = new Date(grant.expires_at).toLocaleTimeString();
+    $("breakglass-until").textContent = `Unredacted view until ${until}. Every minute is audited.`;
+  }
+}
+
+async function onBreakGlass(event) {
+  event.preventDefault();
+  clearNotice();
+  const device = view.device;
+  if (!device) return;
+  const body = { reason: $("breakglass-reason").value.trim(), minutes: Number($("breakglass-minutes").value) };
+  try {
+    const grant = await api("POST", `/streams/${encodeURIComponent(device.id)}/break-glass`, body);
+    $("breakglass-form").reset();
+    await watch(device, true);
+    view.grant = grant;
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 409 || err.status === 422)) notify(err.message);
+    else notify(plainError(err));
+  }
+}
+
+async function onEndBreakGlass() {
+  if (!view.device || !view.grant) return;
+  try {
+    await api("DELETE", `/streams/${encodeURIComponent(view.device.id)}/break-glass/${encodeURIComponent(view.grant.id)}`);
+  } catch (err) {
+    notify(plainError(err));
+  }
+}
+
+function onRedaction(message) {
+  if (message.unredacted) {
+    view.grant = { id: message.grant_id, expires_at: message.expires_at };
+    showGrant(view.grant);
+    notify("You are watching the unredacted picture. This viewing is audited.", "info");
+    return;
+  }
+  view.grant = null;
+  view.unredacted = false;
+  showGrant(null);
+  const why = { expired: "The grant expired", ended: "You ended the grant", access_changed: "Your access changed" };
+  notify(`${why[message.reason] || "The grant ended"}: faces are redacted again.`, "info");
+}
+
+function onSocketClosed(event) {
+  view.ws = null;
+  endHold();
+  if (view.closing) return;
+  const words = {
+    4401: "Your session has ended. Sign in again.",
+    4403: "Your access to this device was withdrawn.",
+    1008: `The server closed the connection (${event.reason || "policy violation"}).`,
+    1011: "The server hit an error. Try again.",
+    1013: "The server is busy. Try again in a moment.",
+  };
+  setStatus("Disconnected.");
+  if (event.code === 4401) {
+    signedOut(words[4401]);
+    return;
+  }
+  notify(words[event.code] || `The connection closed (code ${event.code}).`);
+}
+
+function onCallError(err) {
+  setStatus("Video failed.");
+  notify(`Could not start the video: ${err && err.message ? err.message : err}`);
+}
+
+function gatheringComplete(pc) {
+  // aiortc does no trickle ICE: the offer must carry every candidate.
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+async function startCall(iceServers) {
+  const pc = new RTCPeerConnection({ iceServers });
+  view.pc = pc;
+  pc.addTransceiver("video", { direction: "recvonly" });
+  view.channel = MODE === "relay" ? pc.createDataChannel("control") : null;
+  pc.addEventListener("track", (event) => {
+    const video = $("video");
+    video.srcObject = event.streams[0] || new MediaStream([event.track]);
+    video.play().catch(() => {});
+  });
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc !== view.pc) return;
+    const state = pc.connectionState;
+    if (state === "connected") {
+      setStatus("Live");
+    } else if (state === "failed") {
+      setStatus("Video failed.");
+      notify("The video connection failed: the network between you and the device (or the TURN relay) is blocked.");
+    } else if (state === "disconnected") {
+      setStatus("Connection interrupted…");
+    }
+  });
+  await pc.setLocalDescription(await pc.createOffer());
+  setStatus("Gathering network paths…");
+  await gatheringComplete(pc);
+  if (pc !== view.pc) return;
+  send({ type: "offer", to: view.peer, sdp: pc.localDescription.sdp });
+  setStatus("Waiting for the device…");
+}
+
+// ---------------------------------------------------------------- driving
+
+function sendControl(message) {
+  const channel = view.channel;
+  if (channel && channel.readyState === "open") {
+    channel.send(JSON.stringify(message));
+  } else {
+    send(message);
+  }
+}
+
+function command(button) {
+  const kind = button.dataset.command;
+  const message = { type: "control", device_id: view.device.id, command: kind, seq: ++seq };
+  if (kind === "move") {
+    message.args = { linear: Number(button.dataset.linear), angular: Number(button.dataset.angular) };
+  }
+  return message;
+}
+
+function beginHold(button) {
+  if (!view.device || !view.ws) {
+    notify("Open a device's video before driving it.");
+    return;
+  }
+  endHold();
+  hold.button = button;
+  hold.refused = false;
+  hold.sent = true;
+  button.classList.add("held");
+  sendControl(command(button));
+  if (button.dataset.command === "move") {
+    hold.timer = setInterval(() => sendControl(command(button)), REPEAT_MS);
+  }
+}
+
+function endHold() {
+  if (!hold.button) return;
+  clearInterval(hold.timer);
+  hold.button.classList.remove("held");
+  const wasMove = hold.button.dataset.command === "move";
+  hold.timer = null;
+  hold.button = null;
+  // Stop explicitly on release rather than waiting for the dead-man timer.
+  if (wasMove && hold.sent && !hold.refused && view.device) {
+    sendControl({ type: "control", device_id: view.device.id, command: "stop", seq: ++seq });
+  }
+}
+
+function wireDrivePad() {
+  for (const button of document.querySelectorAll(".pad button")) {
+    button.addEventListener("pointerdown", (event) => {
+      event.preventDefault();
+      button.setPointerCapture?.(event.pointerId);
+      beginHold(button);
+    });
+    for (const kind of ["pointerup", "pointercancel", "lostpointercapture"]) {
+      button.addEventListener(kind, () => {
+        if (hold.button === button) endHold();
+      });
+    }
+    button.addEventListener("keydown", (event) => {
+      if ((event.key === " " || event.key === "Enter") && !event.repeat) {
+        event.preventDefault();
+        beginHold(button);
+      }
+    });
+    button.addEventListener("keyup", (event) => {
+      if (event.key === " " || event.key === "Enter") endHold();
+    });
+    button.addEventListener("blur", () => {
+      if (hold.button === button) endHold();
+    });
+  }
+  // A hidden tab or lost focus must not leave a robot driving.
+  window.addEventListener("blur", endHold);
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) endHold();
+  });
+}
+
+// ---------------------------------------------------------------- the page
+
+// The signaling socket would close at the old token's expiry: hand it the fresh one.
+export function reauth(token) {
+  send({ type: "reauth", token });
+}
+
+export function createLive(ctx) {
+  signedOut = ctx.signedOut;
+  $("devices-refresh").addEventListener("click", loadDevices);
+  $("breakglass-form").addEventListener("submit", onBreakGlass);
+  $("breakglass-end").addEventListener("click", onEndBreakGlass);
+  wireDrivePad();
+  return {
+    view: "console-view",
+    tab: "tab-live",
+    needs: () => true,
+    enter: loadDevices,
+    leave: stopWatching,
+    reset: () => {
+      stopWatching();
+      $("device-list").replaceChildren();
+    },
+  };
+}
