@@ -54,6 +54,11 @@ async def _issue(ctx: IdentityContext, user: User, login: LoginSession, refresh:
     )
 
 
+async def issue(ctx: IdentityContext, user: User, login: LoginSession, refresh: str) -> TokenPair:
+    """The tokens of a session that just started (single sign-on ends here too)."""
+    return await _issue(ctx, user, login, refresh)
+
+
 async def login(
     ctx: IdentityContext,
     *,
@@ -79,9 +84,11 @@ async def login(
     attempt = await Attempt.begin(ctx, username, address)
     stored = user.password_hash if user is not None else ctx.dummy_hash
     ok = await attempt.password(stored, password)
-    if user is None or not ok or user.disabled:
+    if user is None or not ok or user.disabled or not user.password_login:
         await _failed(attempt, "auth.login_failed")
-        reason = "unknown_user" if user is None else "disabled" if ok else "bad_password"
+        reason = "unknown_user" if user is None else "bad_password"
+        if user is not None and ok:
+            reason = "disabled" if user.disabled else "password_login_off"
         await record(ctx, _login_event("failure", user, username, address, reason=reason))
         raise attempt.refusal(Unauthenticated(BAD_CREDENTIALS))
     factor = None
