@@ -77,6 +77,9 @@ async def providers(services: ServicesDep) -> OidcProviders:
     dependencies=[requires(PUBLIC)],
     status_code=302,
     response_class=RedirectResponse,
+    # A browser navigation (302 to the provider), not an API call: kept out of the
+    # OpenAPI document, which allows public routes only (docs/sso.md describes it).
+    include_in_schema=False,
     summary="Start single sign-on",
     responses=problems(401, 404, 422, 503),
 )
@@ -113,6 +116,7 @@ async def start(
     dependencies=[requires(PUBLIC)],
     status_code=302,
     response_class=RedirectResponse,
+    include_in_schema=False,
     summary="Single sign-on callback",
     responses=problems(401, 403, 404, 503),
 )
@@ -193,7 +197,7 @@ async def _logout_token(request: Request) -> str | None:
     "/{provider}/backchannel-logout",
     dependencies=[requires(PUBLIC)],
     summary="Back-channel logout from the provider",
-    responses=problems(400, 404, 413, 415, 503),
+    responses=problems(400, 404, 413, 415, 422, 503),
 )
 async def backchannel_logout(
     provider: ProviderName, request: Request, services: ServicesDep, address: AddressDep

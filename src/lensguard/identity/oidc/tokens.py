@@ -138,7 +138,7 @@ async def logout_token_claims(
     """The claims of a valid back-channel logout token (OIDC Back-Channel Logout 1.0, 2.6)."""
     header, claims = await verified_claims(raw, provider, metadata)
     typ = header.get("typ")
-    if typ is not None and str(typ).lower() not in ("logout+jwt", "application/logout+jwt"):
+    if typ is not None and str(typ).lower() not in ("jwt", "logout+jwt", "application/logout+jwt"):
         raise TokenInvalid("typ", "the token is not a logout token (typ)")
     # A logout token may omit exp (section 2.4); when it carries one, it must hold.
     check_common(claims, provider, now, expiring="exp" in claims)
