@@ -375,7 +375,7 @@ async def test_alg_none_hs256_with_the_public_key_and_strange_keys_are_refused(
     head = unsigned(claims, {"alg": "HS256", "kid": forger.key.kid})[:-1]
     mac = hmac.new(public_pem, head.encode(), hashlib.sha256).digest()
     hs = head + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
-    stranger = RSAKey.generate_key(2048, parameters={"kid": forger.key.kid})
+    stranger = RSAKey.generate_key(2048, parameters={"kid": str(forger.key.kid)})
     for token in (
         hs,
         jwt.encode({"alg": "RS256", "kid": forger.key.kid}, claims, stranger),
@@ -497,7 +497,7 @@ async def test_a_logout_token_with_a_bad_signature_is_refused(
     api: Api, forger: ForgingProvider
 ) -> None:
     tokens = await forged_sign_in(api, forger, "provider-session-11")
-    stranger = RSAKey.generate_key(2048, parameters={"kid": forger.key.kid})
+    stranger = RSAKey.generate_key(2048, parameters={"kid": str(forger.key.kid)})
     token = jwt.encode(
         {"alg": "RS256", "kid": forger.key.kid},
         logout_claims(forger, sid="provider-session-11"),

@@ -36,7 +36,7 @@ class MockProvider:
 def mock_provider(redirect_uris: list[str]) -> Iterator[MockProvider]:
     """``oidc-provider-mock`` in its own process, with one registered client."""
     port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed module
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -85,7 +85,7 @@ class ForgingProvider:
 
 def _handler(provider: ForgingProvider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _json(self, body: dict[str, Any]) -> None:
