@@ -22,14 +22,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from joserfc import jwt
+from tests.harness.oidc import ForgingProvider, MockProvider, forging_provider, mock_provider
+from tests.harness.server import strong_secret
 
 from lensguard.app import create_app
 from lensguard.identity import accounts
 from lensguard.services import Services
 from lensguard.settings import load_settings
 from lensguard.store import migrate
-from tests.harness.oidc import ForgingProvider, MockProvider, forging_provider, mock_provider
-from tests.harness.server import strong_secret
 
 BASE = "https://testserver"
 PASSWORD = "correct horse battery staple 42"
@@ -145,9 +145,8 @@ async def _run(settings: Any, forger: ForgingProvider) -> None:
             oidc.append(time.perf_counter() - started)
         print(f"password login round trip: {_ms(password)}")
         print(f"oidc login round trip (provider process): {_ms(oidc)}")
-        print(
-            f"ratio oidc/password (p50): {statistics.median(oidc) / statistics.median(password):.2f}x"
-        )
+        ratio = statistics.median(oidc) / statistics.median(password)
+        print(f"ratio oidc/password (p50): {ratio:.2f}x")
         closed = []
         for i in range(LOGOUTS):
             token = await _forged_login(http, forger, f"sid-{i}")
