@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("issuer", sa.String(512), nullable=False),
         sa.Column("subject", sa.String(255), nullable=False),
         sa.Column("sid", sa.String(255), nullable=True),
+        sa.Column("mfa_by_provider", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["session_id"],

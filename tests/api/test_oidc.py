@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pyotp
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -23,7 +24,7 @@ from sqlalchemy import select
 
 from lensguard.audit.models import AuditEntry
 from lensguard.store.models import User
-from tests.api.conftest import Api, bearer, build_api
+from tests.api.conftest import PASSWORD, Api, bearer, build_api
 from tests.harness.oidc import ForgingProvider, MockProvider, forging_provider, mock_provider
 
 BASE = "https://testserver"
@@ -89,14 +90,17 @@ async def api(
                 forger_secret,
                 jit_provisioning=True,
                 default_role="viewer",
+                rules=[{"claim": "groups", "value": "lg-admins", "role": "admin"}],
                 jwks_refetch_seconds=3600,
+                trust_amr_mfa=True,
+                link_by_verified_email=True,
             ),
         ]
     }
     settings = make_settings(
         database={"url": sqlite_url},
         limits={"requests_per_minute": 100_000},
-        security={"oidc": oidc},
+        security={"oidc": oidc, "authentication": {"mfa_required_for": ["admin"]}},
     )
     async for value in build_api(settings):
         yield value
@@ -423,10 +427,95 @@ async def test_an_iss_parameter_from_another_issuer_is_a_mix_up(
 # ------------------------------------------------------------------ logout
 
 
-async def forged_sign_in(api: Api, forger: ForgingProvider, sid: str) -> dict[str, Any]:
+async def forged_sign_in(
+    api: Api, forger: ForgingProvider, sid: str, **claims: Any
+) -> dict[str, Any]:
     flow = await start(api, "forger")
-    forger.id_token = forger.sign(id_claims(forger, flow["nonce"], sid=sid))
+    forger.id_token = forger.sign(id_claims(forger, flow["nonce"], sid=sid, **claims))
     return await finish(api, f"{CALLBACK.format(name='forger')}?code=c&state={flow['state']}")
+
+
+async def forged_code(api: Api, forger: ForgingProvider, **claims: Any) -> str:
+    """A login code from a forged sign-in (not yet exchanged)."""
+    flow = await start(api, "forger")
+    forger.id_token = forger.sign(id_claims(forger, flow["nonce"], **claims))
+    done = await api.http.get(
+        CALLBACK.format(name="forger"), params={"code": "c", "state": flow["state"]}
+    )
+    assert done.status_code == 302, done.text
+    return parse_qs(urlsplit(done.headers["location"]).fragment)["sso_code"][0]
+
+
+# ------------------------------------------------------------------ accounts and MFA
+
+
+async def test_trusted_amr_counts_as_the_admins_second_factor(
+    api: Api, forger: ForgingProvider
+) -> None:
+    trusted = await forged_sign_in(
+        api, forger, "s-a", sub="adm-1", groups=["lg-admins"], amr=["pwd", "mfa"]
+    )
+    assert trusted["restrictions"] == []
+    listed = await api.http.get("/api/v1/users", headers=bearer(trusted["access_token"]))
+    assert listed.status_code == 200, listed.text
+    refreshed = await api.http.post(
+        "/api/v1/auth/refresh", json={"refresh_token": trusted["refresh_token"]}
+    )
+    assert refreshed.json()["restrictions"] == []
+    again = await api.http.get("/api/v1/users", headers=bearer(refreshed.json()["access_token"]))
+    assert again.status_code == 200
+    # Without amr the admin still has to enrol a local authenticator first.
+    untrusted = await forged_sign_in(api, forger, "s-b", sub="adm-1", groups=["lg-admins"])
+    assert untrusted["restrictions"] == ["mfa_enrolment"]
+    denied = await api.http.get("/api/v1/users", headers=bearer(untrusted["access_token"]))
+    assert denied.status_code == 403
+
+
+async def test_linking_by_email_needs_email_verified_and_local_totp_still_applies(
+    api: Api, forger: ForgingProvider
+) -> None:
+    token = await api.token_for("local-op", "operator")
+    patched = await api.http.patch(
+        "/api/v1/users/me", headers=bearer(token), json={"email": "op@example.org"}
+    )
+    assert patched.status_code == 200, patched.text
+    local_id = patched.json()["id"]
+    secret = (
+        await api.http.post(
+            "/api/v1/auth/mfa/enrol", headers=bearer(token), json={"password": PASSWORD}
+        )
+    ).json()["secret"]
+    confirm = await api.http.post(
+        "/api/v1/auth/mfa/confirm", headers=bearer(token), json={"code": pyotp.TOTP(secret).now()}
+    )
+    assert confirm.status_code == 200, confirm.text
+    # Not verified: a new account (JIT), never the local one.
+    unverified = await forged_sign_in(
+        api, forger, "s-c", sub="op-unverified", email="op@example.org", email_verified=False
+    )
+    me = await api.http.get("/api/v1/users/me", headers=bearer(unverified["access_token"]))
+    assert me.json()["id"] != local_id
+    # Verified: linked to the local account, whose own TOTP is then required.
+    login_code = await forged_code(
+        api, forger, sub="op-verified", email="op@example.org", email_verified=True
+    )
+    without = await api.http.post("/api/v1/auth/oidc/exchange", json={"login_code": login_code})
+    assert without.status_code == 401
+    assert without.json()["type"].endswith("mfa-required")
+    code = str(pyotp.TOTP(secret).at(time.time() + 30))
+    with_code = await api.http.post(
+        "/api/v1/auth/oidc/exchange", json={"login_code": login_code, "code": code}
+    )
+    assert with_code.status_code == 200, with_code.text
+    me = await api.http.get("/api/v1/users/me", headers=bearer(with_code.json()["access_token"]))
+    assert me.json()["id"] == local_id
+    # The link is by (issuer, subject) from now on: the e-mail no longer matters.
+    login_code = await forged_code(api, forger, sub="op-verified", email="changed@example.org")
+    exchanged = await api.http.post(
+        "/api/v1/auth/oidc/exchange",
+        json={"login_code": login_code, "code": confirm.json()["recovery_codes"][0]},
+    )
+    assert exchanged.status_code == 200, exchanged.text
 
 
 def logout_claims(forger: ForgingProvider, **override: Any) -> dict[str, Any]:

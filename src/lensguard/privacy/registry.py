@@ -115,6 +115,7 @@ REGISTRY: dict[str, Table] = {
             "issuer": _u("the provider's issuer URL"),
             "subject": _p("the person's identifier at the provider (pseudonymous)"),
             "sid": _p("the provider's session id, looked up by back-channel logout"),
+            "mfa_by_provider": _u("whether the provider proved the second factor"),
             "created_at": _CREATED,
         },
     ),

@@ -128,6 +128,8 @@ class OidcSession(Base):
     issuer: Mapped[str] = mapped_column(String(512))
     subject: Mapped[str] = mapped_column(String(255), index=True)
     sid: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    mfa_by_provider: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The provider's ``amr``/``acr`` proved a second factor (trusted by its settings)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

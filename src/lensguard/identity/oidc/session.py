@@ -90,6 +90,7 @@ async def exchange(
                 issuer=provider.settings.issuer,
                 subject=str(pending["sub"]),
                 sid=pending.get("sid"),
+                mfa_by_provider=bool(pending["m"]),
                 created_at=ctx.clock.now(),
             )
         )
@@ -119,4 +120,4 @@ async def exchange(
     emit(
         "auth.login_succeeded", username=user.username, user_id=user.id, address=address, via="oidc"
     )
-    return await issue(ctx, user, login_session, refresh)
+    return await issue(ctx, user, login_session, refresh, provider_mfa=bool(pending["m"]))
