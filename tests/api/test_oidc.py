@@ -611,3 +611,39 @@ async def test_rp_initiated_logout_gives_the_end_session_url(
     assert "client_id=lensguard-client" in url
     gone = await api.http.get("/api/v1/users/me", headers=bearer(tokens["access_token"]))
     assert gone.status_code == 401
+
+
+async def test_admins_list_and_unlink_identities(api: Api, forger: ForgingProvider) -> None:
+    boss = await forged_sign_in(
+        api, forger, "s-boss", sub="boss", groups=["lg-admins"], amr=["mfa"]
+    )
+    person = await forged_sign_in(api, forger, "s-person", sub="person-1")
+    person_id = (
+        await api.http.get("/api/v1/users/me", headers=bearer(person["access_token"]))
+    ).json()["id"]
+    path = f"/api/v1/users/{person_id}/identities"
+    viewer = await api.http.get(path, headers=bearer(person["access_token"]))
+    assert viewer.status_code == 403
+    listed = await api.http.get(path, headers=bearer(boss["access_token"]))
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["password_login"] is False
+    [link] = body["identities"]
+    assert (link["provider"], link["subject"]) == ("forger", "person-1")
+    switched = await api.http.put(
+        f"/api/v1/users/{person_id}/password-login",
+        headers=bearer(boss["access_token"]),
+        json={"enabled": True},
+    )
+    assert switched.status_code == 204
+    gone = await api.http.delete(f"{path}/{link['id']}", headers=bearer(boss["access_token"]))
+    assert gone.status_code == 204
+    after = await api.http.get(path, headers=bearer(boss["access_token"]))
+    assert after.json() == {"password_login": True, "identities": []}
+    missing = await api.http.delete(f"{path}/{link['id']}", headers=bearer(boss["access_token"]))
+    assert missing.status_code == 404
+    # Unlinked: the same provider identity is a stranger now (JIT makes a new account).
+    again = await forged_sign_in(api, forger, "s-person-2", sub="person-1")
+    me = await api.http.get("/api/v1/users/me", headers=bearer(again["access_token"]))
+    assert me.json()["id"] != person_id
+    assert [o for o, _ in await audited(api, "user.identity_unlink")] == ["success"]

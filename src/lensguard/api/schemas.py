@@ -285,3 +285,21 @@ class OidcLogout(BaseModel):
 
 class BackchannelLogoutResult(BaseModel):
     sessions_ended: int
+
+
+class LinkedIdentity(BaseModel):
+    id: str
+    provider: str
+    issuer: str
+    subject: str
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class LinkedIdentities(BaseModel):
+    password_login: bool = Field(description="Whether the account may sign in with a password")
+    identities: list[LinkedIdentity]
+
+
+class PasswordLogin(_In):
+    enabled: bool
