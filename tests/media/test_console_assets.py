@@ -62,7 +62,15 @@ async def test_index_is_html_with_the_strict_csp(http: httpx.AsyncClient) -> Non
     assert '<script type="module" src="/static/app.js">' in response.text
 
 
-SCRIPTS = ["app.js", "recordings.js", "player.js", "timeline.js", "watched.js", "download.js"]
+SCRIPTS = [
+    "app.js",
+    "recordings.js",
+    "player.js",
+    "timeline.js",
+    "watched.js",
+    "download.js",
+    "sso.js",
+]
 
 
 @pytest.mark.parametrize(

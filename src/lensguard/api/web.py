@@ -29,6 +29,8 @@ ASSETS = {
     "timeline.js": ("timeline.js", "text/javascript; charset=utf-8"),
     "watched.js": ("watched.js", "text/javascript; charset=utf-8"),
     "download.js": ("download.js", "text/javascript; charset=utf-8"),
+    # Single sign-on buttons and the return from the provider (docs/sso.md).
+    "sso.js": ("sso.js", "text/javascript; charset=utf-8"),
 }
 INDEX = ("index.html", "text/html; charset=utf-8")
 

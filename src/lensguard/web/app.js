@@ -5,6 +5,7 @@
 // first message; everything shown from the server goes through textContent.
 
 import { createRecordings } from "./recordings.js";
+import { exchange, showProviders, takeLoginCode } from "./sso.js";
 import { createAccessLog } from "./watched.js";
 
 // How to watch: "direct" (peer to peer with the device) until the relay media node
@@ -25,6 +26,8 @@ const session = {
   refreshTimer: null,
   username: "",
   permissions: [],
+  sso: false, // signed in through a provider: sign out there too
+  ssoCode: null, // a login code waiting for the one-time code (MFA), memory only
   // Bumped when a session ends: answers to requests made before then are dropped, so a
   // late 401 for a signed-out session cannot replace "You are signed out."
   epoch: 0,
@@ -245,6 +248,51 @@ async function onLogin(event) {
   }
 }
 
+// After a sign-in: the forced password change, MFA enrolment, or the console.
+async function afterSignIn(tokens) {
+  if (tokens.restrictions.includes("password_change")) {
+    show("password-view");
+    $("password-username").value = session.username; // lets password managers file it correctly
+    $("password-current").focus();
+  } else if (tokens.restrictions.includes("mfa_enrolment")) {
+    notify("Your role requires two-factor authentication. Enrol an authenticator app first.");
+  } else {
+    await enterConsole();
+  }
+}
+
+async function finishSso(loginCode, code) {
+  try {
+    const tokens = await exchange(ApiError, loginCode, code);
+    session.ssoCode = null;
+    session.sso = true;
+    keepTokens(tokens);
+    const me = await api("GET", "/users/me");
+    session.username = me.username;
+    $("who-name").textContent = `Signed in as ${me.username}`;
+    $("sso-code-form").hidden = true;
+    $("sso-code-form").reset();
+    await afterSignIn(tokens);
+  } catch (err) {
+    if (err instanceof ApiError && err.slug === "mfa-required") {
+      session.ssoCode = loginCode; // kept in memory only, until it expires
+      $("sso-code-form").hidden = false;
+      $("sso-code").focus();
+      notify("Enter the 6-digit code from your authenticator app.", "info");
+    } else if (err instanceof ApiError && err.status === 401) {
+      notify(err.message.includes("code") && code ? err.message : "Single sign-on did not complete. Try again.");
+    } else {
+      notify(plainError(err));
+    }
+  }
+}
+
+async function onSsoCode(event) {
+  event.preventDefault();
+  clearNotice();
+  if (session.ssoCode) await finishSso(session.ssoCode, $("sso-code").value.trim());
+}
+
 async function onPasswordChange(event) {
   event.preventDefault();
   clearNotice();
@@ -269,7 +317,15 @@ async function onPasswordChange(event) {
 async function onLogout() {
   session.epoch += 1; // what is in flight now belongs to the session being ended
   try {
-    if (session.token) await api("POST", "/auth/logout");
+    if (session.token && session.sso) {
+      // Signed in through a provider: sign out there too, where it offers it.
+      const { end_session_url: url } = await api("POST", "/auth/oidc/logout");
+      session.token = null;
+      if (url) {
+        location.assign(url);
+        return;
+      }
+    } else if (session.token) await api("POST", "/auth/logout");
   } catch (err) {
     // Signing out locally matters more than the server's answer.
   }
@@ -282,6 +338,8 @@ function signedOut(message, kind = "error") {
   clearTimeout(session.refreshTimer);
   session.token = null;
   session.refreshToken = null;
+  session.sso = false;
+  session.ssoCode = null;
   $("device-list").replaceChildren();
   for (const section of Object.values(sections)) section.reset();
   show("login-view");
@@ -669,6 +727,7 @@ function wireDrivePad() {
 
 function start() {
   $("login-form").addEventListener("submit", onLogin);
+  $("sso-code-form").addEventListener("submit", onSsoCode);
   $("password-form").addEventListener("submit", onPasswordChange);
   $("logout").addEventListener("click", onLogout);
   $("devices-refresh").addEventListener("click", loadDevices);
@@ -697,6 +756,9 @@ function start() {
   }
   show("login-view");
   $("login-username").focus();
+  showProviders(api, $("sso-buttons")).catch(() => {}); // no buttons when it fails
+  const loginCode = takeLoginCode();
+  if (loginCode) finishSso(loginCode);
 }
 
 start();
