@@ -7,7 +7,9 @@ Same run, same in-process app on a migrated SQLite database:
     the one-time login code);
 (b) back-channel logout: from the provider's POST of a signed logout token until the
     session's access token is refused, p50/p99 over 100 trials (a provider this bench
-    controls signs the logout tokens).
+    controls signs the logout tokens);
+(c) the same against a real server process with a live signaling socket of the session:
+    from the POST until the socket is closed (4401), p50/p99 over 100 trials.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from joserfc import jwt
 from tests.harness.oidc import ForgingProvider, MockProvider, forging_provider, mock_provider
-from tests.harness.server import strong_secret
+from tests.harness.ports import free_port
+from tests.harness.server import start_server, strong_secret
+from tests.harness.world import World, bootstrap_admin, open_peer
 
 from lensguard.app import create_app
 from lensguard.identity import accounts
 from lensguard.services import Services
 from lensguard.settings import load_settings
 from lensguard.store import migrate
+from lensguard.wire.closes import Close
 
 BASE = "https://testserver"
 PASSWORD = "correct horse battery staple 42"
@@ -177,6 +182,79 @@ async def _run(settings: Any, forger: ForgingProvider) -> None:
         print(f"back-channel logout -> session refused ({LOGOUTS} trials): {_ms(closed)}")
 
 
+def _live_settings(tmp: Path, forger: ForgingProvider, port: int) -> dict[str, Any]:
+    (tmp / "live.secret").write_text("live-secret")
+    return {
+        "limits": {"requests_per_minute": 1_000_000},
+        "security": {
+            "oidc": {
+                "starts_per_minute": 10_000,
+                "providers": [
+                    {
+                        "name": "live",
+                        "issuer": forger.issuer,
+                        "client_id": "bench-client",
+                        "client_secret_file": str(tmp / "live.secret"),
+                        "redirect_uri": f"https://127.0.0.1:{port}/api/v1/auth/oidc/live/callback",
+                        "jit_provisioning": True,
+                        "default_role": "viewer",
+                    }
+                ],
+            }
+        },
+    }
+
+
+async def _live(world: World, forger: ForgingProvider) -> None:
+    closed = []
+    async with httpx.AsyncClient(base_url=world.server.base_url, verify=world.ssl()) as http:
+        for i in range(LOGOUTS):
+            started = await http.get("/api/v1/auth/oidc/live/start")
+            query = parse_qs(urlsplit(started.headers["location"]).query)
+            now = int(time.time())
+            forger.id_token = forger.sign(
+                {
+                    "iss": forger.issuer,
+                    "aud": "bench-client",
+                    "sub": "live-subject",
+                    "iat": now,
+                    "exp": now + 300,
+                    "nonce": query["nonce"][0],
+                    "sid": f"live-{i}",
+                }
+            )
+            done = await http.get(
+                "/api/v1/auth/oidc/live/callback", params={"code": "c", "state": query["state"][0]}
+            )
+            code = parse_qs(urlsplit(done.headers["location"]).fragment)["sso_code"][0]
+            tokens = await http.post("/api/v1/auth/oidc/exchange", json={"login_code": code})
+            peer = await open_peer(world, str(tokens.json()["access_token"]))
+            logout = forger.sign(
+                {
+                    "iss": forger.issuer,
+                    "aud": "bench-client",
+                    "iat": int(time.time()),
+                    "jti": f"live-{i}",
+                    "events": {BCL: {}},
+                    "sid": f"live-{i}",
+                },
+                header={"alg": "RS256", "kid": forger.key.kid, "typ": "logout+jwt"},
+            )
+            began = time.perf_counter()
+            posted = asyncio.create_task(
+                http.post(
+                    "/api/v1/auth/oidc/live/backchannel-logout",
+                    content=f"logout_token={logout}",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+            )
+            code_seen = await peer.closed_with()
+            closed.append(time.perf_counter() - began)
+            assert code_seen == Close.UNAUTHENTICATED, code_seen
+            assert (await posted).json() == {"sessions_ended": 1}
+    print(f"back-channel logout -> live socket closed, server process ({LOGOUTS}): {_ms(closed)}")
+
+
 def main() -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -185,6 +263,14 @@ def main() -> None:
     ):
         # Migrations run their own event loop: before ours starts.
         asyncio.run(_run(_settings(Path(tmp), mock, forger), forger))
+        port = free_port()
+        live = Path(tmp) / "live"
+        live.mkdir()
+        server = start_server(live, _live_settings(live, forger, port), port=port)
+        try:
+            asyncio.run(_live(World(server, bootstrap_admin(server)), forger))
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":
