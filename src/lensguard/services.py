@@ -25,6 +25,7 @@ from lensguard.guard.client import Network, parse_networks
 from lensguard.guard.counting import CountingRateLimiter
 from lensguard.guard.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from lensguard.identity.context import REVOCATION_LEEWAY, build_identity
+from lensguard.identity.oidc.room import OidcRoom, build_oidc
 from lensguard.identity.revocation import RevocationStore
 from lensguard.identity.throttle import LoginThrottle
 from lensguard.identity.tokens import TokenService
@@ -120,6 +121,8 @@ class Services:
     """What a playbook's automatic steps do (set by ``build``)."""
     escalator: Escalator | None = None
     """Alerts the next level about unacknowledged critical incidents (set by ``build``)."""
+    oidc: OidcRoom | None = None
+    """Single sign-on providers (``security.oidc``; set by ``build``)."""
     clock: Clock = field(default_factory=SystemClock)
     """The one source of time for every timer, expiry and throttle (turned by hand in tests)."""
 
@@ -242,6 +245,13 @@ class Services:
             recordings=recordings,
             recorder=recorder,
             incident_book=_incident_book(settings, db, identity.audit),
+            oidc=build_oidc(
+                settings.security.oidc,
+                master=settings.secret_key.get_secret_value(),
+                policy=identity.policy,
+                redis=redis,
+                clock=clock,
+            ),
             clock=clock,
             policy=identity.policy,
             tokens=identity.tokens,
@@ -313,6 +323,8 @@ class Services:
         await self.denials.stop()  # before the database goes: every counted refusal is written
         await self.bus.close()
         await self.db.dispose()
+        if self.oidc is not None:
+            await self.oidc.close()
         if self.geoip is not None:
             self.geoip.close()
         if self.redis is not None:

@@ -22,6 +22,7 @@ from lensguard.errors import ConfigurationError
 from lensguard.incidents.settings import IncidentSettings
 from lensguard.media.ice_settings import MediaSettings
 from lensguard.monitor.alerts.config import AlertsSettings
+from lensguard.oidc_settings import OidcSettings
 from lensguard.recordings.settings import RecordingSettings
 from lensguard.severity import Severity as Severity  # noqa: PLC0414 - re-exported for now
 from lensguard.threats.settings import ThreatSettings
@@ -248,6 +249,8 @@ class SecuritySettings(_Section):
     access_control: AccessControlSettings = Field(default_factory=AccessControlSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     blocklist: BlocklistSettings = Field(default_factory=BlocklistSettings)
+    oidc: OidcSettings = Field(default_factory=OidcSettings)
+    """Single sign-on through OpenID Connect providers (docs/sso.md)."""
 
 
 class LimitSettings(_Section):

@@ -97,9 +97,14 @@ def start_server(
     *,
     env: dict[str, str] | None = None,
     timeout: float = 60.0,
+    port: int | None = None,
 ) -> LiveServer:
-    """Start a server and wait until ``/healthz`` answers over HTTPS."""
-    port = free_port()
+    """Start a server and wait until ``/healthz`` answers over HTTPS.
+
+    ``port`` (a free one by default) is for configurations that must name the
+    server's own address, such as a single sign-on redirect URI.
+    """
+    port = port or free_port()
     var_dir = workdir / "var"
     merged: dict[str, Any] = {
         "mode": "production",

@@ -79,7 +79,7 @@ SCRIPTS = sorted(
             "account",
         )
     ]
-    + ["pages/table.js"]
+    + ["pages/table.js", "sso.js"]
 )
 
 

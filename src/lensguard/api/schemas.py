@@ -263,3 +263,46 @@ class DeviceToken(BaseModel):
     access_token: str
     token_type: str = "Bearer"  # noqa: S105 - the scheme name
     expires_in: int
+
+
+class OidcProviderInfo(BaseModel):
+    name: str
+    label: str = Field(description="Text of the sign-in button")
+    start_path: str = Field(description="Where the sign-in button sends the browser")
+
+
+class OidcProviders(BaseModel):
+    providers: list[OidcProviderInfo]
+
+
+class OidcExchange(_In):
+    login_code: str = Field(min_length=16, max_length=128)
+    code: str | None = Field(default=None, max_length=32, description="TOTP or recovery code")
+
+
+class OidcLogout(BaseModel):
+    end_session_url: str | None = Field(
+        description="Send the browser here to sign out at the provider too (None: not offered)"
+    )
+
+
+class BackchannelLogoutResult(BaseModel):
+    sessions_ended: int
+
+
+class LinkedIdentity(BaseModel):
+    id: str
+    provider: str
+    issuer: str
+    subject: str
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class LinkedIdentities(BaseModel):
+    password_login: bool = Field(description="Whether the account may sign in with a password")
+    identities: list[LinkedIdentity]
+
+
+class PasswordLogin(_In):
+    enabled: bool

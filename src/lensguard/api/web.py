@@ -47,6 +47,8 @@ ASSETS = {
             "table",
         )
     },
+    # Single sign-on buttons and the return from the provider (docs/sso.md).
+    "sso.js": ("sso.js", JS),
 }
 INDEX = ("index.html", "text/html; charset=utf-8")
 

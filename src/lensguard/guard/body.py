@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -10,6 +12,9 @@ from lensguard.problem_json import error_response
 
 # Media types a body may have. WHIP/WHEP bring SDP; everything else speaks JSON.
 ACCEPTED_MEDIA_TYPES = frozenset({"application/json", "application/sdp"})
+# OpenID Connect Back-Channel Logout 1.0 posts a form: accepted there and nowhere else.
+FORM = "application/x-www-form-urlencoded"
+_FORM_PATH = re.compile(r"/api/v1/auth/oidc/[a-z0-9][a-z0-9-]{0,30}/backchannel-logout")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -46,7 +51,9 @@ class BodyLimitMiddleware:
                 await self._refuse(self._too_large(), scope, receive, send)
                 return
         has_body = chunked or (declared is not None and int(declared) > 0)
-        if has_body and media_type(headers.get("content-type")) not in ACCEPTED_MEDIA_TYPES:
+        kind = media_type(headers.get("content-type"))
+        form = kind == FORM and _FORM_PATH.fullmatch(scope.get("path", "")) is not None
+        if has_body and kind not in ACCEPTED_MEDIA_TYPES and not form:
             accepted = ", ".join(sorted(ACCEPTED_MEDIA_TYPES))
             err = UnsupportedMediaType(f"request bodies must be one of: {accepted}")
             await self._refuse(err, scope, receive, send)

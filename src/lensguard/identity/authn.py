@@ -36,22 +36,36 @@ API_KEY_PREFIX = "lg_"
 LAST_USED_GRANULARITY = timedelta(seconds=60)
 
 
-def restrictions(ctx: IdentityContext, user: User) -> list[str]:
-    """What the user must do before anything but self-service is allowed."""
+PROVIDER_MFA_CLAIM = "mfa"
+PROVIDER_MFA = "provider"
+"""Access-token claim of a single sign-on session whose provider proved the second factor."""
+
+
+def restrictions(ctx: IdentityContext, user: User, *, provider_mfa: bool = False) -> list[str]:
+    """What the user must do before anything but self-service is allowed.
+
+    ``provider_mfa``: the session's sign-in was a single sign-on whose second factor
+    the provider vouched for (``amr``/``acr``, where its settings trust them).
+    """
     pending = []
     if user.must_change_password:
         pending.append("password_change")
-    if ctx.mfa_required(user.role) and user.totp_secret is None:
+    if ctx.mfa_required(user.role) and user.totp_secret is None and not provider_mfa:
         pending.append("mfa_enrolment")
     return pending
 
 
 def user_principal(
-    ctx: IdentityContext, user: User, *, session_id: str | None, jti: str | None
+    ctx: IdentityContext,
+    user: User,
+    *,
+    session_id: str | None,
+    jti: str | None,
+    provider_mfa: bool = False,
 ) -> Principal:
     """The principal for ``user`` as the database says now."""
     permissions = ctx.policy.grants(user.role)
-    if restrictions(ctx, user):
+    if restrictions(ctx, user, provider_mfa=provider_mfa):
         permissions = permissions & SELF_ONLY
     return Principal(
         kind=PrincipalKind.USER,
@@ -98,7 +112,11 @@ async def authenticate_bearer(ctx: IdentityContext, credential: str) -> Principa
         user = await get_user(session, user_id=claims.subject)
     if user is None or user.disabled or claims.principal_kind != PrincipalKind.USER:
         raise Unauthenticated("invalid or expired access token")
-    return user_principal(ctx, user, session_id=claims.session_id, jti=claims.jti)
+    # Set only by our own signature, on sessions whose provider vouched for the factor.
+    provider_mfa = claims.extra.get(PROVIDER_MFA_CLAIM) == PROVIDER_MFA
+    return user_principal(
+        ctx, user, session_id=claims.session_id, jti=claims.jti, provider_mfa=provider_mfa
+    )
 
 
 async def _device_token_principal(

@@ -12,7 +12,7 @@ from lensguard.errors import Unauthenticated
 from lensguard.identity import refresh as refresh_tokens
 from lensguard.identity.attempts import Attempt, MfaRequired
 from lensguard.identity.auditing import append, audit_event, record
-from lensguard.identity.authn import restrictions
+from lensguard.identity.authn import PROVIDER_MFA, PROVIDER_MFA_CLAIM, restrictions
 from lensguard.identity.context import IdentityContext
 from lensguard.identity.factors import claim_factor
 from lensguard.identity.passwords import hash_password
@@ -20,7 +20,7 @@ from lensguard.identity.profile import user_by_email
 from lensguard.identity.revocation import session_key
 from lensguard.monitor.events import emit
 from lensguard.severity import Severity
-from lensguard.store.models import LoginSession, User
+from lensguard.store.models import LoginSession, OidcSession, User
 from lensguard.store.usernames import fold
 from lensguard.store.users import get_user, get_user_by_username, set_password_hash
 
@@ -38,20 +38,37 @@ class TokenPair:
     restrictions: list[str] = field(default_factory=list)
 
 
-async def _issue(ctx: IdentityContext, user: User, login: LoginSession, refresh: str) -> TokenPair:
+async def _issue(
+    ctx: IdentityContext,
+    user: User,
+    login: LoginSession,
+    refresh: str,
+    *,
+    provider_mfa: bool = False,
+) -> TokenPair:
+    extra: dict[str, Any] = {"role": user.role}
+    if provider_mfa:
+        extra[PROVIDER_MFA_CLAIM] = PROVIDER_MFA
     issued = await ctx.tokens.issue_access(
         subject=user.id,
         session_id=login.id,
         principal_kind=PrincipalKind.USER,
-        extra_claims={"role": user.role},
+        extra_claims=extra,
     )
     return TokenPair(
         access_token=issued.token,
         refresh_token=refresh,
         expires_in=ctx.access_lifetime,
         session_id=login.id,
-        restrictions=restrictions(ctx, user),
+        restrictions=restrictions(ctx, user, provider_mfa=provider_mfa),
     )
+
+
+async def issue(
+    ctx: IdentityContext, user: User, login: LoginSession, refresh: str, *, provider_mfa: bool
+) -> TokenPair:
+    """The tokens of a session that just started (single sign-on ends here too)."""
+    return await _issue(ctx, user, login, refresh, provider_mfa=provider_mfa)
 
 
 async def login(
@@ -79,9 +96,11 @@ async def login(
     attempt = await Attempt.begin(ctx, username, address)
     stored = user.password_hash if user is not None else ctx.dummy_hash
     ok = await attempt.password(stored, password)
-    if user is None or not ok or user.disabled:
+    if user is None or not ok or user.disabled or not user.password_login:
         await _failed(attempt, "auth.login_failed")
-        reason = "unknown_user" if user is None else "disabled" if ok else "bad_password"
+        reason = "unknown_user" if user is None else "bad_password"
+        if user is not None and ok:
+            reason = "disabled" if user.disabled else "password_login_off"
         await record(ctx, _login_event("failure", user, username, address, reason=reason))
         raise attempt.refusal(Unauthenticated(BAD_CREDENTIALS))
     factor = None
@@ -156,8 +175,11 @@ async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> Toke
             session, key=ctx.refresh_key, presented=presented, now=ctx.clock.now()
         )
         user = None
+        provider_mfa = False
         if outcome.status is refresh_tokens.RefreshStatus.OK and outcome.login is not None:
             user = await get_user(session, user_id=outcome.login.user_id)
+            sso = await session.get(OidcSession, outcome.login.id)
+            provider_mfa = sso is not None and sso.mfa_by_provider
         if outcome.login is not None and outcome.status is not refresh_tokens.RefreshStatus.INVALID:
             reused = outcome.status is refresh_tokens.RefreshStatus.REUSED
             await append(
@@ -189,7 +211,7 @@ async def refresh(ctx: IdentityContext, *, presented: str, address: str) -> Toke
         emit("auth.refresh_failed", severity=Severity.LOW, address=address)
         raise Unauthenticated("invalid or expired refresh token")
     emit("auth.refreshed", user_id=user.id, session_id=outcome.login.id)
-    return await _issue(ctx, user, outcome.login, outcome.token)
+    return await _issue(ctx, user, outcome.login, outcome.token, provider_mfa=provider_mfa)
 
 
 async def end_session(

@@ -71,6 +71,7 @@ REGISTRY: dict[str, Table] = {
             "display_name_sealed": _sealed("the name the console shows"),
             "phone_sealed": _sealed("number SMS alerts go to"),
             "fields_version": _u("the field data key the row is sealed under"),
+            "password_login": _u("whether the account may sign in with a password"),
             "created_at": _CREATED,
             "updated_at": _u("when the account last changed"),
         },
@@ -91,6 +92,31 @@ REGISTRY: dict[str, Table] = {
             "client_address_sealed": _sealed("IP address the session signed in from"),
             "user_agent_sealed": _sealed("browser the session signed in with"),
             "fields_version": _u("the field data key the row is sealed under"),
+        },
+    ),
+    "oidc_identities": Table(
+        purpose="Links an account to its identity at a single sign-on provider.",
+        retention=_ACCOUNT + "; an admin may unlink it",
+        columns={
+            "id": _u("link id"),
+            "user_id": _p(_USER_REF),
+            "provider": _u("which configured provider"),
+            "issuer": _u("the provider's issuer URL"),
+            "subject": _p("the person's identifier at the provider (pseudonymous)"),
+            "created_at": _CREATED,
+            "last_login_at": _p("when the person last signed in through it"),
+        },
+    ),
+    "oidc_sessions": Table(
+        purpose="The provider session a login came from, so the provider can end it.",
+        retention="with its login session",
+        columns={
+            "session_id": _u("the login session"),
+            "issuer": _u("the provider's issuer URL"),
+            "subject": _p("the person's identifier at the provider (pseudonymous)"),
+            "sid": _p("the provider's session id, looked up by back-channel logout"),
+            "mfa_by_provider": _u("whether the provider proved the second factor"),
+            "created_at": _CREATED,
         },
     ),
     "refresh_tokens": Table(
@@ -545,6 +571,11 @@ NOT_YET_ENCRYPTED: frozenset[str] = frozenset(
         "login_sessions.client_address",
         "login_sessions.user_agent",
         "recovery_codes.user_id",
+        "oidc_identities.user_id",
+        "oidc_identities.subject",  # looked up at every single sign-on
+        "oidc_identities.last_login_at",
+        "oidc_sessions.subject",  # looked up by back-channel logout
+        "oidc_sessions.sid",  # looked up by back-channel logout
         "api_keys.owner_user_id",
         "site_retention.updated_by",
         "redaction_overrides.user_id",

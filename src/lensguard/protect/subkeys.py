@@ -34,6 +34,8 @@ class Purpose(StrEnum):
     """A one-way name for a master secret, so the database can say which one it needs."""
     THREAT_MODEL = "threat-model-signing"
     """Signs the anomaly model file: the server unpickles only what it wrote itself."""
+    OIDC_STATE = "oidc-state-cookie"
+    """Seals the short-lived cookie binding a single sign-on's state, nonce and verifier."""
 
 
 KEPT_PURPOSES = (

@@ -16,7 +16,9 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -73,6 +75,8 @@ class User(Base):
     """E.164 number the person gave for SMS alerts (the alert sinks read settings today)."""
     fields_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """Data-key version every sealed field of the row is under; None when none is set."""
+    password_login: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """False: the account signs in only through single sign-on (docs/sso.md)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -96,6 +100,37 @@ class LoginSession(Base):
     client_address_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     user_agent_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     fields_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class OidcIdentity(Base):
+    """An account's identity at an OpenID Connect provider: (issuer, subject), never e-mail."""
+
+    __tablename__ = "oidc_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_oidc_identities_issuer"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    issuer: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class OidcSession(Base):
+    """Which provider session (``sid``) a login session came from, for back-channel logout."""
+
+    __tablename__ = "oidc_sessions"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("login_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    issuer: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str] = mapped_column(String(255), index=True)
+    sid: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    mfa_by_provider: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The provider's ``amr``/``acr`` proved a second factor (trusted by its settings)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RefreshToken(Base):

@@ -18,6 +18,7 @@ import { createLive, reauth } from "./pages/live.js";
 import { createRecordings } from "./pages/recordings.js";
 import { createSessions } from "./pages/sessions.js";
 import { createUsers } from "./pages/users.js";
+import { exchange, showProviders, takeLoginCode } from "./sso.js";
 
 const EXPIRED = "Your session has ended. Sign in again.";
 // The page a session was on when it expired: signing in again returns there.
@@ -83,6 +84,41 @@ async function onLogin(event) {
   }
 }
 
+// Back from the provider (docs/sso.md): the login code for the usual tokens, with the
+// one-time code when the account's MFA is local.
+async function finishSso(loginCode, code) {
+  try {
+    const tokens = await exchange(ApiError, loginCode, code);
+    session.ssoCode = null;
+    session.sso = true;
+    keepTokens(tokens);
+    const me = await api("GET", "/users/me");
+    session.username = me.username;
+    session.restrictions = [...tokens.restrictions];
+    $("who-name").textContent = `Signed in as ${me.username}`;
+    $("sso-code-form").hidden = true;
+    $("sso-code-form").reset();
+    await nextStep();
+  } catch (err) {
+    if (err instanceof ApiError && err.slug === "mfa-required") {
+      session.ssoCode = loginCode; // kept in memory only, until it expires
+      $("sso-code-form").hidden = false;
+      $("sso-code").focus();
+      notify("Enter the 6-digit code from your authenticator app.", "info");
+    } else if (err instanceof ApiError && err.status === 401) {
+      notify(err.message.includes("code") && code ? err.message : "Single sign-on did not complete. Try again.");
+    } else {
+      notify(plainError(err));
+    }
+  }
+}
+
+async function onSsoCode(event) {
+  event.preventDefault();
+  clearNotice();
+  if (session.ssoCode) await finishSso(session.ssoCode, $("sso-code").value.trim());
+}
+
 // A restricted account changes its password, then enrols MFA, then enters the console.
 async function nextStep() {
   if (session.restrictions.includes("password_change")) {
@@ -127,7 +163,15 @@ async function onPasswordChange(event) {
 async function onLogout() {
   session.epoch += 1; // what is in flight now belongs to the session being ended
   try {
-    if (session.token) await api("POST", "/auth/logout");
+    if (session.token && session.sso) {
+      // Signed in through a provider: sign out there too, where it offers it.
+      const { end_session_url: url } = await api("POST", "/auth/oidc/logout");
+      session.token = null;
+      if (url) {
+        location.assign(url);
+        return;
+      }
+    } else if (session.token) await api("POST", "/auth/logout");
   } catch (err) {
     // Signing out locally matters more than the server's answer.
   }
@@ -142,6 +186,8 @@ function signedOut(message, kind = "error") {
   clearTimeout(session.refreshTimer);
   session.token = null;
   session.refreshToken = null;
+  session.sso = false;
+  session.ssoCode = null;
   session.permissions = [];
   session.restrictions = [];
   router.resetAll();
@@ -180,6 +226,7 @@ async function enterConsole() {
 
 function start() {
   $("login-form").addEventListener("submit", onLogin);
+  $("sso-code-form").addEventListener("submit", onSsoCode);
   $("password-form").addEventListener("submit", onPasswordChange);
   $("logout").addEventListener("click", onLogout);
   const context = {
@@ -212,6 +259,9 @@ function start() {
   router.wireTabs();
   router.show("login-view");
   $("login-username").focus();
+  showProviders(api, $("sso-buttons")).catch(() => {}); // no buttons when it fails
+  const loginCode = takeLoginCode();
+  if (loginCode) finishSso(loginCode);
 }
 
 start();

@@ -13,6 +13,8 @@ export const session = {
   userId: null,
   permissions: [],
   restrictions: [],
+  sso: false, // signed in through a provider: sign out there too
+  ssoCode: null, // a login code waiting for the one-time code (MFA), memory only
   // Bumped when a session ends: answers to requests made before then are dropped, so a
   // late 401 for a signed-out session cannot replace "You are signed out."
   epoch: 0,

@@ -1,0 +1,105 @@
+"""Chromium signs in through the provider's own page and reaches the live view.
+
+The provider is ``oidc-provider-mock`` in its own process; the server is a real
+process whose redirect URI is registered there exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from playwright.async_api import BrowserContext, expect
+
+from tests.e2e.test_browser import RECORD_PEERS, PublishingDevice, open_device, wait_for_frames
+from tests.harness.browser import chromium
+from tests.harness.oidc import MockProvider, mock_provider
+from tests.harness.ports import free_port
+from tests.harness.server import start_server
+from tests.signaling.conftest import World, bootstrap_admin, open_peer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def mock(port: int) -> Iterator[MockProvider]:
+    with mock_provider([f"https://127.0.0.1:{port}/api/v1/auth/oidc/mock/callback"]) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, port: int, mock: MockProvider
+) -> Iterator[World]:
+    workdir = tmp_path_factory.mktemp("sso-console")
+    secret = workdir / "mock.secret"
+    secret.write_text(mock.client_secret)
+    provider = {
+        "name": "mock",
+        "label": "Mock IdP",
+        "issuer": mock.issuer,
+        "client_id": mock.client_id,
+        "client_secret_file": str(secret),
+        "redirect_uri": f"https://127.0.0.1:{port}/api/v1/auth/oidc/mock/callback",
+        "jit_provisioning": True,
+        "rules": [{"claim": "groups", "value": "lg-operators", "role": "operator"}],
+    }
+    config = {
+        "limits": {"requests_per_minute": 100_000},
+        "security": {"oidc": {"providers": [provider]}},
+    }
+    server = start_server(workdir, config, port=port)
+    try:
+        yield World(server, bootstrap_admin(server))
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+async def browser(
+    tmp_path_factory: pytest.TempPathFactory, world: World
+) -> AsyncIterator[BrowserContext]:
+    assert world.server.cert_path is not None
+    async with chromium(tmp_path_factory.mktemp("profile"), trust=world.server.cert_path) as ctx:
+        await ctx.add_init_script(RECORD_PEERS)
+        yield ctx
+
+
+@pytest.fixture
+async def device(world: World) -> AsyncIterator[PublishingDevice]:
+    _, credential = world.device("sso-robot", "yard")
+    robot = PublishingDevice(await open_peer(world, credential))
+    await robot.peer.send({"type": "publish"})
+    await robot.peer.recv("published")
+    robot.task = asyncio.create_task(robot.run())
+    yield robot
+    await robot.close()
+
+
+async def test_sign_in_through_the_provider_page_reaches_the_live_view(
+    world: World, browser: BrowserContext, mock: MockProvider, device: PublishingDevice
+) -> None:
+    async with httpx.AsyncClient() as http:
+        claims = {"email": "olga@example.org", "email_verified": True, "groups": ["lg-operators"]}
+        assert (await http.put(f"{mock.issuer}/users/olga", json=claims)).status_code == 204
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await page.goto(world.server.base_url + "/")
+    await page.get_by_role("link", name="Sign in with Mock IdP").click()
+    await page.locator("input[name=sub]").fill("olga")
+    await page.get_by_role("button", name="Authorize").click()
+    await expect(page.locator("#console-view")).to_be_visible()
+    assert "sso_code" not in page.url  # taken out of the address bar
+    await open_device(page, "sso-robot")
+    await wait_for_frames(page, 5)
+    await expect(page.locator("#viewer-status")).to_have_text("Live")
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    await page.close()
