@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from lensguard.agent.tls_errors import tls_problem
 from lensguard.logs import get_logger
 
 DEVICE_TOKEN_PATH = "/api/v1/auth/device-token"  # noqa: S105 - a path, not a secret
@@ -110,7 +111,8 @@ class TokenSource:
                 DEVICE_TOKEN_PATH, headers={"Authorization": f"Bearer {credential}"}
             )
         except httpx.HTTPError as exc:
-            raise ServerUnavailable(f"token exchange failed: {type(exc).__name__}") from None
+            why = tls_problem(exc) or type(exc).__name__
+            raise ServerUnavailable(f"token exchange failed: {why}") from None
         if response.status_code in (401, 403):
             raise CredentialRejected(
                 f"the server refused the device credential (HTTP {response.status_code}): "

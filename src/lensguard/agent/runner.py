@@ -31,6 +31,7 @@ from lensguard.agent.driver import DeadManTimer, Driver
 from lensguard.agent.ice import IceServers
 from lensguard.agent.peer import Publisher
 from lensguard.agent.rescale import Rescaled
+from lensguard.agent.tls_errors import tls_problem
 from lensguard.clock import Clock, SystemClock
 from lensguard.logs import get_logger
 from lensguard.media.addresses import networks, overlaps_loopback
@@ -194,7 +195,7 @@ class Agent:
                 tokens.invalidate()
                 reason = "token_refused"
             except (ServerUnavailable, OSError, WebSocketException, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {str(exc)[:160]}"
+                reason = tls_problem(exc) or f"{type(exc).__name__}: {str(exc)[:160]}"
             finally:
                 self._ws = None
                 if self.online.is_set():
