@@ -36,7 +36,7 @@ from lensguard.incidents.grouping import IncidentGrouper
 from lensguard.incidents.playbook import PlaybookError, load_all
 from lensguard.keyring.fields import FieldKeys
 from lensguard.media.ice import IcePolicy
-from lensguard.media.relay import MediaNode
+from lensguard.media.relay import MediaNode, ViewerLimits
 from lensguard.monitor.event_log import log_event
 from lensguard.monitor.event_metrics import metrics_subscriber
 from lensguard.monitor.geoip import GeoIP
@@ -210,6 +210,11 @@ class Services:
             chain_builder=remote_chain_builder(settings),
             ice=IcePolicy.from_settings(settings),
             clock=clock,
+            limits=ViewerLimits(
+                per_node=settings.media.max_viewers_per_node,
+                per_stream=settings.media.max_viewers_per_stream,
+                retry_after=settings.media.capacity_retry_seconds,
+            ),
         )
         hub = SignalingHub(bus, media, metrics=metrics, presence=presence)
         recorder = RecordingManager(

@@ -46,3 +46,9 @@ class IceSettings(_Section):
 
 class MediaSettings(_Section):
     ice: IceSettings = Field(default_factory=IceSettings)
+    max_viewers_per_node: int = Field(default=1_000, ge=1, le=100_000)
+    """Relay viewers this node serves at once; one more is refused with ``capacity``."""
+    max_viewers_per_stream: int = Field(default=250, ge=1, le=100_000)
+    """Relay viewers of one device on this node; one more is refused with ``capacity``."""
+    capacity_retry_seconds: int = Field(default=30, ge=1, le=3_600)
+    """The ``retry_after`` a refused viewer is told."""

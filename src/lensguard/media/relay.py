@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiortc import (
@@ -463,6 +464,15 @@ class DeviceRelay:
         log.info("relay_closed", device_id=self.device_id)
 
 
+@dataclass(frozen=True)
+class ViewerLimits:
+    """Relay viewers per node and per stream (``media.max_viewers_per_*``)."""
+
+    per_node: int = 1_000
+    per_stream: int = 250
+    retry_after: int = 30
+
+
 class MediaNode:
     """This server node's relays, one per device being watched here."""
 
@@ -474,8 +484,11 @@ class MediaNode:
         chain_builder: ChainBuilder = build_chain,
         ice: IcePolicy | None = None,
         clock: Clock | None = None,
+        limits: ViewerLimits | None = None,
     ) -> None:
         self.bus = bus
+        self.limits = limits or ViewerLimits()
+        """How many relay viewers this node and each stream take (``capacity``)."""
         self.ice = ice or IcePolicy()
         """ICE servers and remote addresses for every peer connection of this node."""
         self.clock: Clock = clock or SystemClock()
@@ -545,6 +558,21 @@ class MediaNode:
         for relay in self.relays.values():
             counts.update(relay.processing_counts())
         return counts
+
+    def viewer_count(self) -> int:
+        """Relay viewers on this node now."""
+        return sum(len(relay.viewers) for relay in self.relays.values())
+
+    def refusal(self, relay: DeviceRelay) -> str | None:
+        """Why one more viewer of ``relay`` must be refused, or None when there is room.
+
+        Synchronous, so nothing can slip in between this answer and ``add_viewer``.
+        """
+        if self.viewer_count() >= self.limits.per_node:
+            return f"this node serves its maximum of {self.limits.per_node} viewers"
+        if len(relay.viewers) >= self.limits.per_stream:
+            return f"this stream has its maximum of {self.limits.per_stream} viewers"
+        return None
 
     def unredacted_viewers(self) -> int:
         """Break-glass viewers on this node now."""

@@ -195,12 +195,11 @@ class Dispatcher:
                 ErrorCode.REDACTED, "this stream is redacted: watch it with mode relay"
             )
             return
-        if resource.id not in self.watching and session.hub.metrics is not None:
-            session.hub.metrics.viewers.inc()
-        self.watching[resource.id or ""] = resource.site or ""
         if message.mode == "relay":
-            await self._subscribe_relay(message.device_id, grant)
+            if await self._subscribe_relay(message.device_id, grant):
+                self._watch(resource)
             return
+        self._watch(resource)
         receivers = await session.bus.publish(
             f"device:{message.device_id}",
             pairing.join(
@@ -220,23 +219,43 @@ class Dispatcher:
         )
         await session.audit("stream.view_start", message.device_id, mode=message.mode)
 
-    async def _subscribe_relay(self, device_id: str, grant: RedactionOverride | None) -> None:
+    def _watch(self, resource: Resource) -> None:
+        if resource.id not in self.watching and self.session.hub.metrics is not None:
+            self.session.hub.metrics.viewers.inc()
+        self.watching[resource.id or ""] = resource.site or ""
+
+    async def _subscribe_relay(self, device_id: str, grant: RedactionOverride | None) -> bool:
+        """Add this viewer to the device's relay; False (and an error sent) when refused."""
         session = self.session
         media = session.hub.media
         if media is None:
             await session.error(ErrorCode.UNSUPPORTED, "this node has no media relay")
-            return
+            return False
         try:
             relay = await media.relay_for(device_id)
         except RelayError as exc:
             await session.error(ErrorCode.OFFLINE, str(exc))
-            return
+            return False
+        full = media.refusal(relay)
+        if full is not None:
+            # Those already watching keep their picture; the newcomer is told when to retry.
+            emit(
+                "stream.capacity_refused",
+                severity=Severity.HIGH,
+                principal=session.require().id,
+                device_id=device_id,
+                reason=full,
+            )
+            retry = media.limits.retry_after
+            await session.error(ErrorCode.CAPACITY, f"{full}; try again later", retry_after=retry)
+            return False
         endpoint = await relay.add_viewer(session.id, self.control_from_datachannel)
         self.endpoints.append((relay, endpoint))
         if grant is not None:
             await breakglass.start_viewing(session, session.require(), endpoint, device_id, grant)
         emit("stream.view_start", principal=session.require().id, device_id=device_id, mode="relay")
         await session.audit("stream.view_start", device_id, mode="relay")
+        return True
 
     async def control_from_datachannel(self, frame: str) -> None:
         """A control frame from this viewer's data channel: same checks as signaling."""

@@ -59,6 +59,9 @@ class ErrorCode(StrEnum):
     """Direct mode on a redacted stream (the server could not redact it)."""
     NO_GRANT = "no_grant"
     """An unredacted view without an open break-glass grant."""
+    CAPACITY = "capacity"
+    """This node or this stream has its maximum of viewers; try again after
+    ``retry_after`` seconds (the viewers already watching are not affected)."""
 
 
 class ServerModel(BaseModel):
@@ -192,6 +195,8 @@ class Error(ServerModel):
     type: Literal["error"]
     code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     message: Text
+    retry_after: int | None = None
+    """Seconds after which the same request may succeed (``capacity`` only)."""
 
 
 class DetectionItem(ServerModel):
@@ -329,8 +334,11 @@ def leave_from(sender: str) -> dict[str, Any]:
     return {"type": Kind.LEAVE.value, "from": sender}
 
 
-def error(code: ErrorCode, message: str) -> dict[str, Any]:
-    return {"type": Kind.ERROR.value, "code": code.value, "message": message}
+def error(code: ErrorCode, message: str, *, retry_after: int | None = None) -> dict[str, Any]:
+    sent: dict[str, Any] = {"type": Kind.ERROR.value, "code": code.value, "message": message}
+    if retry_after is not None:
+        sent["retry_after"] = retry_after
+    return sent
 
 
 def detections(device_id: str, pts: int | None, items: list[dict[str, Any]]) -> dict[str, Any]:
