@@ -167,4 +167,4 @@ async def test_the_command_runs_and_stops_cleanly_on_sigterm(
     logs = log_path.read_text()
     assert process.returncode == 0, logs
     assert '"event": "agent.published"' in logs
-    assert credential not in logs and credential.split("_")[2] not in logs
+    assert credential not in logs and credential.split("_", 2)[2] not in logs

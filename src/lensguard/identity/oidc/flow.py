@@ -17,14 +17,20 @@ import hashlib
 import hmac
 import json
 import secrets
+import warnings
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+with warnings.catch_warnings():
+    # Authlib 1.9 announces a move to httpx2 on import; the httpx client still works, and
+    # the notice must not reach the shell's stderr (every CLI command imports this).
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from lensguard.identity.context import IdentityContext
 from lensguard.identity.oidc import linking
