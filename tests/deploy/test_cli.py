@@ -24,7 +24,10 @@ def test_an_unknown_target_exits_2_listing_the_valid_ones(tmp_path: Path) -> Non
     code, out, err = render(write_config(tmp_path), "apache")
     assert code == 2 and out == ""
     assert "unknown target 'apache'" in err
-    assert "coturn, dockerfile, fail2ban-filter, fail2ban-jail, kubernetes, nftables, nginx, systemd, ufw" in err
+    assert (
+        "coturn, dockerfile, fail2ban-filter, fail2ban-jail, kubernetes, nftables, nginx, "
+        "systemd, ufw"
+    ) in err
 
 
 def test_out_writes_0644_whatever_the_umask_and_stdout_is_the_default(tmp_path: Path) -> None:
