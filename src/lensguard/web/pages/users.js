@@ -3,7 +3,7 @@
 // refusal is shown as it words it.
 
 import { $, api, apiList, button, clearNotice, el, notify, once, session } from "../core.js";
-import { refused, row } from "./table.js";
+import { refused, row, utc } from "./table.js";
 
 export function createUsers(ctx) {
   let epoch = -1;
@@ -45,13 +45,52 @@ export function createUsers(ctx) {
       }),
     );
     toggle.setAttribute("aria-label", `${user.disabled ? "Enable" : "Disable"} ${user.username}`);
-    const controls = user.username === session.username ? [] : [toggle];
+    const links = button("Identities", () => once(links, () => showIdentities(user)));
+    links.setAttribute("aria-label", `Sign-in identities of ${user.username}`);
+    const controls = user.username === session.username ? [links] : [toggle, links];
     const tr = row(
       [user.username, user.role, user.sites.join(", ") || "none", user.mfa_enabled ? "On" : "Off", user.disabled ? "Disabled" : "Active"],
       controls,
     );
     tr.dataset.username = user.username;
     return tr;
+  }
+
+  // The provider identities that sign in as ``user`` (docs/sso.md), each unlinkable.
+  async function showIdentities(user) {
+    clearNotice();
+    const mine = session.epoch;
+    let found;
+    try {
+      found = await api("GET", `/users/${encodeURIComponent(user.id)}/identities`);
+    } catch (err) {
+      if (mine === session.epoch) refused(ctx, err);
+      return;
+    }
+    if (mine !== session.epoch) return;
+    $("user-identities-title").textContent = `Sign-in identities of ${user.username}`;
+    $("user-identities-password").textContent = found.password_login
+      ? "Password sign-in: allowed."
+      : "Password sign-in: off (single sign-on only).";
+    const rows = found.identities.map((link) => {
+      const unlink = button("Unlink", () =>
+        once(unlink, async () => {
+          clearNotice();
+          try {
+            await api("DELETE", `/users/${encodeURIComponent(user.id)}/identities/${encodeURIComponent(link.id)}`);
+            await showIdentities(user);
+            notify(`${link.provider} no longer signs in as ${user.username}.`, "info");
+          } catch (err) {
+            refused(ctx, err);
+          }
+        }),
+      );
+      unlink.setAttribute("aria-label", `Unlink ${link.provider} ${link.subject}`);
+      return row([link.provider, link.issuer, link.subject, utc(link.last_login_at) || "never"], [unlink]);
+    });
+    if (!rows.length) rows.push(row(["No provider identity is linked.", "", "", ""]));
+    $("user-identity-rows").replaceChildren(...rows);
+    $("user-identities").hidden = false;
   }
 
   async function loadRoles() {
@@ -133,6 +172,8 @@ export function createUsers(ctx) {
       $("user-edit-form").reset();
       $("user-edit-who").replaceChildren();
       $("user-edit-role").replaceChildren();
+      $("user-identity-rows").replaceChildren();
+      $("user-identities").hidden = true;
     },
   };
 }
