@@ -13,6 +13,7 @@ import lensguard.audit.anchors
 import lensguard.audit.models
 import lensguard.incidents.models
 import lensguard.keyring.models
+import lensguard.pki.models
 import lensguard.privacy.erasure_models
 import lensguard.recordings.hold_models
 import lensguard.recordings.models  # noqa: F401 - registers the segment index on Base

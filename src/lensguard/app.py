@@ -65,6 +65,8 @@ from lensguard.monitor.alerts.runtime import build_alerts
 from lensguard.monitor.event_scope import EventScopeMiddleware
 from lensguard.monitor.events import bound
 from lensguard.monitor.observe import MetricsMiddleware
+from lensguard.pki.listener import ca_dir
+from lensguard.pki.watch import PkiWatch
 from lensguard.privacy.retention import RetentionLoop
 from lensguard.privacy.schedule import loop_for as retention_loop
 from lensguard.recordings.schedule import RetentionSchedule, schedule_for
@@ -104,6 +106,24 @@ def _key_rotation(settings: Settings, services: Services) -> KeyRotationLoop | N
     )
 
 
+def _pki_watch(settings: Settings, services: Services, app: FastAPI) -> PkiWatch:
+    """Revocation lists into the listener's TLS, expiry alerts (``lensguard.pki.watch``)."""
+
+    async def announce(device_id: str) -> None:
+        await services.announce(device_id=device_id, reason="certificate revoked")
+
+    return PkiWatch(
+        services.db,
+        settings.security.pki,
+        ca_dir=ca_dir(settings),
+        live=getattr(app.state, "live_tls", None),
+        clock=services.clock,
+        now=services.clock.now,
+        announce=announce,
+        sighup=getattr(app.state, "reload_on_sighup", False),
+    )
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     """Build one lensguard application. Nothing is shared between apps.
 
@@ -131,6 +151,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         )
         retention, data_retention = _schedules(settings, services)
         key_rotation = _key_rotation(settings, services)
+        pki = _pki_watch(settings, services, _app)
         # Background tasks started here keep this binding: their events reach the app's
         # publisher however the lifespan is driven (a server, or a test entering it).
         with bound(services.events):
@@ -138,16 +159,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                 await alerts.start(services.events)
             await services.start()
             checkpointer.start()
-            for schedule in (retention, data_retention, key_rotation):
+            for schedule in (retention, data_retention, key_rotation, pki):
                 if schedule is not None:
                     schedule.start()
-            _app.state.retention = retention
-            _app.state.data_retention = data_retention
-            _app.state.key_rotation = key_rotation
+            _app.state.pki, _app.state.key_rotation = pki, key_rotation
+            _app.state.retention, _app.state.data_retention = retention, data_retention
         try:
             yield
         finally:
-            for schedule in (key_rotation, data_retention, retention):
+            for schedule in (pki, key_rotation, data_retention, retention):
                 if schedule is not None:
                     await schedule.stop()
             await checkpointer.stop()

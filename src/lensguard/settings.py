@@ -23,6 +23,7 @@ from lensguard.incidents.settings import IncidentSettings
 from lensguard.media.ice_settings import MediaSettings
 from lensguard.monitor.alerts.config import AlertsSettings
 from lensguard.oidc_settings import OidcSettings
+from lensguard.pki.settings import PkiSettings
 from lensguard.recordings.settings import RecordingSettings
 from lensguard.severity import Severity as Severity  # noqa: PLC0414 - re-exported for now
 from lensguard.threats.settings import ThreatSettings
@@ -251,6 +252,8 @@ class SecuritySettings(_Section):
     blocklist: BlocklistSettings = Field(default_factory=BlocklistSettings)
     oidc: OidcSettings = Field(default_factory=OidcSettings)
     """Single sign-on through OpenID Connect providers (docs/sso.md)."""
+    pki: PkiSettings = Field(default_factory=PkiSettings)
+    """The internal CA and device mutual TLS (docs/secure.md)."""
 
 
 class LimitSettings(_Section):

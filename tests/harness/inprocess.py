@@ -24,9 +24,10 @@ from lensguard.bootstrap import ensure_var_dir
 from lensguard.clock import Clock
 from lensguard.identity.accounts import create_account
 from lensguard.identity.devices import register_device
+from lensguard.pki.listener import listener
 from lensguard.services import Services
 from lensguard.settings import Settings
-from lensguard.tls import ensure_certificate, harden
+from lensguard.tls import ensure_certificate
 from tests.harness.ports import free_port
 
 STARTUP_WAIT = 30.0
@@ -100,20 +101,7 @@ async def serve_in_process(settings: Settings, clock: Clock) -> AsyncIterator[In
     tls = ensure_certificate(settings)
     app = create_app(settings, clock=clock)
     port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ssl_certfile=str(tls.cert_path),
-        ssl_keyfile=str(tls.key_path),
-        log_config=None,
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
-    config.load()
-    assert config.ssl is not None
-    harden(config.ssl, settings.security.encryption.tls_minimum)  # as `lensguard serve` does
-    server = uvicorn.Server(config)
+    server = listener(app, settings, tls, host="127.0.0.1", port=port)  # as `lensguard serve`
     task = asyncio.create_task(server.serve())
     try:
         await asyncio.wait_for(_started(server, task), STARTUP_WAIT)

@@ -67,6 +67,10 @@ class AgentConfig:
     server: str
     credential_file: Path
     ca_file: Path | None = None
+    client_cert: Path | None = None
+    """The device's certificate from the server's CA (``lensguard certs issue device``),
+    presented for mutual TLS; needs ``client_key``."""
+    client_key: Path | None = None
     max_peers: int = 8
     deadman: float = 0.5
     backoff_cap: float = 30.0
@@ -98,14 +102,31 @@ def remote_addresses(allow: tuple[str, ...]) -> RemoteAddresses:
     return RemoteAddresses(allowed=allowed)
 
 
-def tls_context(ca_file: Path | None) -> ssl.SSLContext:
-    """Verify the server against ``ca_file`` alone when given, else the system CAs."""
-    if ca_file is None:
-        return ssl.create_default_context()
+def tls_context(
+    ca_file: Path | None, client_cert: Path | None = None, client_key: Path | None = None
+) -> ssl.SSLContext:
+    """Verify the server against ``ca_file`` alone when given, else the system CAs.
+
+    With ``client_cert`` and ``client_key`` the agent presents its device certificate.
+    """
+    if (client_cert is None) != (client_key is None):
+        raise ConfigError("--client-cert and --client-key go together: give both or neither")
     try:
-        return ssl.create_default_context(cafile=str(ca_file))
+        context = (
+            ssl.create_default_context()
+            if ca_file is None
+            else ssl.create_default_context(cafile=str(ca_file))
+        )
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"cannot load CA file {ca_file}: {exc}") from None
+    if client_cert is not None and client_key is not None:
+        try:
+            context.load_cert_chain(str(client_cert), str(client_key))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"cannot load the client certificate {client_cert} with key {client_key}: {exc}"
+            ) from None
+    return context
 
 
 class Agent:
@@ -123,7 +144,7 @@ class Agent:
         self.clock: Clock = clock or SystemClock()
         """Token refresh and the dead-man timer run on this clock."""
         self.base_url, self.signal_url = server_urls(config.server)
-        self.tls = tls_context(config.ca_file)
+        self.tls = tls_context(config.ca_file, config.client_cert, config.client_key)
         self.remote = remote_addresses(config.allow_remote)
         self.source = Rescaled(source)
         """The source, scaled to the resolution the server's stream settings ask for."""

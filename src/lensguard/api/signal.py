@@ -10,6 +10,8 @@ from lensguard.access.declare import IN_BAND
 from lensguard.api.deps import requires
 from lensguard.guard.client import client_address
 from lensguard.monitor.events import emit
+from lensguard.pki.binding import DeviceBinding
+from lensguard.pki.peer import peer_certificate
 from lensguard.services import Services
 from lensguard.severity import Severity
 from lensguard.signaling.session import SignalSession
@@ -50,5 +52,8 @@ async def signal(websocket: WebSocket) -> None:
         address=address,
         denials=services.denials,
         clock=services.clock,
+        binding=DeviceBinding(
+            services.db, settings.security.pki.device_tls, peer_certificate(websocket.scope)
+        ),
     )
     await session.run(settings.signaling.auth_timeout)

@@ -87,6 +87,18 @@ def agent(  # noqa: PLR0917 - typer maps each parameter to an option
             dir_okay=False,
         ),
     ] = None,
+    client_cert: Annotated[
+        Path | None,
+        typer.Option(
+            help="The device's certificate for mutual TLS (`lensguard certs issue device`); "
+            "needs --client-key.",
+            dir_okay=False,
+        ),
+    ] = None,
+    client_key: Annotated[
+        Path | None,
+        typer.Option(help="The private key of --client-cert (keep it 0600).", dir_okay=False),
+    ] = None,
     width: Annotated[int, typer.Option(help="Frame width in px (synthetic, camera).")] = 640,
     height: Annotated[int, typer.Option(help="Frame height in px (synthetic, camera).")] = 480,
     fps: Annotated[
@@ -143,6 +155,8 @@ def agent(  # noqa: PLR0917 - typer maps each parameter to an option
             server=server,
             credential_file=credential_file,
             ca_file=ca_file,
+            client_cert=client_cert,
+            client_key=client_key,
             max_peers=max_peers,
             deadman=deadman_ms / 1000,
             allow_remote=tuple(allow_remote_address),

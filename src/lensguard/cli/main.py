@@ -11,6 +11,7 @@ from lensguard.cli import (
     admin,
     agent,
     audit,
+    certs,
     compliance,
     config,
     db,
@@ -69,6 +70,7 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(config.app, name="config")
 app.add_typer(secret.app, name="secret")
 app.add_typer(keys.app, name="keys")
+app.add_typer(certs.app, name="certs")
 app.add_typer(audit.app, name="audit")
 app.add_typer(turn.app, name="turn")
 app.add_typer(deploy.app, name="deploy")

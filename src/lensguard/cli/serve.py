@@ -16,8 +16,9 @@ from lensguard.bootstrap import prepare
 from lensguard.cli.context import console, errors, friendly_errors, settings_from
 from lensguard.demo import ensure_demo_device, run_demo_agent
 from lensguard.logs import configure_logging
+from lensguard.pki.listener import listener
 from lensguard.settings import Settings
-from lensguard.tls import ensure_certificate, harden
+from lensguard.tls import ensure_certificate
 
 
 def _port_free(host: str, port: int) -> None:
@@ -73,23 +74,30 @@ def serve(
             f"one-time password: [bold]{first_admin.password}[/bold]\n"
             "It is shown only now; you must change it at first sign-in."
         )
-    config = uvicorn.Config(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        ssl_certfile=str(tls.cert_path) if tls else None,
-        ssl_keyfile=str(tls.key_path) if tls else None,
-        log_config=None,
-        proxy_headers=False,  # lensguard.guard.client decides whom to trust
-        server_header=False,
-        ws_max_size=1_048_576,
-        # Idle keep-alive clients must not hold a stopping server for ever.
-        timeout_graceful_shutdown=5,
-    )
-    config.load()
-    if config.ssl is not None:
-        harden(config.ssl, settings.security.encryption.tls_minimum)
-    server = uvicorn.Server(config)
+    if tls is None:
+        config = uvicorn.Config(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            log_config=None,
+            proxy_headers=False,
+            server_header=False,
+            ws_max_size=1_048_576,
+            timeout_graceful_shutdown=5,
+        )
+        server = uvicorn.Server(config)
+    else:
+        with friendly_errors():
+            server = listener(
+                app,
+                settings,
+                tls,
+                host=settings.server.host,
+                port=settings.server.port,
+                proxy_headers=False,  # lensguard.guard.client decides whom to trust
+                ws_max_size=1_048_576,
+            )
+        app.state.reload_on_sighup = True
     if not (settings.demo.enabled and tls is not None):
         server.run()
         return

@@ -11,7 +11,7 @@ import asyncio
 from typing import Any, Protocol
 
 from lensguard.access.can import can
-from lensguard.access.principal import Principal, Resource
+from lensguard.access.principal import Principal, PrincipalKind, Resource
 from lensguard.audit.denials import AUTH_REJECTED
 from lensguard.clock import Clock, Timer
 from lensguard.errors import LensguardError, Unauthenticated
@@ -19,6 +19,7 @@ from lensguard.identity.authn import authenticate_bearer, token_expiry
 from lensguard.identity.context import IdentityContext
 from lensguard.media.relay import DeviceRelay, ViewerEndpoint
 from lensguard.monitor.events import emit
+from lensguard.pki.binding import DeviceBinding
 from lensguard.settings import Severity
 from lensguard.signaling import breakglass
 from lensguard.signaling.violation import Violation
@@ -59,9 +60,10 @@ class Socket(Protocol):
 class Credential:
     """The principal of one socket, the token that proved it, and its expiry timer."""
 
-    def __init__(self, socket: Socket, clock: Clock) -> None:
+    def __init__(self, socket: Socket, clock: Clock, binding: DeviceBinding | None = None) -> None:
         self.socket = socket
         self.clock = clock
+        self.binding = binding
         self.principal: Principal | None = None
         self.token: str | None = None
         self._expiry: Timer | None = None
@@ -86,8 +88,25 @@ class Credential:
             emit("signal.auth_failed", severity=Severity.MEDIUM, reason=exc.detail)
             await self.socket.denied("signal_auth", None, exc.detail)
             raise Violation(Close.UNAUTHENTICATED, "invalid credential") from None
+        refusal = await self._certificate_refusal(self.principal)
+        if refusal is not None:
+            emit(
+                "signal.device_certificate_refused",
+                severity=Severity.HIGH,
+                principal=self.principal.id,
+                reason=refusal,
+            )
+            await self.socket.denied("signal_auth", None, refusal)
+            self.principal = None
+            raise Violation(Close.UNAUTHENTICATED, refusal)
         self.token = message.token
         self._arm_expiry()
+
+    async def _certificate_refusal(self, principal: Principal) -> str | None:
+        """Why a device's socket fails ``security.pki.device_tls``, or None."""
+        if self.binding is None or principal.kind is not PrincipalKind.DEVICE:
+            return None
+        return await self.binding.refusal(principal.id)
 
     async def _first_frame(self, wait: float) -> str:
         """The first text frame, or a violation once ``wait`` passed on the clock."""
@@ -179,6 +198,11 @@ class Credential:
         except (Unauthenticated, LensguardError):
             emit("signal.revoked", connection=self.socket.id, reason=message.get("reason"))
             await self.socket.shutdown(Close.UNAUTHENTICATED, "session revoked")
+            return
+        refusal = await self._certificate_refusal(principal)
+        if refusal is not None:
+            emit("signal.revoked", connection=self.socket.id, reason=refusal)
+            await self.socket.shutdown(Close.UNAUTHENTICATED, refusal)
             return
         self.principal = principal
         watching, endpoints = self.socket.viewing()

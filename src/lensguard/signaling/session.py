@@ -27,6 +27,7 @@ from lensguard.identity.auditing import audit_event, record
 from lensguard.identity.context import IdentityContext
 from lensguard.media.relay import DeviceRelay, ViewerEndpoint
 from lensguard.monitor.events import emit
+from lensguard.pki.binding import DeviceBinding
 from lensguard.settings import Severity
 from lensguard.signaling.credential import Credential
 from lensguard.signaling.dispatch import Dispatcher
@@ -56,6 +57,7 @@ class SignalSession:
         address: str | None = None,
         denials: DenialRecorder | None = None,
         clock: Clock | None = None,
+        binding: DeviceBinding | None = None,
     ) -> None:
         self.id = secrets.token_urlsafe(12)
         self.ws = websocket
@@ -71,7 +73,7 @@ class SignalSession:
         self.pumps: list[asyncio.Task[None]] = []
         self._send_lock = asyncio.Lock()
         self._closed = False
-        self.credential = Credential(self, self.clock)
+        self.credential = Credential(self, self.clock, binding)
         self.dispatch = Dispatcher(self)
 
     @property
