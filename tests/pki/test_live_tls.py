@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,3 +27,24 @@ def test_a_broken_reload_keeps_serving_the_old_context(tmp_path: Path) -> None:
     live.reload()
     assert live.current is not first and live.reloads == 1
     assert live.outer.sni_callback is not None
+
+
+def test_device_tls_reads_yaml_s_bare_off_and_refuses_a_bare_on(tmp_path: Path) -> None:
+    import yaml
+    from pydantic import ValidationError
+
+    from lensguard.pki.settings import DeviceTLS, PkiSettings
+
+    assert PkiSettings.model_validate(yaml.safe_load("device_tls: off")).device_tls is DeviceTLS.OFF
+    assert PkiSettings(device_tls="Required").device_tls is DeviceTLS.REQUIRED
+    with pytest.raises(ValidationError, match="off, optional or required"):
+        PkiSettings.model_validate(yaml.safe_load("device_tls: on"))
+
+
+def test_device_tls_without_a_ca_is_refused_at_start_naming_the_fix(make_settings: Any) -> None:
+    from lensguard.pki.listener import client_ca
+
+    settings = make_settings(security={"pki": {"device_tls": "required"}})
+    with pytest.raises(ConfigurationError, match="run `lensguard certs init`"):
+        client_ca(settings)
+    assert client_ca(make_settings()) is None  # off: no client CA at all

@@ -45,4 +45,9 @@ class PkiSettings(BaseModel):
     @field_validator("device_tls", mode="before")
     @classmethod
     def _spelling(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare ``off`` as false.
+        if value is False:
+            return DeviceTLS.OFF
+        if value is True:
+            raise ValueError("write off, optional or required")
         return value.strip().lower() if isinstance(value, str) else value
