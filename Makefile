@@ -58,7 +58,7 @@ run: setup
 	$(VENV)/bin/lensguard --config $(CONFIG) serve
 
 test: setup tools system-deps
-	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) --durations=25 $(PYTEST_ARGS)
 
 test-fast: setup
 	$(PY) -m pytest --fast -n $(FAST_WORKERS) --dist loadfile $(PYTEST_ARGS)

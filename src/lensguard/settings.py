@@ -331,6 +331,11 @@ class DemoSettings(_Section):
 class SignalingSettings(_Section):
     auth_timeout: float = Field(default=5.0, gt=0, le=60)
     """Seconds a new /v1/signal connection has to send its auth message."""
+    max_sockets_per_node: int = Field(default=20_000, ge=1, le=1_000_000)
+    """Open /v1/signal sockets this node holds (authenticated or not); one more is
+    accepted and closed at once with 1013 and ``retry_after`` in the reason."""
+    capacity_retry_seconds: int = Field(default=30, ge=1, le=3_600)
+    """The ``retry_after`` told to a socket refused for capacity."""
 
 
 class TurnSettings(_Section):

@@ -43,6 +43,23 @@ async def signal(websocket: WebSocket) -> None:
         await websocket.close(code=Close.POLICY_VIOLATION, reason="origin not allowed")
         return
     await websocket.accept()
+    limits = settings.signaling
+    if not services.hub.claim(limits.max_sockets_per_node):
+        # Accepted first: a close before accept would reach the client as a bare HTTP 403.
+        emit("signal.capacity_refused", severity=Severity.HIGH, open=services.hub.open_sockets)
+        if services.hub.metrics is not None:
+            services.hub.metrics.signaling_refused.labels(reason="capacity").inc()
+        reason = f"node at capacity; retry_after={limits.capacity_retry_seconds}"
+        await websocket.close(code=Close.TRY_AGAIN_LATER, reason=reason)
+        return
+    try:
+        await _serve(websocket, services)
+    finally:
+        services.hub.release()
+
+
+async def _serve(websocket: WebSocket, services: Services) -> None:
+    settings = services.settings
     address = client_address(websocket.scope, services.trusted_proxies)
     session = SignalSession(
         websocket,

@@ -45,6 +45,8 @@ class SignalingHub:
         self.bus = bus
         self.media = media
         self.metrics = metrics
+        self.open_sockets = 0
+        """Sockets open on ``/v1/signal`` now, authenticated or not (``claim``)."""
         self.presence = presence if presence is not None else Presence(MemoryStore())
         """Which devices are connected, on any node (shared with the device API)."""
         self.sessions: dict[str, SignalSession] = {}
@@ -90,6 +92,17 @@ class SignalingHub:
                 await self._listener
         if self.media is not None:
             await self.media.close()
+
+    def claim(self, limit: int) -> bool:
+        """Count one more open socket, unless ``limit`` are open; whether it was counted."""
+        if self.open_sockets >= limit:
+            return False
+        self.open_sockets += 1
+        return True
+
+    def release(self) -> None:
+        """A socket counted by ``claim`` closed."""
+        self.open_sockets = max(0, self.open_sockets - 1)
 
     def add(self, session: SignalSession) -> None:
         self.sessions[session.id] = session

@@ -41,7 +41,8 @@ class Close(IntEnum):
     TRY_AGAIN_LATER = (
         1013,
         "server",
-        "the per-address request rate limit refused the connection",
+        "the per-address request rate limit, or the node's socket limit (the reason then "
+        "says `retry_after=<seconds>`), refused the connection",
     )
     UNAUTHENTICATED = (
         4401,
