@@ -17,6 +17,7 @@ from lensguard.access.policy import load_policy
 from lensguard.hardening import account_checks, attacks, http_checks, tls_probe
 from lensguard.hardening.config_checks import Host, check_config
 from lensguard.hardening.findings import Check, Finding, Status
+from lensguard.hardening.pki_checks import check_pki
 from lensguard.settings import Settings
 from lensguard.severity import Severity
 from lensguard.store.db import Database, is_sqlite
@@ -98,7 +99,7 @@ async def run_audit(
 ) -> list[Finding]:
     """Every check, in the order the report shows them."""
     now = now or datetime.now(UTC)
-    findings = check_config(settings, host)
+    findings = check_config(settings, host) + check_pki(settings)
     findings += await accounts(settings, now)
     if target is not None:
         findings += await asyncio.to_thread(live, target, now)
