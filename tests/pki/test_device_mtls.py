@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidMessage
@@ -101,10 +102,26 @@ async def test_required_mode_refuses_a_device_without_a_certificate_but_not_a_pe
     make_settings: Any, sqlite_url: str, manual_clock: ManualClock, tmp_path: Path
 ) -> None:
     async with fleet(make_settings, sqlite_url, manual_clock, tmp_path, "required") as f:
-        _, credential, _ = await f.device("robot-1")
+        _, credential, files = await f.device("robot-1")
         bare = await f.signed_in(credential, None)
         assert await bare.closed_with(wait=IO_WAIT) == 4401
         assert "must present their client certificate" in (bare.ws.close_reason or "")
+        # The token exchange over HTTPS asks the same of the connection.
+        async with httpx.AsyncClient(base_url=f.server.base_url, verify=f.tls(None)) as bare_http:
+            refused = await bare_http.post(
+                "/api/v1/auth/device-token", headers={"Authorization": f"Bearer {credential}"}
+            )
+        assert refused.status_code == 401
+        assert "must present their client certificate" in refused.json()["detail"]
+        async with httpx.AsyncClient(base_url=f.server.base_url, verify=f.tls(files)) as http:
+            issued = await http.post(
+                "/api/v1/auth/device-token", headers={"Authorization": f"Bearer {credential}"}
+            )
+        assert issued.status_code == 200, issued.text
+        token = issued.json()["access_token"]
+        with_token = await f.signed_in(token, files)
+        assert (await with_token.recv("ready", wait=IO_WAIT))["principal"]["kind"] == "device"
+        await with_token.ws.close()
         await f.server.user("ada", "viewer")
         person = await f.signed_in(await f.server.login("ada"), None)
         assert (await person.recv("ready", wait=IO_WAIT))["principal"]["kind"] == "user"

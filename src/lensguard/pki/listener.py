@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from lensguard.errors import ConfigurationError
 from lensguard.pki.authority import CA_CERT
 from lensguard.pki.live_tls import LiveTLS, TLSFiles
-from lensguard.pki.peer import TLSWebSocketProtocol
+from lensguard.pki.peer import TLSHTTPProtocol, TLSWebSocketProtocol
 from lensguard.pki.settings import DeviceTLS
 from lensguard.settings import Settings
 from lensguard.tls import Certificate
@@ -60,6 +60,7 @@ def listener(
         port=port,
         ssl_certfile=str(cert.cert_path),
         ssl_keyfile=str(cert.key_path),
+        http=TLSHTTPProtocol,
         ws=TLSWebSocketProtocol,
         log_config=None,
         server_header=False,

@@ -3,7 +3,8 @@
 uvicorn does not fill in the ``tls`` extension of the ASGI spec, so the listener runs
 its WebSocket protocol through ``TLSWebSocketProtocol``, which adds
 ``scope["extensions"]["tls"]`` (``client_cert_chain``, ``tls_version``) before the app
-sees the connection. Only certificates that verified against the internal CA (and its
+sees the connection, and ``TLSHTTPProtocol`` does the same for plain requests. Only
+certificates that verified against the internal CA (and its
 revocation list) reach the app: with ``CERT_OPTIONAL`` OpenSSL refuses the handshake of
 one that does not.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from lensguard.pki.authority import device_of, serial_hex
@@ -48,6 +50,23 @@ class TLSWebSocketProtocol(WebSocketsSansIOProtocol):
             extensions: dict[str, Any] = self.scope["extensions"]
             extensions["tls"] = extension
         await super().run_asgi()
+
+
+class TLSHTTPProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol, with the TLS extension in each request's scope.
+
+    The peer certificate is read once per connection: it cannot change on it.
+    """
+
+    _tls: dict[str, Any] | None = None
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._tls is None:
+            self._tls = tls_extension(self.transport)
+        if self._tls is not None:
+            extensions: dict[str, Any] = {"tls": self._tls}
+            self.scope["extensions"] = extensions
 
 
 @dataclass(frozen=True)
