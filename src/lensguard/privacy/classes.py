@@ -51,6 +51,7 @@ MODEL_MODULES = (
     "lensguard.recordings.access_models",
     "lensguard.recordings.export_models",
     "lensguard.keyring.models",
+    "lensguard.pki.models",
     "lensguard.audit.models",
     "lensguard.audit.anchors",
     "lensguard.incidents.models",
