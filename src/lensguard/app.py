@@ -65,6 +65,7 @@ from lensguard.monitor.alerts.runtime import build_alerts
 from lensguard.monitor.event_scope import EventScopeMiddleware
 from lensguard.monitor.events import bound
 from lensguard.monitor.observe import MetricsMiddleware
+from lensguard.pki.authority import CA_CERT
 from lensguard.pki.listener import ca_dir
 from lensguard.pki.watch import PkiWatch
 from lensguard.privacy.retention import RetentionLoop
@@ -106,8 +107,15 @@ def _key_rotation(settings: Settings, services: Services) -> KeyRotationLoop | N
     )
 
 
-def _pki_watch(settings: Settings, services: Services, app: FastAPI) -> PkiWatch:
-    """Revocation lists into the listener's TLS, expiry alerts (``lensguard.pki.watch``)."""
+def _pki_watch(settings: Settings, services: Services, app: FastAPI) -> PkiWatch | None:
+    """Revocation lists into the listener's TLS, expiry alerts (``lensguard.pki.watch``).
+
+    None for an app with neither a listener of its own nor an internal CA: there is
+    nothing to load or warn about, and no reason to query every 30 s.
+    """
+    live = getattr(app.state, "live_tls", None)
+    if live is None and not (ca_dir(settings) / CA_CERT).is_file():
+        return None
 
     async def announce(device_id: str) -> None:
         await services.announce(device_id=device_id, reason="certificate revoked")
@@ -116,7 +124,7 @@ def _pki_watch(settings: Settings, services: Services, app: FastAPI) -> PkiWatch
         services.db,
         settings.security.pki,
         ca_dir=ca_dir(settings),
-        live=getattr(app.state, "live_tls", None),
+        live=live,
         clock=services.clock,
         now=services.clock.now,
         announce=announce,

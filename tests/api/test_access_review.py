@@ -17,12 +17,19 @@ def by_name(review: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def review_settings(make_settings: Any, db_url: str) -> Any:
-    # One denial flush an hour: the clock jumps 100 days, which then runs 2,400 of the
-    # recorder's timers instead of 144,000.
+    # The clock jumps 100 days, and every schedule's turn that falls due on the way runs
+    # (most of them a query on PostgreSQL): one denial flush an hour (2,400 of the
+    # recorder's timers instead of 144,000), and checkpoints, retention, key and
+    # escalation checks once a day instead of every few minutes.
+    daily = 86_400
     return make_settings(
         database={"url": db_url},
         limits={"requests_per_minute": 100_000},
-        audit={"denial_window_seconds": 3_600},
+        audit={"denial_window_seconds": 3_600, "checkpoint_seconds": daily},
+        privacy={"retention": {"interval_seconds": daily}},
+        recordings={"retention": {"interval_seconds": daily}},
+        incidents={"escalation_check_seconds": 3_600},
+        security={"authentication": {"signing_key_check_seconds": daily}},
     )
 
 

@@ -34,6 +34,9 @@ def settings_for(make_settings: Any, url: str, **auth: Any) -> Any:
         },
         recordings={"retention": {"enabled": False}},
         privacy={"retention": {"enabled": False}},
+        # The clock moves days: every other schedule's turn on the way would run too.
+        audit={"denial_window_seconds": 3_600, "checkpoint_seconds": 86_400},
+        incidents={"escalation_check_seconds": 3_600},
     )
 
 
