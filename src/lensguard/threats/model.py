@@ -23,13 +23,16 @@ import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sklearn
-from sklearn.ensemble import IsolationForest
 
 from lensguard.threats.features import FEATURES, Row
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import IsolationForest
+# scikit-learn is imported where a model is fitted or loaded: importing it costs about
+# 0.7 s, which every CLI command and server start would otherwise pay.
 
 MAGIC = b"LENSGUARD-THREAT-MODEL\n"
 FORMAT = 1
@@ -66,6 +69,8 @@ class AnomalyModel:
                 f"only {len(rows)} feature windows in that range; at least {MIN_ROWS} are "
                 "needed (train over a longer history)"
             )
+        from sklearn.ensemble import IsolationForest
+
         forest = IsolationForest(n_estimators=trees, random_state=0)
         forest.fit(np.array([r.values for r in rows], dtype=float))
         starts = [r.start for r in rows]
@@ -89,7 +94,7 @@ class AnomalyModel:
             "trained_from": t.trained_from,
             "trained_to": t.trained_to,
             "rows": t.rows,
-            "sklearn": sklearn.__version__,
+            "sklearn": _sklearn_version(),
         }
 
     def save(self, path: Path, key: bytes) -> None:
@@ -128,6 +133,8 @@ class AnomalyModel:
                 f"{path} was trained on {header.get('window_seconds')} s windows, the settings "
                 f"say {window_seconds} s: train again or change threats.model.window_seconds"
             )
+        from sklearn.ensemble import IsolationForest
+
         forest = pickle.loads(body)  # noqa: S301 - the MAC above proved we wrote it  # nosec B301
         if not isinstance(forest, IsolationForest):
             raise ModelError(f"{path} does not hold an IsolationForest")
@@ -145,3 +152,9 @@ def _mac(key: bytes, head: bytes, body: bytes) -> str:
     digest.update(len(head).to_bytes(8, "big") + head)
     digest.update(body)
     return digest.hexdigest()
+
+
+def _sklearn_version() -> str:
+    import sklearn
+
+    return str(sklearn.__version__)
