@@ -44,21 +44,31 @@ class Certificate:
     generated: bool
 
 
-def fingerprint(cert_path: Path) -> str:
-    """SHA-256 fingerprint of a PEM certificate, colon-separated hex."""
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+def cert_fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 over the DER certificate, colon-separated upper-case hex."""
     return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
+
+
+def fingerprint(cert_path: Path) -> str:
+    """SHA-256 fingerprint of a PEM certificate file, colon-separated hex."""
+    return cert_fingerprint(x509.load_pem_x509_certificate(cert_path.read_bytes()))
+
+
+def subject_alt_names(names: list[str]) -> list[x509.GeneralName]:
+    """Each of ``names`` as an IP address entry when it is one, else a DNS name."""
+    sans: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            sans.append(x509.DNSName(name))
+    return sans
 
 
 def generate_self_signed(cert_path: Path, key_path: Path, *, hostnames: list[str]) -> None:
     """Write a P-256 self-signed certificate for ``hostnames`` (names or IP addresses)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = []
-    for name in hostnames:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
-        except ValueError:
-            sans.append(x509.DNSName(name))
+    sans = subject_alt_names(hostnames)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lensguard (self-signed)")])
     now = datetime.now(UTC)
     cert = (

@@ -17,17 +17,18 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidMessage
 
 from lensguard.clock import ManualClock
 from lensguard.pki import registry
-from lensguard.pki.authority import Authority, fingerprint, init_authority, issue_device
+from lensguard.pki.authority import Authority, init_authority, issue_device
 from lensguard.pki.listener import ca_dir
 from lensguard.pki.watch import PkiWatch
 from lensguard.private import write_private
 from lensguard.store.types import utcnow
-from lensguard.tls import generate_self_signed
+from lensguard.tls import cert_fingerprint, fingerprint, generate_self_signed
 from tests.harness.inprocess import InProcessServer, serve_in_process
 from tests.harness.world import Peer
 
@@ -163,7 +164,7 @@ async def test_sighup_rotates_the_served_certificate_and_open_sockets_survive(
         before = await f.signed_in(credential, files)
         await before.recv("ready", wait=IO_WAIT)
         cert_path = f.server.cert_path
-        old = fingerprint_of(cert_path)
+        old = fingerprint(cert_path)
         generate_self_signed(cert_path, cert_path.with_name("tls-key.pem"), hostnames=["127.0.0.1"])
         watch, live = f.watch, f.server.app.state.live_tls
         reloads = live.reloads
@@ -177,7 +178,7 @@ async def test_sighup_rotates_the_served_certificate_and_open_sockets_survive(
         after = Peer(await connect(f.server.ws_url, ssl=f.tls(files)))
         served = after.ws.transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
         assert served is not None and fingerprint_der(served) != old
-        assert fingerprint_der(served) == fingerprint_of(cert_path)
+        assert fingerprint_der(served) == fingerprint(cert_path)
         # The socket opened before the reload still answers.
         await before.send({"type": "publish"})
         assert (await before.recv("published", wait=IO_WAIT))["device_id"]
@@ -185,13 +186,5 @@ async def test_sighup_rotates_the_served_certificate_and_open_sockets_survive(
         await before.ws.close()
 
 
-def fingerprint_of(path: Path) -> str:
-    from cryptography import x509
-
-    return fingerprint(x509.load_pem_x509_certificate(path.read_bytes()))
-
-
 def fingerprint_der(der: bytes) -> str:
-    from cryptography import x509
-
-    return fingerprint(x509.load_der_x509_certificate(der))
+    return cert_fingerprint(x509.load_der_x509_certificate(der))

@@ -16,6 +16,7 @@ from lensguard.guard.client import client_address
 from lensguard.identity.authn import authenticate_bearer
 from lensguard.identity.enforce import authorize as authorize  # noqa: PLC0414 - routers import it here
 from lensguard.monitor.events import emit
+from lensguard.pki.binding import DeviceBinding
 from lensguard.services import Services
 from lensguard.severity import Severity
 
@@ -68,6 +69,7 @@ async def authenticate(request: Request) -> Principal:
     services = get_services(request)
     try:
         principal = await authenticate_bearer(services, bearer_credential(request))
+        await _bound(services, request, principal)
     except Unauthenticated as exc:
         address, reason = request_address(request), getattr(exc, "reason", exc.detail)
         emit(
@@ -82,6 +84,22 @@ async def authenticate(request: Request) -> Principal:
         raise
     request.state.principal = principal
     return principal
+
+
+async def _bound(services: Services, request: Request, principal: Principal) -> None:
+    """Refuse a device whose connection lacks its own certificate (``security.pki``)."""
+    binding = DeviceBinding.of(
+        services.db, services.settings.security.pki.device_tls, request.scope
+    )
+    refusal = await binding.refusal(principal)
+    if refusal is not None:
+        emit(
+            "device.certificate_refused",
+            severity=Severity.HIGH,
+            principal=principal.id,
+            reason=refusal,
+        )
+        raise Unauthenticated(refusal)
 
 
 def _public() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from lensguard.access.can import can
-from lensguard.access.principal import Principal, PrincipalKind, Resource
+from lensguard.access.principal import Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
 from lensguard.api.pages import PAGED, Listing, PageDep
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
@@ -19,13 +19,11 @@ from lensguard.api.schemas import (
     DeviceToken,
     DeviceUpdate,
 )
-from lensguard.errors import NotFound, Unauthenticated
+from lensguard.errors import NotFound
 from lensguard.identity import devices as service
 from lensguard.identity.auditing import append, audit_event
 from lensguard.identity.context import IdentityContext
 from lensguard.monitor.events import emit
-from lensguard.pki.binding import DeviceBinding
-from lensguard.pki.peer import peer_certificate
 from lensguard.services import Services
 from lensguard.settings import Severity
 from lensguard.store import devices as repo
@@ -186,26 +184,7 @@ async def rotate(
 
 
 @token_router.post("/device-token", summary="Device access token")
-async def device_token(
-    principal: Publisher, services: ServicesDep, request: Request
-) -> DeviceToken:
-    """Exchange a device credential (sent as the bearer) for a short-lived access token.
-
-    Under ``security.pki.device_tls`` the connection must carry the device's own
-    certificate, as its signaling socket must.
-    """
-    binding = DeviceBinding(
-        services.db, services.settings.security.pki.device_tls, peer_certificate(request.scope)
-    )
-    device = principal.kind is PrincipalKind.DEVICE
-    refusal = await binding.refusal(principal.id) if device else None
-    if refusal is not None:
-        emit(
-            "device.certificate_refused",
-            severity=Severity.HIGH,
-            principal=principal.id,
-            reason=refusal,
-        )
-        raise Unauthenticated(refusal)
+async def device_token(principal: Publisher, services: ServicesDep) -> DeviceToken:
+    """Exchange a device credential (sent as the bearer) for a short-lived access token."""
     issued = await service.device_token(services, principal)
     return DeviceToken(access_token=issued.token, expires_in=services.access_lifetime)

@@ -11,7 +11,6 @@ from lensguard.api.deps import requires
 from lensguard.guard.client import client_address
 from lensguard.monitor.events import emit
 from lensguard.pki.binding import DeviceBinding
-from lensguard.pki.peer import peer_certificate
 from lensguard.services import Services
 from lensguard.severity import Severity
 from lensguard.signaling.session import SignalSession
@@ -69,8 +68,6 @@ async def _serve(websocket: WebSocket, services: Services) -> None:
         address=address,
         denials=services.denials,
         clock=services.clock,
-        binding=DeviceBinding(
-            services.db, settings.security.pki.device_tls, peer_certificate(websocket.scope)
-        ),
+        binding=DeviceBinding.of(services.db, settings.security.pki.device_tls, websocket.scope),
     )
     await session.run(settings.signaling.auth_timeout)

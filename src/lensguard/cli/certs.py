@@ -22,6 +22,7 @@ from lensguard.cli.context import (
     append_success,
     audit_log_for,
     console,
+    database_for,
     friendly_errors,
     run_refusing,
     services_for,
@@ -34,19 +35,19 @@ from lensguard.pki.authority import (
     REASONS,
     Authority,
     Issued,
-    fingerprint,
     init_authority,
     issue_device,
     issue_server,
     load_authority,
 )
 from lensguard.pki.listener import ca_dir
-from lensguard.pki.models import IssuedCertificate
+from lensguard.pki.models import IssuedCertificate, RevocationList
 from lensguard.private import private_dir, write_private
 from lensguard.settings import Settings
 from lensguard.store.db import Database
 from lensguard.store.models import Device
 from lensguard.store.types import utcnow
+from lensguard.tls import cert_fingerprint
 
 app = typer.Typer(
     help="The internal certificate authority: server and device certificates, revocation.",
@@ -86,18 +87,24 @@ def _authority(settings: Settings, given: Path | None) -> Authority:
     raise AssertionError("unreachable")  # pragma: no cover - friendly_errors exits
 
 
-async def _audited(settings: Settings, action: str, resource_id: str, **details: Any) -> None:
-    async with services_for(settings) as services:
-        log = audit_log_for(settings)
-        await append_success(
-            services.db,
-            log,
-            action,
-            actor=ACTOR,
-            resource_type="certificate",
-            resource_id=resource_id,
-            details=details,
-        )
+async def _audited(
+    db: Database, settings: Settings, action: str, resource_id: str, **details: Any
+) -> None:
+    await append_success(
+        db,
+        audit_log_for(settings),
+        action,
+        actor=ACTOR,
+        resource_type="certificate",
+        resource_id=resource_id,
+        details=details,
+    )
+
+
+async def _publish(db: Database, ca: Authority, settings: Settings) -> RevocationList:
+    """Sign and store the next revocation list, valid ``crl_validity_days``."""
+    days = settings.security.pki.crl_validity_days
+    return await registry.publish_crl(db, ca, now=utcnow(), days=days)
 
 
 def _write(out: Path, stem: str, issued: Issued) -> tuple[Path, Path]:
@@ -125,17 +132,16 @@ def init(
         ca = init_authority(directory, name=name, now=utcnow())
 
     async def work() -> int:
-        async with services_for(settings) as services:
-            crl = await registry.publish_crl(
-                services.db, ca, now=utcnow(), days=settings.security.pki.crl_validity_days
-            )
-        await _audited(settings, "pki.init", fingerprint(ca.cert), directory=str(directory))
+        async with database_for(settings) as db:
+            crl = await _publish(db, ca, settings)
+            fingerprint = cert_fingerprint(ca.cert)
+            await _audited(db, settings, "pki.init", fingerprint, directory=str(directory))
         return crl.number
 
     number = run_refusing(work())
     console.print(f"CA created in {directory} (key 0600). Revocation list {number} published.")
     console.print(f"CA certificate: {ca.cert_path}")
-    console.print(f"SHA-256 fingerprint: {fingerprint(ca.cert)}")
+    console.print(f"SHA-256 fingerprint: {cert_fingerprint(ca.cert)}")
 
 
 @issue_app.command("server")
@@ -156,9 +162,10 @@ def issue_server_command(
         issued = issue_server(ca, name, now=utcnow(), days=days)
 
     async def work() -> None:
-        async with services_for(settings) as services, services.db.transaction() as session:
-            await registry.record(session, issued, kind="server", names=name)
-        await _audited(settings, "pki.issue", issued.serial, kind="server", names=name)
+        async with database_for(settings) as db:
+            async with db.transaction() as session:
+                await registry.record(session, issued, kind="server", names=name)
+            await _audited(db, settings, "pki.issue", issued.serial, kind="server", names=name)
 
     run_refusing(work())
     cert_path, key_path = _write(out, name[0], issued)
@@ -192,12 +199,13 @@ def issue_device_command(
     ca = _authority(settings, ca_dir_option)
 
     async def work() -> tuple[Device, Issued]:
-        async with services_for(settings) as services:
-            found = await _device(services.db, device)
+        async with database_for(settings) as db:
+            found = await _device(db, device)
             issued = issue_device(ca, found.id, found.name, now=utcnow(), days=days)
-            async with services.db.transaction() as session:
+            async with db.transaction() as session:
                 await registry.record(session, issued, kind="device", device_id=found.id)
-        await _audited(settings, "pki.issue", issued.serial, kind="device", device_id=found.id)
+            serial = issued.serial
+            await _audited(db, settings, "pki.issue", serial, kind="device", device_id=found.id)
         return found, issued
 
     found, issued = run_refusing(work())
@@ -225,8 +233,8 @@ def list_command(
     settings = _settings(ctx)
 
     async def work() -> list[IssuedCertificate]:
-        async with services_for(settings) as services:
-            return await registry.listing(services.db)
+        async with database_for(settings) as db:
+            return await registry.listing(db)
 
     rows, now = run_refusing(work()), utcnow()
     if output == "json":
@@ -237,7 +245,7 @@ def list_command(
                         "serial": r.serial,
                         "kind": r.kind,
                         "subject": r.common_name,
-                        "names": [n for n in r.names.split(",") if n],
+                        "names": r.name_list,
                         "device_id": r.device_id,
                         "fingerprint": r.fingerprint,
                         "not_after": r.not_after.isoformat(),
@@ -278,12 +286,11 @@ def revoke_command(
         async with services_for(settings) as services:
             async with services.db.transaction() as session:
                 row = await registry.revoke(session, serial, reason=reason, at=utcnow())
-            crl = await registry.publish_crl(
-                services.db, ca, now=utcnow(), days=settings.security.pki.crl_validity_days
-            )
+            crl = await _publish(services.db, ca, settings)
             if row.device_id is not None:
                 await services.announce(device_id=row.device_id, reason="certificate revoked")
-        await _audited(settings, "pki.revoke", row.serial, reason=reason, crl_number=crl.number)
+            details = {"reason": reason, "crl_number": crl.number}
+            await _audited(services.db, settings, "pki.revoke", row.serial, **details)
         return row, crl.number
 
     row, number = run_refusing(work())
@@ -310,37 +317,29 @@ def rotate_command(  # noqa: PLR0917 - typer maps each parameter to an option
     ca = _authority(settings, ca_dir_option)
 
     async def work() -> tuple[IssuedCertificate, Issued, str]:
-        async with services_for(settings) as services:
-            async with services.db.sessions() as session:
+        async with database_for(settings) as db:
+            async with db.sessions() as session:
                 old = await registry.find(session, serial)
             now = utcnow()
             if old.kind == "server":
-                names = [n for n in old.names.split(",") if n]
-                issued = issue_server(ca, names, now=now, days=days or 90)
-                stem = names[0]
+                issued = issue_server(ca, old.name_list, now=now, days=days or 90)
+                stem = old.name_list[0]
             else:
                 if old.device_id is None:
                     raise ValidationFailed(f"certificate {old.serial} names no device")
-                found = await _device(services.db, old.device_id)
+                found = await _device(db, old.device_id)
                 issued = issue_device(ca, found.id, found.name, now=now, days=days or 365)
                 stem = found.name
-            async with services.db.transaction() as session:
+            async with db.transaction() as session:
                 await registry.record(
-                    session,
-                    issued,
-                    kind=old.kind,
-                    names=[n for n in old.names.split(",") if n],
-                    device_id=old.device_id,
+                    session, issued, kind=old.kind, names=old.name_list, device_id=old.device_id
                 )
                 if revoke_old:
                     await registry.revoke(session, old.serial, reason="superseded", at=now)
             if revoke_old:
-                await registry.publish_crl(
-                    services.db, ca, now=now, days=settings.security.pki.crl_validity_days
-                )
-        await _audited(
-            settings, "pki.rotate", issued.serial, replaces=old.serial, revoked_old=revoke_old
-        )
+                await _publish(db, ca, settings)
+            details = {"replaces": old.serial, "revoked_old": revoke_old}
+            await _audited(db, settings, "pki.rotate", issued.serial, **details)
         return old, issued, stem
 
     old, issued, stem = run_refusing(work())
@@ -365,10 +364,8 @@ def crl_command(
     ca = _authority(settings, ca_dir_option)
 
     async def work() -> tuple[int, str]:
-        async with services_for(settings) as services:
-            crl = await registry.publish_crl(
-                services.db, ca, now=utcnow(), days=settings.security.pki.crl_validity_days
-            )
+        async with database_for(settings) as db:
+            crl = await _publish(db, ca, settings)
         return crl.number, crl.pem
 
     number, pem = run_refusing(work())

@@ -74,30 +74,17 @@ def serve(
             f"one-time password: [bold]{first_admin.password}[/bold]\n"
             "It is shown only now; you must change it at first sign-in."
         )
-    if tls is None:
-        config = uvicorn.Config(
+    with friendly_errors():
+        server = listener(
             app,
+            settings,
+            tls,
             host=settings.server.host,
             port=settings.server.port,
-            log_config=None,
-            proxy_headers=False,
-            server_header=False,
+            proxy_headers=False,  # lensguard.guard.client decides whom to trust
             ws_max_size=1_048_576,
-            timeout_graceful_shutdown=5,
         )
-        server = uvicorn.Server(config)
-    else:
-        with friendly_errors():
-            server = listener(
-                app,
-                settings,
-                tls,
-                host=settings.server.host,
-                port=settings.server.port,
-                proxy_headers=False,  # lensguard.guard.client decides whom to trust
-                ws_max_size=1_048_576,
-            )
-        app.state.reload_on_sighup = True
+    app.state.reload_on_sighup = tls is not None
     if not (settings.demo.enabled and tls is not None):
         server.run()
         return

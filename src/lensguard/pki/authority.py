@@ -10,7 +10,6 @@ authentication, for the DNS names and addresses given.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from lensguard.errors import ConfigurationError
 from lensguard.private import private_dir, write_private
+from lensguard.tls import subject_alt_names
 
 CA_CERT = "ca-cert.pem"
 CA_KEY = "ca-key.pem"
@@ -70,11 +70,6 @@ class Issued:
 def serial_hex(serial: int) -> str:
     """A serial number as the registry and the CLI spell it: lower-case hex."""
     return f"{serial:x}"
-
-
-def fingerprint(cert: x509.Certificate) -> str:
-    """SHA-256 over the DER certificate, colon-separated upper-case hex."""
-    return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
 
 
 def _name(common_name: str) -> x509.Name:
@@ -146,16 +141,6 @@ def load_authority(directory: Path) -> Authority:
     return Authority(cert, key, directory)
 
 
-def _san(names: list[str]) -> list[x509.GeneralName]:
-    sans: list[x509.GeneralName] = []
-    for name in names:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
-        except ValueError:
-            sans.append(x509.DNSName(name))
-    return sans
-
-
 def _leaf(
     ca: Authority,
     *,
@@ -195,7 +180,7 @@ def issue_server(ca: Authority, names: list[str], *, now: datetime, days: int) -
     return _leaf(
         ca,
         common_name=names[0],
-        sans=_san(names),
+        sans=subject_alt_names(names),
         usage=ExtendedKeyUsageOID.SERVER_AUTH,
         now=now,
         days=days,

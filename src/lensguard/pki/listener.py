@@ -41,25 +41,35 @@ def client_ca(settings: Settings) -> Path | None:
 
 
 def listener(
-    app: FastAPI, settings: Settings, cert: Certificate, *, host: str, port: int, **options: Any
+    app: FastAPI,
+    settings: Settings,
+    cert: Certificate | None,
+    *,
+    host: str,
+    port: int,
+    **options: Any,
 ) -> uvicorn.Server:
-    """A uvicorn server for ``app`` on ``host:port`` with the live TLS context.
+    """A uvicorn server for ``app`` on ``host:port``, with the live TLS context of ``cert``.
 
     The context is kept as ``app.state.live_tls``: the app's PKI watch reloads it.
+    Without ``cert`` the server speaks plain HTTP (behind a TLS-terminating proxy).
     """
-    files = TLSFiles(
-        cert.cert_path,
-        cert.key_path,
-        settings.security.encryption.tls_minimum,
-        client_ca=client_ca(settings),
+    files = (
+        None
+        if cert is None
+        else TLSFiles(
+            cert.cert_path,
+            cert.key_path,
+            settings.security.encryption.tls_minimum,
+            client_ca=client_ca(settings),
+        )
     )
-    live = LiveTLS(files)
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        ssl_certfile=str(cert.cert_path),
-        ssl_keyfile=str(cert.key_path),
+        ssl_certfile=str(files.cert) if files else None,
+        ssl_keyfile=str(files.key) if files else None,
         http=TLSHTTPProtocol,
         ws=TLSWebSocketProtocol,
         log_config=None,
@@ -69,6 +79,8 @@ def listener(
         **options,
     )
     config.load()
-    config.ssl = live.outer
-    app.state.live_tls = live
+    if files is not None:
+        live = LiveTLS(files)
+        config.ssl = live.outer
+        app.state.live_tls = live
     return uvicorn.Server(config)

@@ -41,9 +41,10 @@ class LiveTLS:
         self.files = files
         self.reloads = 0
         self.crl_pem = crl_pem
-        self._current = self._build(crl_pem)
+        # Until the first reload the outer context is also the one in force.
         self.outer = self._build(crl_pem)
         self.outer.sni_callback = self._select
+        self._current = self.outer
 
     def _select(self, connection: ssl.SSLObject, _name: str | None, _ctx: ssl.SSLContext) -> None:
         connection.context = self._current

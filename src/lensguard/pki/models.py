@@ -36,6 +36,11 @@ class IssuedCertificate(Base):
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """When the expiry alert went out (once per certificate)."""
 
+    @property
+    def name_list(self) -> list[str]:
+        """``names`` as a list."""
+        return [name for name in self.names.split(",") if name]
+
 
 class RevocationList(Base):
     """A signed CRL; the highest number is the one in force."""

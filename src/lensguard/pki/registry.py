@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.errors import Conflict, NotFound, ValidationFailed
-from lensguard.pki.authority import REASONS, Authority, Issued, Revoked, fingerprint, sign_crl
+from lensguard.pki.authority import REASONS, Authority, Issued, Revoked, sign_crl
 from lensguard.pki.models import IssuedCertificate, RevocationList
 from lensguard.store.db import Database
+from lensguard.tls import cert_fingerprint
 
 
 def normal_serial(serial: str) -> str:
@@ -46,7 +47,7 @@ async def record(
         common_name=cert.subject.rfc4514_string().removeprefix("CN="),
         names=",".join(names or []),
         device_id=device_id,
-        fingerprint=fingerprint(cert),
+        fingerprint=cert_fingerprint(cert),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
     )
@@ -84,6 +85,17 @@ async def revoke(
     row.revoked_at, row.revoke_reason = at, reason
     await session.flush()
     return row
+
+
+async def revoked_devices(db: Database) -> dict[str, str | None]:
+    """Every revoked serial, with the device it names (None for a server certificate)."""
+    async with db.sessions() as session:
+        rows = await session.execute(
+            select(IssuedCertificate.serial, IssuedCertificate.device_id).where(
+                IssuedCertificate.revoked_at.is_not(None)
+            )
+        )
+        return {serial: device_id for serial, device_id in rows}
 
 
 async def is_revoked(db: Database, serial: str) -> bool:

@@ -107,8 +107,7 @@ class PkiWatch:
         return number
 
     async def _announce_revoked(self) -> None:
-        rows = await registry.listing(self.db)
-        revoked = {row.serial: row.device_id for row in rows if row.revoked_at is not None}
+        revoked = await registry.revoked_devices(self.db)
         if self._revoked is not None:
             for serial in revoked.keys() - self._revoked:
                 device_id = revoked[serial]

@@ -11,7 +11,7 @@ import asyncio
 from typing import Any, Protocol
 
 from lensguard.access.can import can
-from lensguard.access.principal import Principal, PrincipalKind, Resource
+from lensguard.access.principal import Principal, Resource
 from lensguard.audit.denials import AUTH_REJECTED
 from lensguard.clock import Clock, Timer
 from lensguard.errors import LensguardError, Unauthenticated
@@ -104,9 +104,7 @@ class Credential:
 
     async def _certificate_refusal(self, principal: Principal) -> str | None:
         """Why a device's socket fails ``security.pki.device_tls``, or None."""
-        if self.binding is None or principal.kind is not PrincipalKind.DEVICE:
-            return None
-        return await self.binding.refusal(principal.id)
+        return None if self.binding is None else await self.binding.refusal(principal)
 
     async def _first_frame(self, wait: float) -> str:
         """The first text frame, or a violation once ``wait`` passed on the clock."""
