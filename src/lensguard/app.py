@@ -44,6 +44,7 @@ from lensguard.api import incidents as incidents_api
 from lensguard.api import metrics as metrics_api
 from lensguard.api import privacy as privacy_api
 from lensguard.api import security as security_api
+from lensguard.api import security_figures as security_figures_api
 from lensguard.api.problems import (
     ANY_ROUTE,
     CatchAllMiddleware,
@@ -226,6 +227,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         recording,
         turn,
         security_api,
+        security_figures_api,
         incidents_api,
         audit_api,
         web,
