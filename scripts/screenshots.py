@@ -36,6 +36,10 @@ PAGES = {
     "sessions": "Sessions",
     "api-keys": "API keys",
     "account": "Your account",
+    "audit": "Audit log",
+    "security": "Security",
+    "incidents": "Incidents",
+    "compliance": "Compliance",
 }
 
 
@@ -50,6 +54,24 @@ def populate(world: World) -> None:
             "/api/v1/api-keys",
             headers=auth(world.admin),
             json={"name": "camera wall", "scopes": ["camera_view"]},
+        ).raise_for_status()
+        # Failed sign-ins from two addresses (loopback is the trusted proxy here) and
+        # an incident, so the security pages have something to show.
+        for address in ("203.0.113.9", "203.0.113.9", "203.0.113.9", "198.51.100.4"):
+            client.post(
+                "/api/v1/auth/login",
+                json={"username": "root", "password": "a wrong guess"},  # pragma: allowlist secret
+                headers={"X-Forwarded-For": address},
+            )
+        client.post(
+            "/api/v1/incidents",
+            headers=auth(world.admin),
+            json={
+                "kind": "brute_force",
+                "title": "guesses against root",
+                "severity": "high",
+                "address": "203.0.113.9",
+            },
         ).raise_for_status()
 
 
@@ -73,6 +95,7 @@ async def enrolment(page: Page, size: str) -> None:
 
 async def run(workdir: Path) -> None:
     config = {
+        "server": {"host": "127.0.0.1", "trusted_proxies": ["127.0.0.0/8"]},
         "limits": {"requests_per_minute": 100_000},
         "security": {"authentication": {"mfa_required_for": ["viewer"]}},
     }
@@ -100,6 +123,16 @@ async def run(workdir: Path) -> None:
                     await page.locator(".tab[aria-pressed=true]", has_text=tab).wait_for()
                     if name == "account":
                         await page.locator("#account-mfa:not(:empty)").wait_for()
+                    elif name == "compliance":
+                        await page.get_by_role("button", name="Run the review").click()
+                        await page.locator("#review-rows tr").first.wait_for()
+                        await page.get_by_role("button", name="Show the report").click()
+                        await page.locator("#report-rows tr").first.wait_for()
+                    elif name == "incidents":
+                        await page.locator("#incident-rows tr button").first.click()
+                        await page.locator("#incident-steps li").first.wait_for()
+                    elif name == "security":
+                        await page.locator("#security-charts figure").first.wait_for()
                     elif name != "live":
                         await page.locator("section:not([hidden]) tbody tr").first.wait_for()
                     await shoot(page, name, size)

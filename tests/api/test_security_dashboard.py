@@ -15,6 +15,7 @@ from tests.api.conftest import Api, bearer, build_api
 DASHBOARD = "/api/v1/security/dashboard"
 LOUD = "203.0.113.7"
 QUIET = "203.0.113.8"
+WRONG = "not the password at all"  # pragma: allowlist secret
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ async def api(make_settings: Any, db_url: str, manual_clock: ManualClock) -> Asy
 async def fail_login(api: Api, address: str) -> None:
     answer = await api.http.post(
         "/api/v1/auth/login",
-        json={"username": "nobody-here", "password": "not the password at all"},
+        json={"username": "nobody-here", "password": WRONG},
         headers={"X-Forwarded-For": address},
     )
     assert answer.status_code == 401, answer.text

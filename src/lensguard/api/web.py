@@ -44,6 +44,10 @@ ASSETS = {
             "apikeys",
             "devices",
             "account",
+            "audit",
+            "security",
+            "incidents",
+            "compliance",
             "table",
         )
     },
