@@ -43,6 +43,7 @@ from lensguard.api import compliance_reports as compliance_reports_api
 from lensguard.api import incidents as incidents_api
 from lensguard.api import metrics as metrics_api
 from lensguard.api import privacy as privacy_api
+from lensguard.api import processors as processors_api
 from lensguard.api import security as security_api
 from lensguard.api import security_figures as security_figures_api
 from lensguard.api.problems import (
@@ -211,6 +212,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         devices,
         signal,
         streams,
+        processors_api,
         breakglass,
         recordings,
         recordings_access,

@@ -23,14 +23,15 @@ from tests.harness.world import PASSWORD, World, auth, bootstrap_admin
 pytestmark = pytest.mark.slow
 GUESSER = "203.0.113.9"
 OTHER = "203.0.113.10"
-STAFF_TABS = ["Audit log", "Security", "Incidents", "Compliance"]
+WRONG = "wrong horse battery"  # pragma: allowlist secret
+STAFF_TABS = ["Policies", "Audit log", "Security", "Incidents", "Compliance"]
 
 
 def fail_login(world: World, address: str) -> None:
     with world.http() as client:
         answer = client.post(
             "/api/v1/auth/login",
-            json={"username": "root-guess", "password": "wrong horse battery"},
+            json={"username": "root-guess", "password": WRONG},
             headers={"X-Forwarded-For": address},
         )
         assert answer.status_code == 401, answer.text
@@ -43,6 +44,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         {
             "server": {"host": "127.0.0.1", "trusted_proxies": ["127.0.0.0/8"]},
             "limits": {"requests_per_minute": 100_000},
+            # The operator's refused calls below are three privileged attempts, which
+            # the escalation rule answers by isolating the account: recorded, not done.
+            "threats": {"responses": {"monitor_only": True}},
         },
     )
     try:
@@ -230,6 +234,45 @@ async def test_compliance_runs_the_access_review_and_shows_a_report(
     assert download.suggested_filename.startswith("gdpr-report-")
     reviews = api_get(world, "/api/v1/audit?action=compliance.*")["items"]
     assert {"compliance.access_review", "compliance.report"} <= {r["action"] for r in reviews}
+
+
+async def test_a_site_policy_is_a_floor_the_device_form_shows_in_effect(
+    world: World, page: Page
+) -> None:
+    device_id, _ = world.device("yard-cam", "yard")
+    await sign_in_admin(page, world)
+    await open_tab(page, "Policies")
+    await expect(page.locator("#policies-processors")).to_contain_text("pixelate_faces")
+    site_form = page.get_by_role("form", name="Site policy")
+    await site_form.get_by_label("Site", exact=True).select_option("yard")
+    await expect(site_form).to_have_attribute("aria-busy", "false")
+    await page.get_by_label("Redact faces for every device of the site").check()
+    await page.locator("#site-policy-models").fill("motion_detect")
+    await page.locator("#site-policy-mode").select_option("on_event")
+    await page.get_by_role("button", name="Save site policy").click()
+    await expect(page.get_by_role("alert")).to_contain_text("policy of site yard is saved")
+    site = api_get(world, "/api/v1/sites/yard/policy")
+    assert site["redact_faces"] is True and site["ai_models"] == ["motion_detect"]
+    assert site["recording"]["mode"] == "on_event"
+
+    stream_form = page.get_by_role("form", name="Device stream")
+    await stream_form.get_by_label("Device", exact=True).select_option(device_id)
+    await expect(stream_form).to_have_attribute("aria-busy", "false")
+    effective = page.locator("#stream-effective")
+    await expect(effective).to_contain_text("faces redacted (from the site)")
+    await expect(effective).to_contain_text("recorded on event (from the site)")
+
+    # A processor the server does not know is refused in its words; nothing changes.
+    await page.locator("#stream-models").fill("no_such_model")
+    await page.get_by_role("button", name="Save device settings").click()
+    await expect(page.get_by_role("alert")).to_contain_text("ai_models must be among")
+    assert api_get(world, f"/api/v1/streams/{device_id}")["ai_models"] == []
+    await page.locator("#stream-models").fill("grayscale")
+    await page.get_by_role("button", name="Save device settings").click()
+    await expect(page.get_by_role("alert")).to_contain_text("stream settings are saved")
+    stream = api_get(world, f"/api/v1/streams/{device_id}")
+    assert stream["ai_models"] == ["grayscale"]
+    assert stream["effective"]["redact_faces"] is True  # the site's floor holds
 
 
 async def test_an_operator_sees_none_of_the_staff_pages(world: World, page: Page) -> None:

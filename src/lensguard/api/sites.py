@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lensguard.access.principal import Principal, Resource
 from lensguard.api.deps import AddressDep, ServicesDep, authorize, requires
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
+from lensguard.api.processors import MAX_MODELS
 from lensguard.api.streams import RecordingMode
 from lensguard.streams.room import SiteRules, SiteStreams
 
@@ -47,7 +48,7 @@ class SitePolicyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     redact_faces: bool = False
-    ai_models: list[str] = Field(default_factory=list, max_length=8)
+    ai_models: list[str] = Field(default_factory=list, max_length=MAX_MODELS)
     recording: SiteRecording = Field(default_factory=SiteRecording)
 
 

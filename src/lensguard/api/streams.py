@@ -18,6 +18,7 @@ from lensguard.access.principal import Principal
 from lensguard.api.deps import AddressDep, ServicesDep, requires
 from lensguard.api.devices import visible_device
 from lensguard.api.problems import AUTHENTICATED, BODY, problems
+from lensguard.api.processors import MAX_MODELS
 from lensguard.sizing import parse_resolution
 from lensguard.store.streams import RecordingPolicy
 from lensguard.streams.room import DeviceStream, StreamConfig
@@ -62,7 +63,7 @@ class StreamUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
-    ai_models: list[str] = Field(default_factory=list, max_length=8)
+    ai_models: list[str] = Field(default_factory=list, max_length=MAX_MODELS)
     redact_faces: bool = False
     resolution: str | None = Field(
         default=None,

@@ -44,6 +44,7 @@ ASSETS = {
             "apikeys",
             "devices",
             "account",
+            "policies",
             "audit",
             "security",
             "incidents",

@@ -15,6 +15,7 @@ import { createAccount } from "./pages/account.js";
 import { createAudit } from "./pages/audit.js";
 import { createCompliance } from "./pages/compliance.js";
 import { createIncidents } from "./pages/incidents.js";
+import { createPolicies } from "./pages/policies.js";
 import { createSecurity } from "./pages/security.js";
 import { createApiKeys } from "./pages/apikeys.js";
 import { createDeviceAdmin } from "./pages/devices.js";
@@ -260,6 +261,7 @@ function start() {
   router.addPage(createApiKeys(context));
   router.addPage(createDeviceAdmin(context));
   router.addPage(createAccount(context));
+  router.addPage(createPolicies(context));
   router.addPage(createAudit(context));
   router.addPage(createSecurity(context));
   router.addPage(createIncidents(context));
