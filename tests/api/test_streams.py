@@ -72,3 +72,20 @@ async def test_scope_and_permission(api: Api) -> None:
         await api.http.get(f"/api/v1/streams/{device_id}", headers=bearer(local))
     ).status_code == 200
     assert (await put(api, local, device_id, redact_faces=True)).status_code == 403
+
+
+async def test_the_processor_list_is_what_ai_models_accepts(api: Api) -> None:
+    viewer = await api.token_for("vera", "viewer")
+    admin = await api.token_for("root", "admin")
+    listed = await api.http.get("/api/v1/processors", headers=bearer(viewer))
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert {"face_detect", "pixelate_faces", "motion_detect"} <= set(body["names"])
+    assert body["names"] == sorted(body["names"])
+    device_id = await device(api, admin)
+    # Every listed name is accepted, up to the stated most; one more is refused.
+    most = body["names"][: body["max_models"]]
+    assert (await put(api, admin, device_id, ai_models=most)).status_code == 200
+    too_many = most + [body["names"][0]] * (body["max_models"] + 1 - len(most))
+    assert (await put(api, admin, device_id, ai_models=too_many)).status_code == 422
+    assert (await api.http.get("/api/v1/processors")).status_code == 401
