@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -57,12 +57,14 @@ from lensguard.audit.checkpointer import Checkpointer
 from lensguard.audit.denial_scope import DenialScopeMiddleware
 from lensguard.bootstrap import resolve_secrets
 from lensguard.clock import Clock
+from lensguard.errors import ConfigurationError
 from lensguard.guard.blocking import BlocklistMiddleware
 from lensguard.guard.body import BodyLimitMiddleware
 from lensguard.guard.detection import SuspiciousRequestMiddleware
 from lensguard.guard.headers import SecurityHeadersMiddleware
 from lensguard.guard.throttle import RequestRateLimitMiddleware
 from lensguard.identity.key_schedule import KeyRotationLoop
+from lensguard.identity.profile import phones_of_roles
 from lensguard.monitor.alerts.runtime import build_alerts
 from lensguard.monitor.event_scope import EventScopeMiddleware
 from lensguard.monitor.events import bound
@@ -109,6 +111,23 @@ def _key_rotation(settings: Settings, services: Services) -> KeyRotationLoop | N
     )
 
 
+def _phones_of(services: Services, roles: list[str]) -> Callable[[], Awaitable[list[str]]]:
+    """The SMS sink's reader of the numbers on file of accounts with ``roles``, checked
+    against the policy at start-up: a role that no account can hold texts nobody."""
+    unknown = sorted(set(roles) - set(services.policy.roles))
+    if unknown:
+        raise ConfigurationError(
+            "security.monitoring.alerts.sms.account_roles: unknown role "
+            f"{', '.join(unknown)}; valid roles: {', '.join(sorted(services.policy.roles))}"
+        )
+
+    async def read() -> list[str]:
+        async with services.db.transaction() as session:
+            return await phones_of_roles(services.fields, session, roles)
+
+    return read
+
+
 def _pki_watch(settings: Settings, services: Services, app: FastAPI) -> PkiWatch | None:
     """Revocation lists into the listener's TLS, expiry alerts (``lensguard.pki.watch``).
 
@@ -151,6 +170,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             threshold=monitoring.alert_threshold,
             dev=settings.is_dev,
             clock=services.clock,
+            account_numbers=lambda roles: _phones_of(services, roles),
         )
         checkpointer = Checkpointer(
             services.audit,

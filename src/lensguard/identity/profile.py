@@ -109,3 +109,17 @@ async def user_by_email(keys: FieldKeys, session: AsyncSession, email: str) -> U
         return None
     found = await session.execute(select(User).where(User.email_index == index))
     return found.scalar_one_or_none()
+
+
+async def phones_of_roles(keys: FieldKeys, session: AsyncSession, roles: list[str]) -> list[str]:
+    """The phone numbers on file of the enabled accounts with one of ``roles``, each once
+    (for SMS alerts to the people on duty; docs/alerts.md)."""
+    users = await session.scalars(
+        select(User).where(User.role.in_(roles), User.disabled.is_(False)).order_by(User.id)
+    )
+    numbers: list[str] = []
+    for user in users:
+        phone = (await read_profile(keys, session, user)).phone
+        if phone and phone not in numbers:
+            numbers.append(phone)
+    return numbers

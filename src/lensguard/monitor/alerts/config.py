@@ -141,8 +141,12 @@ class SmsAlertSettings(_Section):
 
     url: str
     """The gateway; https unless the server runs in dev mode."""
-    recipients: list[str] = Field(min_length=1, max_length=50)
+    recipients: list[str] = Field(default_factory=list, max_length=50)
     """E.164 numbers (``+`` and 7-15 digits); logged masked only."""
+    account_roles: list[str] = Field(default_factory=list, max_length=20)
+    """Also text the phone on file (``PATCH /users/me``, sealed at rest) of every enabled
+    account with one of these roles, read when an alert goes out. At least one of
+    ``recipients`` and ``account_roles`` is needed."""
     escalation: dict[str, list[str]] = Field(default_factory=dict, max_length=10)
     """Numbers per ``incidents.escalation`` level name: an ``incident.escalated`` alert of
     that level goes to them instead of ``recipients`` (docs/threats.md)."""
@@ -192,6 +196,12 @@ class SmsAlertSettings(_Section):
     def _template(cls, value: dict[str, str]) -> dict[str, str]:
         check_template(value)
         return value
+
+    @model_validator(mode="after")
+    def _someone_to_text(self) -> SmsAlertSettings:
+        if not self.recipients and not self.account_roles:
+            raise ValueError("sms needs recipients, account_roles, or both")
+        return self
 
     @model_validator(mode="after")
     def _secret_fits(self) -> SmsAlertSettings:

@@ -22,7 +22,7 @@ from lensguard.monitor.alerts.event import SecurityEvent
 from lensguard.monitor.alerts.forwarder import SiemForwarder
 from lensguard.monitor.alerts.queue import DurableQueue
 from lensguard.monitor.alerts.sink import AlertSink, BatchSink
-from lensguard.monitor.alerts.sms import SmsAuth, SmsSink
+from lensguard.monitor.alerts.sms import AccountNumbers, SmsAuth, SmsSink
 from lensguard.monitor.alerts.smtp import SmtpSink
 from lensguard.monitor.alerts.syslog import SyslogSink
 from lensguard.monitor.alerts.webhook import WebhookSink
@@ -65,7 +65,18 @@ def _syslog(config: SyslogAlertSettings) -> SyslogSink:
     )
 
 
-def _sms(config: SmsAlertSettings, resolver: Resolver | None, *, dev: bool) -> SmsSink:
+def _sms(
+    config: SmsAlertSettings,
+    resolver: Resolver | None,
+    *,
+    dev: bool,
+    account_numbers: Callable[[list[str]], AccountNumbers] | None,
+) -> SmsSink:
+    numbers = None
+    if config.account_roles:
+        if account_numbers is None:
+            raise ValueError("account_roles needs the accounts' numbers, which this process lacks")
+        numbers = account_numbers(list(config.account_roles))
     return SmsSink(
         config.url,
         config.recipients,
@@ -84,6 +95,7 @@ def _sms(config: SmsAlertSettings, resolver: Resolver | None, *, dev: bool) -> S
         tls_context=_tls(config.ca_file),
         resolver=resolver,
         escalation=config.escalation,
+        account_numbers=numbers,
     )
 
 
@@ -141,11 +153,14 @@ def build_alerts(
     resolver: Resolver | None = None,
     dev: bool = False,
     clock: Clock | None = None,
+    account_numbers: Callable[[list[str]], AccountNumbers] | None = None,
 ) -> Alerts:
     """Create (without connecting) the sinks, dispatcher and forwarder ``config`` asks for.
 
     ``dev`` allows a plain-http SMS gateway (a local stand-in); otherwise it must be https.
     ``clock`` ages the SIEM queue (the system clock unless given one).
+    ``account_numbers(roles)`` gives the SMS sink its reader of the numbers on file of
+    accounts with those roles (``sms.account_roles``).
     """
     sinks: list[AlertSink] = [_webhook(hook, resolver) for hook in config.webhooks]
     if config.smtp is not None:
@@ -167,7 +182,7 @@ def build_alerts(
         sinks.append(_syslog(config.syslog))
     if config.sms is not None:
         try:
-            sinks.append(_sms(config.sms, resolver, dev=dev))
+            sinks.append(_sms(config.sms, resolver, dev=dev, account_numbers=account_numbers))
         except ValueError as exc:
             raise ConfigurationError(f"security.monitoring.alerts.sms: {exc}") from exc
     dispatcher = AlertDispatcher(sinks, threshold=threshold) if sinks else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from string import Template
 from typing import Literal
@@ -66,6 +66,8 @@ class SmsAuth:
 
 
 ESCALATED = "incident.escalated"
+AccountNumbers = Callable[[], Awaitable[Sequence[str]]]
+"""Reads the numbers on file of the accounts an SMS sink also texts (``account_roles``)."""
 
 
 class SmsSink:
@@ -94,6 +96,7 @@ class SmsSink:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         escalation: Mapping[str, Sequence[str]] | None = None,
+        account_numbers: AccountNumbers | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -102,8 +105,9 @@ class SmsSink:
         self._url = parse_destination(url)
         if self._url.scheme != "https" and not allow_http:
             raise UnsafeDestination("the SMS gateway URL must be https outside dev mode")
-        if not recipients:
+        if not recipients and account_numbers is None:
             raise ValueError("an SMS sink needs at least one recipient")
+        self._account_numbers = account_numbers
         self._recipients = [check_number(number) for number in recipients]
         self._levels = {
             level: [check_number(number) for number in numbers]
@@ -156,7 +160,7 @@ class SmsSink:
         if not at_least(event.severity, self._min_severity):
             return
         failures: list[str] = []
-        for number in self.recipients_for(event):
+        for number in await self.targets(event):
             masked = mask_number(number)
             if not self._allow(number):
                 _log.warning("sms_rate_limited", sink=self.name, to=masked, alert_id=event.id)
@@ -170,6 +174,29 @@ class SmsSink:
                 _log.info("sms_sent", sink=self.name, to=masked, alert_id=event.id)
         if failures:
             raise DeliveryFailed("; ".join(failures))
+
+    async def targets(self, event: SecurityEvent) -> list[str]:
+        """``recipients_for`` the event, then (outside an escalation level's own list)
+        the numbers on file of the accounts configured, each once. A number on file
+        that is not E.164 is skipped (it cannot be delivered), never the whole alert."""
+        numbers = self.recipients_for(event)
+        if self._account_numbers is None or numbers is not self._recipients:
+            return list(numbers)
+        found = list(numbers)
+        try:
+            on_file = await self._account_numbers()
+        except Exception as exc:  # the database is down: text the fixed numbers at least
+            _log.warning("sms_accounts_unreadable", sink=self.name, error=type(exc).__name__)
+            on_file = []
+        for number in on_file:
+            try:
+                checked = check_number(number)
+            except ValueError:
+                _log.warning("sms_number_unusable", sink=self.name, to=mask_number(number))
+                continue
+            if checked not in found:
+                found.append(checked)
+        return found
 
     def recipients_for(self, event: SecurityEvent) -> list[str]:
         """Who is texted: an escalation level's own numbers for its ``incident.escalated``
