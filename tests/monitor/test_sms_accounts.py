@@ -53,7 +53,7 @@ async def test_the_admins_on_file_are_texted_and_nobody_else(
     make_tls: Callable[[list[str]], TlsPair],
 ) -> None:
     server_tls, _ = make_tls(["127.0.0.1"])
-    cert = next(tmp_path.glob("127.0.0.1.pem"))
+    cert = tmp_path / "127.0.0.1.pem"  # where make_tls wrote it
     async with HttpReceiver(tls=server_tls) as gateway:
         alerts = {"sms": sms(gateway.url, cert)}
         settings = make_settings(
@@ -100,7 +100,7 @@ async def test_a_fixed_number_and_the_accounts_are_texted_each_once(
     make_tls: Callable[[list[str]], TlsPair],
 ) -> None:
     server_tls, _ = make_tls(["127.0.0.1"])
-    cert = next(tmp_path.glob("127.0.0.1.pem"))
+    cert = tmp_path / "127.0.0.1.pem"  # where make_tls wrote it
     async with HttpReceiver(tls=server_tls) as gateway:
         alerts = {"sms": sms(gateway.url, cert, recipients=[ADA, BOB])}
         settings = make_settings(
