@@ -8,7 +8,7 @@ Content-Security-Policy violation in any page.
 """
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -18,7 +18,6 @@ import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from lensguard.identity import totp
-from tests.harness.browser import CspWatch, chromium
 from tests.harness.server import start_server
 from tests.harness.world import ADMIN_PASSWORD, PASSWORD, World, auth, bootstrap_admin
 
@@ -36,34 +35,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield World(server, bootstrap_admin(server))
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def csp() -> CspWatch:
-    return CspWatch()
-
-
-@pytest.fixture(scope="module")
-async def browser(
-    tmp_path_factory: pytest.TempPathFactory, world: World, csp: CspWatch
-) -> AsyncIterator[BrowserContext]:
-    assert world.server.cert_path is not None
-    profile = tmp_path_factory.mktemp("profile")
-    async with chromium(profile, trust=world.server.cert_path, csp=csp) as ctx:
-        yield ctx
-
-
-@pytest.fixture(autouse=True)
-def no_csp_violations(csp: CspWatch) -> Iterator[None]:
-    yield
-    csp.check()
-
-
-@pytest.fixture
-async def page(browser: BrowserContext) -> AsyncIterator[Page]:
-    opened = await browser.new_page()
-    yield opened
-    await opened.close()
 
 
 def admin_name(world: World) -> str:

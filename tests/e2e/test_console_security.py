@@ -9,14 +9,13 @@ Content-Security-Policy violation in any page.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import Page, expect
 
 from tests.e2e.test_console_admin import admin_name, open_tab, sign_in, sign_in_admin
-from tests.harness.browser import CspWatch, chromium
 from tests.harness.server import start_server
 from tests.harness.world import PASSWORD, World, auth, bootstrap_admin
 
@@ -58,34 +57,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield world
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def csp() -> CspWatch:
-    return CspWatch()
-
-
-@pytest.fixture(scope="module")
-async def browser(
-    tmp_path_factory: pytest.TempPathFactory, world: World, csp: CspWatch
-) -> AsyncIterator[BrowserContext]:
-    assert world.server.cert_path is not None
-    profile = tmp_path_factory.mktemp("profile")
-    async with chromium(profile, trust=world.server.cert_path, csp=csp) as ctx:
-        yield ctx
-
-
-@pytest.fixture(autouse=True)
-def no_csp_violations(csp: CspWatch) -> Iterator[None]:
-    yield
-    csp.check()
-
-
-@pytest.fixture
-async def page(browser: BrowserContext) -> AsyncIterator[Page]:
-    opened = await browser.new_page()
-    yield opened
-    await opened.close()
 
 
 def api_get(world: World, path: str) -> Any:

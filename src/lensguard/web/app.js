@@ -224,6 +224,10 @@ async function enterConsole() {
     await router.enter(back);
     return;
   }
+  // The tabs of an earlier sign-in stay clickable while /users/me is on its way: a page
+  // opened meanwhile is where the user is, so it is not swapped back for Live.
+  const moved = router.current();
+  if (moved && moved !== "console-view" && router.allowed(moved)) return;
   await router.enter("console-view");
 }
 

@@ -67,6 +67,32 @@ export async function api(method, path, body) {
   return data;
 }
 
+// A file from the API (a recording range, a printable report): fetched with the bearer
+// header, since a plain link would need the token in its URL. Returns the body and the
+// name the server gave it (Content-Disposition), or `fallback`.
+export async function fetchFile(url, accept, fallback) {
+  const response = await fetch(url, {
+    headers: { Authorization: `Bearer ${session.token}`, Accept: accept },
+    credentials: "omit",
+    cache: "no-store",
+  });
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => ({})));
+  const blob = await response.blob();
+  const named = /filename="?([A-Za-z0-9._-]+)"?/.exec(response.headers.get("Content-Disposition") || "");
+  return { blob, name: named ? named[1] : fallback.replace(/[^A-Za-z0-9._-]/g, "_") };
+}
+
+// Hands a fetched file to the browser as a download from a blob: URL.
+export function saveFile({ blob, name }) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+}
+
 // Every item of a list route: its pages are linked by Link: <...>; rel="next".
 const NEXT_PAGE = /^<(\/[^>]*)>;\s*rel="next"$/;
 

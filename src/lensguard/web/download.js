@@ -2,6 +2,7 @@
 // fetched with the bearer header (a plain link would need the token in its URL) and
 // handed to the browser from a blob: URL. The server audits every download.
 
+import { fetchFile, saveFile } from "./core.js";
 import { clock } from "./timeline.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,23 +24,10 @@ export async function download(event, ctx, { device, day, words }) {
   $("rec-dl-status").textContent = "Preparing the file…";
   try {
     const query = new URLSearchParams({ device_id: device.id, start: iso(start), end: iso(end) });
-    const response = await fetch(`${ctx.API}/recordings/download?${query}`, {
-      headers: { Authorization: `Bearer ${ctx.session.token}`, Accept: "video/webm" },
-      credentials: "omit",
-      cache: "no-store",
-    });
-    if (!response.ok) throw new ctx.ApiError(response.status, await response.json().catch(() => ({})));
-    const blob = await response.blob();
+    const file = await fetchFile(`${ctx.API}/recordings/download?${query}`, "video/webm", `${device.name}-${clock(start)}.webm`);
     if (epoch !== ctx.session.epoch) return;
-    const named = /filename="?([A-Za-z0-9._-]+)"?/.exec(response.headers.get("Content-Disposition") || "");
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = named ? named[1] : `${device.name}-${clock(start)}.webm`.replace(/[^A-Za-z0-9._-]/g, "_");
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
-    $("rec-dl-status").textContent = `Downloaded ${link.download} (${(blob.size / 1e6).toFixed(1)} MB). The download is audited.`;
+    saveFile(file);
+    $("rec-dl-status").textContent = `Downloaded ${file.name} (${(file.blob.size / 1e6).toFixed(1)} MB). The download is audited.`;
   } catch (err) {
     if (epoch !== ctx.session.epoch) return;
     $("rec-dl-status").textContent = "";

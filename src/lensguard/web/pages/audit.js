@@ -2,8 +2,8 @@
 // number (GET /audit), and a check of the whole chain (GET /audit/verify). Reading a
 // page is itself reported as data leaving (the server's data.egress event).
 
-import { $, API, apiPage, clearNotice, el, once, session } from "../core.js";
-import { refused, utc } from "./table.js";
+import { $, API, clearNotice, el, once, session } from "../core.js";
+import { pagedTable, refused, utc } from "./table.js";
 
 const DETAILS_SHOWN = 160;
 
@@ -29,8 +29,6 @@ function detailsCell(details) {
 }
 
 export function createAudit(ctx) {
-  const state = { next: null };
-
   function query() {
     const params = new URLSearchParams({ limit: "100" });
     const fields = { actor: "audit-actor", action: "audit-action", resource_id: "audit-resource" };
@@ -57,25 +55,8 @@ export function createAudit(ctx) {
     return tr;
   }
 
-  async function load(fresh) {
-    const epoch = session.epoch;
-    const url = fresh ? query() : state.next;
-    if (!url) return;
-    let page;
-    try {
-      page = await apiPage(url);
-    } catch (err) {
-      if (epoch === session.epoch) refused(ctx, err);
-      return;
-    }
-    if (epoch !== session.epoch) return;
-    const body = $("audit-rows");
-    if (fresh) body.replaceChildren();
-    body.append(...page.items.map(entryRow));
-    state.next = page.next;
-    $("audit-more").hidden = !page.next;
-    $("audit-empty").hidden = body.children.length > 0;
-  }
+  const table = pagedTable(ctx, { rows: "audit-rows", more: "audit-more", empty: "audit-empty", query, build: entryRow });
+  const load = table.load;
 
   async function verify() {
     const epoch = session.epoch;
@@ -113,10 +94,8 @@ export function createAudit(ctx) {
     enter: () => load(true),
     leave: () => {},
     reset: () => {
-      state.next = null;
-      $("audit-rows").replaceChildren();
+      table.reset();
       $("audit-verify-result").textContent = "";
-      $("audit-more").hidden = true;
     },
   };
 }

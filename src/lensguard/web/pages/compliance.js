@@ -3,7 +3,7 @@
 // GDPR, HIPAA, SOX and PCI DSS reports, shown as controls with their evidence or
 // downloaded as one printable page (fetched with the bearer header, never a URL token).
 
-import { $, API, ApiError, api, clearNotice, el, notify, once, session } from "../core.js";
+import { $, API, api, clearNotice, el, fetchFile, notify, once, saveFile, session } from "../core.js";
 import { refused, row, utc } from "./table.js";
 
 const STATUS = { evidenced: "Evidenced", gap: "Gap", no_evidence: "No evidence" };
@@ -116,22 +116,9 @@ export function createCompliance(ctx) {
     const query = period(Number($("report-days").value));
     query.set("format", "html");
     try {
-      const response = await fetch(`${API}/compliance/reports/${encodeURIComponent(framework)}?${query}`, {
-        headers: { Authorization: `Bearer ${session.token}`, Accept: "text/html" },
-        credentials: "omit",
-        cache: "no-store",
-      });
-      if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => ({})));
-      const blob = await response.blob();
-      const named = /filename="?([A-Za-z0-9._-]+)"?/.exec(response.headers.get("Content-Disposition") || "");
-      const link = document.createElement("a");
-      link.href = URL.createObjectURL(blob);
-      link.download = named ? named[1] : `${framework}-report.html`;
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
-      notify(`Downloaded ${link.download}. The report is audited.`, "info");
+      const file = await fetchFile(`${API}/compliance/reports/${encodeURIComponent(framework)}?${query}`, "text/html", `${framework}-report.html`);
+      saveFile(file);
+      notify(`Downloaded ${file.name}. The report is audited.`, "info");
     } catch (err) {
       refused(ctx, err);
     }

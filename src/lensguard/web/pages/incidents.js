@@ -4,7 +4,7 @@
 // lands in the incident's timeline and the audit chain, and acknowledges it.
 
 import { $, API, api, apiPage, button, clearNotice, el, notify, once, session } from "../core.js";
-import { refused, row, utc } from "./table.js";
+import { pagedTable, refused, row, utc } from "./table.js";
 
 const STATES = {
   open: "Open",
@@ -48,7 +48,7 @@ function entryText(entry) {
 }
 
 export function createIncidents(ctx) {
-  const state = { next: null, open: null, names: new Map() };
+  const state = { open: null, names: new Map() };
 
   function query() {
     const chosen = $("incidents-state").value;
@@ -61,35 +61,20 @@ export function createIncidents(ctx) {
     return `${API}/incidents?${params}`;
   }
 
-  async function loadList(fresh) {
-    const epoch = session.epoch;
-    const url = fresh ? query() : state.next;
-    if (!url) return;
-    let page;
-    try {
-      page = await apiPage(url);
-    } catch (err) {
-      if (epoch === session.epoch) refused(ctx, err);
-      return;
-    }
-    if (epoch !== session.epoch) return;
-    const body = $("incident-rows");
-    if (fresh) body.replaceChildren();
-    for (const incident of page.items) {
-      const view = button("Open", () => once(view, () => show(incident.id)));
-      view.setAttribute("aria-label", `Open the incident ${incident.title}`);
-      const tr = row(
-        [utc(incident.opened_at), incident.severity, incident.title, STATES[incident.state] || incident.state, incident.detections, owner(incident.owner_id)],
-        [view],
-      );
-      tr.dataset.incidentId = incident.id;
-      tr.classList.add(`severity-${incident.severity}`);
-      body.append(tr);
-    }
-    state.next = page.next;
-    $("incidents-more").hidden = !page.next;
-    $("incidents-empty").hidden = body.children.length > 0;
+  function incidentRow(incident) {
+    const view = button("Open", () => once(view, () => show(incident.id)));
+    view.setAttribute("aria-label", `Open the incident ${incident.title}`);
+    const tr = row(
+      [utc(incident.opened_at), incident.severity, incident.title, STATES[incident.state] || incident.state, incident.detections, owner(incident.owner_id)],
+      [view],
+    );
+    tr.dataset.incidentId = incident.id;
+    tr.classList.add(`severity-${incident.severity}`);
+    return tr;
   }
+
+  const table = pagedTable(ctx, { rows: "incident-rows", more: "incidents-more", empty: "incidents-empty", query, build: incidentRow });
+  const loadList = table.load;
 
   function owner(id) {
     if (!id) return "nobody";
@@ -245,10 +230,9 @@ export function createIncidents(ctx) {
     },
     leave: () => {},
     reset: () => {
-      state.next = null;
+      table.reset();
       state.open = null;
       state.names = new Map();
-      $("incident-rows").replaceChildren();
       $("incident").hidden = true;
     },
   };

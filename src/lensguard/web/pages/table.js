@@ -1,6 +1,6 @@
 // Table rows and form refusals shared by the admin pages.
 
-import { ApiError, el, notify, problemText } from "../core.js";
+import { ApiError, apiPage, el, notify, problemText, session } from "../core.js";
 
 // A <tr> of text cells, then a cell of controls (buttons), if any.
 export function row(cells, controls = []) {
@@ -22,4 +22,36 @@ export function utc(value) {
 export function refused(ctx, err) {
   if (err instanceof ApiError && err.status === 401) ctx.expired();
   else notify(problemText(err));
+}
+
+// A table filled a page at a time: `load(true)` reads the first page of `query()`,
+// `load(false)` the next one (after "Show more"); answers for an ended session are
+// dropped. `build(item)` makes one row.
+export function pagedTable(ctx, { rows, more, empty, query, build }) {
+  let next = null;
+  async function load(fresh) {
+    const epoch = session.epoch;
+    const url = fresh ? query() : next;
+    if (!url) return;
+    let page;
+    try {
+      page = await apiPage(url);
+    } catch (err) {
+      if (epoch === session.epoch) refused(ctx, err);
+      return;
+    }
+    if (epoch !== session.epoch) return;
+    const body = document.getElementById(rows);
+    if (fresh) body.replaceChildren();
+    body.append(...page.items.map(build));
+    next = page.next;
+    document.getElementById(more).hidden = !next;
+    document.getElementById(empty).hidden = body.children.length > 0;
+  }
+  function reset() {
+    next = null;
+    document.getElementById(rows).replaceChildren();
+    document.getElementById(more).hidden = true;
+  }
+  return { load, reset };
 }
