@@ -46,6 +46,7 @@ from lensguard.api import privacy as privacy_api
 from lensguard.api import processors as processors_api
 from lensguard.api import security as security_api
 from lensguard.api import security_figures as security_figures_api
+from lensguard.api import thumbnails as thumbnails_api
 from lensguard.api.problems import (
     ANY_ROUTE,
     CatchAllMiddleware,
@@ -230,6 +231,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         api_keys,
         roles,
         devices,
+        thumbnails_api,
         signal,
         streams,
         processors_api,

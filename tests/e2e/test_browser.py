@@ -243,6 +243,30 @@ async def test_device_list_shows_live_presence(world: World, browser: BrowserCon
         await robot.ws.close()
 
 
+async def test_device_cards_show_a_thumbnail_of_the_live_picture(
+    world: World, browser: BrowserContext
+) -> None:
+    _, credential = world.device("thumb-live", "dock")
+    world.device("thumb-idle", "dock")
+    world.user("e2e-thumbs", "viewer")
+    robot = await FakeDevice.start(world, credential)
+    page = await browser.new_page()
+    try:
+        await sign_in(page, world.server.base_url, "e2e-thumbs", PASSWORD)
+        picture = page.get_by_role("img", name="Latest picture of thumb-live")
+        await expect(picture).to_be_visible(timeout=15_000)
+        width = await picture.evaluate("img => img.naturalWidth")
+        assert width == 320
+        source = await picture.get_attribute("src")
+        assert source is not None and source.startswith("blob:")  # fetched with the token
+        idle = page.locator(".device", has_text="thumb-idle")
+        await expect(idle.locator(".presence")).to_have_text("Offline")
+        await expect(idle.locator("img")).to_have_count(0)
+    finally:
+        await page.close()
+        await robot.stop()
+
+
 async def test_logout_forgets_the_token_and_wrong_password_is_plain(
     world: World, browser: BrowserContext
 ) -> None:

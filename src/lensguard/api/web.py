@@ -37,6 +37,7 @@ ASSETS = {
         f"pages/{page}.js": (f"pages/{page}.js", JS)
         for page in (
             "live",
+            "thumbs",
             "recordings",
             "watched",
             "users",

@@ -41,6 +41,7 @@ from lensguard.media.passthrough import (
 )
 from lensguard.media.processing import ProcessingStage
 from lensguard.media.sdpcheck import InvalidSdp
+from lensguard.media.thumbnail import Thumbnails
 from lensguard.store.streams import DEFAULT_BITRATE, StreamPolicy
 from lensguard.vision.processor import Chain
 from lensguard.vision.registry import build_chain
@@ -499,6 +500,8 @@ class MediaNode:
         self._build_chain = chain_builder
         self._listeners: list[asyncio.Task[None]] = []
         self._retired: Counter[str] = Counter()
+        self.thumbnails = Thumbnails(self._held_fanout, self.clock)
+        """Snapshots of the processed picture for the console's device grid."""
 
     async def start(self) -> None:
         """Follow stream-setting changes and ended break-glass grants, on every node."""
@@ -515,6 +518,8 @@ class MediaNode:
         if self._load is None:
             return
         site = message.get("site")
+        device = message.get("device_id")
+        self.thumbnails.forget(str(device) if device and not site else None)
         for relay in list(self.relays.values()):
             if relay.device_id == message.get("device_id") or (site and relay.site == site):
                 relay.configure(await self._load(relay.device_id))
@@ -546,6 +551,13 @@ class MediaNode:
                 await relay.close()
                 raise
             return relay
+
+    async def _held_fanout(self, device_id: str) -> tuple[EncodedFanout, Callable[[], None]]:
+        """The device's viewer fan-out (processed), its relay held open until released."""
+        relay = await self.relay_for(device_id)
+        holder = object()
+        relay.hold(holder)
+        return relay.fanout, lambda: relay.release(holder)
 
     def _forget(self, relay: DeviceRelay) -> None:
         if self.relays.get(relay.device_id) is relay:

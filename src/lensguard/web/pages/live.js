@@ -2,6 +2,7 @@
 // over WebRTC, the drive pad and the break-glass panel (docs/console.md).
 
 import { $, ApiError, api, apiList, clearNotice, notify, plainError, session } from "../core.js";
+import { forgetThumbnails, refreshThumbnails, stopThumbnails, thumbnail } from "./thumbs.js";
 
 // "relay": the server's media node forwards the device's video (and can redact it);
 // "direct": peer to peer with the device. Control goes over a data channel to the
@@ -45,6 +46,7 @@ async function loadDevices() {
   if (epoch !== session.epoch) return;
   const list = $("device-list");
   list.replaceChildren();
+  forgetThumbnails();
   $("devices-empty").hidden = devices.length > 0;
   for (const device of devices) {
     const item = document.createElement("li");
@@ -66,10 +68,18 @@ async function loadDevices() {
     meta.className = "device-meta";
     meta.textContent = `${device.kind} · ${device.site}`;
     button.append(head, meta);
+    if (device.online) {
+      const picture = document.createElement("img");
+      picture.className = "thumb";
+      picture.alt = `Latest picture of ${device.name}`;
+      button.prepend(picture);
+      thumbnail(picture, device.id);
+    }
     button.addEventListener("click", () => watch(device));
     item.append(button);
     list.append(item);
   }
+  refreshThumbnails();
 }
 
 // ---------------------------------------------------------------- watching
@@ -408,9 +418,13 @@ export function createLive(ctx) {
     tab: "tab-live",
     needs: () => true,
     enter: loadDevices,
-    leave: stopWatching,
+    leave: () => {
+      stopWatching();
+      stopThumbnails();
+    },
     reset: () => {
       stopWatching();
+      forgetThumbnails();
       $("device-list").replaceChildren();
     },
   };
