@@ -69,3 +69,11 @@ async def test_a_thumbnail_is_the_processed_picture_cached_and_scoped(
         assert not colourful(grey)
         b, g, r = (grey[:, :, i].astype(int) for i in range(3))
         assert np.mean(np.abs(g - r)) < 8 and np.mean(np.abs(g - b)) < 8
+        # Looking is audited, once per person and device in the period, not per refresh.
+        audited = await client.get(
+            "/api/v1/audit",
+            headers=auth(world.admin),
+            params={"action": "stream.thumbnail", "resource_id": device_id},
+        )
+        rows = audited.json()["items"]
+        assert [r["actor_name"] for r in rows] == [f"vw-{site}"]
