@@ -155,3 +155,30 @@ def test_eager_jitter_buffer_releases_on_the_marker() -> None:
     assert buffer.add(_packet(104, 6000, True, b"e"))[1] is None
     frame = buffer.add(_packet(103, 6000, False, b"d"))[1]
     assert frame is not None and frame.data == b"cde"
+
+
+def _encoded(keyframe: bool) -> av.Packet[Any]:
+    return av.Packet(bytes([0x00 if keyframe else 0x01]) + b"\x00" * 16)
+
+
+def test_a_viewer_joining_just_after_another_still_gets_a_keyframe_soon() -> None:
+    """Two viewers within the half-second limit: the second one's request is dropped by
+    the fan-out, so while it waits it keeps asking, and the next asking past the limit
+    reaches the publisher (found at 50 viewers joining together: some waited for a
+    keyframe far longer than the limit)."""
+    now = [100.0]
+    requests: list[float] = []
+    fanout = EncodedFanout(lambda: requests.append(now[0]), clock=lambda: now[0])
+    first = fanout.subscribe()
+    assert requests == [100.0]
+    fanout.publish(_encoded(keyframe=True), True)  # the first viewer starts
+    now[0] += 0.1
+    second = fanout.subscribe()  # within the limit: not sent
+    assert requests == [100.0]
+    for _ in range(20):  # 30 fps of delta frames: the second one is still waiting
+        now[0] += 1 / 30
+        fanout.publish(_encoded(keyframe=False), False)
+    assert requests == [100.0, pytest.approx(100.5, abs=0.04)]
+    assert second._queue.empty() and first._queue.qsize() == 21
+    fanout.publish(_encoded(keyframe=True), True)
+    assert second._queue.qsize() == 1  # synced on that keyframe

@@ -142,7 +142,9 @@ async def request_keyframe(receiver: RTCRtpReceiver) -> bool:
 class PacketTrack(MediaStreamTrack):
     """A video track whose ``recv()`` yields encoded packets for a forwarding sender.
 
-    A new subscriber waits for a keyframe before its first packet. The queue is
+    A new subscriber waits for a keyframe before its first packet, asking for one at
+    every frame it has to skip (the fan-out limits how often that reaches the
+    publisher). The queue is
     short and drops the oldest packets when a viewer falls behind (then waits for
     the next keyframe again), so one slow viewer never delays the others.
     """
@@ -162,6 +164,10 @@ class PacketTrack(MediaStreamTrack):
             return
         if not self._synced:
             if not keyframe:
+                # Keep asking while waiting: a request made within the fan-out's limit
+                # of another viewer's was dropped, and the encoder sends no keyframe
+                # on its own for a long while. The fan-out bounds the rate.
+                self._on_need_keyframe()
                 return
             self._synced = True
         if self._queue.full():
