@@ -38,6 +38,7 @@ ASSETS = {
         for page in (
             "live",
             "thumbs",
+            "wall",
             "recordings",
             "watched",
             "users",

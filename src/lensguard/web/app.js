@@ -23,6 +23,7 @@ import { createLive, reauth } from "./pages/live.js";
 import { createRecordings } from "./pages/recordings.js";
 import { createSessions } from "./pages/sessions.js";
 import { createUsers } from "./pages/users.js";
+import { createWall, reauthWall } from "./pages/wall.js";
 import { exchange, showProviders, takeLoginCode } from "./sso.js";
 
 const EXPIRED = "Your session has ended. Sign in again.";
@@ -35,6 +36,7 @@ function keepTokens(tokens) {
   session.token = tokens.access_token;
   session.refreshToken = tokens.refresh_token;
   reauth(session.token);
+  reauthWall(session.token);
   clearTimeout(session.refreshTimer);
   // Refresh a minute early; the refresh token is single-use and rotates.
   const delay = Math.max(30, tokens.expires_in - 60) * 1000;
@@ -258,6 +260,7 @@ function start() {
   };
   wireEnrolment({ ...context, done: enterConsole });
   router.addPage(createLive(context));
+  router.addPage(createWall(context));
   router.addPage(createRecordings(context));
   router.addPage(createAccessLog(context));
   router.addPage(createUsers(context));
