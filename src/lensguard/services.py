@@ -218,17 +218,12 @@ class Services:
                 retry_after=settings.media.capacity_retry_seconds,
             ),
         )
-        leases: Leases = (
-            MemoryLeases(clock=clock.time)
-            if redis is None
-            else RedisLeases(redis, clock=clock.time)
-        )
         hub = SignalingHub(
             bus,
             media,
             metrics=metrics,
             presence=presence,
-            control=ControlLock(leases, bus, idle=settings.control.lock_idle_seconds),
+            control=_control_lock(settings, redis, bus, clock),
             gesture_gap=settings.control.gesture_gap_seconds,
         )
         recorder = RecordingManager(
@@ -378,3 +373,11 @@ def _incident_book(settings: Settings, db: Database, audit: AuditLog) -> Inciden
         raise ConfigurationError(f"incidents.playbook_dir: {exc}") from None
     window = timedelta(minutes=chosen.group_minutes)
     return IncidentBook(db, audit, playbooks, group_window=window)
+
+
+def _control_lock(settings: Settings, redis: Redis | None, bus: Bus, clock: Clock) -> ControlLock:
+    """Device control locks: in this process, or in Redis shared by every node."""
+    leases: Leases = (
+        MemoryLeases(clock=clock.time) if redis is None else RedisLeases(redis, clock=clock.time)
+    )
+    return ControlLock(leases, bus, idle=settings.control.lock_idle_seconds)
