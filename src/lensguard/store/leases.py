@@ -212,7 +212,7 @@ class RedisLeases:
         self._expire = redis.register_script(_EXPIRE)
 
     def _now(self) -> int:
-        return int(self._clock() * 1000)
+        return round(self._clock() * 1000)
 
     def _args(self, holder: str, lease: float) -> list[int | str]:
         return [self._now(), holder, max(1, int(lease * 1000)), CLEANUP_MARGIN_MS]
