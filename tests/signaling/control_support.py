@@ -40,8 +40,13 @@ async def watching(
     peer = await open_peer(server, token)
     peers.append(peer)
     await peer.send({"type": "subscribe", "device_id": device_id, "mode": "direct"})
-    await peer.recv("subscribed", wait=IO_WAIT)
-    told = await peer.recv("control_holder", wait=IO_WAIT)
+    # Both come, in either order: "subscribed" from the device, the holder from the node.
+    seen: dict[str, dict[str, Any]] = {}
+    while len(seen) < 2:
+        message = await peer.recv(wait=IO_WAIT)
+        if message["type"] in ("subscribed", "control_holder"):
+            seen[message["type"]] = message
+    told = seen["control_holder"]
     assert told["reason"] == "current"
     return peer, told
 
