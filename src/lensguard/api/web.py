@@ -45,6 +45,8 @@ ASSETS = {
             "devices",
             "account",
             "table",
+            "drive",
+            "gamepad",
         )
     },
     # Single sign-on buttons and the return from the provider (docs/sso.md).
