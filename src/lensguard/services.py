@@ -46,10 +46,12 @@ from lensguard.recordings.manager import RecordingManager
 from lensguard.recordings.recovery import node_id
 from lensguard.recordings.vault import RecordingVault
 from lensguard.settings import Settings
+from lensguard.signaling.control_lock import ControlLock
 from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.signaling.presence import Presence
 from lensguard.store.db import Database
 from lensguard.store.kv import ExpiringStore, MemoryStore, RedisStore
+from lensguard.store.leases import Leases, MemoryLeases, RedisLeases
 from lensguard.streams.room import StreamsRoom
 from lensguard.threats.detection import DetectionPublisher
 from lensguard.threats.monitor import ThreatMonitor
@@ -216,7 +218,14 @@ class Services:
                 retry_after=settings.media.capacity_retry_seconds,
             ),
         )
-        hub = SignalingHub(bus, media, metrics=metrics, presence=presence)
+        hub = SignalingHub(
+            bus,
+            media,
+            metrics=metrics,
+            presence=presence,
+            control=_control_lock(settings, redis, bus, clock),
+            gesture_gap=settings.control.gesture_gap_seconds,
+        )
         recorder = RecordingManager(
             media, recordings, streams.policy, clock=clock, node_id=node_id(settings.var_dir)
         )
@@ -364,3 +373,11 @@ def _incident_book(settings: Settings, db: Database, audit: AuditLog) -> Inciden
         raise ConfigurationError(f"incidents.playbook_dir: {exc}") from None
     window = timedelta(minutes=chosen.group_minutes)
     return IncidentBook(db, audit, playbooks, group_window=window)
+
+
+def _control_lock(settings: Settings, redis: Redis | None, bus: Bus, clock: Clock) -> ControlLock:
+    """Device control locks: in this process, or in Redis shared by every node."""
+    leases: Leases = (
+        MemoryLeases(clock=clock.time) if redis is None else RedisLeases(redis, clock=clock.time)
+    )
+    return ControlLock(leases, bus, idle=settings.control.lock_idle_seconds)

@@ -338,6 +338,15 @@ class SignalingSettings(_Section):
     """The ``retry_after`` told to a socket refused for capacity."""
 
 
+class ControlSettings(_Section):
+    """Driving devices: the control lock and the audit of drive gestures (docs/signaling.md)."""
+
+    lock_idle_seconds: float = Field(default=15.0, ge=1, le=600)
+    """A control lock whose holder sent no command for this long is free again."""
+    gesture_gap_seconds: float = Field(default=1.0, gt=0, le=10)
+    """Identical commands closer together than this are one gesture: one audit row."""
+
+
 class TurnSettings(_Section):
     """coturn with REST-API ephemeral credentials (docs/turn.md)."""
 
@@ -428,6 +437,8 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     signaling: SignalingSettings = Field(default_factory=SignalingSettings)
+    control: ControlSettings = Field(default_factory=ControlSettings)
+    """The control lock and drive-gesture audit (docs/signaling.md)."""
     audit: AuditSettings = Field(default_factory=AuditSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
     turn: TurnSettings = Field(default_factory=TurnSettings)

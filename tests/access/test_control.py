@@ -1,11 +1,11 @@
-"""Which action each control command needs, as a table; an unknown command is refused."""
+"""Which action each control command and lock message needs, as tables; unknown is refused."""
 
 from typing import get_args
 
 import pytest
 
 from lensguard.access.can import can
-from lensguard.access.control import CONTROL_ACTIONS, control_action
+from lensguard.access.control import CONTROL_ACTIONS, LOCK_ACTIONS, control_action
 from lensguard.access.policy import load_policy
 from lensguard.access.principal import Principal, PrincipalKind, Resource
 from lensguard.errors import ValidationFailed
@@ -49,13 +49,14 @@ def test_the_mapping_cannot_be_changed_at_run_time() -> None:
     assert "teleport" not in CONTROL_ACTIONS
 
 
-def person(role: str) -> Principal:
+def person(role: str, sites: frozenset[str] = frozenset({"*"})) -> Principal:
     return Principal(
         kind=PrincipalKind.USER,
         id=f"id-{role}",
         name=role,
         role=role,
         permissions=POLICY.grants(role),
+        sites=sites,
     )
 
 
@@ -74,3 +75,35 @@ def test_who_may_send_which_command(role: str, allowed: set[str]) -> None:
         command for command in CONTROL_ACTIONS if can(person(role), control_action(command), CAMERA)
     }
     assert may == allowed
+
+
+LOCK_TABLE = [
+    # (control-lock message, the action it needs)
+    ("control_take", "control_override"),
+    ("control_release", "camera_view"),
+]
+
+
+def test_the_lock_table_is_the_whole_mapping() -> None:
+    assert dict(LOCK_ACTIONS) == dict(LOCK_TABLE)
+
+
+@pytest.mark.parametrize(
+    ("role", "takes_over"),
+    [("admin", True), ("operator", False), ("viewer", False), ("investigator", False)],
+)
+def test_only_admins_may_take_the_lock_over(role: str, takes_over: bool) -> None:
+    assert can(person(role), LOCK_ACTIONS["control_take"], CAMERA) is takes_over
+
+
+@pytest.mark.parametrize("role", ["admin", "operator", "viewer", "investigator"])
+def test_anyone_watching_may_release_their_own_lock(role: str) -> None:
+    assert can(person(role), LOCK_ACTIONS["control_release"], CAMERA) is True
+
+
+def test_taking_over_stays_inside_the_scope() -> None:
+    elsewhere = Resource(kind="device", id="cam-9", site="site-b")
+    admin = person("admin", sites=frozenset({"site-a"}))
+    assert can(admin, LOCK_ACTIONS["control_take"], CAMERA) is True
+    assert can(admin, LOCK_ACTIONS["control_take"], elsewhere) is False
+    assert can(None, LOCK_ACTIONS["control_take"], CAMERA) is False

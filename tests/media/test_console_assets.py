@@ -79,7 +79,7 @@ SCRIPTS = sorted(
             "account",
         )
     ]
-    + ["pages/table.js", "sso.js"]
+    + ["pages/table.js", "pages/drive.js", "pages/gamepad.js", "sso.js"]
 )
 
 

@@ -14,6 +14,8 @@ from lensguard.wire.client import (
     ClientModel,
     Control,
     ControlArgs,
+    ControlRelease,
+    ControlTake,
     Leave,
     Offer,
     Publish,
@@ -39,6 +41,8 @@ EXAMPLES: list[ClientModel] = [
         args=ControlArgs(pan=-0.5, tilt=0.25, zoom=1.0),
         seq=7,
     ),
+    ControlTake(device_id="dev-1"),
+    ControlRelease(device_id="dev-1"),
     Leave(to="peer_1"),
     Leave(),
 ]

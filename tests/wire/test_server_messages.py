@@ -34,6 +34,13 @@ BUILT: list[tuple[dict[str, Any], type[BaseModel]]] = [
     (server.control_from(SENDER, "move", {"linear": 0.5}, 3), server.ControlFrom),
     (server.leave_from("conn1"), server.LeaveFrom),
     (server.error(ErrorCode.NOT_FOUND, "no such device"), server.Error),
+    (server.error(ErrorCode.LOCKED, "ada is driving", holder=SENDER), server.Error),
+    (server.control_holder("dev-1", SENDER, "claimed"), server.ControlHolder),
+    (server.control_holder("dev-1", None, "expired"), server.ControlHolder),
+    (
+        server.control_holder("dev-1", SENDER, "taken", previous=SENDER | {"name": "bo"}),
+        server.ControlHolder,
+    ),
     (server.detections("dev-1", 9000, [ITEM]) | {"from": "media-x"}, server.Detections),
     (server.detections("dev-1", None, []) | {"from": "media-x"}, server.Detections),
     (server.redaction_started("dev-1", "g-1", "2026-12-04T18:00:00+00:00"), server.Redaction),

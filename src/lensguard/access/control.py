@@ -1,4 +1,4 @@
-"""Which action each device control command needs: drive commands vs camera movement."""
+"""Which action each control command and control-lock message needs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,12 @@ CONTROL_ACTIONS: Mapping[str, str] = MappingProxyType(
     {"move": "basic_control", "stop": "basic_control", "ptz": "camera_control"}
 )
 """Command → the permission it needs. Read-only: a command missing here is refused."""
+
+LOCK_ACTIONS: Mapping[str, str] = MappingProxyType(
+    {"control_take": "control_override", "control_release": "camera_view"}
+)
+"""Control-lock message → the permission it needs. Taking the lock from its holder is a
+right of its own; giving up one's own lock hands nothing out, so watching suffices."""
 
 
 def control_action(command: str) -> str:

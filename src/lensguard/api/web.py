@@ -52,6 +52,8 @@ ASSETS = {
             "incidents",
             "compliance",
             "table",
+            "drive",
+            "gamepad",
         )
     },
     # Single sign-on buttons and the return from the provider (docs/sso.md).

@@ -1,9 +1,10 @@
 """What a signaling socket may do once authenticated: check and route every message.
 
-Client messages (publish, subscribe, offer/answer/candidate, control, leave) are
+Client messages (publish, subscribe, offer/answer/candidate, leave) are
 checked against ``can()`` and the pairings the server itself made, then forwarded
 over the bus with the sender's identity bound; bus messages for the socket pass the
-same pairing rules on their way to the client.
+same pairing rules on their way to the client. Control commands and the control lock
+are ``controlling.py``'s.
 """
 
 from __future__ import annotations
@@ -13,20 +14,14 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from lensguard.access.can import can, refusal
-from lensguard.access.control import CONTROL_ACTIONS
 from lensguard.access.principal import PrincipalKind, Resource
 from lensguard.media.relay import DeviceRelay, RelayError, ViewerEndpoint
 from lensguard.media.sdpcheck import InvalidSdp, check_remote_sdp
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
 from lensguard.signaling import breakglass
-from lensguard.signaling.limits import (
-    CONTROL_BURST,
-    CONTROLS_PER_SECOND,
-    MAX_CANDIDATES_PER_PEER,
-    MAX_PEERS,
-    TokenBucket,
-)
+from lensguard.signaling.controlling import Controller
+from lensguard.signaling.limits import MAX_CANDIDATES_PER_PEER, MAX_PEERS
 from lensguard.signaling.presence import Attendance
 from lensguard.signaling.violation import Violation
 from lensguard.store.devices import get_device, mark_seen
@@ -39,6 +34,8 @@ from lensguard.wire.client import (
     Candidate,
     ClientMessage,
     Control,
+    ControlRelease,
+    ControlTake,
     Leave,
     Offer,
     Publish,
@@ -63,7 +60,8 @@ class Dispatcher:
         self.peers: set[str] = set()
         self.watching: dict[str, str] = {}  # device id -> site, for control checks
         self.candidates: Counter[str] = Counter()
-        self.controls = TokenBucket(CONTROLS_PER_SECOND, CONTROL_BURST, session.clock.monotonic)
+        self.peer_devices: dict[str, str] = {}  # paired connection -> the device it serves
+        self.controller = Controller(session, self.watching)
         self.endpoints: list[tuple[DeviceRelay, ViewerEndpoint]] = []
         self.published = False
         self.presence: Attendance | None = None
@@ -83,7 +81,10 @@ class Dispatcher:
             await session.send(server.viewer(sender, message["mode"], message["principal"]))
         elif kind is Kind.JOINED and isinstance(sender, str):
             self._pair(sender)
-            await session.send(server.subscribed(message.get("device_id"), sender))
+            device_id = message.get("device_id")
+            if isinstance(device_id, str):
+                self.peer_devices[sender] = device_id
+            await session.send(server.subscribed(device_id, sender))
         elif kind in (Kind.OFFER, Kind.ANSWER, Kind.CANDIDATE) and sender in self.peers:
             await session.send(message)
         elif kind is Kind.LEAVE and isinstance(sender, str):
@@ -99,6 +100,14 @@ class Dispatcher:
             if session.hub.metrics is not None:
                 session.hub.metrics.detections.inc(len(message.get("items", [])))
             await session.send(message)
+
+    async def holder_changed(self, message: dict[str, Any]) -> None:
+        """A device's control lock changed hands (any node): tell this socket if it watches."""
+        device_id = message.get("device_id")
+        if not isinstance(device_id, str) or device_id not in self.watching:
+            return
+        self.controller.holder_changed(message)
+        await self.session.send(message)
 
     def _pair(self, peer: str) -> None:
         if len(self.peers) >= MAX_PEERS:
@@ -120,7 +129,11 @@ class Dispatcher:
         elif isinstance(message, (Offer, Answer, Candidate)):
             await self._relay(message)
         elif isinstance(message, Control):
-            await self._control(message)
+            await self.controller.control(message)
+        elif isinstance(message, ControlTake):
+            await self.controller.take(message)
+        elif isinstance(message, ControlRelease):
+            await self.controller.release(message)
         elif isinstance(message, Leave):
             await self._leave(message)
 
@@ -198,6 +211,7 @@ class Dispatcher:
         if message.mode == "relay":
             if await self._subscribe_relay(message.device_id, grant):
                 self._watch(resource)
+                await self._tell_holder(message.device_id)
             return
         self._watch(resource)
         receivers = await session.bus.publish(
@@ -218,6 +232,16 @@ class Dispatcher:
             mode=message.mode,
         )
         await session.audit("stream.view_start", message.device_id, mode=message.mode)
+        await self._tell_holder(message.device_id)
+
+    async def _tell_holder(self, device_id: str) -> None:
+        """Who drives the device now, for a new watcher (unknown: said as nobody)."""
+        try:
+            holder = await self.session.hub.control.current(device_id)
+        except Exception as exc:
+            emit("control.lock_failed", device_id=device_id, error=type(exc).__name__)
+            holder = None
+        await self.session.send(server.control_holder(device_id, holder, "current"))
 
     def _watch(self, resource: Resource) -> None:
         if resource.id not in self.watching and self.session.hub.metrics is not None:
@@ -268,7 +292,7 @@ class Dispatcher:
                 ErrorCode.INVALID_CONTROL, "the data channel carries control messages only"
             )
             return
-        await self._control(message)
+        await self.controller.control(message)
 
     async def _relay(self, message: Offer | Answer | Candidate) -> None:
         if message.to not in self.peers:
@@ -289,73 +313,16 @@ class Dispatcher:
         payload = server.forwarded(message, self.session.id)
         await self.session.bus.publish(f"conn:{message.to}", payload)
 
-    async def _control(self, message: Control) -> None:
-        session = self.session
-        principal = session.require()
-        site = self.watching.get(message.device_id)
-        if site is None:
-            await session.error(
-                ErrorCode.NOT_SUBSCRIBED, "subscribe to the device before controlling it"
-            )
-            return
-        action = CONTROL_ACTIONS[message.command]
-        resource = Resource(kind="device", id=message.device_id, site=site)
-        if not can(principal, action, resource):
-            emit(
-                "control.refused",
-                severity=Severity.MEDIUM,
-                principal=principal.id,
-                role=principal.role,
-                device_id=message.device_id,
-                command=message.command,
-            )
-            # Coalesced like every refusal (no seq): a flood of them stays a few entries.
-            reason = f"your role does not allow {action}"
-            await session.denied(
-                action, resource, reason, kind="control.command", command=message.command
-            )
-            await session.error(ErrorCode.FORBIDDEN, reason)
-            return
-        if not self.controls.take():
-            emit("control.rate_limited", principal=principal.id, device_id=message.device_id)
-            await session.error(ErrorCode.RATE_LIMITED, "too many control commands")
-            return
-        emit(
-            "control.command",
-            principal=principal.id,
-            device_id=message.device_id,
-            command=message.command,
-            seq=message.seq,
-        )
-        await session.audit(
-            "control.command",
-            message.device_id,
-            command=message.command,
-            seq=message.seq,
-            args=message.args.model_dump(),
-        )
-        await session.bus.publish(
-            f"device:{message.device_id}",
-            server.control_from(
-                # Bound by the server: the device learns who really sent the command.
-                {
-                    "kind": principal.kind.value,
-                    "id": principal.id,
-                    "name": principal.name,
-                    "connection": session.id,
-                },
-                message.command,
-                message.args.model_dump(),
-                message.seq,
-            ),
-        )
-
     async def _leave(self, message: Leave) -> None:
         targets = [message.to] if message.to else list(self.peers)
         for peer in targets:
             if peer in self.peers:
                 self.peers.discard(peer)
                 await self.session.bus.publish(f"conn:{peer}", server.leave_from(self.session.id))
+            device_id = self.peer_devices.pop(peer, None)
+            if device_id is not None:
+                # Leaving the device's pairing gives up driving it.
+                await self.controller.let_go(device_id, "left")
 
     # -- the end ---------------------------------------------------------------------
 
@@ -372,6 +339,8 @@ class Dispatcher:
             session.hub.metrics.viewers.dec(len(self.watching))
             if self.published:
                 session.hub.metrics.online_devices.dec()
+        # Open gestures are written and locks given up before the views end.
+        await self.controller.close()
         for device_id in list(self.watching):
             await session.audit("stream.view_stop", device_id)
         # Peer connections die with the signaling session: revocation reaches media.

@@ -14,13 +14,16 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from lensguard.bus.base import Bus
-from lensguard.bus.channels import REVOCATIONS
+from lensguard.bus.channels import CONTROL_HOLDERS, REVOCATIONS
 from lensguard.bus.follow import follow
+from lensguard.clock import SystemClock
 from lensguard.logs import get_logger
 from lensguard.media.relay import MediaNode
 from lensguard.monitor.metrics import Metrics
+from lensguard.signaling.control_lock import ControlLock
 from lensguard.signaling.presence import Presence
 from lensguard.store.kv import MemoryStore
+from lensguard.store.leases import MemoryLeases
 from lensguard.wire.closes import Close
 
 if TYPE_CHECKING:
@@ -41,6 +44,8 @@ class SignalingHub:
         *,
         metrics: Metrics | None = None,
         presence: Presence | None = None,
+        control: ControlLock | None = None,
+        gesture_gap: float = 1.0,
     ) -> None:
         self.bus = bus
         self.media = media
@@ -49,8 +54,17 @@ class SignalingHub:
         """Sockets open on ``/v1/signal`` now, authenticated or not (``claim``)."""
         self.presence = presence if presence is not None else Presence(MemoryStore())
         """Which devices are connected, on any node (shared with the device API)."""
+        self.control = (
+            control
+            if control is not None
+            else ControlLock(MemoryLeases(clock=SystemClock().time), bus, idle=15.0)
+        )
+        """Who drives each device, on any node (``signaling/control_lock.py``)."""
+        self.gesture_gap = gesture_gap
+        """Seconds between identical commands that still make one audited gesture."""
         self.sessions: dict[str, SignalSession] = {}
         self._listener: asyncio.Task[None] | None = None
+        self._holders: asyncio.Task[None] | None = None
         self.on_publish: list[DeviceHook] = []
         """Called with (device id, connection id) when a device publishes through this node."""
         self.on_unpublish: list[DeviceHook] = []
@@ -81,15 +95,20 @@ class SignalingHub:
         """
         if self._listener is None:
             self._listener = asyncio.create_task(follow(self.bus, REVOCATIONS, self._revoked))
+        if self._holders is None:
+            self._holders = asyncio.create_task(
+                follow(self.bus, CONTROL_HOLDERS, self._holder_changed)
+            )
 
     async def stop(self) -> None:
         """Close every session and stop listening."""
         for session in list(self.sessions.values()):
             await session.shutdown(Close.GOING_AWAY, "server shutting down")
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
+        for task in (self._listener, self._holders):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self.media is not None:
             await self.media.close()
 
@@ -112,6 +131,11 @@ class SignalingHub:
 
     async def _revoked(self, message: dict[str, Any]) -> None:
         await self.apply_revocation(message)
+
+    async def _holder_changed(self, message: dict[str, Any]) -> None:
+        """A device's control lock changed hands: tell the local sockets watching it."""
+        for session in list(self.sessions.values()):
+            await session.dispatch.holder_changed(message)
 
     async def apply_revocation(self, message: dict[str, Any]) -> int:
         """Re-check or close the local sessions a revocation message concerns."""

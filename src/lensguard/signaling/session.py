@@ -203,10 +203,17 @@ class SignalSession:
         if self.hub.metrics is not None:
             self.hub.metrics.signaling_refused.labels(reason=reason).inc()
 
-    async def error(self, code: ErrorCode, message: str, *, retry_after: int | None = None) -> None:
+    async def error(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        holder: dict[str, Any] | None = None,
+    ) -> None:
         """Tell the client a request was refused (the socket stays open)."""
         self._count_refused(code.value)
-        await self.send(server.error(code, message, retry_after=retry_after))
+        await self.send(server.error(code, message, retry_after=retry_after, holder=holder))
 
     async def audit(
         self, action: str, device_id: str, outcome: str = "success", **details: Any

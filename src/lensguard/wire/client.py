@@ -112,6 +112,20 @@ class Control(ClientModel):
     seq: int = Field(ge=0, le=2**53)
 
 
+class ControlTake(ClientModel):
+    """Take a device's control lock from whoever holds it (needs the take-over right)."""
+
+    type: Literal["control_take"] = "control_take"
+    device_id: Id
+
+
+class ControlRelease(ClientModel):
+    """Give up this connection's control lock on a device (a no-op for anyone else)."""
+
+    type: Literal["control_release"] = "control_release"
+    device_id: Id
+
+
 class Leave(ClientModel):
     """Ends the pairing with ``to``, or with every paired connection."""
 
@@ -120,7 +134,17 @@ class Leave(ClientModel):
 
 
 ClientMessage = Annotated[
-    Auth | Reauth | Publish | Subscribe | Offer | Answer | Candidate | Control | Leave,
+    Auth
+    | Reauth
+    | Publish
+    | Subscribe
+    | Offer
+    | Answer
+    | Candidate
+    | Control
+    | ControlTake
+    | ControlRelease
+    | Leave,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGES: tuple[type[ClientModel], ...] = (
@@ -132,6 +156,8 @@ CLIENT_MESSAGES: tuple[type[ClientModel], ...] = (
     Answer,
     Candidate,
     Control,
+    ControlTake,
+    ControlRelease,
     Leave,
 )
 _ADAPTER: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)

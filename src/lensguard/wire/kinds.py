@@ -17,6 +17,8 @@ class Kind(StrEnum):
     ANSWER = "answer"
     CANDIDATE = "candidate"
     CONTROL = "control"
+    CONTROL_TAKE = "control_take"
+    CONTROL_RELEASE = "control_release"
     LEAVE = "leave"
     # server to client (offer, answer, candidate, control and leave travel both ways)
     READY = "ready"
@@ -28,6 +30,7 @@ class Kind(StrEnum):
     ERROR = "error"
     DETECTIONS = "detections"
     REDACTION = "redaction"
+    CONTROL_HOLDER = "control_holder"
     # between server parts on the bus, never on a client's socket
     JOIN = "join"
     JOINED = "joined"

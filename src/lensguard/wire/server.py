@@ -62,6 +62,9 @@ class ErrorCode(StrEnum):
     CAPACITY = "capacity"
     """This node or this stream has its maximum of viewers; try again after
     ``retry_after`` seconds (the viewers already watching are not affected)."""
+    LOCKED = "locked"
+    """Another connection holds the device's control lock (named in ``holder``); a
+    ``stop`` is never refused for it."""
 
 
 class ServerModel(BaseModel):
@@ -197,6 +200,8 @@ class Error(ServerModel):
     message: Text
     retry_after: int | None = None
     """Seconds after which the same request may succeed (``capacity`` only)."""
+    holder: Sender | None = None
+    """Who holds the device's control lock (``locked`` only)."""
 
 
 class DetectionItem(ServerModel):
@@ -228,6 +233,18 @@ class Redaction(ServerModel):
     reason: Label | None = None
 
 
+class ControlHolder(ServerModel):
+    """To a device's watchers: who holds its control lock now (null: nobody)."""
+
+    type: Literal["control_holder"]
+    device_id: Label
+    holder: Sender | None
+    reason: Label
+    """``current`` (on subscribe), ``claimed``, ``released``, ``left``, ``expired`` or ``taken``."""
+    previous: Sender | None = None
+    """Whom the lock was taken from (``taken`` only)."""
+
+
 ServerMessage = Annotated[
     Ready
     | Reauthed
@@ -242,7 +259,8 @@ ServerMessage = Annotated[
     | LeaveFrom
     | Error
     | Detections
-    | Redaction,
+    | Redaction
+    | ControlHolder,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGES: tuple[type[ServerModel], ...] = (
@@ -260,6 +278,7 @@ SERVER_MESSAGES: tuple[type[ServerModel], ...] = (
     Error,
     Detections,
     Redaction,
+    ControlHolder,
 )
 _ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
@@ -334,10 +353,37 @@ def leave_from(sender: str) -> dict[str, Any]:
     return {"type": Kind.LEAVE.value, "from": sender}
 
 
-def error(code: ErrorCode, message: str, *, retry_after: int | None = None) -> dict[str, Any]:
+def error(
+    code: ErrorCode,
+    message: str,
+    *,
+    retry_after: int | None = None,
+    holder: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     sent: dict[str, Any] = {"type": Kind.ERROR.value, "code": code.value, "message": message}
     if retry_after is not None:
         sent["retry_after"] = retry_after
+    if holder is not None:
+        sent["holder"] = holder
+    return sent
+
+
+def control_holder(
+    device_id: str,
+    holder: dict[str, Any] | None,
+    reason: str,
+    *,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Who holds a device's control lock now; ``previous`` when it was taken over."""
+    sent: dict[str, Any] = {
+        "type": Kind.CONTROL_HOLDER.value,
+        "device_id": device_id,
+        "holder": holder,
+        "reason": reason,
+    }
+    if previous is not None:
+        sent["previous"] = previous
     return sent
 
 

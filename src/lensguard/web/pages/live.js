@@ -1,14 +1,14 @@
 // The Live page: the devices in your scope with live presence, one device's video
-// over WebRTC, the drive pad and the break-glass panel (docs/console.md).
+// over WebRTC, driving it (drive.js) and the break-glass panel (docs/console.md).
 
 import { $, ApiError, api, apiList, clearNotice, notify, plainError, session } from "../core.js";
+import { endHold, onHolder, refused, showDrive, wireDrive } from "./drive.js";
 import { forgetThumbnails, refreshThumbnails, stopThumbnails, thumbnail } from "./thumbs.js";
 
 // "relay": the server's media node forwards the device's video (and can redact it);
 // "direct": peer to peer with the device. Control goes over a data channel to the
 // relay (checked there like signaling messages), over the signaling socket otherwise.
 const MODE = "relay";
-const REPEAT_MS = 200; // the robot's dead-man timer stops it unless commands keep coming
 const GATHER_TIMEOUT_MS = 10000;
 
 const view = {
@@ -17,13 +17,12 @@ const view = {
   pc: null,
   channel: null,
   peer: null,
+  me: null, // this socket's connection id (from "ready"): is the lock holder me?
   closing: false,
   unredacted: false, // break-glass: ask for the raw picture (needs an open grant)
   grant: null,
 };
 
-let seq = 0; // increases for every control command this page sends
-const hold = { timer: null, button: null, refused: false, sent: false };
 let signedOut = () => {};
 
 function setStatus(text) {
@@ -97,11 +96,12 @@ function stopWatching() {
   view.pc = null;
   view.channel = null;
   view.peer = null;
+  view.me = null;
   view.device = null;
   view.unredacted = false;
   view.grant = null;
   $("video").srcObject = null;
-  $("drive").hidden = true;
+  showDrive(null);
   $("breakglass").hidden = true;
   showGrant(null);
 }
@@ -117,7 +117,7 @@ async function watch(device, unredacted = false) {
     b.setAttribute("aria-pressed", String(b.dataset.deviceId === device.id));
   }
   $("viewer-title").textContent = device.name;
-  $("drive").hidden = !device.capabilities.includes("control");
+  showDrive(device); // the pad only for those whose permissions allow driving
   setStatus("Connecting…");
   let iceServers = [];
   try {
@@ -141,6 +141,7 @@ async function watch(device, unredacted = false) {
 async function onSignal(message, iceServers) {
   switch (message.type) {
     case "ready":
+      view.me = message.id;
       send({ type: "subscribe", device_id: view.device.id, mode: MODE, unredacted: view.unredacted });
       break;
     case "redaction":
@@ -173,6 +174,9 @@ async function onSignal(message, iceServers) {
         endHold();
       }
       break;
+    case "control_holder":
+      onHolder(message);
+      break;
     case "error":
       onServerError(message);
       break;
@@ -192,11 +196,15 @@ function onServerError(message) {
     redacted: "This stream is redacted; it can only be watched through the server's relay.",
     no_grant: "You have no open break-glass grant for this device. Request one first.",
   };
-  if (message.code === "forbidden" || message.code === "not_subscribed") {
-    hold.refused = true;
-    endHold();
+  if (message.code === "forbidden" || message.code === "not_subscribed" || message.code === "locked") {
+    refused(); // no stop for a refused command: someone else may be driving
   }
   if (message.code === "offline" || message.code === "not_found") setStatus("Not streaming.");
+  if (message.code === "locked") {
+    const name = message.holder ? message.holder.name : "Someone else";
+    notify(`${name} is driving this device. Wait, or ask them to release it.`);
+    return;
+  }
   notify(words[message.code] || `The server refused: ${message.message}`);
 }
 
@@ -319,87 +327,6 @@ async function startCall(iceServers) {
   setStatus("Waiting for the device…");
 }
 
-// ---------------------------------------------------------------- driving
-
-function sendControl(message) {
-  const channel = view.channel;
-  if (channel && channel.readyState === "open") {
-    channel.send(JSON.stringify(message));
-  } else {
-    send(message);
-  }
-}
-
-function command(button) {
-  const kind = button.dataset.command;
-  const message = { type: "control", device_id: view.device.id, command: kind, seq: ++seq };
-  if (kind === "move") {
-    message.args = { linear: Number(button.dataset.linear), angular: Number(button.dataset.angular) };
-  }
-  return message;
-}
-
-function beginHold(button) {
-  if (!view.device || !view.ws) {
-    notify("Open a device's video before driving it.");
-    return;
-  }
-  endHold();
-  hold.button = button;
-  hold.refused = false;
-  hold.sent = true;
-  button.classList.add("held");
-  sendControl(command(button));
-  if (button.dataset.command === "move") {
-    hold.timer = setInterval(() => sendControl(command(button)), REPEAT_MS);
-  }
-}
-
-function endHold() {
-  if (!hold.button) return;
-  clearInterval(hold.timer);
-  hold.button.classList.remove("held");
-  const wasMove = hold.button.dataset.command === "move";
-  hold.timer = null;
-  hold.button = null;
-  // Stop explicitly on release rather than waiting for the dead-man timer.
-  if (wasMove && hold.sent && !hold.refused && view.device) {
-    sendControl({ type: "control", device_id: view.device.id, command: "stop", seq: ++seq });
-  }
-}
-
-function wireDrivePad() {
-  for (const button of document.querySelectorAll(".pad button")) {
-    button.addEventListener("pointerdown", (event) => {
-      event.preventDefault();
-      button.setPointerCapture?.(event.pointerId);
-      beginHold(button);
-    });
-    for (const kind of ["pointerup", "pointercancel", "lostpointercapture"]) {
-      button.addEventListener(kind, () => {
-        if (hold.button === button) endHold();
-      });
-    }
-    button.addEventListener("keydown", (event) => {
-      if ((event.key === " " || event.key === "Enter") && !event.repeat) {
-        event.preventDefault();
-        beginHold(button);
-      }
-    });
-    button.addEventListener("keyup", (event) => {
-      if (event.key === " " || event.key === "Enter") endHold();
-    });
-    button.addEventListener("blur", () => {
-      if (hold.button === button) endHold();
-    });
-  }
-  // A hidden tab or lost focus must not leave a robot driving.
-  window.addEventListener("blur", endHold);
-  document.addEventListener("visibilitychange", () => {
-    if (document.hidden) endHold();
-  });
-}
-
 // ---------------------------------------------------------------- the page
 
 // The signaling socket would close at the old token's expiry: hand it the fresh one.
@@ -412,7 +339,7 @@ export function createLive(ctx) {
   $("devices-refresh").addEventListener("click", loadDevices);
   $("breakglass-form").addEventListener("submit", onBreakGlass);
   $("breakglass-end").addEventListener("click", onEndBreakGlass);
-  wireDrivePad();
+  wireDrive({ view: () => view, send });
   return {
     view: "console-view",
     tab: "tab-live",
