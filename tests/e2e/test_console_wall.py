@@ -10,26 +10,11 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e.test_console_admin import open_tab, sign_in
+from tests.e2e.video import until_moving
 from tests.harness.device import FakeDevice
 from tests.harness.world import PASSWORD, World
 
 pytestmark = pytest.mark.slow
-
-
-async def playing(page: Page, tile: int) -> bool:
-    """Whether the tile's video has a picture and its clock moves."""
-    video = page.locator(".wall-tile video").nth(tile)
-    first = await video.evaluate("v => [v.videoWidth, v.currentTime]")
-    await page.wait_for_timeout(300)  # let the clock move between two readings
-    second = await video.evaluate("v => v.currentTime")
-    return bool(first[0] > 0 and second > first[1])
-
-
-async def until_playing(page: Page, tile: int, within: float = 20.0) -> None:
-    for _ in range(int(within / 0.3)):
-        if await playing(page, tile):
-            return
-    raise AssertionError(f"tile {tile + 1} shows no moving picture")
 
 
 async def test_the_wall_shows_each_device_in_its_tile(world: World, page: Page) -> None:
@@ -52,14 +37,14 @@ async def test_the_wall_shows_each_device_in_its_tile(world: World, page: Page) 
         assert names == {f"{site}-north ({site})", f"{site}-south ({site})"}
         await expect(tiles.nth(2).locator(".wall-state")).to_have_text("Empty")
         for tile in (0, 1):
-            await until_playing(page, tile)
+            await until_moving(page, tiles.nth(tile).locator("video"))
 
         # The device in the second tile leaves: that tile says so, the first plays on.
         second = await tiles.nth(1).locator(".wall-name").text_content()
         leaving = devices[1] if second and "south" in second else devices[0]
         await leaving.stop()
         await expect(tiles.nth(1).locator(".wall-state")).to_have_text("Offline", timeout=20_000)
-        await until_playing(page, 0)
+        await until_moving(page, tiles.nth(0).locator("video"))
 
         await page.get_by_label("Tiles").select_option("9")
         await expect(tiles).to_have_count(9)

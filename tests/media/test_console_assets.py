@@ -77,6 +77,14 @@ SCRIPTS = sorted(
             "apikeys",
             "devices",
             "account",
+            "thumbs",
+            "reconnect",
+            "wall",
+            "policies",
+            "audit",
+            "security",
+            "incidents",
+            "compliance",
         )
     ]
     + ["pages/table.js", "pages/drive.js", "pages/gamepad.js", "sso.js"]

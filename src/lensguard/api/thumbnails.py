@@ -50,7 +50,13 @@ def _due(request: Request, key: tuple[str, str], now: float) -> bool:
 @router.get(
     "/{device_id}/thumbnail",
     summary="A thumbnail of the live picture",
-    responses=problems(404, 409, 422, 503) | {200: {"content": {"image/jpeg": {}}}},
+    responses=problems(404, 409, 422, 503)
+    | {
+        200: {
+            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The JPEG",
+        }
+    },
     response_class=Response,
 )
 async def thumbnail(

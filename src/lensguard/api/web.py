@@ -38,6 +38,7 @@ ASSETS = {
         for page in (
             "live",
             "thumbs",
+            "reconnect",
             "wall",
             "recordings",
             "watched",

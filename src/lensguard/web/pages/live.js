@@ -3,6 +3,7 @@
 
 import { $, ApiError, api, apiList, clearNotice, notify, plainError, session } from "../core.js";
 import { endHold, onHolder, refused, showDrive, wireDrive } from "./drive.js";
+import { createReconnect } from "./reconnect.js";
 import { forgetThumbnails, refreshThumbnails, stopThumbnails, thumbnail } from "./thumbs.js";
 
 // "relay": the server's media node forwards the device's video (and can redact it);
@@ -10,6 +11,9 @@ import { forgetThumbnails, refreshThumbnails, stopThumbnails, thumbnail } from "
 // relay (checked there like signaling messages), over the signaling socket otherwise.
 const MODE = "relay";
 const GATHER_TIMEOUT_MS = 10000;
+// Closes that say "do not come back" (signed out, access withdrawn, a protocol violation,
+// invalid message): anything else is retried (docs/signaling.md, close codes).
+const FINAL_CLOSES = new Set([1000, 1003, 1008, 4401, 4403]);
 
 const view = {
   device: null,
@@ -87,8 +91,27 @@ function send(message) {
   if (view.ws && view.ws.readyState === WebSocket.OPEN) view.ws.send(JSON.stringify(message));
 }
 
+// After a drop: subscribe again on the open socket, or open a new one (reconnect.js).
+const reconnect = createReconnect((kind) => {
+  if (!view.device) return;
+  if (kind === "device" && view.ws && view.ws.readyState === WebSocket.OPEN) {
+    closePeer();
+    send({ type: "subscribe", device_id: view.device.id, mode: MODE, unredacted: view.unredacted });
+  } else {
+    watch(view.device, view.unredacted, { retrying: true });
+  }
+});
+
+function closePeer() {
+  if (view.pc) view.pc.close();
+  view.pc = null;
+  view.channel = null;
+  view.peer = null;
+}
+
 function stopWatching() {
   endHold();
+  reconnect.up();
   view.closing = true;
   if (view.ws) view.ws.close(1000, "viewer left");
   if (view.pc) view.pc.close();
@@ -106,9 +129,17 @@ function stopWatching() {
   showGrant(null);
 }
 
-async function watch(device, unredacted = false) {
-  stopWatching();
-  clearNotice();
+async function watch(device, unredacted = false, { retrying = false } = {}) {
+  if (retrying) {
+    // Keep the device, the overlay and its clock; replace only the connections.
+    const old = view.ws;
+    view.ws = null;
+    if (old) old.close(1000, "reconnecting");
+    closePeer();
+  } else {
+    stopWatching();
+    clearNotice();
+  }
   view.closing = false;
   view.device = device;
   view.unredacted = unredacted;
@@ -172,6 +203,8 @@ async function onSignal(message, iceServers) {
       if (message.from === view.peer) {
         setStatus("The device went offline.");
         endHold();
+        closePeer();
+        reconnect.down("device");
       }
       break;
     case "control_holder":
@@ -199,7 +232,15 @@ function onServerError(message) {
   if (message.code === "forbidden" || message.code === "not_subscribed" || message.code === "locked") {
     refused(); // no stop for a refused command: someone else may be driving
   }
-  if (message.code === "offline" || message.code === "not_found") setStatus("Not streaming.");
+  if (message.code === "offline") {
+    // Not connected now: the view waits for it and subscribes again by itself.
+    setStatus("Not streaming.");
+    const first = !reconnect.active();
+    reconnect.down("device");
+    if (first) notify(words.offline, "info");
+    return;
+  }
+  if (message.code === "not_found") setStatus("Not streaming.");
   if (message.code === "locked") {
     const name = message.holder ? message.holder.name : "Someone else";
     notify(`${name} is driving this device. Wait, or ask them to release it.`);
@@ -275,6 +316,11 @@ function onSocketClosed(event) {
     signedOut(words[4401]);
     return;
   }
+  if (!FINAL_CLOSES.has(event.code)) {
+    // A network drop, a restarting or busy server: try again by itself.
+    reconnect.down("network");
+    return;
+  }
   notify(words[event.code] || `The connection closed (code ${event.code}).`);
 }
 
@@ -312,8 +358,14 @@ async function startCall(iceServers) {
     const state = pc.connectionState;
     if (state === "connected") {
       setStatus("Live");
+      reconnect.up();
     } else if (state === "failed") {
       setStatus("Video failed.");
+      if (reconnect.active()) {
+        closePeer();
+        reconnect.down("device");
+        return;
+      }
       notify("The video connection failed: the network between you and the device (or the TURN relay) is blocked.");
     } else if (state === "disconnected") {
       setStatus("Connection interrupted…");
