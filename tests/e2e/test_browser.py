@@ -60,6 +60,15 @@ class PublishingDevice:
     pcs: list[RTCPeerConnection] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
 
+    @classmethod
+    async def start(cls, world: World, credential: str) -> "PublishingDevice":
+        """Connect as the device, publish, and answer from then on."""
+        device = cls(await open_peer(world, credential))
+        await device.peer.send({"type": "publish"})
+        await device.peer.recv("published")
+        device.task = asyncio.create_task(device.run())
+        return device
+
     async def run(self) -> None:
         async for frame in self.peer.ws:
             message = json.loads(frame)
@@ -114,10 +123,7 @@ async def browser(
 @pytest.fixture
 async def device(world: World) -> AsyncIterator[tuple[str, PublishingDevice]]:
     device_id, credential = world.device("yard-robot", "yard")
-    robot = PublishingDevice(await open_peer(world, credential))
-    await robot.peer.send({"type": "publish"})
-    await robot.peer.recv("published")
-    robot.task = asyncio.create_task(robot.run())
+    robot = await PublishingDevice.start(world, credential)
     yield device_id, robot
     await robot.close()
 

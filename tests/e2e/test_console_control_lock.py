@@ -6,7 +6,6 @@ lock never runs out while the machine is slow: its expiry is tested on a
 hand-turned clock in tests/signaling.
 """
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from tests.e2e.test_browser import (
 )
 from tests.harness.browser import chromium
 from tests.harness.server import start_server
-from tests.signaling.conftest import PASSWORD, World, bootstrap_admin, open_peer
+from tests.signaling.conftest import PASSWORD, World, bootstrap_admin
 
 pytestmark = pytest.mark.slow
 
@@ -55,10 +54,7 @@ async def browser(
 @pytest.fixture
 async def robot(world: World) -> AsyncIterator[PublishingDevice]:
     _, credential = world.device("lock-robot", "yard")
-    device = PublishingDevice(await open_peer(world, credential))
-    await device.peer.send({"type": "publish"})
-    await device.peer.recv("published")
-    device.task = asyncio.create_task(device.run())
+    device = await PublishingDevice.start(world, credential)
     yield device
     await device.close()
 

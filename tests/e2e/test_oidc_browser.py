@@ -6,7 +6,6 @@ process whose redirect URI is registered there exactly.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -20,7 +19,7 @@ from tests.harness.oidc import MockProvider, mock_provider
 from tests.harness.ports import free_port
 from tests.harness.server import start_server
 from tests.harness.world import ADMIN_PASSWORD, auth
-from tests.signaling.conftest import World, bootstrap_admin, open_peer
+from tests.signaling.conftest import World, bootstrap_admin
 
 pytestmark = pytest.mark.slow
 
@@ -77,10 +76,7 @@ async def browser(
 @pytest.fixture
 async def device(world: World) -> AsyncIterator[PublishingDevice]:
     _, credential = world.device("sso-robot", "yard")
-    robot = PublishingDevice(await open_peer(world, credential))
-    await robot.peer.send({"type": "publish"})
-    await robot.peer.recv("published")
-    robot.task = asyncio.create_task(robot.run())
+    robot = await PublishingDevice.start(world, credential)
     yield robot
     await robot.close()
 

@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.audit.models import AuditEntry
 from lensguard.audit.seal import Opener
+from lensguard.incidents.book import RUNNING
 from lensguard.incidents.models import Incident
-from lensguard.incidents.states import ENDED
 
 BUCKETS = 24
 MAX_ENTRIES = 50_000
@@ -118,9 +118,9 @@ async def _incidents(
     opened = select(Incident.opened_at).where(
         Incident.opened_at > since, Incident.opened_at <= until
     )
-    still_open = select(func.count()).where(Incident.state.not_in([str(s) for s in ENDED]))
+    still_open = select(func.count()).select_from(Incident).where(Incident.state.in_(RUNNING))
     times = [at for (at,) in (await session.execute(opened.limit(MAX_ENTRIES))).all()]
-    count = int((await session.execute(still_open.select_from(Incident))).scalar_one())
+    count = int((await session.execute(still_open)).scalar_one())
     return times, count
 
 

@@ -105,7 +105,6 @@ class Thumbnails:
         self._cached: dict[str, tuple[float, Thumbnail]] = {}
         self._taking: dict[str, asyncio.Future[Thumbnail]] = {}
         self._generation = 0
-        self.taken = 0
 
     async def get(self, device_id: str) -> Thumbnail:
         """A fresh enough snapshot of ``device_id``: from the cache, or taken now."""
@@ -128,7 +127,6 @@ class Thumbnails:
             release()
         jpeg = await asyncio.to_thread(to_jpeg, data)
         thumbnail = Thumbnail(jpeg, self._clock.time())
-        self.taken += 1
         if generation == self._generation:  # a policy change meanwhile: not kept
             if len(self._cached) >= MAX_CACHED:
                 self._cached.pop(next(iter(self._cached)))

@@ -159,6 +159,25 @@ export function problemText(err) {
   return err.detail || err.title || plainError(err);
 }
 
+// ---------------------------------------------------------------- WebRTC
+
+const GATHER_TIMEOUT_MS = 10000;
+
+// aiortc does no trickle ICE: an offer must carry every candidate, so it is sent once
+// gathering is complete (or after GATHER_TIMEOUT_MS with what was found).
+export function iceGathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
 // ---------------------------------------------------------------- small DOM helpers
 
 // An element with text (never HTML from data: textContent only).

@@ -1,7 +1,7 @@
 // The Live page: the devices in your scope with live presence, one device's video
 // over WebRTC, driving it (drive.js) and the break-glass panel (docs/console.md).
 
-import { $, ApiError, api, apiList, clearNotice, notify, plainError, session } from "../core.js";
+import { $, ApiError, api, apiList, clearNotice, iceGathered, notify, plainError, session } from "../core.js";
 import { endHold, onHolder, refused, showDrive, wireDrive } from "./drive.js";
 import { createReconnect } from "./reconnect.js";
 import { forgetThumbnails, refreshThumbnails, stopThumbnails, thumbnail } from "./thumbs.js";
@@ -10,7 +10,6 @@ import { forgetThumbnails, refreshThumbnails, stopThumbnails, thumbnail } from "
 // "direct": peer to peer with the device. Control goes over a data channel to the
 // relay (checked there like signaling messages), over the signaling socket otherwise.
 const MODE = "relay";
-const GATHER_TIMEOUT_MS = 10000;
 // Closes that say "do not come back" (signed out, access withdrawn, a protocol violation,
 // invalid message): anything else is retried (docs/signaling.md, close codes).
 const FINAL_CLOSES = new Set([1000, 1003, 1008, 4401, 4403]);
@@ -329,20 +328,6 @@ function onCallError(err) {
   notify(`Could not start the video: ${err && err.message ? err.message : err}`);
 }
 
-function gatheringComplete(pc) {
-  // aiortc does no trickle ICE: the offer must carry every candidate.
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
-
 async function startCall(iceServers) {
   const pc = new RTCPeerConnection({ iceServers });
   view.pc = pc;
@@ -373,7 +358,7 @@ async function startCall(iceServers) {
   });
   await pc.setLocalDescription(await pc.createOffer());
   setStatus("Gathering network paths…");
-  await gatheringComplete(pc);
+  await iceGathered(pc);
   if (pc !== view.pc) return;
   send({ type: "offer", to: view.peer, sdp: pc.localDescription.sdp });
   setStatus("Waiting for the device…");

@@ -3,10 +3,9 @@
 // per tile. A tile's device can be changed, and a tile can go full screen. Leaving the
 // page closes every connection; a device that leaves shows "Offline" in its tile.
 
-import { $, API, api, apiAll, clearNotice, el, session } from "../core.js";
+import { $, API, api, apiAll, clearNotice, el, iceGathered, session } from "../core.js";
 import { refused } from "./table.js";
 
-const GATHER_TIMEOUT_MS = 10000;
 const wall = { ws: null, tiles: [], devices: [], iceServers: [], queue: [], asking: null };
 
 function send(message) {
@@ -15,19 +14,6 @@ function send(message) {
 
 export function reauthWall(token) {
   send({ type: "reauth", token });
-}
-
-function gathered(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
 }
 
 function setState(tile, text) {
@@ -67,7 +53,7 @@ async function call(tile, peer) {
     else if (pc.connectionState === "failed") setState(tile, "Failed");
   });
   await pc.setLocalDescription(await pc.createOffer());
-  await gathered(pc);
+  await iceGathered(pc);
   send({ type: "offer", to: peer, sdp: pc.localDescription.sdp });
 }
 
