@@ -46,6 +46,7 @@ from lensguard.recordings.manager import RecordingManager
 from lensguard.recordings.recovery import node_id
 from lensguard.recordings.vault import RecordingVault
 from lensguard.settings import Settings
+from lensguard.signaling.camera_pose import CameraPoses
 from lensguard.signaling.control_lock import ControlLock
 from lensguard.signaling.hub import SignalingHub, revocation_notifier
 from lensguard.signaling.presence import Presence
@@ -224,7 +225,9 @@ class Services:
             metrics=metrics,
             presence=presence,
             control=_control_lock(settings, redis, bus, clock),
+            poses=CameraPoses(local if redis is None else RedisStore(redis, prefix="lg:ptz:"), bus),
             gesture_gap=settings.control.gesture_gap_seconds,
+            clock=clock,
         )
         recorder = RecordingManager(
             media, recordings, streams.policy, clock=clock, node_id=node_id(settings.var_dir)

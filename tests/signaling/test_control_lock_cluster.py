@@ -104,3 +104,69 @@ async def test_one_driver_per_device_across_nodes(
         assert await holder_news(bob) == (None, "left")
         await bob.send(move(device_id, 6))
         assert await holder_news(bob) == ("bob", "claimed")
+
+
+async def test_a_lock_held_on_a_dead_node_ends_for_watchers_elsewhere(
+    make_settings: Any,
+    pg_url: str,
+    redis_url: str,
+    tmp_path: Path,
+    manual_clock: ManualClock,
+    peers: list[Peer],
+) -> None:
+    """A holder whose node died: no node ends or announces its lock, but B's watchers
+    are told ``expired`` once the lease in Redis runs out."""
+    clock = manual_clock
+    async with (
+        node(make_settings, pg_url, redis_url, tmp_path / "a", clock) as a,
+        node(make_settings, pg_url, redis_url, tmp_path / "b", clock) as b,
+    ):
+        await a.user("bob", "operator")
+        device_id, _ = await publishing(b, peers)
+        bob, _ = await watching(b, await b.login("bob"), device_id, peers)
+        ghost = {"kind": "user", "id": "u-gone", "name": "ann", "connection": "c-dead-node"}
+        await a.services.hub.control.claim(device_id, ghost)  # as A did before it died
+        assert await holder_news(bob) == ("ann", "claimed")
+
+        _, told = await watching(b, await b.login("bob"), device_id, peers)
+        assert told["holder"]["name"] == "ann"  # a newcomer is told the lease while it lives
+        await clock.advance(IDLE * 2)
+        assert await holder_news(bob) == (None, "expired")
+        await bob.send(move(device_id, 1))
+        assert await holder_news(bob) == ("bob", "claimed")
+
+
+async def test_the_camera_pose_is_shared_by_every_node(
+    make_settings: Any,
+    pg_url: str,
+    redis_url: str,
+    tmp_path: Path,
+    manual_clock: ManualClock,
+    peers: list[Peer],
+) -> None:
+    async with (
+        node(make_settings, pg_url, redis_url, tmp_path / "a", manual_clock) as a,
+        node(make_settings, pg_url, redis_url, tmp_path / "b", manual_clock) as b,
+    ):
+        await a.user("root", "admin")
+        device_id, device = await publishing(b, peers)
+        root, _ = await watching(a, await a.login("root"), device_id, peers)
+        await root.send(
+            {
+                "type": "control",
+                "device_id": device_id,
+                "command": "ptz",
+                "args": {"pan": 0.5, "zoom": 0.25},
+                "seq": 1,
+            }
+        )
+        assert (await device.recv("control", wait=IO_WAIT))["args"]["pan"] == 0.5
+        assert (await root.recv("camera_pose", wait=IO_WAIT))["reason"] == "moved"
+        late, _ = await watching(b, await b.login("root"), device_id, peers)
+        told = await late.recv("camera_pose", wait=IO_WAIT)  # read from Redis on node B
+        assert (told["pan"], told["tilt"], told["zoom"], told["reason"]) == (
+            0.5,
+            0.0,
+            0.25,
+            "current",
+        )

@@ -14,6 +14,7 @@ from lensguard.wire.server import SERVER_MESSAGES, ErrorCode, parse_server_messa
 
 ADA = server.principal_info("user", "u-1", "ada")
 SENDER = {"kind": "user", "id": "u-1", "name": "ada", "connection": "c-ada"}
+POSE = {"pan": -0.5, "tilt": 0.25, "zoom": 1.0}
 ITEM = {"box": [10, 20, 30, 40], "label": "face", "score": 0.875}
 
 BUILT: list[tuple[dict[str, Any], type[BaseModel]]] = [
@@ -41,6 +42,8 @@ BUILT: list[tuple[dict[str, Any], type[BaseModel]]] = [
         server.control_holder("dev-1", SENDER, "taken", previous=SENDER | {"name": "bo"}),
         server.ControlHolder,
     ),
+    (server.camera_pose("dev-1", POSE, "current"), server.CameraPose),
+    (server.camera_pose("dev-1", POSE, "moved", by=SENDER), server.CameraPose),
     (server.detections("dev-1", 9000, [ITEM]) | {"from": "media-x"}, server.Detections),
     (server.detections("dev-1", None, []) | {"from": "media-x"}, server.Detections),
     (server.redaction_started("dev-1", "g-1", "2026-12-04T18:00:00+00:00"), server.Redaction),

@@ -7,4 +7,5 @@ STREAM_CONFIG = "stream-config"
 OVERRIDES = "redaction-overrides"
 """A break-glass grant ended early: its viewers go back to the redacted picture."""
 CONTROL_HOLDERS = "control-holders"
-"""A device's control lock changed hands: its watchers on every node are told who drives."""
+"""A device's control lock changed hands (``control_holder``) or a camera was moved
+(``camera_pose``): its watchers on every node are told."""

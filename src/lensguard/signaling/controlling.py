@@ -21,6 +21,7 @@ from lensguard.access.principal import Resource
 from lensguard.clock import Timer
 from lensguard.monitor.events import emit
 from lensguard.settings import Severity
+from lensguard.signaling.camera_pose import pose_of
 from lensguard.signaling.control_lock import ControlLock, Holder
 from lensguard.signaling.gestures import Gesture, GestureAudit
 from lensguard.signaling.limits import CONTROL_BURST, CONTROLS_PER_SECOND, TokenBucket
@@ -91,6 +92,8 @@ class Controller:
             stop.add(message.seq, stop.started)
             await self._write(stop)
             return
+        if message.command == "ptz":
+            await session.hub.poses.moved(message.device_id, pose_of(args), self.holder())
         await self.gestures.command(message.device_id, message.command, args, message.seq)
 
     async def take(self, message: ControlTake) -> None:

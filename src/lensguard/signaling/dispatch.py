@@ -109,6 +109,12 @@ class Dispatcher:
         self.controller.holder_changed(message)
         await self.session.send(message)
 
+    async def pose_changed(self, message: dict[str, Any]) -> None:
+        """A camera was moved (any node): tell this socket if it watches it."""
+        device_id = message.get("device_id")
+        if isinstance(device_id, str) and device_id in self.watching:
+            await self.session.send(message)
+
     def _pair(self, peer: str) -> None:
         if len(self.peers) >= MAX_PEERS:
             raise Violation(Close.POLICY_VIOLATION, "too many peers")
@@ -235,13 +241,24 @@ class Dispatcher:
         await self._tell_holder(message.device_id)
 
     async def _tell_holder(self, device_id: str) -> None:
-        """Who drives the device now, for a new watcher (unknown: said as nobody)."""
+        """Who drives the device now, and where its camera points, for a new watcher
+        (an unknown holder is said as nobody; an unknown pose is not said)."""
+        hub = self.session.hub
         try:
-            holder = await self.session.hub.control.current(device_id)
+            holder = await hub.control.current(device_id)
         except Exception as exc:
             emit("control.lock_failed", device_id=device_id, error=type(exc).__name__)
             holder = None
-        await self.session.send(server.control_holder(device_id, holder, "current"))
+        told = server.control_holder(device_id, holder, "current")
+        hub.lock_watch.heard(told)
+        await self.session.send(told)
+        try:
+            pose = await hub.poses.current(device_id)
+        except Exception as exc:
+            emit("control.pose_failed", device_id=device_id, error=type(exc).__name__)
+            pose = None
+        if pose is not None:
+            await self.session.send(server.camera_pose(device_id, pose, "current"))
 
     def _watch(self, resource: Resource) -> None:
         if resource.id not in self.watching and self.session.hub.metrics is not None:

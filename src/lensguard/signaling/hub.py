@@ -16,15 +16,18 @@ from typing import TYPE_CHECKING, Any
 from lensguard.bus.base import Bus
 from lensguard.bus.channels import CONTROL_HOLDERS, REVOCATIONS
 from lensguard.bus.follow import follow
-from lensguard.clock import SystemClock
+from lensguard.clock import Clock, SystemClock
 from lensguard.logs import get_logger
 from lensguard.media.relay import MediaNode
 from lensguard.monitor.metrics import Metrics
+from lensguard.signaling.camera_pose import CameraPoses
 from lensguard.signaling.control_lock import ControlLock
+from lensguard.signaling.lock_watch import LockWatch
 from lensguard.signaling.presence import Presence
 from lensguard.store.kv import MemoryStore
 from lensguard.store.leases import MemoryLeases
 from lensguard.wire.closes import Close
+from lensguard.wire.kinds import Kind
 
 if TYPE_CHECKING:
     from lensguard.signaling.session import SignalSession
@@ -45,9 +48,12 @@ class SignalingHub:
         metrics: Metrics | None = None,
         presence: Presence | None = None,
         control: ControlLock | None = None,
+        poses: CameraPoses | None = None,
         gesture_gap: float = 1.0,
+        clock: Clock | None = None,
     ) -> None:
         self.bus = bus
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.media = media
         self.metrics = metrics
         self.open_sockets = 0
@@ -60,6 +66,17 @@ class SignalingHub:
             else ControlLock(MemoryLeases(clock=SystemClock().time), bus, idle=15.0)
         )
         """Who drives each device, on any node (``signaling/control_lock.py``)."""
+        self.poses = poses if poses is not None else CameraPoses(MemoryStore(), bus)
+        """Each camera's last commanded pan/tilt/zoom (``signaling/camera_pose.py``)."""
+        self.lock_watch = LockWatch(
+            self.control,
+            self.clock,
+            local=lambda connection: connection in self.sessions,
+            watched=self._watched,
+            tell=self._tell_watchers,
+            interval=self.control.idle / 3,
+        )
+        """Ends, for watchers here, a lock whose holder's node died (``lock_watch.py``)."""
         self.gesture_gap = gesture_gap
         """Seconds between identical commands that still make one audited gesture."""
         self.sessions: dict[str, SignalSession] = {}
@@ -104,6 +121,7 @@ class SignalingHub:
         """Close every session and stop listening."""
         for session in list(self.sessions.values()):
             await session.shutdown(Close.GOING_AWAY, "server shutting down")
+        self.lock_watch.close()
         for task in (self._listener, self._holders):
             if task is not None:
                 task.cancel()
@@ -133,9 +151,20 @@ class SignalingHub:
         await self.apply_revocation(message)
 
     async def _holder_changed(self, message: dict[str, Any]) -> None:
-        """A device's control lock changed hands: tell the local sockets watching it."""
+        """A device's control lock changed hands, or a camera moved: tell its watchers here."""
+        if message.get("type") == Kind.CAMERA_POSE:
+            for session in list(self.sessions.values()):
+                await session.dispatch.pose_changed(message)
+            return
+        self.lock_watch.heard(message)
+        await self._tell_watchers(message)
+
+    async def _tell_watchers(self, message: dict[str, Any]) -> None:
         for session in list(self.sessions.values()):
             await session.dispatch.holder_changed(message)
+
+    def _watched(self, device_id: str) -> bool:
+        return any(device_id in s.dispatch.watching for s in self.sessions.values())
 
     async def apply_revocation(self, message: dict[str, Any]) -> int:
         """Re-check or close the local sessions a revocation message concerns."""

@@ -31,6 +31,7 @@ class Kind(StrEnum):
     DETECTIONS = "detections"
     REDACTION = "redaction"
     CONTROL_HOLDER = "control_holder"
+    CAMERA_POSE = "camera_pose"
     # between server parts on the bus, never on a client's socket
     JOIN = "join"
     JOINED = "joined"

@@ -245,6 +245,20 @@ class ControlHolder(ServerModel):
     """Whom the lock was taken from (``taken`` only)."""
 
 
+class CameraPose(ServerModel):
+    """To a camera's watchers: the last pan/tilt/zoom pose commanded through the server."""
+
+    type: Literal["camera_pose"]
+    device_id: Label
+    pan: Unit
+    tilt: Unit
+    zoom: Annotated[float, Field(ge=0.0, le=1.0)]
+    reason: Label
+    """``current`` (on subscribe) or ``moved`` (a ``ptz`` command was forwarded)."""
+    by: Sender | None = None
+    """Who commanded it (``moved`` only)."""
+
+
 ServerMessage = Annotated[
     Ready
     | Reauthed
@@ -260,7 +274,8 @@ ServerMessage = Annotated[
     | Error
     | Detections
     | Redaction
-    | ControlHolder,
+    | ControlHolder
+    | CameraPose,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGES: tuple[type[ServerModel], ...] = (
@@ -279,6 +294,7 @@ SERVER_MESSAGES: tuple[type[ServerModel], ...] = (
     Detections,
     Redaction,
     ControlHolder,
+    CameraPose,
 )
 _ADAPTER: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 
@@ -384,6 +400,17 @@ def control_holder(
     }
     if previous is not None:
         sent["previous"] = previous
+    return sent
+
+
+def camera_pose(
+    device_id: str, pose: dict[str, float], reason: str, *, by: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A camera's last commanded pose (``pan``, ``tilt``, ``zoom``); ``by`` when it moved."""
+    sent: dict[str, Any] = {"type": Kind.CAMERA_POSE.value, "device_id": device_id, **pose}
+    sent["reason"] = reason
+    if by is not None:
+        sent["by"] = by
     return sent
 
 
