@@ -103,7 +103,9 @@ class World:
             url = link[1 : link.index(">")] if link else None
         raise LookupError(f"{name} was created but is not listed")
 
-    def device(self, name: str, site: str) -> tuple[str, str]:
+    def device(
+        self, name: str, site: str, capabilities: tuple[str, ...] = ("video", "control")
+    ) -> tuple[str, str]:
         """Register a device; returns (device id, credential)."""
         with self.http() as client:
             created = client.post(
@@ -112,8 +114,8 @@ class World:
                 json={
                     "name": name,
                     "site": site,
-                    "kind": "robot",
-                    "capabilities": ["video", "control"],
+                    "kind": "robot" if "control" in capabilities else "camera",
+                    "capabilities": list(capabilities),
                 },
             )
             created.raise_for_status()

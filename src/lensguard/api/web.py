@@ -55,6 +55,7 @@ ASSETS = {
             "table",
             "drive",
             "gamepad",
+            "ptz",
         )
     },
     # Single sign-on buttons and the return from the provider (docs/sso.md).

@@ -43,7 +43,8 @@ export function sendControl(message) {
   }
 }
 
-function control(command, args) {
+// A control message with this page's next sequence number (drive and camera share it).
+export function controlMessage(command, args) {
   const message = { type: "control", device_id: link.view().device.id, command, seq: ++seq };
   if (args) message.args = args;
   return message;
@@ -52,13 +53,13 @@ function control(command, args) {
 function command(button) {
   const kind = button.dataset.command;
   const args = kind === "move" ? { linear: Number(button.dataset.linear), angular: Number(button.dataset.angular) } : null;
-  return control(kind, args);
+  return controlMessage(kind, args);
 }
 
 function stopNow() {
   hold.refused = true; // no second stop from endHold
   endHold();
-  if (link.view().device) sendControl(control("stop"));
+  if (link.view().device) sendControl(controlMessage("stop"));
 }
 
 // ---------------------------------------------------------------- holding a button
@@ -91,7 +92,7 @@ export function endHold() {
   hold.key = null;
   // Stop explicitly on release rather than waiting for the dead-man timer.
   if (wasMove && hold.sent && !hold.refused && link.view().device) {
-    sendControl(control("stop"));
+    sendControl(controlMessage("stop"));
   }
 }
 
@@ -169,12 +170,12 @@ function gamepadFrame() {
     stick.stopHeld = false;
     const key = `${read.move.linear}/${read.move.angular}`;
     if (key !== stick.last || now - stick.at >= REPEAT_MS) {
-      sendControl(control("move", read.move));
+      sendControl(controlMessage("move", read.move));
       Object.assign(stick, { moving: true, last: key, at: now });
     }
   } else {
     stick.stopHeld = false;
-    if (stick.moving) sendControl(control("stop")); // the stick came back to the centre
+    if (stick.moving) sendControl(controlMessage("stop")); // the stick came back to the centre
     Object.assign(stick, { moving: false, last: "" });
   }
   lock.frame = requestAnimationFrame(gamepadFrame);
@@ -223,9 +224,10 @@ export function showDrive(device) {
   stopGamepad();
   lock.holder = null;
   const controllable = Boolean(device && device.capabilities.includes("control"));
-  $("control-lock").hidden = !controllable;
+  const steerable = controllable || Boolean(device && device.capabilities.includes("ptz"));
+  $("control-lock").hidden = !steerable; // a ptz takes the lock like a move
   $("drive").hidden = !controllable || !may("basic_control");
-  if (controllable) showHolder();
+  if (steerable) showHolder();
   if (!$("drive").hidden) startGamepad();
 }
 

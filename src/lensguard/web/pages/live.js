@@ -1,8 +1,9 @@
 // The Live page: the devices in your scope with live presence, one device's video
-// over WebRTC, driving it (drive.js) and the break-glass panel (docs/console.md).
+// over WebRTC, driving it (drive.js), its camera's pan/tilt/zoom (ptz.js) and the break-glass panel (docs/console.md).
 
 import { $, ApiError, api, apiList, clearNotice, iceGathered, notify, plainError, session } from "../core.js";
 import { endHold, onHolder, refused, showDrive, wireDrive } from "./drive.js";
+import { onPose, ptzRefused, showPtz, wirePtz } from "./ptz.js";
 import { createReconnect } from "./reconnect.js";
 import { forgetThumbnails, refreshThumbnails, stopThumbnails, thumbnail } from "./thumbs.js";
 
@@ -124,6 +125,7 @@ function stopWatching() {
   view.grant = null;
   $("video").srcObject = null;
   showDrive(null);
+  showPtz(null);
   $("breakglass").hidden = true;
   showGrant(null);
 }
@@ -148,6 +150,7 @@ async function watch(device, unredacted = false, { retrying = false } = {}) {
   }
   $("viewer-title").textContent = device.name;
   showDrive(device); // the pad only for those whose permissions allow driving
+  showPtz(device); // the camera pad only with camera_control on a ptz camera
   setStatus("Connecting…");
   let iceServers = [];
   try {
@@ -209,6 +212,9 @@ async function onSignal(message, iceServers) {
     case "control_holder":
       onHolder(message);
       break;
+    case "camera_pose":
+      onPose(message);
+      break;
     case "error":
       onServerError(message);
       break;
@@ -230,6 +236,7 @@ function onServerError(message) {
   };
   if (message.code === "forbidden" || message.code === "not_subscribed" || message.code === "locked") {
     refused(); // no stop for a refused command: someone else may be driving
+    ptzRefused();
   }
   if (message.code === "offline") {
     // Not connected now: the view waits for it and subscribes again by itself.
@@ -377,6 +384,7 @@ export function createLive(ctx) {
   $("breakglass-form").addEventListener("submit", onBreakGlass);
   $("breakglass-end").addEventListener("click", onEndBreakGlass);
   wireDrive({ view: () => view, send });
+  wirePtz({ view: () => view });
   return {
     view: "console-view",
     tab: "tab-live",
