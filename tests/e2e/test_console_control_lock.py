@@ -166,6 +166,8 @@ async def test_the_camera_pad_steps_from_the_pose_every_watcher_is_told(
     await root.get_by_role("button", name="Pan right").click()
     await arrives(lambda: poses(camera, first) == [(0.1, 0.0, 0.0)], "one pan step")
     await expect(root.locator("#ptz-pose")).to_have_text("Pan 0.10 · Tilt 0.00 · Zoom 0.00")
+    await expect(root.locator("#notice")).to_be_hidden()  # nothing else was sent, or refused
+    assert [c["command"] for c in camera.from_user(first)] == ["ptz"]
     await root.get_by_role("button", name="Zoom in").focus()
     await root.keyboard.press("Enter")
     await arrives(lambda: poses(camera, first)[-1:] == [(0.1, 0.0, 0.1)], "a zoom step")

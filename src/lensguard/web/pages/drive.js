@@ -103,7 +103,7 @@ export function refused() {
 }
 
 function wirePad() {
-  for (const button of document.querySelectorAll(".pad button")) {
+  for (const button of document.querySelectorAll("#drive .pad button")) {
     button.addEventListener("pointerdown", (event) => {
       event.preventDefault();
       button.setPointerCapture?.(event.pointerId);
