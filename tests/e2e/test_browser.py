@@ -465,3 +465,42 @@ async def test_investigator_breaks_glass_in_the_console_and_ends_it(
     finally:
         await page.close()
         await robot.stop()
+
+
+async def test_the_detections_overlay_boxes_the_face_the_chain_found(
+    world: World, browser: BrowserContext, tmp_path: Path
+) -> None:
+    _, credential = world.device("porch-cam", "porch")
+    robot = await FakeDevice.start(world, credential)
+    robot.track = PhotoTrack()
+    with world.http() as client:
+        policy = client.put(
+            "/api/v1/sites/porch/policy", headers=auth(world.admin), json={"redact_faces": True}
+        )
+        assert policy.status_code == 200
+    world.user("e2e-porch", "viewer")
+    page = await browser.new_page()
+    try:
+        await sign_in(page, world.server.base_url, "e2e-porch", PASSWORD)
+        await open_device(page, "porch-cam")
+        await wait_for_frames(page, 5)
+        await expect(page.locator("#overlay-controls")).to_be_visible()
+        face = page.locator("#overlay g.box[data-label=face] rect").first
+        await expect(face).to_be_attached()
+        assert await page.locator("#overlay").get_attribute("viewBox") == "0 0 640 480"
+        x, y, w, h = [
+            float(await face.get_attribute(a) or "nan") for a in ("x", "y", "width", "height")
+        ]
+        # Drawn over the astronaut's face (rows 40-200, columns 200-360 of the frame).
+        assert 200 <= x + w / 2 <= 360 and 40 <= y + h / 2 <= 200, (x, y, w, h)
+        await expect(page.locator("#overlay-summary")).to_contain_text("Detected: face")
+        await page.screenshot(path=str(tmp_path / "detections.png"))
+
+        await page.get_by_label("Show detections").uncheck()
+        await expect(page.locator("#overlay g.box")).to_have_count(0)
+        await expect(page.locator("#overlay-summary")).to_have_text("Detections are hidden.")
+        await page.get_by_label("Show detections").check()
+        await expect(page.locator("#overlay g.box").first).to_be_attached()
+    finally:
+        await page.close()
+        await robot.stop()

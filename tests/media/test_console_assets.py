@@ -87,7 +87,7 @@ SCRIPTS = sorted(
             "compliance",
         )
     ]
-    + ["pages/table.js", "pages/drive.js", "pages/gamepad.js", "pages/ptz.js", "sso.js"]
+    + ["pages/table.js", "pages/drive.js", "pages/gamepad.js", "pages/ptz.js", "pages/overlay.js", "sso.js"]
 )
 
 

@@ -56,6 +56,7 @@ ASSETS = {
             "drive",
             "gamepad",
             "ptz",
+            "overlay",
         )
     },
     # Single sign-on buttons and the return from the provider (docs/sso.md).

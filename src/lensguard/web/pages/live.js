@@ -1,8 +1,9 @@
 // The Live page: the devices in your scope with live presence, one device's video
-// over WebRTC, driving it (drive.js), its camera's pan/tilt/zoom (ptz.js) and the break-glass panel (docs/console.md).
+// over WebRTC, driving it (drive.js), its camera's pan/tilt/zoom (ptz.js), the detections overlay (overlay.js) and the break-glass panel (docs/console.md).
 
 import { $, ApiError, api, apiList, clearNotice, iceGathered, notify, plainError, session } from "../core.js";
 import { endHold, onHolder, refused, showDrive, wireDrive } from "./drive.js";
+import { onDetections, resetOverlay, wireOverlay } from "./overlay.js";
 import { onPose, ptzRefused, showPtz, wirePtz } from "./ptz.js";
 import { createReconnect } from "./reconnect.js";
 import { forgetThumbnails, refreshThumbnails, stopThumbnails, thumbnail } from "./thumbs.js";
@@ -126,6 +127,7 @@ function stopWatching() {
   $("video").srcObject = null;
   showDrive(null);
   showPtz(null);
+  resetOverlay();
   $("breakglass").hidden = true;
   showGrant(null);
 }
@@ -214,6 +216,9 @@ async function onSignal(message, iceServers) {
       break;
     case "camera_pose":
       onPose(message);
+      break;
+    case "detections":
+      onDetections(message, view.device);
       break;
     case "error":
       onServerError(message);
@@ -385,6 +390,7 @@ export function createLive(ctx) {
   $("breakglass-end").addEventListener("click", onEndBreakGlass);
   wireDrive({ view: () => view, send });
   wirePtz({ view: () => view });
+  wireOverlay();
   return {
     view: "console-view",
     tab: "tab-live",
