@@ -87,7 +87,14 @@ SCRIPTS = sorted(
             "compliance",
         )
     ]
-    + ["pages/table.js", "pages/drive.js", "pages/gamepad.js", "pages/ptz.js", "pages/overlay.js", "sso.js"]
+    + [
+        "pages/table.js",
+        "pages/drive.js",
+        "pages/gamepad.js",
+        "pages/ptz.js",
+        "pages/overlay.js",
+        "sso.js",
+    ]
 )
 
 
