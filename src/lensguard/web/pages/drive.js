@@ -102,31 +102,34 @@ export function refused() {
   endHold();
 }
 
+// Press and hold on a button: by pointer (captured, so releasing anywhere ends it) or
+// by Space/Enter on the focused button; `held()` says whether it is the one held now.
+export function holdable(button, begin, end, held) {
+  button.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    button.setPointerCapture?.(event.pointerId);
+    begin();
+  });
+  for (const kind of ["pointerup", "pointercancel", "lostpointercapture", "blur"]) {
+    button.addEventListener(kind, () => {
+      if (held()) end();
+    });
+  }
+  button.addEventListener("keydown", (event) => {
+    if ((event.key === " " || event.key === "Enter") && !event.repeat) {
+      event.preventDefault();
+      event.stopPropagation(); // not the page's Space-to-stop
+      begin();
+    }
+  });
+  button.addEventListener("keyup", (event) => {
+    if ((event.key === " " || event.key === "Enter") && held()) end();
+  });
+}
+
 function wirePad() {
   for (const button of document.querySelectorAll("#drive .pad button")) {
-    button.addEventListener("pointerdown", (event) => {
-      event.preventDefault();
-      button.setPointerCapture?.(event.pointerId);
-      beginHold(button);
-    });
-    for (const kind of ["pointerup", "pointercancel", "lostpointercapture"]) {
-      button.addEventListener(kind, () => {
-        if (hold.button === button) endHold();
-      });
-    }
-    button.addEventListener("keydown", (event) => {
-      if ((event.key === " " || event.key === "Enter") && !event.repeat) {
-        event.preventDefault();
-        event.stopPropagation();
-        beginHold(button);
-      }
-    });
-    button.addEventListener("keyup", (event) => {
-      if (event.key === " " || event.key === "Enter") endHold();
-    });
-    button.addEventListener("blur", () => {
-      if (hold.button === button) endHold();
-    });
+    holdable(button, () => beginHold(button), endHold, () => hold.button === button);
   }
 }
 

@@ -7,7 +7,7 @@
 // decides every command all the same, and a ptz takes the control lock like a move.
 
 import { $, session } from "../core.js";
-import { controlMessage, sendControl } from "./drive.js";
+import { controlMessage, holdable, sendControl } from "./drive.js";
 
 const REPEAT_MS = 250; // one step four times a second while a button is held
 const HOME = Object.freeze({ pan: 0, tilt: 0, zoom: 0 });
@@ -99,29 +99,7 @@ export function showPtz(device) {
 export function wirePtz(ctx) {
   link = ctx;
   for (const button of document.querySelectorAll("#ptz button")) {
-    button.addEventListener("pointerdown", (event) => {
-      event.preventDefault();
-      button.setPointerCapture?.(event.pointerId);
-      begin(button);
-    });
-    for (const kind of ["pointerup", "pointercancel", "lostpointercapture"]) {
-      button.addEventListener(kind, () => {
-        if (hold.button === button) end();
-      });
-    }
-    button.addEventListener("keydown", (event) => {
-      if ((event.key === " " || event.key === "Enter") && !event.repeat) {
-        event.preventDefault();
-        event.stopPropagation(); // not the drive keys' Space-to-stop
-        begin(button);
-      }
-    });
-    button.addEventListener("keyup", (event) => {
-      if (event.key === " " || event.key === "Enter") end();
-    });
-    button.addEventListener("blur", () => {
-      if (hold.button === button) end();
-    });
+    holdable(button, () => begin(button), end, () => hold.button === button);
   }
   window.addEventListener("blur", end);
 }
