@@ -7,6 +7,9 @@
    the devices record latency and check sequence numbers (0 lost expected).
    Embedded (in-process bus) side by side with cluster (two nodes, Redis bus,
    viewers on one node and devices on the other).
+3. The same relay latency on the embedded node while one other client floods it at
+   ``FLOOD_RATE`` messages a second (bench/flood.py, its own process: closed by the
+   per-connection budget, it reconnects and goes on), against the idle run of 2.
 """
 
 from __future__ import annotations
@@ -32,10 +35,13 @@ from tests.harness.server import LiveServer, start_server, strong_secret
 from tests.harness.world import World, bootstrap_admin
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.flood import Flooder
+
 SOCKETS = int(os.environ.get("LG_BENCH_SOCKETS", "5000"))
 PAIRS = 20
 RATE_PER_PAIR = 40  # messages a second per viewer (the per-connection budget is 50)
 SECONDS = 10
+FLOOD_RATE = 10_000
 PG_ADMIN = os.environ.get("LENSGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("LENSGUARD_TEST_REDIS", "redis://127.0.0.1:6379/9")
 
@@ -231,6 +237,18 @@ async def main_async() -> None:
             ratio = ours["kib_per_socket"] / max(bare["kib_per_socket"], 0.1)
             print(f"  memory ratio lensguard/bare            {ratio:.2f}x")
             local = await relay_latency(embedded, embedded)
+            assert embedded.server.cert_path is not None
+            flooder = Flooder(
+                embedded.ws_url,
+                str(embedded.server.cert_path),
+                embedded.user("bench-flood", "viewer"),
+                seconds=SECONDS + 4,
+                rate=FLOOD_RATE,
+            )
+            flooder.start()
+            await asyncio.sleep(2)  # the flood is under way before the victims start
+            flooded = await relay_latency(embedded, embedded)
+            flood = await asyncio.to_thread(flooder.result)
         finally:
             embedded.server.stop()
 
@@ -270,6 +288,17 @@ async def main_async() -> None:
             f"messages {r['messages']:.0f}  lost {r['lost']:.0f}"
         )
     print(f"  p99 ratio cluster/embedded   {cluster['p99'] / local['p99']:.2f}x")
+    print(
+        f"embedded, while one client floods at {FLOOD_RATE} msg/s: "
+        f"sent {flood['sent']} in {flood['connections']} connections, "
+        f"{flood['closed']} closed by the server"
+    )
+    for label, r in (("victims, idle (run 2)", local), ("victims, during the flood", flooded)):
+        print(
+            f"  {label:28s} p50 {r['p50']:.2f}  p95 {r['p95']:.2f}  p99 {r['p99']:.2f}  "
+            f"messages {r['messages']:.0f}  lost {r['lost']:.0f}"
+        )
+    print(f"  p99 ratio flood/idle         {flooded['p99'] / local['p99']:.2f}x")
 
 
 def main() -> None:
