@@ -46,6 +46,38 @@ PG_ADMIN = os.environ.get("LENSGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:
 REDIS = os.environ.get("LENSGUARD_TEST_REDIS", "redis://127.0.0.1:6379/9")
 
 
+# An offer the server's SDP check accepts (one data-channel section with DTLS and ICE);
+# the origin line carries the message's number and the time it was sent.
+OFFER = "\r\n".join(
+    [
+        "v=0",
+        "o=- {seq} {sent} IN IP4 127.0.0.1",
+        "s=-",
+        "t=0 0",
+        "a=group:BUNDLE 0",
+        "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+        "c=IN IP4 0.0.0.0",
+        "a=mid:0",
+        "a=sctp-port:5000",
+        "a=ice-ufrag:bench",
+        "a=ice-pwd:benchbenchbenchbenchbe",
+        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
+        "a=setup:actpass",
+        "",
+    ]
+)
+
+
+def stamped_offer(seq: int, sent_ns: int) -> str:
+    return OFFER.format(seq=seq, sent=sent_ns)
+
+
+def stamp_of(sdp: str) -> tuple[int, int]:
+    """(number, send time in ns) from an offer made by ``stamped_offer``."""
+    origin = sdp.split("\r\n", 2)[1].split()
+    return int(origin[1]), int(origin[2])
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -53,7 +85,7 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-async def open_many(url: str, ctx: ssl.SSLContext, n: int, first: str | None) -> list[Any]:
+async def open_many(url: str, ctx: ssl.SSLContext | None, n: int, first: str | None) -> list[Any]:
     sockets: list[ClientConnection] = []
 
     async def one() -> None:
@@ -103,8 +135,12 @@ BARE_SERVER = textwrap.dedent(
 )
 
 
-async def socket_figures(server: LiveServer, token: str, ctx: ssl.SSLContext) -> dict[str, float]:
-    url = server.base_url.replace("https://", "wss://") + "/v1/signal"
+async def socket_figures(
+    server: LiveServer, token: str, ctx: ssl.SSLContext | None
+) -> dict[str, float]:
+    scheme = {"https://": "wss://", "http://": "ws://"}
+    url = next(server.base_url.replace(a, b) for a, b in scheme.items() if a in server.base_url)
+    url += "/v1/signal"
     before = rss_kib(server.process.pid)
     started = time.perf_counter()
     sockets = await open_many(url, ctx, SOCKETS, json.dumps({"type": "auth", "token": token}))
@@ -179,7 +215,7 @@ async def relay_latency(viewer_world: World, device_world: World) -> dict[str, f
                 message = json.loads(await asyncio.wait_for(device.recv(), 30))
                 if message.get("type") != "offer":
                     continue
-                seq, sent = (int(x) for x in message["sdp"].split(":"))
+                seq, sent = stamp_of(message["sdp"])
                 latencies.append((time.perf_counter_ns() - sent) / 1e6)
                 lost += seq - expected
                 expected = seq + 1
@@ -187,7 +223,7 @@ async def relay_latency(viewer_world: World, device_world: World) -> dict[str, f
 
         receiver = asyncio.create_task(receive())
         for seq in range(total):
-            sdp = f"{seq}:{time.perf_counter_ns()}"
+            sdp = stamped_offer(seq, time.perf_counter_ns())
             await viewer.send(json.dumps({"type": "offer", "to": peer, "sdp": sdp}))
             await asyncio.sleep(1 / RATE_PER_PAIR)
         await receiver
@@ -216,6 +252,15 @@ async def main_async() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "embedded").mkdir()
+        # The same node with TLS ended in front of it (nginx, docs/deployment.md): what
+        # the node itself holds per socket without its TLS state.
+        (root / "plain").mkdir()
+        plain_world = world_on(root / "plain", {"security": {"encryption": {"enabled": False}}})
+        try:
+            plain_token = plain_world.user("bench-idle", "viewer")
+            plain = await socket_figures(plain_world.server, plain_token, None)
+        finally:
+            plain_world.server.stop()
         embedded = world_on(root / "embedded", {})
         try:
             ctx = embedded.ssl()
@@ -236,6 +281,10 @@ async def main_async() -> None:
             )
             ratio = ours["kib_per_socket"] / max(bare["kib_per_socket"], 0.1)
             print(f"  memory ratio lensguard/bare            {ratio:.2f}x")
+            print(
+                f"  lensguard behind a TLS proxy (plain)   opened in {plain['opened_s']:.1f}s  "
+                f"{plain['kib_per_socket']:.1f} KiB/socket  answering {plain['alive']:.0f}"
+            )
             local = await relay_latency(embedded, embedded)
             assert embedded.server.cert_path is not None
             flooder = Flooder(

@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.relay_profile import profile, report
+
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = [int(n) for n in os.environ.get("LENSGUARD_BENCH_VIEWERS", "1,25,50,75,100").split(",")]
 WINDOW = 8.0
@@ -277,6 +279,12 @@ async def _run(world: Any, server_pid: int, agent_pid: int, device_id: str) -> N
                     "rig": used,
                 }
             )
+            if step == STEPS[-1]:
+                sampled = await asyncio.to_thread(profile, server_pid, WINDOW)
+                if sampled is None:
+                    print("  (no relay profile: py-spy is not installed, run `make tools`)")
+                else:
+                    print("\n".join(report(sampled, step + 1)), flush=True)
             r = rows[-1]
             print(
                 f"  {r['viewers']:>4} viewers: relay CPU {r['cpu']:.1f}% of a core, RSS "
