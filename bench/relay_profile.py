@@ -19,12 +19,12 @@ RATE = 200  # samples a second
 
 # Functions whose inclusive share says where a packet's time goes (matched by name).
 STAGES = {
-    "SRTP protect (per viewer)": ("protect (pylibsrtp",),
-    "RTP send path (per viewer)": ("_send_rtp (aiortc",),
-    "DTLS/ICE transport send": ("_send_data (aiortc", "sendto (aioice"),
-    "receiving from the device": ("_handle_rtp_packet (aiortc",),
-    "the relay's fan-out": ("(lensguard/media",),
-    "signaling and HTTP": ("(lensguard/signaling", "(lensguard/api", "(starlette", "(uvicorn"),
+    "RTP senders, one task per viewer (aiortc)": ("RTCRtpSender._run_rtp ",),
+    "SRTP protect": ("Session.__process (pylibsrtp",),
+    "UDP send, one datagram per packet per viewer": ("StunProtocol.send_data ",),
+    "receiving from the device": ("RTCRtpReceiver._handle_rtp_packet ",),
+    "the relay's fan-out (lensguard)": ("(lensguard/media/",),
+    "signaling and API (lensguard)": ("(lensguard/signaling/", "(lensguard/api/"),
 }
 
 
@@ -49,6 +49,7 @@ def profile(pid: int, seconds: float) -> dict[str, Counter[str]] | None:
         lines = out.read_text().splitlines()
     own: Counter[str] = Counter()
     inside: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
     total = 0
     for line in lines:
         stack, _, count = line.rpartition(" ")
@@ -60,7 +61,15 @@ def profile(pid: int, seconds: float) -> dict[str, Counter[str]] | None:
         own[frames[-1]] += n
         for frame in set(frames):
             inside[frame] += n
-    return {"own": own, "inside": inside, "total": Counter({"samples": total})}
+        for stage, needles in STAGES.items():
+            if any(x in frame for frame in frames for x in needles):
+                stages[stage] += n
+    return {
+        "own": own,
+        "inside": inside,
+        "stages": stages,
+        "total": Counter({"samples": total}),
+    }
 
 
 def report(result: dict[str, Counter[str]], viewers: int, top: int = 12) -> list[str]:
@@ -72,4 +81,7 @@ def report(result: dict[str, Counter[str]], viewers: int, top: int = 12) -> list
     for stage, needles in STAGES.items():
         n = max((c for f, c in result["inside"].items() if any(x in f for x in needles)), default=0)
         lines.append(f"    {100 * n / total:5.1f}% in    {stage}")
+    lines.append(
+        "    (Runner.run's own time is the event loop's C code: uvloop's polling and callbacks)"
+    )
     return lines
