@@ -224,6 +224,12 @@ async def _probe(world: Any, device_id: str, stop: asyncio.Event) -> list[tuple[
     await stop.wait()
     for task in tasks:
         task.cancel()
+    for stat in (await pc.getStats()).values():
+        if getattr(stat, "type", "") == "inbound-rtp":
+            print(
+                f"  the probe received {stat.packetsReceived} packets, lost "
+                f"{stat.packetsLost}, jitter {stat.jitter}"
+            )
     await pc.close()
     await peer.ws.close()
     return seen
