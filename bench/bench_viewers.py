@@ -249,7 +249,9 @@ async def _run(world: Any, server_pid: int, agent_pid: int, device_id: str) -> N
     try:
         have = 0
         for step in STEPS:
-            tokens = [world.user(f"load-{i}", "viewer") for i in range(have, step)]
+            # Made on a thread: a blocked loop here would starve the probe's socket.
+            names = [f"load-{i}" for i in range(have, step)]
+            tokens = await asyncio.to_thread(lambda: [world.user(n, "viewer") for n in names])
             await thin.ask({"do": "add", "tokens": tokens})
             have = step
             await asyncio.sleep(SETTLE)
