@@ -235,6 +235,11 @@ async def _probe(world: Any, device_id: str, stop: asyncio.Event) -> list[tuple[
     return seen
 
 
+def _accounts(world: Any, names: list[str]) -> list[str]:
+    """Viewer accounts' tokens (blocking HTTP: call it on a thread)."""
+    return [world.user(name, "viewer") for name in names]
+
+
 async def _run(world: Any, server_pid: int, agent_pid: int, device_id: str) -> None:
     thin = Thin(
         {
@@ -251,7 +256,7 @@ async def _run(world: Any, server_pid: int, agent_pid: int, device_id: str) -> N
         for step in STEPS:
             # Made on a thread: a blocked loop here would starve the probe's socket.
             names = [f"load-{i}" for i in range(have, step)]
-            tokens = await asyncio.to_thread(lambda: [world.user(n, "viewer") for n in names])
+            tokens = await asyncio.to_thread(_accounts, world, names)
             await thin.ask({"do": "add", "tokens": tokens})
             have = step
             await asyncio.sleep(SETTLE)
