@@ -130,7 +130,12 @@ async def test_a_lock_held_on_a_dead_node_ends_for_watchers_elsewhere(
 
         _, told = await watching(b, await b.login("bob"), device_id, peers)
         assert told["holder"]["name"] == "ann"  # a newcomer is told the lease while it lives
-        await clock.advance(IDLE * 2)
+        # Turned a look at a time: each reads Redis (real I/O) and arms the next look
+        # when the reply is in, so the clock must wait for it between turns.
+        watch = b.services.hub.lock_watch
+        for _ in range(6):
+            await clock.advance(IDLE / 3)
+            await watch.settled()
         assert await holder_news(bob) == (None, "expired")
         await bob.send(move(device_id, 1))
         assert await holder_news(bob) == ("bob", "claimed")

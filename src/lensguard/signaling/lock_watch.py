@@ -83,6 +83,11 @@ class LockWatch:
         for task in list(self._tasks):
             task.cancel()
 
+    async def settled(self) -> None:
+        """Wait for the looks in flight to finish (their lease reads are real I/O)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     @property
     def following(self) -> int:
         """How many remote holders this node is following now."""
