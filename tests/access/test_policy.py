@@ -14,6 +14,7 @@ from lensguard.access import policy as policy_module
 from lensguard.access.policy import Policy, load_policy
 from lensguard.errors import ConfigurationError, ValidationFailed
 from lensguard.identity import accounts
+from lensguard.intake import MAX_YAML_BYTES
 from lensguard.services import Services
 
 POLICY = load_policy()
@@ -217,10 +218,10 @@ def test_policy_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
 def test_policy_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_bytes(b"permissions: {camera_view: \xff}\nroles: {viewer: [camera_view]}\n")
-    with pytest.raises(ConfigurationError) as raised:
-        load_policy(path)
-    assert raised.value.detail.startswith(f"cannot read policy {path}: ")
-    assert isinstance(raised.value.__cause__, UnicodeDecodeError)
+    assert refusal(path) == (
+        f"security.access_control.policy_file: policy file {path} is not UTF-8 text "
+        "(byte 27 cannot be read)"
+    )
 
 
 def test_policy_file_that_is_utf8_loads_its_text(tmp_path: Path) -> None:
@@ -233,10 +234,48 @@ def test_policy_file_that_is_utf8_loads_its_text(tmp_path: Path) -> None:
 
 def test_missing_policy_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "absent.yaml"
-    with pytest.raises(ConfigurationError) as raised:
-        load_policy(path)
-    assert raised.value.detail.startswith(f"cannot read policy {path}: ")
-    assert isinstance(raised.value.__cause__, FileNotFoundError)
+    assert refusal(path) == (
+        f"security.access_control.policy_file: policy file {path} cannot be read: "
+        "No such file or directory"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(64), "is a PNG image, not a text file"),
+        (b"%PDF-1.7\n", "is a PDF document, not a text file"),
+        (b"PK\x03\x04" + bytes(30), "is a ZIP archive (or an office document), not a text file"),
+        (
+            b"permissions: {camera_view: x}\nroles:\x00 {v: [camera_view]}\n",
+            "holds a control character (U+0000) on line 2: it is not a text file",
+        ),
+    ],
+)
+def test_a_policy_file_that_is_not_text_is_refused_by_its_content(
+    tmp_path: Path, content: bytes, why: str
+) -> None:
+    path = tmp_path / "policy.yaml"  # the name says YAML; the content decides
+    path.write_bytes(content)
+    assert refusal(path) == f"security.access_control.policy_file: policy file {path} {why}"
+
+
+def test_a_policy_file_too_large_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_bytes(b"# " + b"x" * MAX_YAML_BYTES + b"\n")
+    assert refusal(path) == (
+        f"security.access_control.policy_file: policy file {path} is larger than "
+        f"{MAX_YAML_BYTES:,} bytes: is it the right file?"
+    )
+
+
+def test_a_policy_with_yaml_aliases_is_refused(tmp_path: Path) -> None:
+    laughs = "a: &a [lol, lol, lol]\nb: &b [*a, *a, *a]\n"
+    path = write(tmp_path, laughs + "permissions: {camera_view: x}\nroles: {v: [camera_view]}\n")
+    assert refusal(path) == (
+        f"security.access_control.policy_file: policy file {path} uses a YAML anchor or "
+        "alias on line 1: write the values out in full"
+    )
 
 
 def test_broken_built_in_policy_is_named_as_such(

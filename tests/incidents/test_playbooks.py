@@ -106,3 +106,24 @@ def test_the_flow_moves_forward_and_ends() -> None:
     assert allowed(State.CLOSED) == {State.OPEN}  # reopening is the one way back
     with pytest.raises(BadMove, match="an incident that is recovered can become: closed"):
         move(State.RECOVERED, State.TRIAGED)
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"\xff\xd8\xff\xe0" + bytes(32), "is a JPEG image, not a text file"),
+        (b"kind: x\ntitle: \xff\n", "is not UTF-8 text (byte 15 cannot be read)"),
+        (
+            b"kind: x\ntitle: &t X\nseverity: high\nsteps: []\nagain: *t\n",
+            "uses a YAML anchor or alias on line 2: write the values out in full",
+        ),
+    ],
+)
+def test_a_playbook_file_is_checked_by_content_before_it_is_parsed(
+    tmp_path: Path, content: bytes, why: str
+) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_bytes(content)
+    with pytest.raises(PlaybookError) as raised:
+        load_all(tmp_path)
+    assert str(raised.value) == f"playbook {path} {why}"

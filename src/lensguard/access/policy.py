@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from lensguard.errors import ConfigurationError, ValidationFailed
+from lensguard.intake import IntakeError, read_text, refuse_aliases
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ def load_policy(path: Path | None = None) -> Policy:
     if path is None:
         return _load(files("lensguard.access").joinpath("policy.yaml").read_bytes(), "(built-in)")
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read policy {path}: {exc}") from exc
-    return _load(raw, str(path))
+        text = read_text(path, what="policy file")
+        refuse_aliases(text, what="policy file", source=str(path))
+    except IntakeError as exc:
+        raise ConfigurationError(f"security.access_control.policy_file: {exc}") from None
+    return _load(text.encode(), str(path))

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from lensguard.intake import IntakeError, read_text, refuse_aliases
 from lensguard.severity import Severity
 
 PHASES = ("detect", "assess", "notify", "contain", "investigate", "recover", "learn")
@@ -240,9 +241,10 @@ def parse(text: str, source: str) -> Playbook:
 def load(path: Path) -> Playbook:
     """The playbook in the file at ``path``."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlaybookError(f"{path}: cannot be read ({type(exc).__name__})") from None
+        text = read_text(path, what="playbook")
+        refuse_aliases(text, what="playbook", source=str(path))
+    except IntakeError as exc:
+        raise PlaybookError(str(exc)) from None
     return parse(text, str(path))
 
 
