@@ -99,6 +99,9 @@ class PublishingDevice:
             await pc.close()
 
 
+BROWSER_INIT_SCRIPTS = (RECORD_PEERS,)  # pages record their peer connections
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = start_server(
@@ -108,16 +111,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield World(server, bootstrap_admin(server))
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser(
-    tmp_path_factory: pytest.TempPathFactory, world: World
-) -> AsyncIterator[BrowserContext]:
-    assert world.server.cert_path is not None
-    async with chromium(tmp_path_factory.mktemp("profile"), trust=world.server.cert_path) as ctx:
-        await ctx.add_init_script(RECORD_PEERS)
-        yield ctx
 
 
 @pytest.fixture

@@ -22,11 +22,13 @@ from tests.e2e.test_browser import (
     sign_in,
     wait_for_frames,
 )
-from tests.harness.browser import chromium
 from tests.harness.server import start_server
 from tests.signaling.conftest import PASSWORD, World, bootstrap_admin
 
 pytestmark = pytest.mark.slow
+
+
+BROWSER_INIT_SCRIPTS = (RECORD_PEERS,)  # pages record their peer connections
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +41,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield World(server, bootstrap_admin(server))
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser(
-    tmp_path_factory: pytest.TempPathFactory, world: World
-) -> AsyncIterator[BrowserContext]:
-    assert world.server.cert_path is not None
-    async with chromium(tmp_path_factory.mktemp("profile"), trust=world.server.cert_path) as ctx:
-        await ctx.add_init_script(RECORD_PEERS)
-        yield ctx
 
 
 @pytest.fixture

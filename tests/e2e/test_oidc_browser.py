@@ -14,7 +14,6 @@ import pytest
 from playwright.async_api import BrowserContext, expect
 
 from tests.e2e.test_browser import RECORD_PEERS, PublishingDevice, open_device, wait_for_frames
-from tests.harness.browser import chromium
 from tests.harness.oidc import MockProvider, mock_provider
 from tests.harness.ports import free_port
 from tests.harness.server import start_server
@@ -22,6 +21,9 @@ from tests.harness.world import ADMIN_PASSWORD, auth
 from tests.signaling.conftest import World, bootstrap_admin
 
 pytestmark = pytest.mark.slow
+
+
+BROWSER_INIT_SCRIPTS = (RECORD_PEERS,)  # pages record their peer connections
 
 
 @pytest.fixture(scope="module")
@@ -61,16 +63,6 @@ def world(
         yield World(server, bootstrap_admin(server))
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-async def browser(
-    tmp_path_factory: pytest.TempPathFactory, world: World
-) -> AsyncIterator[BrowserContext]:
-    assert world.server.cert_path is not None
-    async with chromium(tmp_path_factory.mktemp("profile"), trust=world.server.cert_path) as ctx:
-        await ctx.add_init_script(RECORD_PEERS)
-        yield ctx
 
 
 @pytest.fixture

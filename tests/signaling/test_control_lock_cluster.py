@@ -48,6 +48,18 @@ async def node(
         yield server
 
 
+@contextlib.asynccontextmanager
+async def two_nodes(
+    make_settings: Any, pg_url: str, redis_url: str, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[tuple[InProcessServer, InProcessServer]]:
+    """Nodes A and B on the same PostgreSQL, Redis and clock."""
+    async with (
+        node(make_settings, pg_url, redis_url, tmp_path / "a", clock) as a,
+        node(make_settings, pg_url, redis_url, tmp_path / "b", clock) as b,
+    ):
+        yield a, b
+
+
 async def test_one_driver_per_device_across_nodes(
     make_settings: Any,
     pg_url: str,
@@ -57,10 +69,7 @@ async def test_one_driver_per_device_across_nodes(
     peers: list[Peer],
 ) -> None:
     clock = manual_clock
-    async with (
-        node(make_settings, pg_url, redis_url, tmp_path / "a", clock) as a,
-        node(make_settings, pg_url, redis_url, tmp_path / "b", clock) as b,
-    ):
+    async with two_nodes(make_settings, pg_url, redis_url, tmp_path, clock) as (a, b):
         for name, role in [("root", "admin"), ("ann", "operator"), ("bob", "operator")]:
             await a.user(name, role)
         device_id, device = await publishing(b, peers)
@@ -117,10 +126,7 @@ async def test_a_lock_held_on_a_dead_node_ends_for_watchers_elsewhere(
     """A holder whose node died: no node ends or announces its lock, but B's watchers
     are told ``expired`` once the lease in Redis runs out."""
     clock = manual_clock
-    async with (
-        node(make_settings, pg_url, redis_url, tmp_path / "a", clock) as a,
-        node(make_settings, pg_url, redis_url, tmp_path / "b", clock) as b,
-    ):
+    async with two_nodes(make_settings, pg_url, redis_url, tmp_path, clock) as (a, b):
         await a.user("bob", "operator")
         device_id, _ = await publishing(b, peers)
         bob, _ = await watching(b, await b.login("bob"), device_id, peers)
@@ -149,10 +155,7 @@ async def test_the_camera_pose_is_shared_by_every_node(
     manual_clock: ManualClock,
     peers: list[Peer],
 ) -> None:
-    async with (
-        node(make_settings, pg_url, redis_url, tmp_path / "a", manual_clock) as a,
-        node(make_settings, pg_url, redis_url, tmp_path / "b", manual_clock) as b,
-    ):
+    async with two_nodes(make_settings, pg_url, redis_url, tmp_path, manual_clock) as (a, b):
         await a.user("root", "admin")
         device_id, device = await publishing(b, peers)
         root, _ = await watching(a, await a.login("root"), device_id, peers)
