@@ -406,6 +406,17 @@ class VisionSettings(_Section):
     """Prefix of the Redis keys: ``<stream>:jobs``, reply streams and worker counters."""
     send_side: int = Field(default=640, ge=64, le=4_096)
     """Frames go to workers as JPEG, scaled down so their longer side is at most this."""
+    detect_every: int = Field(default=1, ge=1, le=6)
+    """Run the face detectors on one processed frame in this many; on the frames between,
+    the faces found last are tracked (moved with their velocity, grown by ``track_grow``)
+    and redacted there. 1 searches every frame. A face that comes into view between two
+    detections is found up to ``detect_every - 1`` frames later (docs/redaction.md)."""
+    track_grow: float = Field(default=0.15, ge=0.0, le=1.0)
+    """How much a tracked face's box grows on every side per frame carried, as a share of
+    its width and height."""
+    scene_change: float = Field(default=0.2, gt=0.0, le=1.0)
+    """Detect at once, out of turn, when more than this share of the picture changed
+    since the last detection (a cut, a fast pan, the camera moved)."""
 
     @field_validator("remote")
     @classmethod

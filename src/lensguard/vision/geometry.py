@@ -14,6 +14,15 @@ from lensguard.vision.processor import Detection, Image, as_image
 Floats: TypeAlias = npt.NDArray[np.float32]
 
 
+def grey_thumbnail(image: Image, width: int) -> Image:
+    """``image`` in grey, area-averaged down to ``width`` pixels wide (aspect kept, never up)."""
+    height, frame_width = image.shape[:2]
+    thumb_w = min(width, frame_width)
+    thumb_h = max(1, round(height * thumb_w / frame_width))
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return as_image(cv2.resize(grey, (thumb_w, thumb_h), interpolation=cv2.INTER_AREA))
+
+
 def letterbox(image: Image, width: int, height: int) -> tuple[Image, float, int, int]:
     """``image`` fitted into a black canvas: (canvas, scale, pad_x, pad_y)."""
     h, w = image.shape[:2]

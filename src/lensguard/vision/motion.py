@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from lensguard.vision.geometry import grey_thumbnail
 from lensguard.vision.params import check_keys, get_float, get_int
 from lensguard.vision.processor import Detection, Image, Result
 
@@ -52,12 +53,8 @@ class MotionDetect:
         """Compare ``frame`` with the previous one; append a ``motion`` detection if it moved."""
         threshold, min_area, width = self._options(params)
         height, frame_width = frame.shape[:2]
-        thumb_w = min(width, frame_width)
-        thumb_h = max(1, round(height * thumb_w / frame_width))
-        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        thumb = np.asarray(
-            cv2.resize(grey, (thumb_w, thumb_h), interpolation=cv2.INTER_AREA), dtype=np.uint8
-        )
+        thumb = grey_thumbnail(frame, width)
+        thumb_h, thumb_w = thumb.shape
         last, self._last = self._last, thumb
         shape, self._shape = self._shape, (height, frame_width)
         if last is None or shape != (height, frame_width) or last.shape != thumb.shape:

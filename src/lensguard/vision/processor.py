@@ -84,6 +84,22 @@ class Processor(Protocol):
         ...
 
 
+@runtime_checkable
+class TimedProcessor(Processor, Protocol):
+    """A processor that also wants the frame's timestamp (90 kHz ticks, None if unknown)."""
+
+    def process_at(
+        self,
+        frame: Image,
+        detections: list[Detection],
+        params: Mapping[str, Any],
+        *,
+        pts: int | None,
+    ) -> Result:
+        """Process one frame taken at ``pts``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """A processor and the parameters it runs with."""
@@ -122,6 +138,11 @@ class Chain:
         self._steps = tuple(Step(s.processor, MappingProxyType(dict(s.params))) for s in steps)
 
     @property
+    def steps(self) -> tuple[Step, ...]:
+        """The steps, in order (their parameters read-only)."""
+        return self._steps
+
+    @property
     def names(self) -> list[str]:
         """The processors' names, in order."""
         return [s.processor.name for s in self._steps]
@@ -143,7 +164,11 @@ class Chain:
             name = step.processor.name
             started = time.perf_counter()
             try:
-                result = step.processor.process(image, detections, step.params)
+                processor = step.processor
+                if isinstance(processor, TimedProcessor):
+                    result = processor.process_at(image, detections, step.params, pts=frame.pts)
+                else:
+                    result = processor.process(image, detections, step.params)
             except VisionError:
                 raise
             except Exception as exc:

@@ -26,6 +26,7 @@ import redis
 from lensguard.errors import ConfigurationError
 from lensguard.logs import get_logger
 from lensguard.settings import Settings, VisionSettings
+from lensguard.vision.cadence import with_cadence
 from lensguard.vision.errors import VisionError
 from lensguard.vision.jobs import (
     JOBS_MAXLEN,
@@ -313,7 +314,7 @@ def remote_chain_builder(
     local = default_registry(models_dir=models_dir, onnx_dir=onnx_dir)
     vision = settings.vision
     if not vision.workers:
-        return local.build_chain
+        return _cadenced(local.build_chain, vision)
     url = settings.redis_url
     if url is None:
         raise ConfigurationError(
@@ -330,4 +331,23 @@ def remote_chain_builder(
             registry.register(name, partial(_remote_factory, name, local, client, vision))
         else:
             registry.register(name, partial(local.create, name))
-    return registry.build_chain
+    return _cadenced(registry.build_chain, vision)
+
+
+def _cadenced(build: ChainBuilder, vision: VisionSettings) -> ChainBuilder:
+    """``build`` with the face detectors at ``vision.detect_every`` (``build`` itself at 1)."""
+    if vision.detect_every <= 1:
+        return build
+
+    def build_cadenced(
+        names: Sequence[str], params: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> Chain:
+        return with_cadence(
+            build(names, params),
+            VisionSettings.DETECTORS,
+            every=vision.detect_every,
+            grow=vision.track_grow,
+            scene_change=vision.scene_change,
+        )
+
+    return build_cadenced
