@@ -141,9 +141,10 @@ async def run_baseline(width: int, height: int) -> tuple[list[float], int]:
 
 
 async def run_lensguard(
-    world: World, width: int, height: int, tmp: Path, mode: str
+    world: World, width: int, height: int, tmp: Path, mode: str, tag: str = ""
 ) -> tuple[list[float], int]:
-    label = mode.replace("+", "-")
+    """Latencies of one agent -> server -> viewer run; ``tag`` keeps repeated runs' names apart."""
+    label = tag + mode.replace("+", "-")
     device_id, credential = world.device(f"bench-{label}-{width}x{height}", "site-a")
     if mode == "relay+redaction":
         # Decode, face detection + pixelation, encode once in the relay.

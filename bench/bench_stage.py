@@ -42,6 +42,7 @@ from lensguard.media.processing import (
 )
 from lensguard.vision import Chain, Frame, build_chain
 from lensguard.vision.blazeface import INPUT_SIZE, OUTPUTS, ssd_anchors, weighted_nms
+from lensguard.vision.cadence import Cadence, CadenceStats, with_cadence
 from lensguard.vision.failclosed import redact_or_blank
 from lensguard.vision.filters import PixelateFaces
 from lensguard.vision.geometry import letterbox, to_detection, unletterbox
@@ -216,6 +217,8 @@ def measure_size(width: int, height: int) -> None:
     new_parts: dict[str, list[float]] = defaultdict(list)
     old_whole: list[float] = []
     new_whole: list[float] = []
+    cadence_whole: list[float] = []
+    cadence_stats = CadenceStats()
     old_chain = OldStage().chain
     new_chain = build_chain(["face_detect", "pixelate_faces"])
     faces = (0, 0)
@@ -229,6 +232,15 @@ def measure_size(width: int, height: int) -> None:
         stage = ProcessingStage(lambda p, k: None, chain=new_chain, mandatory=True, loop=loop)
         whole(lambda p, s=stage: s.transcode([(p, False)]), packets, new_whole)
         stage.close()
+        # vision.detect_every 3: the faces tracked between searches (vision/cadence.py).
+        tracked = with_cadence(new_chain, {"face_detect"}, every=3)
+        stage = ProcessingStage(lambda p, k: None, chain=tracked, mandatory=True, loop=loop)
+        whole(lambda p, s=stage: s.transcode([(p, False)]), packets, cadence_whole)
+        stage.close()
+        step = tracked.steps[0].processor
+        assert isinstance(step, Cadence)
+        for key in ("detected", "forced", "carried"):
+            setattr(cadence_stats, key, getattr(cadence_stats, key) + getattr(step.stats, key))
     loop.close()
     print(f"\n{width}x{height}: ms per frame (median of {ROUNDS} x {FRAMES} frames)")
     print(f"  {'part':12s} {'old':>7s} {'new':>7s} {'new/old':>8s}")
@@ -238,6 +250,12 @@ def measure_size(width: int, height: int) -> None:
     o, n = statistics.median(old_whole), statistics.median(new_whole)
     p95o, p95n = np.percentile(old_whole, 95), np.percentile(new_whole, 95)
     print(f"  {'whole stage':12s} {o:7.2f} {n:7.2f} {n / o:7.2f}x   (p95 {p95o:.2f} / {p95n:.2f})")
+    c, p95c = statistics.median(cadence_whole), np.percentile(cadence_whole, 95)
+    print(f"  {'1 in 3':12s} {'':7s} {c:7.2f} {c / n:7.2f}x   (p95 {p95c:.2f}; against new)")
+    print(
+        f"  1 in 3 on this panning scene: {cadence_stats.detected} searched "
+        f"({cadence_stats.forced} out of turn), {cadence_stats.carried} carried"
+    )
     print(f"  faces on the last frame: old {faces[0]}, new {faces[1]}")
 
 

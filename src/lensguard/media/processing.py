@@ -38,6 +38,11 @@ ENCODER_OPTIONS = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"
 # on (the encode right after the colour conversion took twice as long). Every stream
 # already has its own worker thread, so OpenCV runs on one, as `lensguard worker` does.
 OPENCV_THREADS = 1
+# libvpx on two threads is faster only when frames come back to back: at a live 30 fps
+# its threads sleep between frames, and waking them made each 640x480 encode take
+# ~12 ms instead of ~4 on one thread (~15 against ~9 at 720p; bench/README.md,
+# "Processing stage cost"). A stream's encode is one frame at a time, so one thread.
+ENCODER_THREADS = 1
 
 
 @dataclass
@@ -97,7 +102,7 @@ def fit(image: Image, bound: tuple[int, int] | None) -> Image:
 
 
 def vp8_encoder(width: int, height: int, bitrate: int) -> Any:
-    """libvpx for live video: realtime deadline, no look-ahead, threads chosen by FFmpeg."""
+    """libvpx for live video: realtime deadline, no look-ahead, one thread."""
     encoder = av.CodecContext.create("libvpx", "w")
     encoder.width, encoder.height = width, height
     encoder.pix_fmt = "yuv420p"
@@ -107,6 +112,7 @@ def vp8_encoder(width: int, height: int, bitrate: int) -> Any:
     # 640x480 (worst frames ~30 dB) and fall to 30-35 dB at 1280x720; 12 gains nothing
     # (bench/README.md, "Processing stage cost").
     encoder.options = dict(ENCODER_OPTIONS)
+    encoder.thread_count = ENCODER_THREADS
     return encoder
 
 

@@ -1,0 +1,81 @@
+"""What redaction adds glass to glass, searching every frame and one frame in three.
+
+Same set-up as ``bench_latency.py``: ``lensguard agent`` (a separate process, the
+synthetic source) publishing through a real server's relay to an aiortc viewer in this
+process, the capture time stamped into each frame. Three rows per size, alternated in
+rounds: the relay without processing (the baseline), with ``redact_faces`` searching
+every frame (``vision.detect_every`` 1, the default), and on a second server with
+``vision.detect_every`` 3 (faces tracked between searches). Added = redaction's p50 minus
+the baseline's p50 in the same round; frames = frames decoded in the measured window
+(301 expected at 30 fps).
+
+Rerun: ``python bench/run.py redaction`` (``LG_BENCH_ROUNDS``, default 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+from tests.harness.server import start_server
+from tests.harness.world import World, bootstrap_admin
+
+from bench.bench_latency import FPS, SECONDS, SIZES, run_lensguard, summary
+
+ROUNDS = int(os.environ.get("LG_BENCH_ROUNDS", "2"))
+ROWS = ("relay", "redaction, every frame", "redaction, 1 in 3")
+
+
+def main() -> None:
+    limits = {"limits": {"requests_per_minute": 100_000}}
+    results: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        (tmp / "every").mkdir()
+        (tmp / "cadence").mkdir()
+        every = start_server(tmp / "every", limits)
+        cadence = start_server(tmp / "cadence", {**limits, "vision": {"detect_every": 3}})
+        try:
+            worlds = {
+                "every": World(every, bootstrap_admin(every)),
+                "cadence": World(cadence, bootstrap_admin(cadence)),
+            }
+            for round_ in range(ROUNDS):
+                for width, height in SIZES:
+                    size = f"{width}x{height}"
+                    plan = [
+                        (ROWS[0], worlds["every"], "relay"),
+                        (ROWS[1], worlds["every"], "relay+redaction"),
+                        (ROWS[2], worlds["cadence"], "relay+redaction"),
+                    ]
+                    for row, world, mode in plan:
+                        tag = f"r{round_}-{'c' if world is worlds['cadence'] else 'e'}-"
+                        latencies, frames = asyncio.run(
+                            run_lensguard(world, width, height, tmp, mode, tag)
+                        )
+                        p50, p95 = summary(latencies)
+                        results.setdefault((size, row), []).append((p50, p95, frames))
+                        print(
+                            f"  round {round_ + 1} {size} {row}: {p50:.1f} / {p95:.1f} ms, "
+                            f"{frames} frames",
+                            flush=True,
+                        )
+        finally:
+            every.stop()
+            cadence.stop()
+    print(f"VP8 @ {FPS} fps through the relay, {SECONDS:.0f} s measured per run, {ROUNDS} rounds")
+    print(f"{'size':>9} | {'row':<24} | {'p50 / p95 (ms)':>15} | {'added p50':>9} | frames")
+    for width, height in SIZES:
+        size = f"{width}x{height}"
+        base = results[(size, ROWS[0])]
+        for row in ROWS:
+            runs = results[(size, row)]
+            added = [r[0] - b[0] for r, b in zip(runs, base, strict=True)]
+            p50 = statistics.median(r[0] for r in runs)
+            p95 = statistics.median(r[1] for r in runs)
+            frames = "/".join(str(r[2]) for r in runs)
+            extra = "" if row == ROWS[0] else f"{statistics.median(added):+8.1f}"
+            print(f"{size:>9} | {row:<24} | {p50:6.1f} / {p95:6.1f} | {extra:>9} | {frames}")
