@@ -7,7 +7,9 @@ rounds: the relay without processing (the baseline), with ``redact_faces`` searc
 every frame (``vision.detect_every`` 1, the default), and on a second server with
 ``vision.detect_every`` 3 (faces tracked between searches). Added = redaction's p50 minus
 the baseline's p50 in the same round; frames = frames decoded in the measured window
-(301 expected at 30 fps).
+(301 expected at 30 fps, give or take one at the window's edges); skipped = frames the
+relay's processing stage skipped because it fell behind (its ``skipped`` metric, over
+the whole run including the warm-up).
 
 Rerun: ``python bench/run.py redaction`` (``LG_BENCH_ROUNDS``, default 2).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import statistics
 import tempfile
 from pathlib import Path
@@ -26,12 +29,25 @@ from tests.harness.world import World, bootstrap_admin
 from bench.bench_latency import FPS, SECONDS, SIZES, run_lensguard, summary
 
 ROUNDS = int(os.environ.get("LG_BENCH_ROUNDS", "2"))
+SKIPPED = re.compile(r'^lensguard_processing_frames_total\{outcome="skipped"\} ([0-9.e+]+)$', re.M)
+
+
+def skipped(world: World) -> int:
+    """Frames the server's processing stages skipped so far (they fell behind), from /metrics."""
+    with world.http() as client:
+        reply = client.get("/metrics", headers={"Authorization": f"Bearer {world.admin}"})
+        reply.raise_for_status()
+    found = SKIPPED.search(reply.text)
+    return int(float(found.group(1))) if found else 0
+
+
 ROWS = ("relay", "redaction, every frame", "redaction, 1 in 3")
 
 
 def main() -> None:
     limits = {"limits": {"requests_per_minute": 100_000}}
     results: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
+    skips: dict[tuple[str, str], list[int]] = {}
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         (tmp / "every").mkdir()
@@ -53,11 +69,14 @@ def main() -> None:
                     ]
                     for row, world, mode in plan:
                         tag = f"r{round_}-{'c' if world is worlds['cadence'] else 'e'}-"
+                        before = skipped(world)
                         latencies, frames = asyncio.run(
                             run_lensguard(world, width, height, tmp, mode, tag)
                         )
+                        frames_skipped = skipped(world) - before
                         p50, p95 = summary(latencies)
                         results.setdefault((size, row), []).append((p50, p95, frames))
+                        skips.setdefault((size, row), []).append(frames_skipped)
                         print(
                             f"  round {round_ + 1} {size} {row}: {p50:.1f} / {p95:.1f} ms, "
                             f"{frames} frames",
@@ -78,4 +97,7 @@ def main() -> None:
             p95 = statistics.median(r[1] for r in runs)
             frames = "/".join(str(r[2]) for r in runs)
             extra = "" if row == ROWS[0] else f"{statistics.median(added):+8.1f}"
-            print(f"{size:>9} | {row:<24} | {p50:6.1f} / {p95:6.1f} | {extra:>9} | {frames}")
+            skip = "/".join(str(n) for n in skips[(size, row)]) if row != ROWS[0] else "-"
+            print(
+                f"{size:>9} | {row:<24} | {p50:6.1f} / {p95:6.1f} | {extra:>9} | {frames} | {skip}"
+            )
