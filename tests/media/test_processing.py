@@ -129,20 +129,25 @@ def test_the_encoder_is_realtime_vp8() -> None:
     assert encoder.options["deadline"] == "realtime" and encoder.options["lag-in-frames"] == "0"
 
 
-async def test_transcode_redacts_each_frame_it_is_given_in_order() -> None:
-    original, packets = astronaut_packets(3)
+def transcode_each(chain: Chain, packets: list[Any]) -> tuple[list[list[Any]], ProcessingStage]:
+    """Each packet through a mandatory-redaction stage's ``transcode`` on its own, in order."""
     stage = ProcessingStage(
         lambda p, k: None,
-        chain=build_chain(["face_detect", "pixelate_faces"]),
+        chain=chain,
         mandatory=True,
         budget_ms=UNTIMED_MS,
         loop=asyncio.get_running_loop(),
     )
-    decoder = av.CodecContext.create("vp8", "r")
     try:
-        out = [stage.transcode([(p, False)]) for p in packets]
+        return [stage.transcode([(p, False)]) for p in packets], stage
     finally:
         stage.close()
+
+
+async def test_transcode_redacts_each_frame_it_is_given_in_order() -> None:
+    original, packets = astronaut_packets(3)
+    out, stage = transcode_each(build_chain(["face_detect", "pixelate_faces"]), packets)
+    decoder = av.CodecContext.create("vp8", "r")
     assert [len(o) for o in out] == [1, 1, 1]
     assert is_keyframe("VP8", bytes(out[0][0])) and not is_keyframe("VP8", bytes(out[1][0]))
     x, y, w, h = stage.stats.detections[0].box

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from lensguard.media.processing import ProcessingStage
 from lensguard.settings import Settings
 from lensguard.vision.cadence import Cadence, with_cadence
 from lensguard.vision.faces import FaceDetect
@@ -21,7 +19,7 @@ from lensguard.vision.filters import PixelateFaces, padded
 from lensguard.vision.processor import Chain, Detection, Frame, Image, Result, Step, as_image
 from lensguard.vision.registry import build_chain
 from lensguard.vision.remote import remote_chain_builder
-from tests.media.test_processing import UNTIMED_MS, astronaut_packets
+from tests.media.test_processing import astronaut_packets, transcode_each
 from tests.vision.conftest import face_free_scene
 
 # What pixelate_faces adds around every box by default.
@@ -184,18 +182,8 @@ async def test_the_stage_redacts_carried_frames_in_its_encoding(models_dir: Path
         {"face_detect"},
         every=3,
     )
-    stage = ProcessingStage(
-        lambda p, k: None,
-        chain=chain,
-        mandatory=True,
-        budget_ms=UNTIMED_MS,
-        loop=asyncio.get_running_loop(),
-    )
+    out, stage = transcode_each(chain, packets)
     decoder = av.CodecContext.create("vp8", "r")
-    try:
-        out = [stage.transcode([(p, False)]) for p in packets]
-    finally:
-        stage.close()
     cadence = chain.steps[0].processor
     assert isinstance(cadence, Cadence)
     assert (cadence.stats.detected, cadence.stats.carried) == (2, 4)

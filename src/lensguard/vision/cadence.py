@@ -175,8 +175,6 @@ class Cadence:
             return "due"
         if elapsed * FRAME_TICKS > MAX_CARRY_TICKS:
             return "stale"
-        if self._thumb.shape != thumb.shape:
-            return "first"
         changed = cv2.absdiff(thumb, self._thumb) > CHANGE_LEVELS
         if np.count_nonzero(changed) > self.scene_change * changed.size:
             return "changed"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol, TypeAlias, runtime_checkable
@@ -130,12 +130,27 @@ class ChainResult:
         return sum(t.ms for t in self.timings)
 
 
+Call: TypeAlias = Callable[[Image, list[Detection], Mapping[str, Any], int | None], Result]
+
+
+def _caller(processor: Processor) -> Call:
+    """How a chain calls ``processor``: with the frame's timestamp if it takes one."""
+    if isinstance(processor, TimedProcessor):
+        timed = processor
+        return lambda frame, detections, params, pts: timed.process_at(
+            frame, detections, params, pts=pts
+        )
+    return lambda frame, detections, params, _pts: processor.process(frame, detections, params)
+
+
 class Chain:
     """Processors run in order, each fed the previous one's image and detections."""
 
     def __init__(self, steps: Sequence[Step]) -> None:
         # Parameters are frozen so a caller cannot change a running chain behind its back.
         self._steps = tuple(Step(s.processor, MappingProxyType(dict(s.params))) for s in steps)
+        # Whether a step takes the frame's timestamp is decided once, not per frame.
+        self._calls = tuple(_caller(s.processor) for s in self._steps)
 
     @property
     def steps(self) -> tuple[Step, ...]:
@@ -160,15 +175,11 @@ class Chain:
         detections: list[Detection] = []
         timings: list[Timing] = []
         elapsed = 0.0
-        for step in self._steps:
+        for step, call in zip(self._steps, self._calls, strict=True):
             name = step.processor.name
             started = time.perf_counter()
             try:
-                processor = step.processor
-                if isinstance(processor, TimedProcessor):
-                    result = processor.process_at(image, detections, step.params, pts=frame.pts)
-                else:
-                    result = processor.process(image, detections, step.params)
+                result = call(image, detections, step.params, frame.pts)
             except VisionError:
                 raise
             except Exception as exc:
