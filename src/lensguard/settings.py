@@ -262,6 +262,20 @@ class LimitSettings(_Section):
     """Per client address, across all routes; 429 with Retry-After beyond it."""
 
 
+AUDIT_PERSONAL_DETAILS = (
+    "address",
+    "addresses",
+    "client_address",
+    "source_address",
+    "user_agent",
+    "email",
+    "phone",
+    "display_name",
+    "username",
+)
+"""The top-level ``details`` keys sealed as personal data by default (docs/audit.md)."""
+
+
 class AuditSettings(_Section):
     checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000)
     """Sign a checkpoint every this many entries."""
@@ -277,6 +291,20 @@ class AuditSettings(_Section):
     counted entry; the first of each window is written at once (docs/audit.md)."""
     denial_max_keys: int = Field(default=4_096, ge=16, le=1_000_000)
     """How many refusal keys one node tallies at a time; when full the oldest is written early."""
+    personal_details: list[str] = Field(
+        default_factory=lambda: list(AUDIT_PERSONAL_DETAILS), max_length=64
+    )
+    """Top-level keys of an entry's ``details`` whose values are personal data: sealed under
+    the key of the user the entry is about (else its actor) and shredded when that person
+    is erased. Add ``reason`` to treat free-text reasons as personal; ``[]`` seals none."""
+
+    @field_validator("personal_details")
+    @classmethod
+    def _detail_keys(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not name or len(name) > 64 or not name.isidentifier():
+                raise ValueError(f"{name!r} is not a details key (letters, digits and _)")
+        return sorted(set(value))
 
 
 class DataRetentionSettings(_Section):

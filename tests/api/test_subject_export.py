@@ -41,6 +41,41 @@ async def test_the_export_holds_the_subjects_rows_and_no_secrets(api_both: Api) 
         json={"kind": "unclassified", "title": "odd logins", "principal": "vera"},
     )
     assert opened.status_code == 201
+    users = (await api.http.get("/api/v1/users", headers=bearer(root))).json()
+    root_id = next(u["id"] for u in users if u["username"] == "root")
+    # Personal details are sealed under whom each entry is about (docs/audit.md): hers are
+    # opened for her; root's address in an entry of hers about root is not, though root's
+    # key opens root's name on the entries root wrote about her.
+    about = [(vera_id, "203.0.113.77"), (root_id, "203.0.113.88")]
+    async with api.identity.db.transaction() as tx:
+        await api.identity.audit.append_many(
+            tx,
+            [
+                AuditEvent(
+                    action="user.note",
+                    outcome="success",
+                    actor_type="user",
+                    actor_id=vera_id,
+                    actor_name="vera",
+                    resource_type="user",
+                    resource_id=whom,
+                    details={"address": address, "n": n},
+                )
+                for n, (whom, address) in enumerate(about)
+            ]
+            + [
+                AuditEvent(
+                    action="user.note",
+                    outcome="success",
+                    actor_type="user",
+                    actor_id=root_id,
+                    actor_name="root",
+                    resource_type="user",
+                    resource_id=vera_id,
+                    details={"n": 2},
+                )
+            ],
+        )
 
     answer = await api.http.post(PATH, headers=bearer(root), json={"user": "vera"})
     assert answer.status_code == 200, answer.text
@@ -74,8 +109,12 @@ async def test_the_export_holds_the_subjects_rows_and_no_secrets(api_both: Api) 
     assert logins and all(row["actor_name"] == "vera" for row in logins)
     assert all(row["source_address"] is not None for row in logins)
     assert not any("actor_name_sealed" in row or "actor_name_index" in row for row in audit)
+    assert not any("details_sealed" in row for row in audit)
+    notes = sorted((r["details"] for r in audit if r["action"] == "user.note"), key=str)
+    assert notes == [{"address": "203.0.113.77", "n": 0}, {"n": 1}, {"n": 2}]
     everything = b"".join(files.values())
     assert b"otto" not in everything and key.json()["key"].encode() not in everything
+    assert b"203.0.113.88" not in everything
 
     trail = await api.http.get("/api/v1/audit?action=privacy.export", headers=bearer(root))
     (logged,) = trail.json()["items"]

@@ -56,7 +56,13 @@ def random_event(rng: random.Random, i: int) -> AuditEvent:
         source_address=f"198.51.100.{rng.randrange(1, 255)}",
         resource_type="camera",
         resource_id=f"cam-{rng.randrange(1000):04d}",
-        details={"i": i, "note": f"event {i}", "nested": {"k": rng.random()}},
+        # "user_agent" is personal (audit.personal_details): sealed in details_sealed.
+        details={
+            "i": i,
+            "note": f"event {i}",
+            "nested": {"k": rng.random()},
+            "user_agent": f"agent/{rng.randrange(100)}",
+        },
     )
 
 

@@ -173,7 +173,7 @@ async def test_erasure_blanks_personal_fields_and_the_chain_still_verifies(db: D
     assert all(r.actor_id is None and r.source_address is None for r in ada)
     record = rows[-1]
     assert record.action == "gdpr.erasure" and record.actor_type == "system"
-    assert record.details == {"actor_ref": ada[0].actor_ref, "entries": 2}
+    assert record.details == {"actor_ref": ada[0].actor_ref, "entries": 2, "details": 0}
     assert rows[1].actor_name == "grace" and not rows[1].personal_erased
     assert (await log.verify(db)).ok
     # Erasing again finds nothing left to erase and still verifies.

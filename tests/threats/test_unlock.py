@@ -41,7 +41,10 @@ async def test_unlock_enables_the_account_lifts_the_block_and_is_audited(tmp_pat
                 select(AuditEntry).where(AuditEntry.action == "admin.unlock")
             )
         assert user is not None and not user.disabled
-        assert entry is not None and json.loads(entry.details)["address"] == ADDRESS
+        assert entry is not None and entry.details_sealed is not None
+        # The address the account was unblocked for is sealed under the account's key.
+        assert json.loads(entry.details) == {"via": "cli", "enabled": True, "unblocked": True}
+        assert ADDRESS not in entry.details
     finally:
         await database.dispose()
     again = lensguard(tmp_path, "admin", "unlock", "root")

@@ -4,7 +4,9 @@
 The canonical form is a compact JSON array in a fixed order with every string
 ASCII-escaped, so no two different entries share an encoding. The personal columns
 enter only through ``personal_digest``, which lets erasure blank them later without
-breaking the chain.
+breaking the chain. Personal values taken out of ``details`` (``audit.seal``) enter the
+same way, through ``details_digest``, which ``hashed_details`` joins to the rest of the
+details; an entry without them hashes its details text alone, as entries always have.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 ENTRY_LABEL = "lensguard-audit-entry/1"
 PERSONAL_LABEL = "lensguard-audit-personal/1"
+DETAILS_LABEL = "lensguard-audit-details/1"
 MAX_DETAILS_CHARS = 16_384
 
 _dumps = json.JSONEncoder(
@@ -56,6 +59,21 @@ def personal_digest(
     return hmac.digest(chain_key, message, "sha256").hex()
 
 
+def details_digest(chain_key: bytes, subject: str, personal: str) -> str:
+    """HMAC over the personal part of ``details`` (canonical text) and its subject (hex)."""
+    message = _dumps([DETAILS_LABEL, subject, personal]).encode()
+    return hmac.digest(chain_key, message, "sha256").hex()
+
+
+def hashed_details(details: str, digest: str | None) -> str:
+    """What the entry hash covers for ``details``: the text, joined to the digest of the
+    personal values taken out of it when there were any. A details text is a JSON object
+    and the joined form a JSON array, so the two never share an encoding."""
+    if digest is None:
+        return details
+    return _dumps([DETAILS_LABEL, details, digest])
+
+
 def entry_hash(
     chain_key: bytes,
     prev_hash: str,
@@ -71,7 +89,8 @@ def entry_hash(
     outcome: str,
     details: str,
 ) -> str:
-    """The entry's chained hash (hex); ``ts`` is ``iso_ts`` text, ``details`` canonical text.
+    """The entry's chained hash (hex); ``ts`` is ``iso_ts`` text, ``details`` what
+    ``hashed_details`` gives.
 
     Raises ValueError when ``prev_hash`` is not 64 hex digits.
     """

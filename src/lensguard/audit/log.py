@@ -8,7 +8,8 @@ as late in the transaction as possible.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -20,10 +21,18 @@ from lensguard.audit import chain, subject_keys
 from lensguard.audit.checkpoint import Checkpoint, key_id, sign_checkpoint
 from lensguard.audit.entry import ACTOR_TYPES, AuditEvent
 from lensguard.audit.models import HEAD_ID, AuditCheckpoint, AuditEntry, AuditHead
-from lensguard.audit.seal import Opener, name_index, seal
+from lensguard.audit.seal import (
+    DETAILS_COLUMN,
+    Opener,
+    details_subject,
+    name_index,
+    seal,
+    split_details,
+)
 from lensguard.audit.verify import VerifyReport, verify
 from lensguard.errors import ServiceUnavailable
 from lensguard.protect.subkeys import Purpose, derive
+from lensguard.settings import AUDIT_PERSONAL_DETAILS
 from lensguard.store.db import Database
 from lensguard.store.types import utcnow
 
@@ -31,6 +40,15 @@ _LOG = cast(Table, AuditEntry.__table__)
 _HEAD = cast(Table, AuditHead.__table__)
 MIN_KEY_BYTES = 32
 ERASURE_ACTION = "gdpr.erasure"
+
+
+@dataclass(frozen=True)
+class _Details:
+    """An event's details as stored: the clear text, and the personal part to seal."""
+
+    text: str
+    personal: str | None = None
+    subject: str | None = None
 
 
 async def lock_head(session: AsyncSession) -> tuple[int, str]:
@@ -58,8 +76,10 @@ class AuditLog:
         checkpoint_every: int = 1000,
         clock: Callable[[], datetime] = utcnow,
         wrap_key: bytes | None = None,
+        personal_details: Iterable[str] = AUDIT_PERSONAL_DETAILS,
     ) -> None:
-        """``wrap_key`` (the master secret's) turns sealing on: see ``audit.seal``."""
+        """``wrap_key`` (the master secret's) turns sealing on: see ``audit.seal``;
+        ``personal_details`` names the details keys sealed as personal data."""
         if len(chain_key) < MIN_KEY_BYTES or len(pseudonym_key) < MIN_KEY_BYTES:
             raise ValueError(f"audit keys must be at least {MIN_KEY_BYTES} bytes")
         if chain_key == pseudonym_key:
@@ -74,6 +94,7 @@ class AuditLog:
         self.checkpoint_every = checkpoint_every
         self._clock = clock
         self._wrap_key = wrap_key
+        self._personal_details = frozenset(personal_details)
 
     @classmethod
     def from_secret(
@@ -120,10 +141,10 @@ class AuditLog:
         if not events:
             return []
         # Refuse unfit details before taking the lock every other appender waits for.
-        details = [chain.canonical_details(event.details) for event in events]
+        details = [self._details(event) for event in events]
         last_seq, last_hash = await lock_head(session)
         stamps = [self._clock() for _ in events]
-        keys = await self._subject_keys(session, events, stamps[0])
+        keys = await self._subject_keys(session, events, details, stamps[0])
         rows = []
         for event, text, ts in zip(events, details, stamps, strict=True):
             row = self._entry(last_seq + 1, last_hash, event, text, ts=ts, keys=keys)
@@ -141,8 +162,29 @@ class AuditLog:
             await self._store_checkpoint(session, row["seq"], row["entry_hash"])
         return [row["seq"] for row in rows]
 
+    def _details(self, event: AuditEvent) -> _Details:
+        """The event's details split for storing; ValueError when unfit."""
+        whole = chain.canonical_details(event.details)
+        if self._wrap_key is None or not self._personal_details:
+            return _Details(whole)
+        kept, taken = split_details(event.details, self._personal_details)
+        subject = details_subject(
+            self._pseudonym_key,
+            actor_type=event.actor_type,
+            actor_id=event.actor_id,
+            resource_type=event.resource_type,
+            resource_id=event.resource_id,
+        )
+        if not taken or subject is None:
+            return _Details(whole)
+        return _Details(chain.canonical_details(kept), chain.canonical_details(taken), subject)
+
     async def _subject_keys(
-        self, session: AsyncSession, events: Sequence[AuditEvent], now: datetime
+        self,
+        session: AsyncSession,
+        events: Sequence[AuditEvent],
+        details: Sequence[_Details],
+        now: datetime,
     ) -> dict[str, bytes]:
         if self._wrap_key is None:
             return {}
@@ -152,6 +194,7 @@ class AuditLog:
             if event.actor_name is not None or event.source_address is not None
             if (ref := self.actor_ref(event.actor_type, event.actor_id)) is not None
         }
+        subjects.update(d.subject for d in details if d.subject is not None)
         return await subject_keys.ensure(session, self._wrap_key, subjects, now=now)
 
     def _entry(
@@ -159,7 +202,7 @@ class AuditLog:
         seq: int,
         prev_hash: str,
         event: AuditEvent,
-        details: str,
+        details: _Details,
         *,
         ts: datetime,
         keys: Mapping[str, bytes],
@@ -170,6 +213,18 @@ class AuditLog:
         digest = chain.personal_digest(
             self._chain_key, event.actor_id, event.actor_name, event.source_address
         )
+        details_digest = details_sealed = None
+        if details.personal is not None and details.subject is not None:
+            details_digest = chain.details_digest(
+                self._chain_key, details.subject, details.personal
+            )
+            details_sealed = seal(
+                keys[details.subject],
+                details.personal,
+                column=DETAILS_COLUMN,
+                seq=seq,
+                subject=details.subject,
+            )
         entry_hash = chain.entry_hash(
             self._chain_key,
             prev_hash,
@@ -182,7 +237,7 @@ class AuditLog:
             resource_type=event.resource_type,
             resource_id=event.resource_id,
             outcome=event.outcome,
-            details=details,
+            details=chain.hashed_details(details.text, details_digest),
         )
         # The digest above covers the plaintext; a subject's entry stores it sealed.
         key = keys.get(ref) if ref is not None else None
@@ -210,7 +265,10 @@ class AuditLog:
             "resource_type": event.resource_type,
             "resource_id": event.resource_id,
             "outcome": event.outcome,
-            "details": details,
+            "details": details.text,
+            "details_ref": details.subject if details_sealed is not None else None,
+            "details_sealed": details_sealed,
+            "details_digest": details_digest,
             "prev_hash": prev_hash,
             "entry_hash": entry_hash,
         }
@@ -253,7 +311,8 @@ class AuditLog:
         """Erase one actor's personal fields (GDPR erasure); how many entries changed.
 
         Shreds the actor's subject key, which leaves its sealed fields unreadable, and
-        blanks the fields kept in clear (``actor_id``, legacy entries, the name index).
+        blanks the fields kept in clear (``actor_id``, legacy entries, the name index) and
+        the sealed details of entries about the actor.
         Appends a ``gdpr.erasure`` entry naming the actor's pseudonym, which is what
         lets the verifier tell a lawful erasure from a tampered ``personal_erased`` flag.
         """
@@ -276,6 +335,14 @@ class AuditLog:
             .execution_options(synchronize_session=False)
         )
         erased = int(result.rowcount)  # type: ignore[attr-defined]
+        # Entries about this person by others: their sealed details go, the rest stays.
+        result = await session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.details_ref == ref, AuditEntry.details_sealed.is_not(None))
+            .values(details_sealed=None)
+            .execution_options(synchronize_session=False)
+        )
+        details_erased = int(result.rowcount)  # type: ignore[attr-defined]
         if ref is not None:
             await subject_keys.shred(session, ref)
         await self.append(
@@ -286,7 +353,7 @@ class AuditLog:
                 actor_type="system",
                 resource_type="audit_actor",
                 resource_id=ref,
-                details={"actor_ref": ref, "entries": erased},
+                details={"actor_ref": ref, "entries": erased, "details": details_erased},
             ),
         )
         return erased

@@ -1,4 +1,4 @@
-"""Audit tables on the shared ``Base`` (one metadata); migrations 0003 and 0023 create them."""
+"""Audit tables on the shared ``Base`` (one metadata); migrations 0003, 0023, 0026 create them."""
 
 from __future__ import annotations
 
@@ -54,7 +54,14 @@ class AuditEntry(Base):
     resource_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     outcome: Mapped[str] = mapped_column(String(16))
     details: Mapped[str] = mapped_column(Text)
-    """Canonical JSON text, hashed exactly as stored."""
+    """Canonical JSON text, hashed exactly as stored (less the personal values sealed below)."""
+    details_ref: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    """The subject whose key seals ``details_sealed``: the user the entry is about, else the
+    actor (``audit.seal``); survives erasure."""
+    details_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """The personal values taken out of ``details``, sealed; blanked on erasure."""
+    details_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """HMAC over ``details_ref`` and the sealed values; the chain covers it instead of them."""
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
 

@@ -64,7 +64,9 @@ def _filtered(
 def to_row(entry: AuditEntry, opener: Opener | None = None) -> AuditRow:
     """A detached ``AuditRow`` from a mapped entry (sealed fields opened by ``opener``,
     whose keys must be loaded; without one, or once shredded, they read as None)."""
-    details: dict[str, Any] = json.loads(entry.details)
+    details: dict[str, Any] = (
+        opener.details(entry) if opener is not None else json.loads(entry.details)
+    )
     name, address = (
         opener.personal(entry) if opener is not None else (entry.actor_name, entry.source_address)
     )

@@ -76,6 +76,9 @@ ENTRY_COLUMNS = (
     AuditEntry.actor_name_sealed,
     AuditEntry.source_address_sealed,
     AuditEntry.actor_name_index,
+    AuditEntry.details_ref,
+    AuditEntry.details_sealed,
+    AuditEntry.details_digest,
 )
 
 

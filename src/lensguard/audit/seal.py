@@ -8,26 +8,61 @@ does not open. ``actor_id`` stays in clear: it is an opaque account or key id th
 queries and access reports filter on, and erasure blanks it. A sealed name is found by
 a keyed blind index instead (``name_index``), blanked on erasure as well.
 
+Personal values inside ``details`` (top-level keys named by ``audit.personal_details``:
+addresses, browsers, e-mail addresses, phones, names) are taken out of the stored
+``details`` and sealed together as one JSON object under the key of the entry's *details
+subject*: the user the entry is about (``resource_type`` "user"), else its actor. So an
+administrator's entry about Bob seals Bob's values under Bob's key, and erasing Bob
+shreds them while the administrator's own fields stay. An entry with neither (a system
+entry about an address, an anonymous caller) keeps its details whole and in clear.
+
 An ``Opener`` reads entries: it loads the keys of the subjects in a batch once, then
 opens their fields; a field whose key is gone (shredded) reads as None, like an erased
-one.
+one, and sealed details read as the stored details alone.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from lensguard.audit import subject_keys
+from lensguard.audit import chain, subject_keys
 from lensguard.audit.models import AuditEntry
 from lensguard.protect.wrap import UnwrapError, unwrap, wrap
 
 SEAL_LABEL = "lensguard-audit-seal/1"
 NAME_INDEX_LABEL = b"lensguard-audit-name/1\x00"
 SEALED_COLUMNS = ("actor_name", "source_address")
+DETAILS_COLUMN = "details"
+
+
+def split_details(
+    details: Mapping[str, Any], personal: frozenset[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``details`` split into what stays in clear and the personal values to seal."""
+    kept: dict[str, Any] = {}
+    taken: dict[str, Any] = {}
+    for name, value in details.items():
+        (taken if name in personal and value is not None else kept)[name] = value
+    return kept, taken
+
+
+def details_subject(
+    pseudonym_key: bytes,
+    *,
+    actor_type: str,
+    actor_id: str | None,
+    resource_type: str | None,
+    resource_id: str | None,
+) -> str | None:
+    """Whose key seals an entry's personal details: the user it is about, else its actor."""
+    if resource_type == "user" and resource_id:
+        return chain.actor_ref(pseudonym_key, "user", resource_id)
+    return chain.actor_ref(pseudonym_key, actor_type, actor_id)
 
 
 def seal_aad(column: str, seq: int, subject: str) -> bytes:
@@ -71,7 +106,13 @@ class Opener:
         self, conn: AsyncSession | AsyncConnection, entries: Iterable[AuditEntry]
     ) -> None:
         """Fetch the keys the sealed ones among ``entries`` need."""
-        await self.load(conn, (e.actor_ref for e in entries if is_sealed(e)))
+        wanted: set[str | None] = set()
+        for entry in entries:
+            if is_sealed(entry):
+                wanted.add(entry.actor_ref)
+            if entry.details_sealed is not None:
+                wanted.add(entry.details_ref)
+        await self.load(conn, wanted)
 
     def open(self, subject: str | None, column: str, seq: int, blob: bytes | None) -> str | None:
         """The plaintext of one sealed field; None when absent, shredded or unreadable."""
@@ -95,6 +136,27 @@ class Opener:
             self.open(ref, "source_address", seq, entry.source_address_sealed),
         )
 
+    def open_details(
+        self, subject: str | None, seq: int, blob: bytes | None
+    ) -> dict[str, Any] | None:
+        """The sealed personal details of one entry; None when absent or shredded."""
+        text = self.open(subject, DETAILS_COLUMN, seq, blob)
+        if text is None:
+            return None
+        value = json.loads(text)
+        return value if isinstance(value, dict) else None
+
+    def details(self, entry: AuditEntry) -> dict[str, Any]:
+        """The details of a loaded entry with its sealed personal values put back."""
+        return merged_details(
+            entry.details, self.open_details(entry.details_ref, entry.seq, entry.details_sealed)
+        )
+
+    def details_of(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """``details`` of a row read as a mapping of ``audit_log`` columns."""
+        opened = self.open_details(row["details_ref"], row["seq"], row["details_sealed"])
+        return merged_details(row["details"], opened)
+
     def personal_of(self, row: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """``personal`` of a row read as a mapping of ``audit_log`` columns."""
         sealed_name, sealed_address = row["actor_name_sealed"], row["source_address_sealed"]
@@ -105,6 +167,14 @@ class Opener:
             self.open(ref, "actor_name", seq, sealed_name),
             self.open(ref, "source_address", seq, sealed_address),
         )
+
+
+def merged_details(stored: str, opened: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The stored details text as a mapping, with the opened personal values (if any)."""
+    details: dict[str, Any] = json.loads(stored)
+    if opened:
+        details.update(opened)
+    return details
 
 
 def is_sealed(entry: AuditEntry) -> bool:

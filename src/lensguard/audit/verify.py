@@ -23,7 +23,7 @@ from lensguard.audit.anchors import newest_anchor, verify_anchor_signature
 from lensguard.audit.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint_signature
 from lensguard.audit.models import GENESIS_HASH
 from lensguard.audit.reader import Batch, Snapshot, read_batch, read_snapshot
-from lensguard.audit.seal import Opener
+from lensguard.audit.seal import DETAILS_COLUMN, Opener
 from lensguard.store.db import Database
 
 ERASURE_ACTION = "gdpr.erasure"
@@ -84,6 +84,8 @@ class _Walk:
         self.prev_hash = GENESIS_HASH
         # actor_ref -> first erased entry not yet covered by a later gdpr.erasure entry
         self.pending: dict[str, int] = {}
+        # details_ref -> first entry whose sealed details were erased, likewise
+        self.pending_details: dict[str, int] = {}
         self.refs: dict[tuple[str, str | None], str | None] = {}
 
     async def run(self, db: Database) -> None:
@@ -98,7 +100,7 @@ class _Walk:
             end = snap.max_seq if snap.last_seq is None else min(snap.last_seq, snap.max_seq)
             await self.scan(db, end, total=end - (self.anchor.seq if self.anchor else 0))
             problems = self.head_problems(snap)
-            if problems or not self.pending:
+            if problems or not (self.pending or self.pending_details):
                 break
             # An erasure that committed after the snapshot names its actor beyond it.
             newer = await read_snapshot(db)
@@ -108,6 +110,10 @@ class _Walk:
         problems += [
             (seq, f"entry {seq} is marked erased but no later gdpr.erasure entry names its actor")
             for seq in self.pending.values()
+        ]
+        problems += [
+            (seq, f"entry {seq} has erased details but no later gdpr.erasure entry names them")
+            for seq in self.pending_details.values()
         ]
         problems += self.external_problems()
         if problems:
@@ -176,6 +182,7 @@ class _Walk:
         assert self.opener is not None
         # actor_ref, then the two sealed columns (reader.ENTRY_COLUMNS)
         refs = {row[3] for row in rows if row[16] is not None or row[17] is not None}
+        refs.update(row[19] for row in rows if row[20] is not None)
         if refs:
             async with db.engine.connect() as conn:
                 await self.opener.load(conn, refs)
@@ -207,7 +214,7 @@ class _Walk:
         external = self.external
         for row in rows:
             seq, ts, actor_type, ref, aid, aname, addr, digest, erased, *rest = row
-            action, rtype, rid, outcome, details, prev, stored, sname, saddr, nindex = rest
+            action, rtype, rid, outcome, details, prev, stored, sname, saddr, nindex, *sd = rest
             sealed = sname is not None or saddr is not None
             expected = self.prev_seq + 1
             if seq != expected:
@@ -237,6 +244,7 @@ class _Walk:
                     raise _Broken(seq, f"entry {seq} has altered actor or address fields")
                 if pkey is not None and self.ref_of(pkey, actor_type, aid) != ref:
                     raise _Broken(seq, f"entry {seq} has an actor reference that is not its actor")
+            hashed = self.check_details(seq, details, *sd, counted=bool(erased))
             if ts is None:
                 raise _Broken(seq, f"entry {seq} has an unreadable timestamp")
             try:
@@ -252,7 +260,7 @@ class _Walk:
                     resource_type=rtype,
                     resource_id=rid,
                     outcome=outcome,
-                    details=details,
+                    details=hashed,
                 )
             except ValueError:
                 computed = None
@@ -260,12 +268,36 @@ class _Walk:
                 raise _Broken(seq, f"entry {seq} was altered (its hash does not match)")
             if action == ERASURE_ACTION and (erased_ref := _erased_ref(details)):
                 self.pending.pop(erased_ref, None)
+                self.pending_details.pop(erased_ref, None)
             if seq in checkpoints:
                 self.check_checkpoint(checkpoints[seq], seq, stored)
             if external is not None and external.seq == seq and external.entry_hash != stored:
                 raise _Broken(seq, f"entry {seq} differs from the exported checkpoint")
             self.prev_seq, self.prev_hash = seq, stored
             self.checked += 1
+
+    def check_details(
+        self, seq: int, details: str, ref: Any, sealed: Any, digest: Any, *, counted: bool
+    ) -> str:
+        """Check an entry's sealed details against their digest; what its hash covers."""
+        if digest is None:
+            if ref is not None or sealed is not None:
+                raise _Broken(seq, f"entry {seq} has sealed details without their digest")
+            return details
+        if ref is None:
+            raise _Broken(seq, f"entry {seq} has a details digest but names no subject")
+        if sealed is None:
+            # Erased: a later gdpr.erasure entry must name the subject.
+            self.pending_details.setdefault(ref, seq)
+            if not counted:
+                self.erased += 1
+        elif self.opener is not None:
+            text = self.opener.open(ref, DETAILS_COLUMN, seq, sealed)
+            if text is None:
+                raise _Broken(seq, f"entry {seq} has sealed details that do not open under its key")
+            if chain.details_digest(self.chain_key, ref, text) != digest:
+                raise _Broken(seq, f"entry {seq} has altered details")
+        return chain.hashed_details(details, digest)
 
     def ref_of(self, pkey: bytes, actor_type: str, actor_id: str | None) -> str | None:
         # The same few actors recur across entries: remember their pseudonyms.

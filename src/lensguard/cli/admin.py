@@ -136,7 +136,8 @@ async def _unlock(settings: Settings, username: str, address: str | None) -> lis
             user = await get_user_by_username(session, username=username)
             if user is None:
                 raise NotFound(f"no account named {username!r}")
-            if user.disabled:
+            enabled = user.disabled
+            if enabled:
                 user.disabled = False
                 done.append(f"enabled {username!r}")
             unblocked = address is not None and await _unblock(settings, address)
@@ -150,7 +151,13 @@ async def _unlock(settings: Settings, username: str, address: str | None) -> lis
                     actor_type="system",
                     resource_type="user",
                     resource_id=user.id,
-                    details={"via": "cli", "done": done, "address": address},
+                    # The address is personal: sealed under the user's key (audit.seal).
+                    details={
+                        "via": "cli",
+                        "enabled": enabled,
+                        "unblocked": unblocked,
+                        "address": address,
+                    },
                 ),
             )
     finally:

@@ -85,7 +85,12 @@ def audit_log_for(settings: Settings) -> AuditLog:
     check = wrap_key_check(derive(master, Purpose.WRAP))
     with database_errors():
         kept = load_purpose_keys(settings.database_url, master, probe=check)
-    return AuditLog.from_secret(master, keys=kept, checkpoint_every=settings.audit.checkpoint_every)
+    return AuditLog.from_secret(
+        master,
+        keys=kept,
+        checkpoint_every=settings.audit.checkpoint_every,
+        personal_details=settings.audit.personal_details,
+    )
 
 
 def field_keys_for(settings: Settings) -> FieldKeys:

@@ -155,6 +155,10 @@ def build_identity(
         recovery_key=kept[Purpose.RECOVERY_CODE],
         fields=FieldKeys(wrap_key),
         audit=AuditLog.from_secret(
-            master, keys=kept, checkpoint_every=settings.audit.checkpoint_every, clock=clock.now
+            master,
+            keys=kept,
+            checkpoint_every=settings.audit.checkpoint_every,
+            clock=clock.now,
+            personal_details=settings.audit.personal_details,
         ),
     )

@@ -176,10 +176,16 @@ def _subject_filter(name: str, table: Table, user: User) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
+def _own_refs(audit: AuditLog, user: User) -> frozenset[str]:
+    """The person's audit pseudonyms: as a user and through their API keys."""
+    refs = (audit.actor_ref(kind, user.id) for kind in ("user", "api_key"))
+    return frozenset(ref for ref in refs if ref is not None)
+
+
 def _audit_filter(audit: AuditLog, user: User) -> ColumnElement[bool]:
-    refs = [audit.actor_ref(kind, user.id) for kind in ("user", "api_key")]
+    refs = _own_refs(audit, user)
     return or_(
-        AuditEntry.actor_ref.in_(refs),
+        AuditEntry.actor_ref.in_(sorted(refs)),
         (AuditEntry.resource_type == "user") & (AuditEntry.resource_id == user.id),
     )
 
@@ -222,6 +228,7 @@ async def _copy(
     progress: Progress | None,
     fields: FieldKeys,
     opener: Opener | None = None,
+    own: frozenset[str] = frozenset(),
 ) -> FileStats:
     table = Base.metadata.tables[name]
     shown, _ = shown_columns(name)
@@ -237,7 +244,7 @@ async def _copy(
                 plain = await _opened(session, fields, name, picked)
                 rows = [{c: _value(name, c, v) for c, v in row.items()} for row in plain]
                 if opener is not None:
-                    _open_personal(opener, batch, rows)
+                    _open_personal(opener, batch, rows, own)
                 await asyncio.to_thread(writer.write, stats, rows, member)
                 if progress is not None:
                     progress(member_name, len(rows))
@@ -246,8 +253,11 @@ async def _copy(
     return stats
 
 
-async def _audit_opener(db: Database, audit: AuditLog, where: ColumnElement[bool]) -> Opener | None:
-    """An opener holding the keys of every subject whose sealed entries the export reads.
+async def _audit_opener(
+    db: Database, audit: AuditLog, where: ColumnElement[bool], own: frozenset[str]
+) -> Opener | None:
+    """An opener holding the keys of every actor whose sealed entries the export reads,
+    and the person's own (``own``) for the details sealed about them.
 
     Loaded before the rows are streamed: the stream holds its connection meanwhile.
     """
@@ -259,17 +269,22 @@ async def _audit_opener(db: Database, audit: AuditLog, where: ColumnElement[bool
     )
     async with db.sessions() as session:
         refs = await session.scalars(select(AuditEntry.actor_ref).where(where, sealed).distinct())
-        await opener.load(session, list(refs))
+        await opener.load(session, [*refs, *own])
     return opener
 
 
-def _open_personal(opener: Opener, batch: list[Any], rows: list[dict[str, Any]]) -> None:
-    """Audit rows with their sealed name and address opened (None once shredded)."""
+def _open_personal(
+    opener: Opener, batch: list[Any], rows: list[dict[str, Any]], own: frozenset[str]
+) -> None:
+    """Audit rows with their sealed name and address opened (None once shredded), and the
+    personal details put back where they are the person's own (not another's they named)."""
     for source, row in zip(batch, rows, strict=True):
         row["actor_name"], row["source_address"] = opener.personal_of(source)
+        if source["details_ref"] in own:
+            row["details"] = opener.details_of(source)
         # Opened above: the ciphertext says nothing more.
-        row.pop("actor_name_sealed", None)
-        row.pop("source_address_sealed", None)
+        for column in ("actor_name_sealed", "source_address_sealed", "details_sealed"):
+            row.pop(column, None)
 
 
 async def write_export(
@@ -314,7 +329,10 @@ async def write_export(
                     where=_audit_filter(audit, user),
                     progress=progress,
                     fields=fields,
-                    opener=await _audit_opener(db, audit, _audit_filter(audit, user)),
+                    opener=await _audit_opener(
+                        db, audit, _audit_filter(audit, user), _own_refs(audit, user)
+                    ),
+                    own=_own_refs(audit, user),
                 )
             )
             manifest = _manifest(user, files, requested_by=requested_by, now=now)

@@ -55,6 +55,9 @@ NOT_YET_ENCRYPTED: frozenset[str] = frozenset(
         # refusal of an anonymous caller) and on entries written before migration 0023.
         "audit_log.actor_name",
         "audit_log.source_address",
+        # The keys of audit.personal_details are sealed (details_sealed) from migration 0026
+        # on, under the key of the user the entry is about or its actor; entries about no
+        # one with an id, older entries and other keys (free-text reasons) stay in clear.
         "audit_log.details",
         "erasure_requests.reason",
         "erasure_requests.requested_by",

@@ -510,8 +510,12 @@ REGISTRY: dict[str, Table] = {
             "outcome": _u("allowed, denied or failed"),
             "details": _p(
                 "structured details; may name people",
-                note="not covered by erasure",
+                note="the keys in audit.personal_details are sealed (details_sealed) when the "
+                "entry is about a user or by an actor with an id; in clear otherwise",
             ),
+            "details_ref": _u("whose key seals the personal details (a keyed pseudonym)"),
+            "details_sealed": _shreddable("personal values named in the details"),
+            "details_digest": _u("hash of the sealed details, so erasure keeps the chain"),
             "prev_hash": _u("hash of the previous entry"),
             "entry_hash": _u("hash of this entry"),
         },

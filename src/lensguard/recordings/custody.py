@@ -49,8 +49,8 @@ def _overlaps(details: dict[str, Any], start: datetime, end: datetime) -> bool:
 
 
 def entry_json(entry: AuditEntry) -> dict[str, Any]:
-    """One audit entry as a custody record gives it."""
-    return {
+    """One audit entry as a custody record gives it (personal values stay sealed)."""
+    record = {
         "seq": entry.seq,
         "ts": entry.ts.isoformat(),
         "actor_type": entry.actor_type,
@@ -66,6 +66,9 @@ def entry_json(entry: AuditEntry) -> dict[str, Any]:
         "prev_hash": entry.prev_hash,
         "entry_hash": entry.entry_hash,
     }
+    if entry.details_digest is not None:
+        record["details_digest"] = entry.details_digest
+    return record
 
 
 async def custody_entries(
