@@ -46,7 +46,11 @@ async def test_the_export_holds_the_subjects_rows_and_no_secrets(api_both: Api) 
     # Personal details are sealed under whom each entry is about (docs/audit.md): hers are
     # opened for her; root's address in an entry of hers about root is not, though root's
     # key opens root's name on the entries root wrote about her.
-    about = [(vera_id, "203.0.113.77"), (root_id, "203.0.113.88")]
+    notes: list[tuple[tuple[str, str], str, dict[str, Any]]] = [  # actor, about whom, details
+        ((vera_id, "vera"), vera_id, {"address": "203.0.113.77", "n": 0}),
+        ((vera_id, "vera"), root_id, {"address": "203.0.113.88", "n": 1}),
+        ((root_id, "root"), vera_id, {"n": 2}),
+    ]
     async with api.identity.db.transaction() as tx:
         await api.identity.audit.append_many(
             tx,
@@ -55,25 +59,13 @@ async def test_the_export_holds_the_subjects_rows_and_no_secrets(api_both: Api) 
                     action="user.note",
                     outcome="success",
                     actor_type="user",
-                    actor_id=vera_id,
-                    actor_name="vera",
+                    actor_id=actor_id,
+                    actor_name=actor_name,
                     resource_type="user",
                     resource_id=whom,
-                    details={"address": address, "n": n},
+                    details=details,
                 )
-                for n, (whom, address) in enumerate(about)
-            ]
-            + [
-                AuditEvent(
-                    action="user.note",
-                    outcome="success",
-                    actor_type="user",
-                    actor_id=root_id,
-                    actor_name="root",
-                    resource_type="user",
-                    resource_id=vera_id,
-                    details={"n": 2},
-                )
+                for (actor_id, actor_name), whom, details in notes
             ],
         )
 
@@ -110,8 +102,8 @@ async def test_the_export_holds_the_subjects_rows_and_no_secrets(api_both: Api) 
     assert all(row["source_address"] is not None for row in logins)
     assert not any("actor_name_sealed" in row or "actor_name_index" in row for row in audit)
     assert not any("details_sealed" in row for row in audit)
-    notes = sorted((r["details"] for r in audit if r["action"] == "user.note"), key=str)
-    assert notes == [{"address": "203.0.113.77", "n": 0}, {"n": 1}, {"n": 2}]
+    exported = sorted((r["details"] for r in audit if r["action"] == "user.note"), key=str)
+    assert exported == [{"address": "203.0.113.77", "n": 0}, {"n": 1}, {"n": 2}]
     everything = b"".join(files.values())
     assert b"otto" not in everything and key.json()["key"].encode() not in everything
     assert b"203.0.113.88" not in everything
