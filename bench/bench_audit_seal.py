@@ -5,6 +5,10 @@ the wrap key, so each entry of an actor with an id looks up (or creates) the act
 subject key under the head lock and seals the name and address with AES-256-GCM. The
 clear one writes them as entries did before migration 0023. Slices of both are
 interleaved in the same run and the medians kept; SQLite and PostgreSQL.
+
+Then the personal values inside ``details`` (an address and a browser, migration 0026):
+the sealing log against the same log with ``personal_details=()``, which seals the
+name and address but keeps the details whole and in clear.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ def logs() -> tuple[AuditLog, AuditLog]:
     return sealed, clear
 
 
-def event(i: int) -> AuditEvent:
+def event(i: int, **details: object) -> AuditEvent:
     """``EVENT`` by one of ``ACTORS`` actors: their keys exist after the warm-up."""
     n = i % ACTORS
     return AuditEvent(
@@ -52,8 +56,13 @@ def event(i: int) -> AuditEvent:
         source_address=f"198.51.100.{n + 1}",
         resource_type=EVENT.resource_type,
         resource_id=EVENT.resource_id,
-        details=dict(EVENT.details),
+        details={**EVENT.details, **details},
     )
+
+
+def personal_event(i: int) -> AuditEvent:
+    """``event`` with personal values in its details, sealed by default."""
+    return event(i, client_address=f"203.0.113.{i % 250 + 1}", user_agent="Firefox/140.0")
 
 
 async def paired(
@@ -67,10 +76,12 @@ async def bench_backend(name: str, url: str) -> None:
     sealed_log, clear_log = logs()
     counter = iter(range(10**9))
 
-    def appender(log: AuditLog, batch: int) -> Callable[[], Awaitable[int]]:
+    def appender(
+        log: AuditLog, batch: int, make: Callable[[int], AuditEvent] = event
+    ) -> Callable[[], Awaitable[int]]:
         async def append() -> int:
             async with db.transaction() as session:
-                await log.append_many(session, [event(next(counter)) for _ in range(batch)])
+                await log.append_many(session, [make(next(counter)) for _ in range(batch)])
             return batch
 
         return append
@@ -83,23 +94,36 @@ async def bench_backend(name: str, url: str) -> None:
             f"append_many({BATCH})", appender(sealed_log, BATCH), appender(clear_log, BATCH)
         )
         await bench_verify(db, sealed_log, clear_log)
+        whole = AuditLog.from_secret(SECRET, personal_details=())
+        print(" personal details sealed vs in clear (both seal name and address)")
+        await paired(
+            f"append_many({BATCH})",
+            appender(sealed_log, BATCH, personal_event),
+            appender(whole, BATCH, personal_event),
+        )
+        await bench_verify(db, sealed_log, whole, personal_event)
     finally:
         await db.dispose()
 
 
-async def fill(db: Database, log: AuditLog) -> None:
+async def fill(db: Database, log: AuditLog, make: Callable[[int], AuditEvent]) -> None:
     await reset_audit(db)
-    await fill_audit(db, log, event, VERIFY_ENTRIES)
+    await fill_audit(db, log, make, VERIFY_ENTRIES)
 
 
 async def median_verify_rate(db: Database, log: AuditLog) -> float:
     return statistics.median([await verify_rate(db, log, VERIFY_ENTRIES) for _ in range(REPEATS)])
 
 
-async def bench_verify(db: Database, sealed_log: AuditLog, clear_log: AuditLog) -> None:
-    await fill(db, sealed_log)
+async def bench_verify(
+    db: Database,
+    sealed_log: AuditLog,
+    clear_log: AuditLog,
+    make: Callable[[int], AuditEvent] = event,
+) -> None:
+    await fill(db, sealed_log, make)
     sealed = await median_verify_rate(db, sealed_log)
-    await fill(db, clear_log)
+    await fill(db, clear_log, make)
     clear = await median_verify_rate(db, clear_log)
     label = f"verify {VERIFY_ENTRIES:,} entries"
     ratio = sealed / clear
