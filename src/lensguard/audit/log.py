@@ -266,7 +266,7 @@ class AuditLog:
             "resource_id": event.resource_id,
             "outcome": event.outcome,
             "details": details.text,
-            "details_ref": details.subject if details_sealed is not None else None,
+            "details_ref": details.subject,
             "details_sealed": details_sealed,
             "details_digest": details_digest,
             "prev_hash": prev_hash,

@@ -214,7 +214,8 @@ class _Walk:
         external = self.external
         for row in rows:
             seq, ts, actor_type, ref, aid, aname, addr, digest, erased, *rest = row
-            action, rtype, rid, outcome, details, prev, stored, sname, saddr, nindex, *sd = rest
+            action, rtype, rid, outcome, details, prev, stored, sname, saddr, nindex, *more = rest
+            dref, dsealed, ddigest = more
             sealed = sname is not None or saddr is not None
             expected = self.prev_seq + 1
             if seq != expected:
@@ -244,7 +245,7 @@ class _Walk:
                     raise _Broken(seq, f"entry {seq} has altered actor or address fields")
                 if pkey is not None and self.ref_of(pkey, actor_type, aid) != ref:
                     raise _Broken(seq, f"entry {seq} has an actor reference that is not its actor")
-            hashed = self.check_details(seq, details, *sd, counted=bool(erased))
+            hashed = self.check_details(seq, details, dref, dsealed, ddigest, counted=bool(erased))
             if ts is None:
                 raise _Broken(seq, f"entry {seq} has an unreadable timestamp")
             try:

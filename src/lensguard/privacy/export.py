@@ -183,9 +183,8 @@ def _own_refs(audit: AuditLog, user: User) -> frozenset[str]:
 
 
 def _audit_filter(audit: AuditLog, user: User) -> ColumnElement[bool]:
-    refs = _own_refs(audit, user)
     return or_(
-        AuditEntry.actor_ref.in_(sorted(refs)),
+        AuditEntry.actor_ref.in_(sorted(_own_refs(audit, user))),
         (AuditEntry.resource_type == "user") & (AuditEntry.resource_id == user.id),
     )
 
@@ -320,19 +319,19 @@ async def write_export(
                         fields=fields,
                     )
                 )
+            own = _own_refs(audit, user)
+            about = _audit_filter(audit, user)
             files.append(
                 await _copy(
                     db,
                     writer,
                     name="audit_log",
                     member_name=AUDIT_FILE,
-                    where=_audit_filter(audit, user),
+                    where=about,
                     progress=progress,
                     fields=fields,
-                    opener=await _audit_opener(
-                        db, audit, _audit_filter(audit, user), _own_refs(audit, user)
-                    ),
-                    own=_own_refs(audit, user),
+                    opener=await _audit_opener(db, audit, about, own),
+                    own=own,
                 )
             )
             manifest = _manifest(user, files, requested_by=requested_by, now=now)
