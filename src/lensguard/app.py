@@ -17,6 +17,7 @@ from lensguard.api import (
     devices,
     health,
     identities,
+    incident_attachments,
     jwks,
     meta,
     oidc,
@@ -253,6 +254,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         security_api,
         security_figures_api,
         incidents_api,
+        incident_attachments,
         audit_api,
         web,
     ):
@@ -264,7 +266,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
     # Added innermost first: CatchAll wraps the app, headers wrap everything.
     app.add_middleware(CatchAllMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.limits.max_body_bytes,
+        upload_max_bytes=settings.incidents.attachment_max_bytes,
+    )
     app.add_middleware(
         DenialScopeMiddleware, recorder=services.denials, trusted_proxies=services.trusted_proxies
     )

@@ -130,7 +130,7 @@ async def test_a_crash_part_way_resumes_where_it_stopped(deployment: Deployment)
         assert status.state == "running"
         # The signing keys' and the seeds' batches committed; the first batch of data
         # keys rolled back with the crash.
-        assert [kind.opening for kind in status.kinds] == [2, 2, 0, 0, 0, 0, 0]
+        assert [kind.opening for kind in status.kinds] == [2, 2, 0, 0, 0, 0, 0, 0]
         async with db.sessions() as session:
             rotation = (await session.execute(select(SecretRotation))).scalar_one()
             assert (rotation.step, rotation.cursor, rotation.moved) == ("recording_keys", None, 4)

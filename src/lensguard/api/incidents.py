@@ -194,7 +194,8 @@ async def _detail(services: Services, incident: Incident) -> IncidentDetail:
     )
 
 
-def _actor(principal: Principal, address: str) -> Actor:
+def actor_of(principal: Principal, address: str) -> Actor:
+    """The incident actor a request's principal is."""
     return Actor(principal.id, principal.name, address)
 
 
@@ -243,7 +244,7 @@ async def open_incident(
             title=body.title,
             severity=body.severity,
             at=services.clock.now(),
-            actor=_actor(principal, address),
+            actor=actor_of(principal, address),
             address=body.address,
             principal=body.principal,
         )
@@ -312,7 +313,7 @@ async def change_state(
             incident_id,
             body.state,
             at=services.clock.now(),
-            actor=_actor(principal, address),
+            actor=actor_of(principal, address),
             note=body.note,
         )
     except BadMove as exc:
@@ -335,7 +336,7 @@ async def comment(
 ) -> EntryView:
     """Add a comment to the timeline."""
     entry = await services.incident_book.comment(
-        incident_id, body.text, at=services.clock.now(), actor=_actor(principal, address)
+        incident_id, body.text, at=services.clock.now(), actor=actor_of(principal, address)
     )
     return _entry(entry)
 
@@ -359,7 +360,7 @@ async def set_owner(
                 err = {"field": "body.user_id", "message": message, "type": "value_error"}
                 raise ValidationFailed(f"invalid input in: body.user_id: {message}", errors=[err])
     incident = await services.incident_book.take_ownership(
-        incident_id, owner, at=services.clock.now(), actor=_actor(principal, address)
+        incident_id, owner, at=services.clock.now(), actor=actor_of(principal, address)
     )
     return await _detail(services, incident)
 
@@ -385,7 +386,7 @@ async def run_step(
     """
     book: IncidentBook = services.incident_book
     incident, action = await book.step_to_run(incident_id, step_id)
-    actor = _actor(principal, address)
+    actor = actor_of(principal, address)
     now = services.clock.now()
     if action is None:
         entry = await book.record_step(

@@ -83,7 +83,7 @@ class IncidentBook:
         """The playbook that answers ``detection_kind`` (None: unclassified)."""
         return self._answers.get(detection_kind)
 
-    async def _entry(
+    async def write_entry(
         self,
         session: AsyncSession,
         incident: Incident,
@@ -93,6 +93,7 @@ class IncidentBook:
         actor: Actor,
         body: Mapping[str, Any],
     ) -> IncidentEntry:
+        """Add the next timeline entry, and its ``incident.<kind>`` audit entry, in ``session``."""
         entry = IncidentEntry(
             incident_id=incident.id,
             n=incident.entries,
@@ -156,14 +157,14 @@ class IncidentBook:
                 )
                 session.add(incident)
                 await session.flush()
-                await self._entry(
+                await self.write_entry(
                     session, incident, "opened", at=at, actor=SYSTEM, body={"by": "detection"}
                 )
             else:
                 incident.severity = worse(Severity(incident.severity), detection.severity).value
             incident.last_seen_at = max(incident.last_seen_at, at)
             incident.detections += 1
-            await self._entry(session, incident, "detection", at=at, actor=SYSTEM, body=body)
+            await self.write_entry(session, incident, "detection", at=at, actor=SYSTEM, body=body)
         return incident
 
     def _new(
@@ -222,10 +223,12 @@ class IncidentBook:
                 book=book,
                 opened_by=actor.id,
             )
-            _acknowledge(incident, at, actor)
+            acknowledge(incident, at, actor)
             session.add(incident)
             await session.flush()
-            await self._entry(session, incident, "opened", at=at, actor=actor, body={"by": "hand"})
+            await self.write_entry(
+                session, incident, "opened", at=at, actor=actor, body={"by": "hand"}
+            )
         return incident
 
     async def change_state(
@@ -233,12 +236,12 @@ class IncidentBook:
     ) -> Incident:
         """Move the incident along the flow (``states.move``); raises BadMove or NotFound."""
         async with self.db.transaction() as session:
-            incident = await self._locked(session, incident_id)
+            incident = await self.locked(session, incident_id)
             before = State(incident.state)
             incident.state = move(before, wanted).value
-            _acknowledge(incident, at, actor)
+            acknowledge(incident, at, actor)
             body = {"from": before.value, "to": wanted.value, "note": note[:2000]}
-            await self._entry(session, incident, "state", at=at, actor=actor, body=body)
+            await self.write_entry(session, incident, "state", at=at, actor=actor, body=body)
         return incident
 
     async def comment(
@@ -246,9 +249,9 @@ class IncidentBook:
     ) -> IncidentEntry:
         """Add a comment to the timeline."""
         async with self.db.transaction() as session:
-            incident = await self._locked(session, incident_id)
-            _acknowledge(incident, at, actor)
-            return await self._entry(
+            incident = await self.locked(session, incident_id)
+            acknowledge(incident, at, actor)
+            return await self.write_entry(
                 session, incident, "comment", at=at, actor=actor, body={"text": text[:5000]}
             )
 
@@ -268,12 +271,13 @@ class IncidentBook:
             )
             if not raised.rowcount:  # type: ignore[attr-defined]
                 return False
-            incident = await self._locked(session, incident_id)
+            incident = await self.locked(session, incident_id)
             body = {"level": level, "level_name": name}
-            await self._entry(session, incident, "escalated", at=at, actor=SYSTEM, body=body)
+            await self.write_entry(session, incident, "escalated", at=at, actor=SYSTEM, body=body)
         return True
 
-    async def _locked(self, session: AsyncSession, incident_id: str) -> Incident:
+    async def locked(self, session: AsyncSession, incident_id: str) -> Incident:
+        """The incident, locked for update in ``session``; NotFound when there is none."""
         incident = await session.get(Incident, incident_id, with_for_update=True)
         if incident is None:
             raise NotFound("no such incident")
@@ -292,12 +296,12 @@ class IncidentBook:
     ) -> Incident:
         """Make ``owner_id`` (a user id, or None: nobody) the incident's owner."""
         async with self.db.transaction() as session:
-            incident = await self._locked(session, incident_id)
+            incident = await self.locked(session, incident_id)
             before = incident.owner_id
             incident.owner_id = owner_id
-            _acknowledge(incident, at, actor)
+            acknowledge(incident, at, actor)
             body = {"from": before, "to": owner_id}
-            await self._entry(session, incident, "owner", at=at, actor=actor, body=body)
+            await self.write_entry(session, incident, "owner", at=at, actor=actor, body=body)
         return incident
 
     async def record_step(
@@ -318,10 +322,10 @@ class IncidentBook:
         step it comes after done (``steps.runnable``: NotFound or Conflict saying why).
         """
         async with self.db.transaction() as session:
-            incident = await self._locked(session, incident_id)
+            incident = await self.locked(session, incident_id)
             entries = await self._entries(session, incident_id)
             step = runnable(self.playbooks.get(incident.kind), entries, step_id)
-            _acknowledge(incident, at, actor)
+            acknowledge(incident, at, actor)
             body: dict[str, Any] = {
                 "step": step_id,
                 "action": step.action,
@@ -332,7 +336,7 @@ class IncidentBook:
                 body["why"] = why
             if result:
                 body["result"] = dict(result)
-            return await self._entry(session, incident, "step", at=at, actor=actor, body=body)
+            return await self.write_entry(session, incident, "step", at=at, actor=actor, body=body)
 
     async def step_to_run(self, incident_id: str, step_id: str) -> tuple[Incident, str | None]:
         """The incident and the step's action (None: a checklist item) when it may run now."""
@@ -358,7 +362,7 @@ class IncidentBook:
             return await self._entries(session, incident_id)
 
 
-def _acknowledge(incident: Incident, at: datetime, actor: Actor) -> None:
+def acknowledge(incident: Incident, at: datetime, actor: Actor) -> None:
     """A person's first action on the incident acknowledges it (escalation stops)."""
     if actor != SYSTEM and incident.acknowledged_at is None:
         incident.acknowledged_at = at

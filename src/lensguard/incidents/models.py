@@ -1,10 +1,11 @@
-"""Incident tables on the shared ``Base``; migrations 0017 and 0018 create them."""
+"""Incident tables on the shared ``Base``; migrations 0017, 0018 and 0027 create them."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lensguard.store.models import Base, new_id
@@ -19,7 +20,16 @@ STATES = (
     "closed",
     "false_positive",
 )
-ENTRY_KINDS = ("opened", "detection", "state", "comment", "step", "owner", "escalated")
+ENTRY_KINDS = (
+    "opened",
+    "detection",
+    "state",
+    "comment",
+    "step",
+    "owner",
+    "escalated",
+    "attachment",
+)
 
 
 class Incident(Base):
@@ -69,7 +79,8 @@ class IncidentEntry(Base):
     __tablename__ = "incident_entries"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('opened', 'detection', 'state', 'comment', 'step', 'owner', 'escalated')",
+            "kind IN ('opened', 'detection', 'state', 'comment', 'step', 'owner', 'escalated', "
+            "'attachment')",
             name="kind",
         ),
         Index("ix_incident_entries_incident", "incident_id", "n", unique=True),
@@ -86,3 +97,34 @@ class IncidentEntry(Base):
     actor: Mapped[str | None] = mapped_column(String(128), nullable=True)
     body: Mapped[str] = mapped_column(Text)
     """JSON: the detection, the state change, the comment, the step."""
+
+
+class IncidentAttachment(Base):
+    """One evidence file of an incident, stored encrypted in the segment store.
+
+    Its content lives under ``incident-<id>`` in the recording store, encrypted under
+    its own data key (``key_id``), which is kept here wrapped under the recording KEK
+    ``kek_version``. ``sha256`` is the plaintext's digest, audited when it was added and
+    checked on every download.
+    """
+
+    __tablename__ = "incident_attachments"
+    __table_args__ = (Index("ix_incident_attachments_incident", "incident_id", "added_at"),)
+    stream: ClassVar[str] = "processed"
+    """The recording key ring its data key is under (the vault's processed-stream ring)."""
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incidents.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(64))
+    """The type its content is (``attachment_types``), which the download is served as."""
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(64))
+    kek_version: Mapped[int] = mapped_column()
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    added_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The user who added it; NULL from the server's shell."""
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)

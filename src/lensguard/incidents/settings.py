@@ -1,4 +1,4 @@
-"""``IncidentSettings``: incident grouping window, escalation, playbook folder, steps.
+"""``IncidentSettings``: grouping window, escalation, playbook folder, steps, attachments.
 
 Imports nothing from ``lensguard.settings`` (which imports this module) and nothing
 heavier than pydantic.
@@ -48,6 +48,10 @@ class IncidentSettings(BaseModel):
     """How long a playbook's ``block_ip`` step blocks the address."""
     evidence_lookback_minutes: int = Field(default=24 * 60, ge=0, le=90 * 24 * 60)
     """Legal holds and signed audit ranges start this long before the incident opened."""
+    attachment_max_bytes: int = Field(default=25 * 1_048_576, ge=1_024, le=512 * 1_048_576)
+    """The largest evidence file one upload may bring (``POST …/attachments``)."""
+    attachments_per_incident: int = Field(default=100, ge=1, le=10_000)
+    """How many evidence files one incident may hold."""
 
     @field_validator("escalation")
     @classmethod

@@ -70,6 +70,7 @@ LINKS: dict[str, tuple[str, ...]] = {
     "legal_holds": ("created_by", "released_by"),
     "incidents": ("owner_id", "opened_by", "principal"),
     "incident_entries": ("actor",),
+    "incident_attachments": ("added_by",),
 }
 """Which columns of which table name a person (by users.id; ``incidents.principal``
 may hold the username instead)."""

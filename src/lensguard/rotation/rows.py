@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lensguard.audit import subject_keys
 from lensguard.audit.models import AuditSubjectKey
 from lensguard.identity import signing_keys, totp
+from lensguard.incidents.models import IncidentAttachment
 from lensguard.keyring import fields
 from lensguard.keyring.models import FieldKey
 from lensguard.protect.subkeys import Purpose, derive
@@ -239,7 +240,21 @@ async def _exports_count(session: AsyncSession) -> int:
     return await _count(session, RecordingExport, RecordingExport.wrapped_key.is_not(None))
 
 
+async def _attachments_after(
+    session: AsyncSession, cursor: str | None, limit: int
+) -> Sequence[Any]:
+    query = select(IncidentAttachment).order_by(IncidentAttachment.id).limit(limit)
+    if cursor is not None:
+        query = query.where(IncidentAttachment.id > cursor)
+    return (await session.execute(query)).scalars().all()
+
+
+async def _attachments_count(session: AsyncSession) -> int:
+    return await _count(session, IncidentAttachment)
+
+
 def _export_key(row: Any, keys: MasterKeys) -> bytes | None:
+    """The data key of an evidence bundle or an incident attachment, or None."""
     if row.wrapped_key is None:
         return None
     try:
@@ -405,6 +420,15 @@ KINDS: tuple[Kind, ...] = (
         lambda row: str(row.subject),
         _subject_move,
         _subject_opens,
+    ),
+    Kind(
+        "incident_attachments",
+        "incident attachment keys",
+        _attachments_count,
+        _attachments_after,
+        lambda row: str(row.id),
+        _export_move,
+        _export_opens,
     ),
 )
 STEP_NAMES = tuple(kind.name for kind in KINDS)

@@ -1,0 +1,207 @@
+"""``/api/v1/incidents/{id}/attachments``: an incident's evidence files — add, list, download.
+
+Every route needs ``security_manage``, as the rest of an incident. An upload is the
+file itself as the request body (any ``Content-Type``; ``application/octet-stream``
+when unsure) with its name in ``?name=``; it is refused before anything is kept when
+it is larger than ``incidents.attachment_max_bytes`` (413), when its content is not a
+type evidence may have or disagrees with its name or declared type (415,
+``incidents.attachment_types``), or when the incident holds
+``incidents.attachments_per_incident`` files already (409). A kept file is in the
+timeline and the audit chain with its SHA-256; a download is checked against that
+digest (409 when the stored file differs, reported as a HIGH event) and audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
+
+from lensguard.access.principal import Principal
+from lensguard.api.deps import AddressDep, ServicesDep, requires
+from lensguard.api.egress import egress
+from lensguard.api.incidents import IncidentId, actor_of
+from lensguard.api.problems import AUTHENTICATED, BODY, problems
+from lensguard.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
+from lensguard.guard.body import media_type
+from lensguard.identity.auditing import audit_event
+from lensguard.incidents.attachment_types import TEXT, AttachmentRefused, check, clean_name
+from lensguard.incidents.attachments import Attachments, AttachmentTampered, Upload
+from lensguard.incidents.models import IncidentAttachment
+from lensguard.monitor.event import SecurityEvent
+from lensguard.recordings.serve import SegmentTampered
+from lensguard.services import Services
+from lensguard.severity import Severity
+
+router = APIRouter(
+    prefix="/api/v1/incidents", tags=["incidents"], responses=problems(AUTHENTICATED)
+)
+Manager = Annotated[Principal, requires("security_manage")]
+AttachmentId = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+DOWNLOADED = "incident.attachment_downloaded"
+TAMPERED = "incident.attachment_tampered"
+FILE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file as it was added",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+UPLOAD: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The file itself (any media type; its content decides)",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+class AttachmentView(BaseModel):
+    id: str
+    incident_id: str
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    added_by: str | None
+    added_at: datetime
+
+
+def _view(row: IncidentAttachment) -> AttachmentView:
+    return AttachmentView.model_validate(row, from_attributes=True)
+
+
+def _attachments(services: Services) -> Attachments:
+    return Attachments(
+        services.incident_book,
+        services.recordings,
+        per_incident=services.settings.incidents.attachments_per_incident,
+    )
+
+
+@router.post(
+    "/{incident_id}/attachments",
+    status_code=201,
+    summary="Add an evidence file to an incident",
+    responses=problems(*BODY, 404, 409),
+    openapi_extra=UPLOAD,
+)
+async def add(
+    incident_id: IncidentId,
+    request: Request,
+    *,
+    principal: Manager,
+    services: ServicesDep,
+    address: AddressDep,
+    name: Annotated[str, Query(min_length=1, max_length=200, description="The file's name")],
+) -> AttachmentView:
+    """Keep the request body as an evidence file of the incident, encrypted; audited."""
+    limit = services.settings.incidents.attachment_max_bytes
+    content = await request.body()
+    if len(content) > limit:
+        raise PayloadTooLarge(f"attachments are limited to {limit:,} bytes")
+    try:
+        clean = clean_name(name)
+        kind = check(content, clean, media_type(request.headers.get("content-type")))
+    except AttachmentRefused as exc:
+        raise UnsupportedMediaType(str(exc)) from None
+    row = await _attachments(services).add(
+        incident_id,
+        Upload(clean, kind, content),
+        at=services.clock.now(),
+        actor=actor_of(principal, address),
+    )
+    return _view(row)
+
+
+@router.get(
+    "/{incident_id}/attachments",
+    summary="List an incident's evidence files",
+    responses=problems(404, 422),
+)
+async def listed(
+    incident_id: IncidentId, _principal: Manager, services: ServicesDep
+) -> list[AttachmentView]:
+    """The incident's files, oldest first (at most ``attachments_per_incident``)."""
+    return [_view(row) for row in await _attachments(services).listed(incident_id)]
+
+
+@router.get(
+    "/{incident_id}/attachments/{attachment_id}",
+    summary="Download an evidence file",
+    response_class=Response,
+    responses=FILE | problems(404, 409, 422),
+)
+async def download(
+    incident_id: IncidentId,
+    attachment_id: AttachmentId,
+    principal: Manager,
+    services: ServicesDep,
+    address: AddressDep,
+) -> Response:
+    """The file as it was added, checked against its audited SHA-256; audited."""
+    attachments = _attachments(services)
+    row = await attachments.get(incident_id, attachment_id)
+    if row is None:
+        raise NotFound("no such attachment")
+    try:
+        content = await attachments.read(row)
+    except AttachmentTampered:
+        await _tampered(services, principal, row, address)
+        raise SegmentTampered(
+            "the stored file failed verification; nothing was sent and it was reported"
+        ) from None
+    event = audit_event(
+        DOWNLOADED,
+        by=principal,
+        address=address,
+        resource_type="incident",
+        resource_id=incident_id,
+        attachment_id=row.id,
+        sha256=row.sha256,
+    )
+    async with services.db.transaction() as session:
+        await services.audit.append(session, event)
+    egress(principal, address, len(content), "incident_attachment", incident_id=incident_id)
+    served = "text/plain; charset=utf-8" if row.media_type == TEXT.media_type else row.media_type
+    return Response(
+        content=content,
+        media_type=served,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.name, safe='')}",
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+async def _tampered(
+    services: Services, principal: Principal, row: IncidentAttachment, address: str
+) -> None:
+    """A stored file that fails its digest: a HIGH event and an audit row."""
+    events = services.recordings.events
+    events.publish(
+        SecurityEvent(
+            TAMPERED,
+            Severity.HIGH,
+            principal=principal.id,
+            resource=row.incident_id,
+            outcome="failure",
+            address=address,
+            fields={"attachment_id": row.id},
+            time=events.now(),
+        )
+    )
+    event = audit_event(
+        TAMPERED,
+        "failure",
+        by=principal,
+        address=address,
+        resource_type="incident",
+        resource_id=row.incident_id,
+        attachment_id=row.id,
+    )
+    async with services.db.transaction() as session:
+        await services.audit.append(session, event)
