@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lensguard.api import signal
+from lensguard.guard.body import UPLOAD_PATH
 from lensguard.guard.headers import BASE_HEADERS, HSTS
 from tests.deploy.conftest import render, run, self_signed, tool, write_config
 
@@ -86,3 +87,16 @@ def test_without_a_certificate_it_says_which_setting_to_set(tmp_path: Path) -> N
     code, out, err = render(write_config(tmp_path), "nginx")
     assert code == 2 and out == ""
     assert "security.encryption.certificate" in err
+
+
+def test_evidence_uploads_get_their_own_body_limit_on_the_apps_path(tmp_path: Path) -> None:
+    incidents = {"attachment_max_bytes": 5_000_000}
+    text = rendered(tmp_path, limits={"max_body_bytes": 2048}, incidents=incidents)
+    (pattern,) = re.findall(r"location ~ (\S+) \{", text)
+    block = text.split(f"location ~ {pattern} {{", 1)[1].split("}", 1)[0]
+    assert "client_max_body_size 5000000;" in block
+    assert "proxy_pass https://lensguard;" in block
+    path = "/api/v1/incidents/0123abcd/attachments"
+    assert re.fullmatch(pattern.strip("^$"), path) and UPLOAD_PATH.fullmatch(path)
+    assert not re.fullmatch(pattern.strip("^$"), path + "/x")
+    assert nginx_test(tmp_path, text)[0] == 0

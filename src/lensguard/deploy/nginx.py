@@ -17,6 +17,7 @@ from lensguard.tls import TLS12_CIPHERS as CIPHERS
 SIGNAL_PATH = "/v1/signal"  # api/signal.py's WebSocket route (no /api prefix)
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - recognised, not bound  # nosec B104
 LOGIN_PATH = "/api/v1/auth/login"
+ATTACHMENTS_PATH = "^/api/v1/incidents/[A-Za-z0-9_-]+/attachments$"  # guard/body.py UPLOAD_PATH
 LOGIN_RATE = "10r/m"  # per address, beside the server's own sign-in throttle
 
 
@@ -134,6 +135,14 @@ def render(settings: Settings, options: DeployOptions) -> str:
         "",
         f"        location = {LOGIN_PATH} {{",
         "            limit_req zone=lensguard_login burst=5 nodelay;",
+        *["    " + line for line in proxy],
+        "        }",
+        "",
+        # Evidence files of incidents: the one body larger than the API's limit.
+        f"        location ~ {ATTACHMENTS_PATH} {{",
+        f"            client_max_body_size {settings.incidents.attachment_max_bytes};",
+        "            client_body_timeout 60s;",
+        "            limit_req zone=lensguard_api burst=10 nodelay;",
         *["    " + line for line in proxy],
         "        }",
         "",
