@@ -12,6 +12,7 @@ Each check refuses with a message that names the file and what to do:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -30,7 +31,8 @@ SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x7fELF", "an executable"),
     (b"SQLite format 3\x00", "an SQLite database"),
 )
-_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters other than tab, line feed and carriage return."""
 
 
 class IntakeError(ValueError):
@@ -62,13 +64,14 @@ def text_of(raw: bytes, *, what: str, source: str) -> str:
         raise IntakeError(
             f"{what} {source} is not UTF-8 text (byte {exc.start} cannot be read)"
         ) from None
-    for index, char in enumerate(text):
-        if (ord(char) < 32 or ord(char) == 127) and char not in _ALLOWED_CONTROLS:
-            line = text.count("\n", 0, index) + 1
-            raise IntakeError(
-                f"{what} {source} holds a control character (U+{ord(char):04X}) on line "
-                f"{line}: it is not a text file"
-            )
+    control = _CONTROL.search(text)
+    if control is not None:
+        index, char = control.start(), control.group()
+        line = text.count("\n", 0, index) + 1
+        raise IntakeError(
+            f"{what} {source} holds a control character (U+{ord(char):04X}) on line "
+            f"{line}: it is not a text file"
+        )
     return text
 
 
