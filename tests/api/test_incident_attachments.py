@@ -88,7 +88,9 @@ async def test_a_file_is_kept_encrypted_in_the_timeline_and_served_as_it_came(ap
     )
     assert got.status_code == 200 and got.content == PNG
     assert got.headers["content-type"] == "image/png"
-    assert got.headers["content-disposition"] == "attachment; filename*=UTF-8''door%20camera.png"
+    assert got.headers["content-disposition"] == (
+        "attachment; filename=\"door_camera.png\"; filename*=UTF-8''door%20camera.png"
+    )
     assert got.headers["x-content-type-options"] == "nosniff"
     assert "no-store" in got.headers["cache-control"]
     (read,) = await audit_actions(api, admin, "incident.attachment_downloaded")

@@ -9,11 +9,13 @@ Content-Security-Policy violation in any page.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from tests.e2e.test_console_admin import admin_name, open_tab, sign_in, sign_in_admin
 from tests.harness.server import start_server
@@ -178,6 +180,56 @@ async def test_an_incident_is_owned_worked_through_its_playbook_and_moved(
     await expect(row.locator("td").nth(3)).to_have_text("Triaged")
     with world.http() as client:
         client.delete(f"/api/v1/security/blocklist/{OTHER}", headers=auth(world.admin))
+
+
+async def test_evidence_files_are_added_listed_and_downloaded_and_a_program_is_refused(
+    world: World, page: Page, tmp_path: Path
+) -> None:
+    with world.http() as client:
+        opened = client.post(
+            "/api/v1/incidents",
+            headers=auth(world.admin),
+            json={"kind": "unclassified", "title": "odd traffic at the gate", "severity": "medium"},
+        )
+        assert opened.status_code == 201, opened.text
+        incident_id = opened.json()["id"]
+    log = b"10:02 sign-in refused for gate-7 from 203.0.113.9\n" * 40
+    await sign_in_admin(page, world)
+    await open_tab(page, "Incidents")
+    await page.get_by_role("button", name="Open the incident odd traffic at the gate").click()
+    await expect(page.locator("#incident-files-empty")).to_be_visible()
+
+    await page.set_input_files(
+        "#incident-file",
+        files=[FilePayload(name="gate auth.log", mimeType="text/x-log", buffer=log)],
+    )
+    await page.get_by_role("button", name="Add file").click()
+    files = page.locator("#incident-files li")
+    await expect(files).to_have_count(1)
+    await expect(files.first).to_contain_text("gate auth.log")
+    await expect(files.first).to_contain_text(hashlib.sha256(log).hexdigest())
+    await expect(page.locator("#incident-timeline li").last).to_contain_text(
+        "Evidence file gate auth.log added"
+    )
+    async with page.expect_download() as waiting:
+        await page.get_by_role("button", name="Download gate auth.log").click()
+    download = await waiting.value
+    assert download.suggested_filename == "gate_auth.log"
+    saved = tmp_path / "saved.log"
+    await download.save_as(saved)
+    assert saved.read_bytes() == log
+
+    program = b"\x7fELF\x02\x01\x01" + bytes(64)
+    await page.set_input_files(
+        "#incident-file", files=[FilePayload(name="dropper", mimeType="", buffer=program)]
+    )
+    await page.get_by_role("button", name="Add file").click()
+    await expect(page.locator("#notice")).to_contain_text("an ELF executable")
+    await expect(files).to_have_count(1)
+    kept = api_get(world, f"/api/v1/incidents/{incident_id}/attachments")
+    assert [a["name"] for a in kept] == ["gate auth.log"]
+    downloads = api_get(world, "/api/v1/audit?action=incident.attachment_downloaded")["items"]
+    assert [d["details"]["attachment_id"] for d in downloads] == [kept[0]["id"]]
 
 
 async def test_compliance_runs_the_access_review_and_shows_a_report(

@@ -13,6 +13,7 @@ digest (409 when the stored file differs, reported as a HIGH event) and audited.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -42,6 +43,8 @@ router = APIRouter(
 Manager = Annotated[Principal, requires("security_manage")]
 AttachmentId = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 DOWNLOADED = "incident.attachment_downloaded"
+_ASCII_NAME = re.compile(r"[^A-Za-z0-9._-]")
+"""What the plain ``filename`` (RFC 6266's fallback for old clients) replaces with ``_``."""
 TAMPERED = "incident.attachment_tampered"
 FILE: dict[int | str, dict[str, Any]] = {
     200: {
@@ -170,7 +173,10 @@ async def download(
         content=content,
         media_type=served,
         headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.name, safe='')}",
+            "Content-Disposition": (
+                f'attachment; filename="{_ASCII_NAME.sub("_", row.name)}"; '
+                f"filename*=UTF-8''{quote(row.name, safe='')}"
+            ),
             "Cache-Control": "private, no-store",
             "X-Content-Type-Options": "nosniff",
         },

@@ -82,7 +82,7 @@ _RISKY = (
 )
 RISKY_EXTENSIONS = frozenset(f".{suffix}" for suffix in _RISKY.split())
 """Names that open as a program or a web page where the file is saved."""
-_DECLARED_TEXT = re.compile(r"^(text/[a-z0-9.+-]+|application/(json|x-ndjson|xml|yaml))$")
+_DECLARED_TEXT = re.compile(r"^(text/[a-z0-9.+-]+|application/(json|x-ndjson|xml|yaml|x-yaml))$")
 _UNDECLARED = frozenset({"", "application/octet-stream"})
 _NAME = re.compile(r"^[^\x00-\x1f\x7f/\\]{1,200}$")
 MAX_NAME = 200

@@ -1,9 +1,11 @@
 // Incidents (security_manage): the list, newest first, and one incident at a time with
 // its notification clock, its playbook's steps in their order, the moves the flow
 // allows, ownership, comments and the timeline (GET/POST /incidents/...). Every act
-// lands in the incident's timeline and the audit chain, and acknowledges it.
+// lands in the incident's timeline and the audit chain, and acknowledges it. Evidence
+// files are listed, downloaded (with the bearer header, from a blob: URL) and added
+// (the file itself as the body; the server decides its type by content).
 
-import { $, API, api, apiPage, button, clearNotice, el, notify, once, session } from "../core.js";
+import { $, API, ApiError, api, apiPage, button, clearNotice, el, fetchFile, notify, once, saveFile, session } from "../core.js";
 import { pagedTable, refused, row, utc } from "./table.js";
 
 const STATES = {
@@ -16,6 +18,28 @@ const STATES = {
   false_positive: "False positive",
 };
 const STEP_WORDS = { done: "Done", pending: "To do", blocked: "Waiting" };
+
+function size(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1048576) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+// The file as the request body; `application/octet-stream`, since a browser's type is
+// only a guess from the name and the server reads the content anyway.
+async function sendFile(incidentId, file) {
+  const query = new URLSearchParams({ name: file.name });
+  const response = await fetch(`${API}/incidents/${encodeURIComponent(incidentId)}/attachments?${query}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${session.token}`, Accept: "application/json", "Content-Type": "application/octet-stream" },
+    body: file,
+    credentials: "omit",
+    cache: "no-store",
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
 
 function left(seconds) {
   const hours = Math.floor(Math.abs(seconds) / 3600);
@@ -42,6 +66,8 @@ function entryText(entry) {
       return `Step ${body.step}: ${body.status}${by}${body.why ? ` (${body.why})` : ""}${body.note ? `: ${body.note}` : ""}`;
     case "escalated":
       return `Escalated to ${body.level_name || `level ${body.level}`}`;
+    case "attachment":
+      return `Evidence file ${body.name} added${by} (SHA-256 ${String(body.sha256).slice(0, 16)}…)`;
     default:
       return `${entry.kind}${by}`;
   }
@@ -112,6 +138,35 @@ export function createIncidents(ctx) {
     return item;
   }
 
+  function fileItem(incident, file) {
+    const item = el("li");
+    item.dataset.attachmentId = file.id;
+    const get = button("Download", () =>
+      once(get, async () => {
+        clearNotice();
+        try {
+          const url = `${API}/incidents/${encodeURIComponent(incident.id)}/attachments/${encodeURIComponent(file.id)}`;
+          saveFile(await fetchFile(url, file.media_type, file.name));
+        } catch (err) {
+          refused(ctx, err);
+        }
+      }),
+    );
+    get.setAttribute("aria-label", `Download ${file.name}`);
+    item.append(
+      el("span", file.name, "file-name"),
+      el("span", `${file.media_type} · ${size(file.size)} · added ${utc(file.added_at)} UTC`, "muted"),
+      el("code", `SHA-256 ${file.sha256}`, "digest"),
+      get,
+    );
+    return item;
+  }
+
+  function renderFiles(incident, files) {
+    $("incident-files").replaceChildren(...files.map((f) => fileItem(incident, f)));
+    $("incident-files-empty").hidden = files.length > 0;
+  }
+
   function render(incident, timeline) {
     $("incident").hidden = false;
     $("incident-title").textContent = `${incident.title} (${incident.severity})`;
@@ -155,9 +210,11 @@ export function createIncidents(ctx) {
     const epoch = session.epoch;
     let incident;
     let timeline;
+    let files;
     try {
       incident = await api("GET", `/incidents/${encodeURIComponent(id)}`);
       timeline = (await apiPage(`${API}/incidents/${encodeURIComponent(id)}/timeline?limit=200`)).items;
+      files = await api("GET", `/incidents/${encodeURIComponent(id)}/attachments`);
     } catch (err) {
       if (epoch === session.epoch) refused(ctx, err);
       return;
@@ -165,6 +222,7 @@ export function createIncidents(ctx) {
     if (epoch !== session.epoch) return;
     state.open = incident;
     render(incident, timeline);
+    renderFiles(incident, files);
   }
 
   // An act on the open incident, then the incident and the list again; true when done
@@ -213,6 +271,28 @@ export function createIncidents(ctx) {
     );
   });
 
+  $("incident-upload").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const incident = state.open;
+    const file = $("incident-file").files[0];
+    if (!incident || !file) return;
+    once($("incident-upload-submit"), async () => {
+      clearNotice();
+      $("incident-upload-status").textContent = `Uploading ${file.name} (${size(file.size)})…`;
+      try {
+        const kept = await sendFile(incident.id, file);
+        notify(`${kept.name} is kept with the incident (${kept.media_type}).`, "info");
+        $("incident-file").value = "";
+      } catch (err) {
+        refused(ctx, err);
+        return;
+      } finally {
+        $("incident-upload-status").textContent = "";
+      }
+      await show(incident.id);
+    });
+  });
+
   return {
     view: "incidents-view",
     tab: "tab-incidents",
@@ -234,6 +314,8 @@ export function createIncidents(ctx) {
       state.open = null;
       state.names = new Map();
       $("incident").hidden = true;
+      $("incident-files").replaceChildren();
+      $("incident-file").value = "";
     },
   };
 }
