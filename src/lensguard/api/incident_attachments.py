@@ -32,10 +32,9 @@ from lensguard.identity.auditing import audit_event
 from lensguard.incidents.attachment_types import TEXT, AttachmentRefused, check, clean_name
 from lensguard.incidents.attachments import Attachments, AttachmentTampered, Upload
 from lensguard.incidents.models import IncidentAttachment
-from lensguard.monitor.event import SecurityEvent
 from lensguard.recordings.serve import SegmentTampered
+from lensguard.recordings.tamper import report
 from lensguard.services import Services
-from lensguard.severity import Severity
 
 router = APIRouter(
     prefix="/api/v1/incidents", tags=["incidents"], responses=problems(AUTHENTICATED)
@@ -152,7 +151,15 @@ async def download(
     try:
         content = await attachments.read(row)
     except AttachmentTampered:
-        await _tampered(services, principal, row, address)
+        await report(
+            services.recordings,
+            device_id=None,
+            fields={"attachment_id": row.id},
+            resource=("incident", row.incident_id),
+            by=principal,
+            address=address,
+            event_type=TAMPERED,
+        )
         raise SegmentTampered(
             "the stored file failed verification; nothing was sent and it was reported"
         ) from None
@@ -181,33 +188,3 @@ async def download(
             "X-Content-Type-Options": "nosniff",
         },
     )
-
-
-async def _tampered(
-    services: Services, principal: Principal, row: IncidentAttachment, address: str
-) -> None:
-    """A stored file that fails its digest: a HIGH event and an audit row."""
-    events = services.recordings.events
-    events.publish(
-        SecurityEvent(
-            TAMPERED,
-            Severity.HIGH,
-            principal=principal.id,
-            resource=row.incident_id,
-            outcome="failure",
-            address=address,
-            fields={"attachment_id": row.id},
-            time=events.now(),
-        )
-    )
-    event = audit_event(
-        TAMPERED,
-        "failure",
-        by=principal,
-        address=address,
-        resource_type="incident",
-        resource_id=row.incident_id,
-        attachment_id=row.id,
-    )
-    async with services.db.transaction() as session:
-        await services.audit.append(session, event)

@@ -1,4 +1,4 @@
-"""Report a segment that failed verification: a HIGH security event and an audit row."""
+"""Report stored data that failed verification: a HIGH security event and an audit row."""
 
 from __future__ import annotations
 
@@ -29,33 +29,36 @@ async def report_tampered(
 async def report(
     vault: RecordingVault,
     *,
-    device_id: str,
+    device_id: str | None,
     fields: dict[str, object],
     resource: tuple[str, str],
     by: Principal,
     address: str | None,
+    event_type: str = TAMPERED_EVENT,
 ) -> None:
-    """The HIGH event and the audit row for recordings of ``device_id`` that did not verify."""
+    """The HIGH event and the audit row for stored data that did not verify: recordings
+    of ``device_id``, or (``device_id`` None) what ``resource`` names, as ``event_type``."""
     vault.events.publish(
         SecurityEvent(
-            TAMPERED_EVENT,
+            event_type,
             Severity.HIGH,
             principal=by.id,
-            resource=device_id,
+            resource=device_id or resource[1],
             outcome="failure",
             address=address,
             fields=fields,
             time=vault.events.now(),
         )
     )
+    device = {} if device_id is None else {"device_id": device_id}
     event = audit_event(
-        TAMPERED_EVENT,
+        event_type,
         "failure",
         by=by,
         address=address,
         resource_type=resource[0],
         resource_id=resource[1],
-        device_id=device_id,
+        **device,
         **fields,
     )
     async with vault.db.transaction() as session:
