@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import stat
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,45 @@ def test_comment_own_and_tick_steps_in_order(tmp_path: Path) -> None:
     assert "[ ] contain     block: action block_ip" in shown.stdout
     assert "(after accounts)" not in shown.stdout and "(after users)" in shown.stdout
     assert "owner " in shown.stdout and "'text': 'from one /24'" in shown.stdout
+
+
+def test_evidence_files_are_attached_listed_and_fetched_from_the_shell(tmp_path: Path) -> None:
+    wide = {"COLUMNS": "250"}
+    assert lensguard(tmp_path, "db", "upgrade").returncode == 0
+    opened = lensguard(tmp_path, "incidents", "open", "unclassified", "Odd traffic")
+    incident_id = opened.stdout.split()[-1]
+    log = tmp_path / "gate.log"
+    log.write_bytes(b"10:02 sign-in refused from 203.0.113.9\n" * 50)
+    image = tmp_path / "door.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+
+    kept = lensguard(tmp_path, "incidents", "attach", incident_id, str(log), str(image), env=wide)
+    assert kept.returncode == 0, kept.stderr
+    lines = kept.stdout.splitlines()
+    assert [line.split()[1:3] for line in lines] == [
+        ["gate.log", "text/plain"],
+        ["door.png", "image/png"],
+    ]
+    assert lines[0].split()[-1] == hashlib.sha256(log.read_bytes()).hexdigest()
+
+    program = tmp_path / "dropper"
+    program.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(64))
+    refused = lensguard(tmp_path, "incidents", "attach", incident_id, str(log), str(program))
+    assert refused.returncode == 2 and "an ELF executable" in refused.stderr
+    listed = lensguard(tmp_path, "incidents", "files", incident_id, env=wide)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("gate.log") == 1 and "dropper" not in listed.stdout
+
+    attachment_id = lines[1].split()[0]
+    out = tmp_path / "out" / "door-copy.png"
+    out.parent.mkdir()
+    fetched = lensguard(tmp_path, "incidents", "fetch", incident_id, attachment_id, "-o", str(out))
+    assert fetched.returncode == 0, fetched.stderr
+    assert out.read_bytes() == image.read_bytes()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    again = lensguard(tmp_path, "incidents", "fetch", incident_id, attachment_id, "-o", str(out))
+    assert again.returncode == 2 and "exists already" in again.stderr
+    other = lensguard(tmp_path, "incidents", "fetch", "nope", attachment_id, "-o", str(out) + "2")
+    assert other.returncode == 2 and "no such attachment" in other.stderr
+    shown = lensguard(tmp_path, "incidents", "show", incident_id, env=wide)
+    assert shown.stdout.count("attachment") >= 2

@@ -17,6 +17,7 @@ from lensguard.cli import (
     db,
     deploy,
     evidence,
+    incident_files,
     incidents,
     keys,
     privacy,
@@ -80,6 +81,7 @@ privacy.app.command("rekey")(rekey.rekey_command)
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(compliance.app, name="compliance")
 app.add_typer(threats.app, name="threats")
+incident_files.register(incidents.app)
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(token.app, name="token")
 app.add_typer(security.app, name="security")
