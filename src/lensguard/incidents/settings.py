@@ -50,7 +50,7 @@ class IncidentSettings(BaseModel):
     """Legal holds and signed audit ranges start this long before the incident opened."""
     attachment_max_bytes: int = Field(default=25 * 1_048_576, ge=1_024, le=512 * 1_048_576)
     """The largest evidence file one upload may bring (``POST …/attachments``)."""
-    attachments_per_incident: int = Field(default=100, ge=1, le=10_000)
+    attachments_per_incident: int = Field(default=100, ge=1, le=1_000)
     """How many evidence files one incident may hold."""
 
     @field_validator("escalation")
