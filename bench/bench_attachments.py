@@ -25,7 +25,9 @@ from lensguard.incidents.attachment_types import check
 from lensguard.incidents.attachments import Attachments, Upload
 from lensguard.incidents.book import SHELL, IncidentBook
 from lensguard.incidents.models import IncidentAttachment
+from lensguard.keyring.fields import FieldKeys
 from lensguard.monitor.publisher import EventPublisher
+from lensguard.protect.subkeys import Purpose, derive
 from lensguard.recordings.keys import KeyRing
 from lensguard.recordings.settings import RecordingSettings
 from lensguard.recordings.store import LocalStore
@@ -58,7 +60,8 @@ async def keep(
 ) -> IncidentAttachment:
     """What an upload does once the body is read: check, then keep."""
     kind = check(content, name, "")
-    return await attachments.add(incident_id, Upload(name, kind, content), at=AT, actor=SHELL)
+    kept = await attachments.add(incident_id, Upload(name, kind, content), at=AT, actor=SHELL)
+    return kept.row
 
 
 async def bench_backend(backend: str, url: str) -> None:
@@ -75,7 +78,9 @@ async def bench_backend(backend: str, url: str) -> None:
             events=EventPublisher(),
             settings=RecordingSettings(),
         )
-        attachments = Attachments(book, vault, per_incident=10_000)
+        attachments = Attachments(
+            book, vault, FieldKeys(derive(AUDIT_SECRET, Purpose.WRAP)), per_incident=10_000
+        )
         incident = await book.open(
             kind="unclassified", title="bench", severity=Severity.LOW, at=AT, actor=SHELL
         )

@@ -12,9 +12,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import text
 
 from lensguard.clock import ManualClock
 from lensguard.incidents.attachments import store_key
+from lensguard.incidents.models import IncidentAttachment
+from lensguard.keyring import rekey
+from lensguard.keyring.fields import FieldKeys
 from lensguard.rotation.engine import Rotation
 from lensguard.store.db import Database
 from tests.api.conftest import Api, bearer, build_api
@@ -82,6 +86,12 @@ async def test_a_file_is_kept_encrypted_in_the_timeline_and_served_as_it_came(ap
     )
     (audited,) = await audit_actions(api, admin, "incident.attachment")
     assert audited["details"]["sha256"] == body["sha256"] and audited["resource_id"] == incident_id
+    # The name may name a person: sealed in its row, repeated nowhere in clear.
+    assert "door camera" not in timeline.text and "door camera" not in str(audited)
+    async with api.identity.db.sessions() as session:
+        row = await session.get(IncidentAttachment, body["id"])
+    assert row is not None and row.name is None and row.fields_version is not None
+    assert row.name_sealed is not None and b"door camera" not in row.name_sealed
 
     got = await api.http.get(
         f"{BASE}/{incident_id}/attachments/{body['id']}", headers=bearer(admin)
@@ -256,3 +266,37 @@ async def test_attachments_survive_a_master_secret_rotation(
         got = await api.http.get(path, headers=bearer(token))
         assert got.status_code == 200, got.text
         assert got.content == PNG
+
+
+async def test_names_are_resealed_by_rekey_and_an_old_clear_name_is_sealed(api: Api) -> None:
+    admin = await api.token_for("root", "admin")
+    incident_id = await incident(api, admin)
+    first = (await upload(api, admin, incident_id, "Tür 1.log", LOG)).json()
+    legacy = (await upload(api, admin, incident_id, "old.log", LOG)).json()
+    db = api.identity.db
+    async with db.transaction() as session:  # a row as written before migration 0028
+        row = await session.get(IncidentAttachment, legacy["id"])
+        assert row is not None
+        row.name, row.name_sealed, row.fields_version = "old.log", None, None
+
+    report = await rekey.rekey(db, FieldKeys(api.identity.wrap_key))
+    assert report.resealed["incident_attachments"] == 2 and report.retired == [1]
+    listed = await api.http.get(f"{BASE}/{incident_id}/attachments", headers=bearer(admin))
+    assert sorted(a["name"] for a in listed.json()) == ["Tür 1.log", "old.log"]
+    async with db.sessions() as session:
+        moved = await session.get(IncidentAttachment, legacy["id"])
+        kept = await session.get(IncidentAttachment, first["id"])
+    assert moved is not None and kept is not None
+    assert (moved.name, moved.fields_version, kept.fields_version) == (None, 2, 2)
+
+
+async def test_rekey_refuses_a_sealed_table_it_does_not_know(api: Api) -> None:
+    db = api.identity.db
+    async with db.transaction() as session:
+        await session.execute(
+            text("CREATE TABLE stray_sealed (id VARCHAR(32) PRIMARY KEY, fields_version INTEGER)")
+        )
+    before = await rekey.status(db)
+    with pytest.raises(rekey.UnregisteredTable, match="stray_sealed"):
+        await rekey.rekey(db, FieldKeys(api.identity.wrap_key))
+    assert await rekey.status(db) == before

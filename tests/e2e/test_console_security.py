@@ -207,9 +207,10 @@ async def test_evidence_files_are_added_listed_and_downloaded_and_a_program_is_r
     files = page.locator("#incident-files li")
     await expect(files).to_have_count(1)
     await expect(files.first).to_contain_text("gate auth.log")
-    await expect(files.first).to_contain_text(hashlib.sha256(log).hexdigest())
+    digest = hashlib.sha256(log).hexdigest()
+    await expect(files.first).to_contain_text(digest)
     await expect(page.locator("#incident-timeline li").last).to_contain_text(
-        "Evidence file gate auth.log added"
+        f"Evidence file added by {admin_name(world)} (text/plain, SHA-256 {digest[:16]}"
     )
     async with page.expect_download() as waiting:
         await page.get_by_role("button", name="Download gate auth.log").click()

@@ -30,8 +30,7 @@ from lensguard.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
 from lensguard.guard.body import media_type
 from lensguard.identity.auditing import audit_event
 from lensguard.incidents.attachment_types import TEXT, AttachmentRefused, check, clean_name
-from lensguard.incidents.attachments import Attachments, AttachmentTampered, Upload
-from lensguard.incidents.models import IncidentAttachment
+from lensguard.incidents.attachments import Attachments, AttachmentTampered, Kept, Upload
 from lensguard.recordings.serve import SegmentTampered
 from lensguard.recordings.tamper import report
 from lensguard.services import Services
@@ -63,7 +62,8 @@ UPLOAD: dict[str, Any] = {
 class AttachmentView(BaseModel):
     id: str
     incident_id: str
-    name: str
+    name: str | None
+    """None when its seal does not open (an altered row, or a key lost)."""
     media_type: str
     size: int
     sha256: str
@@ -71,14 +71,25 @@ class AttachmentView(BaseModel):
     added_at: datetime
 
 
-def _view(row: IncidentAttachment) -> AttachmentView:
-    return AttachmentView.model_validate(row, from_attributes=True)
+def _view(kept: Kept) -> AttachmentView:
+    row = kept.row
+    return AttachmentView(
+        id=row.id,
+        incident_id=row.incident_id,
+        name=kept.name,
+        media_type=row.media_type,
+        size=row.size,
+        sha256=row.sha256,
+        added_by=row.added_by,
+        added_at=row.added_at,
+    )
 
 
 def _attachments(services: Services) -> Attachments:
     return Attachments(
         services.incident_book,
         services.recordings,
+        services.fields,
         per_incident=services.settings.incidents.attachments_per_incident,
     )
 
@@ -109,13 +120,13 @@ async def add(
         kind = check(content, clean, media_type(request.headers.get("content-type")))
     except AttachmentRefused as exc:
         raise UnsupportedMediaType(str(exc)) from None
-    row = await _attachments(services).add(
+    kept = await _attachments(services).add(
         incident_id,
         Upload(clean, kind, content),
         at=services.clock.now(),
         actor=actor_of(principal, address),
     )
-    return _view(row)
+    return _view(kept)
 
 
 @router.get(
@@ -127,7 +138,7 @@ async def listed(
     incident_id: IncidentId, _principal: Manager, services: ServicesDep
 ) -> list[AttachmentView]:
     """The incident's files, oldest first (at most ``attachments_per_incident``)."""
-    return [_view(row) for row in await _attachments(services).listed(incident_id)]
+    return [_view(kept) for kept in await _attachments(services).listed(incident_id)]
 
 
 @router.get(
@@ -145,9 +156,10 @@ async def download(
 ) -> Response:
     """The file as it was added, checked against its audited SHA-256; audited."""
     attachments = _attachments(services)
-    row = await attachments.get(incident_id, attachment_id)
-    if row is None:
+    kept = await attachments.get(incident_id, attachment_id)
+    if kept is None:
         raise NotFound("no such attachment")
+    row, name = kept.row, kept.name or f"attachment-{kept.row.id}"
     try:
         content = await attachments.read(row)
     except AttachmentTampered:
@@ -181,8 +193,8 @@ async def download(
         media_type=served,
         headers={
             "Content-Disposition": (
-                f'attachment; filename="{_ASCII_NAME.sub("_", row.name)}"; '
-                f"filename*=UTF-8''{quote(row.name, safe='')}"
+                f'attachment; filename="{_ASCII_NAME.sub("_", name)}"; '
+                f"filename*=UTF-8''{quote(name, safe='')}"
             ),
             "Cache-Control": "private, no-store",
             "X-Content-Type-Options": "nosniff",

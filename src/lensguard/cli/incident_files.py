@@ -25,7 +25,7 @@ from lensguard.bootstrap import resolve_secrets
 from lensguard.cli.context import console, database_errors, errors, services_for, settings_from
 from lensguard.errors import LensguardError, NotFound
 from lensguard.incidents.attachment_types import AttachmentRefused, check, clean_name
-from lensguard.incidents.attachments import Attachments, AttachmentTampered, Upload
+from lensguard.incidents.attachments import Attachments, AttachmentTampered, Kept, Upload
 from lensguard.incidents.book import SHELL
 from lensguard.incidents.models import IncidentAttachment
 from lensguard.logs import configure_logging
@@ -44,6 +44,7 @@ def _run(ctx: typer.Context, work: Callable[[Services, Attachments], Awaitable[T
             attachments = Attachments(
                 services.incident_book,
                 services.recordings,
+                services.fields,
                 per_incident=settings.incidents.attachments_per_incident,
             )
             return await work(services, attachments)
@@ -87,7 +88,7 @@ def attach(
         name = clean_name(path.name)
         return Upload(name, check(content, name, ""), content)
 
-    async def work(services: Services, attachments: Attachments) -> list[IncidentAttachment]:
+    async def work(services: Services, attachments: Attachments) -> list[Kept]:
         uploads = [checked(path) for path in paths]
         kept = []
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -100,26 +101,28 @@ def attach(
                 bar.advance(task)
         return kept
 
-    for row in _run(ctx, work):
-        console.print(
-            f"{row.id}  {escape(row.name)}  {row.media_type}  {row.size:,} B  {row.sha256}"
-        )
+    for item in _run(ctx, work):
+        row = item.row
+        name = escape(item.name or "")
+        console.print(f"{row.id}  {name}  {row.media_type}  {row.size:,} B  {row.sha256}")
 
 
 def files(ctx: typer.Context, incident_id: str) -> None:
     """List an incident's evidence files with their SHA-256."""
 
-    async def work(_services: Services, attachments: Attachments) -> list[IncidentAttachment]:
-        return list(await attachments.listed(incident_id))
+    async def work(_services: Services, attachments: Attachments) -> list[Kept]:
+        return await attachments.listed(incident_id)
 
     rows = _run(ctx, work)
     if not rows:
         console.print(f"{incident_id} holds no evidence files")
         return
     table = Table("id", "name", "type", "bytes", "added (UTC)", "sha256")
-    for row in rows:
+    for kept in rows:
+        row = kept.row
         added = row.added_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(row.id, escape(row.name), row.media_type, f"{row.size:,}", added, row.sha256)
+        name = escape(kept.name or "(does not open)")
+        table.add_row(row.id, name, row.media_type, f"{row.size:,}", added, row.sha256)
     console.print(table)
 
 
@@ -134,9 +137,10 @@ def fetch(
     """Write an evidence file out, verified against its audited SHA-256; audited."""
 
     async def work(services: Services, attachments: Attachments) -> IncidentAttachment:
-        row = await attachments.get(incident_id, attachment_id)
-        if row is None:
+        kept = await attachments.get(incident_id, attachment_id)
+        if kept is None:
             raise NotFound("no such attachment")
+        row = kept.row
         try:
             content = await attachments.read(row)
         except AttachmentTampered as exc:

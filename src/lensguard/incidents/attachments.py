@@ -3,10 +3,11 @@
 ``add`` checks the file (``attachment_types.check``), encrypts it under a fresh data key
 of the recording vault's ring (the chunked AES-256-GCM of ``recordings.crypto``) and puts
 it in the segment store under ``incident-<attachment id>``; then, in one transaction, it
-writes the row (the wrapped data key, the SHA-256, the size) and an ``attachment`` entry
-in the timeline, which is also the ``incident.attachment`` audit entry carrying the
-digest. Only after that commit is the upload answered, so an acknowledged file is kept;
-if the transaction fails, the stored object is deleted again.
+writes the row (the wrapped data key, the SHA-256, the size, the name sealed as a
+personal field) and an ``attachment`` entry in the timeline, which is also the
+``incident.attachment`` audit entry carrying the digest (not the name). Only after that
+commit is the upload answered, so an acknowledged file is kept; if the transaction
+fails, the stored object is deleted again.
 
 ``read`` decrypts the content and checks it against the digest in its row: a file
 altered, cut or swapped in the store is refused (``AttachmentTampered``), never served.
@@ -17,16 +18,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.errors import Conflict
 from lensguard.incidents.attachment_types import EvidenceType
 from lensguard.incidents.book import Actor, IncidentBook, acknowledge
-from lensguard.incidents.models import IncidentAttachment
+from lensguard.incidents.models import ATTACHMENT_NAMES, IncidentAttachment
+from lensguard.keyring import sealed
+from lensguard.keyring.fields import FieldKeys
 from lensguard.recordings.crypto import SegmentIntegrityError, decrypt, encrypt
 from lensguard.recordings.keys import KeyUnavailable, WrappedKey
 from lensguard.recordings.store import SegmentNotFound
@@ -38,6 +41,14 @@ STORE_PREFIX = "incident-"
 
 class AttachmentTampered(SegmentIntegrityError):
     """The stored file does not open, or differs from the digest audited when it was added."""
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A kept attachment and its name, opened (None when its seal does not open)."""
+
+    row: IncidentAttachment
+    name: str | None
 
 
 @dataclass(frozen=True)
@@ -60,11 +71,11 @@ class Attachments:
 
     book: IncidentBook
     vault: RecordingVault
+    fields: FieldKeys
+    """The personal-field keys the file names are sealed under."""
     per_incident: int = 100
 
-    async def add(
-        self, incident_id: str, upload: Upload, *, at: datetime, actor: Actor
-    ) -> IncidentAttachment:
+    async def add(self, incident_id: str, upload: Upload, *, at: datetime, actor: Actor) -> Kept:
         """Keep ``upload`` with the incident; Conflict when it holds ``per_incident`` already,
         NotFound when there is no such incident."""
         await self.book.get(incident_id)
@@ -72,7 +83,6 @@ class Attachments:
         row = IncidentAttachment(
             id=new_id(),
             incident_id=incident_id,
-            name=upload.name,
             media_type=upload.kind.media_type,
             size=len(upload.content),
             sha256=hashlib.sha256(upload.content).hexdigest(),
@@ -85,13 +95,13 @@ class Attachments:
         sealed = await asyncio.to_thread(encrypt, data_key, wrapped.key_id, upload.content)
         await self.vault.store.put(store_key(row.id), sealed)
         try:
-            await self._record(row, actor)
+            await self._record(row, upload.name, actor)
         except BaseException:
             await self.vault.store.delete(store_key(row.id))
             raise
-        return row
+        return Kept(row, upload.name)
 
-    async def _record(self, row: IncidentAttachment, actor: Actor) -> None:
+    async def _record(self, row: IncidentAttachment, name: str, actor: Actor) -> None:
         book = self.book
         async with book.db.transaction() as session:
             incident = await book.locked(session, row.incident_id)
@@ -105,11 +115,11 @@ class Attachments:
                     f"the incident holds {self.per_incident} attachments already: put further "
                     "files in a ZIP archive"
                 )
+            await sealed.write(self.fields, session, ATTACHMENT_NAMES, row, {"name": name})
             session.add(row)
             acknowledge(incident, row.added_at, actor)
-            body = {
+            body = {  # the name is personal: sealed in the row, not repeated here
                 "attachment_id": row.id,
-                "name": row.name,
                 "media_type": row.media_type,
                 "size": row.size,
                 "sha256": row.sha256,
@@ -118,7 +128,11 @@ class Attachments:
                 session, incident, "attachment", at=row.added_at, actor=actor, body=body
             )
 
-    async def listed(self, incident_id: str) -> Sequence[IncidentAttachment]:
+    async def _named(self, session: AsyncSession, row: IncidentAttachment) -> Kept:
+        opened = await sealed.read(self.fields, session, ATTACHMENT_NAMES, row)
+        return Kept(row, opened["name"])
+
+    async def listed(self, incident_id: str) -> list[Kept]:
         """The incident's attachments, oldest first; NotFound when there is no such incident."""
         await self.book.get(incident_id)
         async with self.book.db.sessions() as session:
@@ -127,13 +141,15 @@ class Attachments:
                 .where(IncidentAttachment.incident_id == incident_id)
                 .order_by(IncidentAttachment.added_at, IncidentAttachment.id)
             )
-            return rows.scalars().all()
+            return [await self._named(session, row) for row in rows.scalars()]
 
-    async def get(self, incident_id: str, attachment_id: str) -> IncidentAttachment | None:
-        """The attachment's row, or None when the incident holds none of that id."""
+    async def get(self, incident_id: str, attachment_id: str) -> Kept | None:
+        """The attachment, or None when the incident holds none of that id."""
         async with self.book.db.sessions() as session:
             row = await session.get(IncidentAttachment, attachment_id)
-        return row if row is not None and row.incident_id == incident_id else None
+            if row is None or row.incident_id != incident_id:
+                return None
+            return await self._named(session, row)
 
     async def read(self, row: IncidentAttachment) -> bytes:
         """The file as it was added, or AttachmentTampered."""

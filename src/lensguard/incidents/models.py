@@ -1,4 +1,4 @@
-"""Incident tables on the shared ``Base``; migrations 0017, 0018 and 0027 create them."""
+"""Incident tables on the shared ``Base``; migrations 0017, 0018, 0027 and 0028 create them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import ClassVar
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from lensguard.keyring.sealed import SealedColumns, register
 from lensguard.store.models import Base, new_id
 from lensguard.store.types import UTCDateTime
 
@@ -117,7 +118,11 @@ class IncidentAttachment(Base):
     incident_id: Mapped[str] = mapped_column(
         String(32), ForeignKey("incidents.id", ondelete="CASCADE")
     )
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The file's name in clear: only on rows from before migration 0028 (``rekey`` seals it)."""
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """The file's name, sealed (``keyring.fields``): a name may name a person."""
+    fields_version: Mapped[int | None] = mapped_column(nullable=True)
     media_type: Mapped[str] = mapped_column(String(64))
     """The type its content is (``attachment_types``), which the download is served as."""
     size: Mapped[int] = mapped_column(BigInteger)
@@ -128,3 +133,9 @@ class IncidentAttachment(Base):
     added_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """The user who added it; NULL from the server's shell."""
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+ATTACHMENT_NAMES = register(
+    SealedColumns("incident_attachments", IncidentAttachment, ("name",), legacy=("name",))
+)
+"""An attachment's name is sealed like a person's e-mail address, and re-sealed by ``rekey``."""

@@ -19,14 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from lensguard.keyring import sealed
 from lensguard.keyring.fields import DATA, FieldKeys, FieldUnreadable
 from lensguard.keyring.models import FieldKey
-from lensguard.keyring.sealed import SEALED_TABLES, SealedColumns
+from lensguard.keyring.sealed import SealedColumns, sealed_tables
 from lensguard.store.db import Database
 from lensguard.store.types import utcnow
 
@@ -68,15 +68,42 @@ async def _live_versions(session: AsyncSession) -> list[int]:
 
 async def _count_stale(session: AsyncSession, version: int, *, legacy: bool = True) -> int:
     total = 0
-    for spec in SEALED_TABLES:
+    for spec in sealed_tables():
         stale = _stale(spec, version) if legacy else spec.model.fields_version < version
         query = select(func.count()).select_from(spec.model).where(stale)
         total += int((await session.execute(query)).scalar_one())
     return total
 
 
+class UnregisteredTable(RuntimeError):
+    """The database holds sealed fields in a table this process does not know."""
+
+
+def _sealed_in_schema(connection: Any) -> set[str]:
+    schema = inspect(connection)
+    return {
+        table
+        for table in schema.get_table_names()
+        if any(column["name"] == "fields_version" for column in schema.get_columns(table))
+    }
+
+
+async def _check_registered(session: AsyncSession) -> None:
+    """Refuse to move keys while a sealed table is unknown: retiring the old key would
+    lose what that table sealed under it."""
+    connection = await session.connection()
+    found = await connection.run_sync(_sealed_in_schema)
+    unknown = sorted(found - {spec.table for spec in sealed_tables()})
+    if unknown:
+        raise UnregisteredTable(
+            f"the database has sealed fields in {', '.join(unknown)}, which this process "
+            "has not registered (keyring.sealed.register); nothing was changed"
+        )
+
+
 async def _start(db: Database, keys: FieldKeys) -> tuple[int, bool]:
     async with db.transaction() as session:
+        await _check_registered(session)
         live = await _live_versions(session)
         if live and await _count_stale(session, live[-1], legacy=False) > 0:
             return live[-1], False  # an unfinished rotation: resume it
@@ -168,7 +195,7 @@ async def rekey(
     version, started = await _start(db, keys)
     report = RekeyReport(version=version, started=started)
     for _ in range(rounds):
-        for spec in SEALED_TABLES:
+        for spec in sealed_tables():
             await _reseal(db, keys, spec=spec, version=version, report=report, progress=progress)
         report.retired = await _retire(db, keys, version, sum(report.unreadable.values()))
         if report.retired or not await _has_older(db, version):

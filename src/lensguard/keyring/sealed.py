@@ -43,8 +43,27 @@ SESSIONS = SealedColumns(
     ("client_address", "user_agent"),
     legacy=("client_address", "user_agent"),
 )
-SEALED_TABLES = (USERS, SESSIONS)
-SEALED_BY_TABLE = {spec.table: spec for spec in SEALED_TABLES}
+_REGISTERED: dict[str, SealedColumns] = {spec.table: spec for spec in (USERS, SESSIONS)}
+
+
+def register(spec: SealedColumns) -> SealedColumns:
+    """Make ``spec`` known to ``rekey`` and the subject export: a package above this one
+    registers its table where it defines the model (``incidents.models``). ``rekey``
+    refuses to run while the database holds a sealed table nobody registered."""
+    known = _REGISTERED.setdefault(spec.table, spec)
+    if known != spec:
+        raise ValueError(f"{spec.table} is registered with other sealed fields already")
+    return spec
+
+
+def sealed_tables() -> tuple[SealedColumns, ...]:
+    """Every registered table with sealed fields, in registration order."""
+    return tuple(_REGISTERED.values())
+
+
+def sealed_spec(table: str) -> SealedColumns | None:
+    """The sealed fields of ``table``, or None when it has none."""
+    return _REGISTERED.get(table)
 
 
 async def read(

@@ -48,7 +48,7 @@ from lensguard.audit.seal import Opener
 from lensguard.errors import Conflict, NotFound
 from lensguard.keyring import sealed
 from lensguard.keyring.fields import FieldKeys
-from lensguard.keyring.sealed import SEALED_BY_TABLE
+from lensguard.keyring.sealed import sealed_spec
 from lensguard.privacy.classes import DataClass
 from lensguard.privacy.registry import REGISTRY
 from lensguard.store.db import Database
@@ -206,7 +206,7 @@ async def _opened(
     session: AsyncSession, fields: FieldKeys, name: str, rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """``rows`` with their sealed personal fields in clear, under the fields' own names."""
-    spec = SEALED_BY_TABLE.get(name)
+    spec = sealed_spec(name)
     if spec is None:
         return rows
     for row in rows:

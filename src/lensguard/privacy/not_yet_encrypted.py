@@ -49,7 +49,7 @@ NOT_YET_ENCRYPTED: frozenset[str] = frozenset(
         "incidents.opened_by",
         "incident_entries.actor",
         "incident_entries.body",
-        "incident_attachments.name",
+        "incident_attachments.name",  # rows from before 0028, until `privacy rekey` runs
         "incident_attachments.added_by",
         "audit_log.actor_id",  # hashed into the chain; erasable (personal_erased)
         # Sealed under the subject's key (actor_name_sealed, source_address_sealed) when

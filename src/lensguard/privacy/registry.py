@@ -378,7 +378,9 @@ REGISTRY: dict[str, Table] = {
         columns={
             "id": _u("attachment id"),
             "incident_id": _u("its incident"),
-            "name": _p("the file's name; may name people"),
+            "name": _p("in clear only in rows from before migration 0028"),
+            "name_sealed": _sealed("the file's name; may name people"),
+            "fields_version": _u("the field data key the row is sealed under"),
             "media_type": _u("the type its content is"),
             "size": _u("size"),
             "sha256": _u("hash of the file"),

@@ -67,7 +67,7 @@ function entryText(entry) {
     case "escalated":
       return `Escalated to ${body.level_name || `level ${body.level}`}`;
     case "attachment":
-      return `Evidence file ${body.name} added${by} (SHA-256 ${String(body.sha256).slice(0, 16)}…)`;
+      return `Evidence file added${by} (${body.media_type}, SHA-256 ${String(body.sha256).slice(0, 16)}…)`;
     default:
       return `${entry.kind}${by}`;
   }
