@@ -39,17 +39,22 @@ class IntakeError(ValueError):
     """A file refused before parsing; the message says which and why."""
 
 
-def read_text(path: Path, *, what: str, max_bytes: int = MAX_YAML_BYTES) -> str:
-    """The text of ``path`` once it passed the size and content checks."""
+def read_capped(path: Path, *, what: str, max_bytes: int, hint: str) -> bytes:
+    """The bytes of ``path``, reading at most ``max_bytes + 1``; IntakeError, ending with
+    ``hint``, when it is larger or cannot be read."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(max_bytes + 1)
     except OSError as exc:
         raise IntakeError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
     if len(raw) > max_bytes:
-        raise IntakeError(
-            f"{what} {path} is larger than {max_bytes:,} bytes: is it the right file?"
-        )
+        raise IntakeError(f"{what} {path} is larger than {max_bytes:,} bytes: {hint}")
+    return raw
+
+
+def read_text(path: Path, *, what: str, max_bytes: int = MAX_YAML_BYTES) -> str:
+    """The text of ``path`` once it passed the size and content checks."""
+    raw = read_capped(path, what=what, max_bytes=max_bytes, hint="is it the right file?")
     return text_of(raw, what=what, source=str(path))
 
 

@@ -30,6 +30,7 @@ from lensguard.identity.revocation import RevocationStore
 from lensguard.identity.throttle import LoginThrottle
 from lensguard.identity.tokens import TokenService
 from lensguard.incidents.actions import StepActions
+from lensguard.incidents.attachments import Attachments
 from lensguard.incidents.book import IncidentBook
 from lensguard.incidents.escalation import Escalator
 from lensguard.incidents.grouping import IncidentGrouper
@@ -128,6 +129,16 @@ class Services:
     """Single sign-on providers (``security.oidc``; set by ``build``)."""
     clock: Clock = field(default_factory=SystemClock)
     """The one source of time for every timer, expiry and throttle (turned by hand in tests)."""
+
+    @property
+    def attachments(self) -> Attachments:
+        """Incidents' evidence files, in the recording store under the field keys."""
+        return Attachments(
+            self.incident_book,
+            self.recordings,
+            self.fields,
+            per_incident=self.settings.incidents.attachments_per_incident,
+        )
 
     @property
     def access_lifetime(self) -> int:

@@ -29,11 +29,10 @@ from lensguard.api.problems import AUTHENTICATED, BODY, problems
 from lensguard.errors import NotFound, PayloadTooLarge, UnsupportedMediaType
 from lensguard.guard.body import media_type
 from lensguard.identity.auditing import audit_event
-from lensguard.incidents.attachment_types import TEXT, AttachmentRefused, check, clean_name
-from lensguard.incidents.attachments import Attachments, AttachmentTampered, Kept, Upload
+from lensguard.incidents.attachment_types import TEXT, AttachmentRefused
+from lensguard.incidents.attachments import AttachmentTampered, Kept, Upload
 from lensguard.recordings.serve import SegmentTampered
 from lensguard.recordings.tamper import report
-from lensguard.services import Services
 
 router = APIRouter(
     prefix="/api/v1/incidents", tags=["incidents"], responses=problems(AUTHENTICATED)
@@ -85,15 +84,6 @@ def _view(kept: Kept) -> AttachmentView:
     )
 
 
-def _attachments(services: Services) -> Attachments:
-    return Attachments(
-        services.incident_book,
-        services.recordings,
-        services.fields,
-        per_incident=services.settings.incidents.attachments_per_incident,
-    )
-
-
 @router.post(
     "/{incident_id}/attachments",
     status_code=201,
@@ -116,13 +106,12 @@ async def add(
     if len(content) > limit:
         raise PayloadTooLarge(f"attachments are limited to {limit:,} bytes")
     try:
-        clean = clean_name(name)
-        kind = check(content, clean, media_type(request.headers.get("content-type")))
+        upload = Upload.checked(name, content, media_type(request.headers.get("content-type")))
     except AttachmentRefused as exc:
         raise UnsupportedMediaType(str(exc)) from None
-    kept = await _attachments(services).add(
+    kept = await services.attachments.add(
         incident_id,
-        Upload(clean, kind, content),
+        upload,
         at=services.clock.now(),
         actor=actor_of(principal, address),
     )
@@ -138,7 +127,7 @@ async def listed(
     incident_id: IncidentId, _principal: Manager, services: ServicesDep
 ) -> list[AttachmentView]:
     """The incident's files, oldest first (at most ``attachments_per_incident``)."""
-    return [_view(kept) for kept in await _attachments(services).listed(incident_id)]
+    return [_view(kept) for kept in await services.attachments.listed(incident_id)]
 
 
 @router.get(
@@ -155,7 +144,7 @@ async def download(
     address: AddressDep,
 ) -> Response:
     """The file as it was added, checked against its audited SHA-256; audited."""
-    attachments = _attachments(services)
+    attachments = services.attachments
     kept = await attachments.get(incident_id, attachment_id)
     if kept is None:
         raise NotFound("no such attachment")

@@ -24,10 +24,11 @@ from lensguard.audit import AuditEvent
 from lensguard.bootstrap import resolve_secrets
 from lensguard.cli.context import console, database_errors, errors, services_for, settings_from
 from lensguard.errors import LensguardError, NotFound
-from lensguard.incidents.attachment_types import AttachmentRefused, check, clean_name
+from lensguard.incidents.attachment_types import AttachmentRefused
 from lensguard.incidents.attachments import Attachments, AttachmentTampered, Kept, Upload
 from lensguard.incidents.book import SHELL
 from lensguard.incidents.models import IncidentAttachment
+from lensguard.intake import IntakeError, read_capped
 from lensguard.logs import configure_logging
 from lensguard.services import Services
 
@@ -41,32 +42,15 @@ def _run(ctx: typer.Context, work: Callable[[Services, Attachments], Awaitable[T
 
     async def run() -> T:
         async with services_for(settings) as services:
-            attachments = Attachments(
-                services.incident_book,
-                services.recordings,
-                services.fields,
-                per_incident=settings.incidents.attachments_per_incident,
-            )
-            return await work(services, attachments)
+            return await work(services, services.attachments)
 
     with database_errors():
         try:
             return asyncio.run(run())
-        except (AttachmentRefused, LensguardError, OSError) as exc:
+        except (AttachmentRefused, IntakeError, LensguardError, OSError) as exc:
             errors.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
     raise AssertionError("unreachable")  # pragma: no cover - database_errors exits
-
-
-def _read(path: Path, limit: int) -> bytes:
-    with path.open("rb") as handle:
-        raw = handle.read(limit + 1)
-    if len(raw) > limit:
-        raise AttachmentRefused(
-            f"{path} is larger than incidents.attachment_max_bytes ({limit:,} bytes): split "
-            "it or compress it"
-        )
-    return raw
 
 
 def attach(
@@ -84,9 +68,9 @@ def attach(
     limit = settings_from(ctx).incidents.attachment_max_bytes
 
     def checked(path: Path) -> Upload:
-        content = _read(path, limit)
-        name = clean_name(path.name)
-        return Upload(name, check(content, name, ""), content)
+        hint = "split it or compress it (incidents.attachment_max_bytes)"
+        content = read_capped(path, what="evidence file", max_bytes=limit, hint=hint)
+        return Upload.checked(path.name, content)
 
     async def work(services: Services, attachments: Attachments) -> list[Kept]:
         uploads = [checked(path) for path in paths]

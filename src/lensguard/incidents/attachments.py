@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lensguard.errors import Conflict
-from lensguard.incidents.attachment_types import EvidenceType
+from lensguard.incidents.attachment_types import EvidenceType, check, clean_name
 from lensguard.incidents.book import Actor, IncidentBook, acknowledge
 from lensguard.incidents.models import ATTACHMENT_NAMES, IncidentAttachment
 from lensguard.keyring import sealed
@@ -58,6 +58,12 @@ class Upload:
     name: str
     kind: EvidenceType
     content: bytes
+
+    @classmethod
+    def checked(cls, name: str, content: bytes, declared: str = "") -> Upload:
+        """``content`` named ``name`` once its name and type passed; AttachmentRefused."""
+        clean = clean_name(name)
+        return cls(clean, check(content, clean, declared), content)
 
 
 def store_key(attachment_id: str) -> str:

@@ -115,3 +115,38 @@ def problems(
                 f"remove it from NOT_YET_ENCRYPTED in {where}"
             )
     return out
+
+
+HASHED = "stored only as a one-way hash"
+SEALED = "sealed field by field, AES-256-GCM under a field data key (keyring/fields.py)"
+
+
+def personal(why: str, note: str = "", retention: str | None = None) -> Column:
+    """A personal column (in clear unless listed otherwise)."""
+    return Column(DataClass.PERSONAL, why, note=note, retention=retention)
+
+
+def sealed_field(why: str) -> Column:
+    """A personal column sealed field by field (``keyring.fields``)."""
+    return Column(DataClass.PERSONAL, why, encrypted=True, note=SEALED)
+
+
+def sensitive(why: str, encrypted: bool = False, note: str = "") -> Column:
+    """A secret or key material."""
+    return Column(DataClass.SENSITIVE, why, encrypted=encrypted, note=note)
+
+
+def public(why: str) -> Column:
+    """Neither personal nor secret."""
+    return Column(DataClass.PUBLIC, why)
+
+
+def shreddable(why: str) -> Column:
+    """A personal audit value sealed under its subject's key, shredded on erasure."""
+    return Column(
+        DataClass.PERSONAL,
+        why,
+        encrypted=True,
+        retention="unreadable once erased: erasure shreds the subject key",
+        note="sealed under the subject's key (AES-256-GCM)",
+    )

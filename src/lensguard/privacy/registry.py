@@ -6,43 +6,20 @@ classified here, a dropped one until its entry goes.
 
 from __future__ import annotations
 
+from lensguard.privacy.classes import HASHED as HASHED  # noqa: PLC0414 - re-exported
 from lensguard.privacy.classes import Column, DataClass, Table
+from lensguard.privacy.classes import personal as _p
+from lensguard.privacy.classes import public as _u
+from lensguard.privacy.classes import sealed_field as _sealed
+from lensguard.privacy.classes import sensitive as _s
+from lensguard.privacy.classes import shreddable as _shreddable
 from lensguard.privacy.not_yet_encrypted import NOT_YET_ENCRYPTED as NOT_YET_ENCRYPTED  # noqa: PLC0414 - re-exported
-
-
-def _p(why: str, note: str = "", retention: str | None = None) -> Column:
-    return Column(DataClass.PERSONAL, why, note=note, retention=retention)
-
-
-def _sealed(why: str) -> Column:
-    return Column(DataClass.PERSONAL, why, encrypted=True, note=SEALED)
-
-
-def _s(why: str, encrypted: bool = False, note: str = "") -> Column:
-    return Column(DataClass.SENSITIVE, why, encrypted=encrypted, note=note)
-
-
-def _u(why: str) -> Column:
-    return Column(DataClass.PUBLIC, why)
-
 
 _ACCOUNT = "kept while the account exists"
 _CREATED = _u("when the row was written")
 _USER_REF = "names the user it concerns (a users.id)"
-HASHED = "stored only as a one-way hash"
-SEALED = "sealed field by field, AES-256-GCM under a field data key (keyring/fields.py)"
 _ERASABLE = "kept with the entry until erased on request (personal_erased)"
 _CLEAR_ONLY = "in clear only on entries without a subject (no actor id) and before 0023"
-
-
-def _shreddable(why: str) -> Column:
-    return Column(
-        DataClass.PERSONAL,
-        why,
-        encrypted=True,
-        retention="unreadable once erased: erasure shreds the subject key",
-        note="sealed under the subject's key (AES-256-GCM)",
-    )
 
 
 REGISTRY: dict[str, Table] = {
